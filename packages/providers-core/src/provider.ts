@@ -1,0 +1,149 @@
+import type { OAuthCredentials, TokenRefresher } from "@subrelay/token-cache";
+import type { SseEvent } from "./sse";
+import type { Usage } from "./usage";
+
+/** How an account authenticates upstream. */
+export type AccountType = "oauth" | "apikey";
+
+/** Credentials of an API-key account. */
+export interface ApiKeyCredentials {
+  apiKey: string;
+}
+
+/** An upstream account as a provider needs it to shape a request. */
+export interface UpstreamAccount {
+  id: string;
+  platform: string;
+  type: AccountType;
+  /** Overrides the provider's base URL for this account (a proxy or a regional endpoint). */
+  baseUrl?: string;
+  /** OAuthCredentials for `oauth` accounts (platform extras such as `projectId` included), ApiKeyCredentials for `apikey`. */
+  credentials: OAuthCredentials | ApiKeyCredentials;
+}
+
+/** The API dialect a client speaks, which decides the shape of every error it gets. */
+export type Dialect = "anthropic" | "openai" | "gemini";
+
+/** What a client asked for, independent of which account serves it. */
+export type Operation =
+  | "messages" // Anthropic POST /v1/messages
+  | "count_tokens" // Anthropic POST /v1/messages/count_tokens
+  | "chat_completions" // OpenAI POST /v1/chat/completions
+  | "responses" // OpenAI POST /v1/responses
+  | "generate_content" // Gemini POST /v1beta/models/{model}:generateContent
+  | "stream_generate_content"; // Gemini POST /v1beta/models/{model}:streamGenerateContent
+
+/** Headers as Node gives them: lower-case names. */
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
+
+/** A client's request, parsed enough to route it. */
+export interface ClientRequest {
+  operation: Operation;
+  /** The model the client asked for (from the body, or the Gemini path). */
+  model: string;
+  /** Whether the client expects an SSE stream. */
+  stream: boolean;
+  /** The client's JSON body. Adapters must not mutate it (copy before changing). */
+  body: Record<string, unknown>;
+  /** The client's headers. Adapters forward only what the platform understands, never auth or hop-by-hop headers. */
+  headers: IncomingHeaders;
+}
+
+/** The request to send upstream. */
+export interface UpstreamRequest {
+  /** Absolute URL, query string included. */
+  url: string;
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  /** Serialised body; absent for GET. */
+  body?: string;
+}
+
+export interface BuildRequestInput {
+  account: UpstreamAccount;
+  /** The bearer token of an `oauth` account (from TokenManager); absent for `apikey` accounts. */
+  accessToken?: string;
+  request: ClientRequest;
+}
+
+/** An upstream answer, as far as it is needed to judge it. */
+export interface UpstreamResponseInfo {
+  status: number;
+  headers: IncomingHeaders;
+  /** The start of the body (at most 64 KiB), for error bodies; absent when it was not read. */
+  bodyText?: string;
+}
+
+/**
+ * What an upstream answer means for the request and the account.
+ * - ok: relay it.
+ * - auth: the token was refused (401): invalidate it, refresh, retry once on the same account.
+ * - forbidden: the account itself is refused (403, disabled account or organisation): mark it `error`, fail over.
+ * - rate_limited: the account is out of quota until `until` (epoch ms): record it, fail over.
+ * - overloaded: the platform is overloaded (529, 503 "overloaded"): cool the account down until `until`, fail over.
+ * - server: another 5xx or a network failure: fail over, leave the account alone.
+ * - client: another 4xx: the client's own fault; return it unchanged, no failover.
+ */
+export type Verdict =
+  | { kind: "ok" }
+  | { kind: "auth"; reason: string }
+  | { kind: "forbidden"; reason: string }
+  | { kind: "rate_limited"; until: number; reason: string }
+  | { kind: "overloaded"; until: number; reason: string }
+  | { kind: "server"; reason: string }
+  | { kind: "client"; reason: string };
+
+export type VerdictKind = Verdict["kind"];
+
+/** Rewrites an upstream response before the client sees it (e.g. Gemini Code Assist's `{response}` envelope). */
+export interface ResponseShaper {
+  /** Rewrites a complete JSON body. */
+  json(body: unknown): unknown;
+  /** Rewrites one SSE event; null drops it. */
+  event(event: SseEvent): SseEvent | null;
+}
+
+/** Follows usage through a response, incrementally for streams. */
+export interface UsageTracker {
+  /** Feeds the next piece of an SSE stream, split anywhere (mid-line, mid-UTF-8 sequence). */
+  push(chunk: Uint8Array | string): void;
+  /** Feeds a complete JSON response body instead of a stream. */
+  json(body: unknown): void;
+  /** Usage seen so far; for a stream cut mid-way, what was seen. */
+  result(): Usage;
+}
+
+/** A model a platform serves, as the model lists report it. */
+export interface ModelInfo {
+  id: string;
+  displayName?: string;
+  /** Epoch seconds, for the OpenAI list's `created`. */
+  created?: number;
+}
+
+/**
+ * Everything platform-specific about one platform. The gateway and refresh worker stay platform-blind:
+ * they call only this.
+ */
+export interface Provider {
+  /** `"claude"`, `"openai"` or `"gemini"`. */
+  readonly platform: string;
+  /** The dialect of this platform's own API (the gateway routes a dialect's endpoints to its platform). */
+  readonly dialect: Dialect;
+  /** OAuth refresh against this platform's token endpoint. */
+  readonly refresher: TokenRefresher;
+  /** Whether an account of `type` can serve `operation` (e.g. OpenAI OAuth serves only `responses`). */
+  supports(operation: Operation, type: AccountType): boolean;
+  /** Shapes the upstream request. Throws ProviderError (`code: "unsupported"`) for an unsupported combination. */
+  buildRequest(input: BuildRequestInput): UpstreamRequest;
+  /** Shapes the response for the client, or null when it passes through unchanged. */
+  responseShaper(input: BuildRequestInput): ResponseShaper | null;
+  /** Judges an upstream answer; `now` is epoch ms, for rate-limit reset times given as durations. */
+  classify(response: UpstreamResponseInfo, now: number): Verdict;
+  /** Judges a failure to get an answer at all (connection refused, reset, timeout). */
+  classifyNetworkError(error: unknown): Verdict;
+  /** A usage tracker for one response, streaming or not. */
+  usageTracker(request: ClientRequest): UsageTracker;
+  /** The models this platform serves, for `GET /v1/models` and Gemini's `models`. */
+  models(): ModelInfo[];
+}

@@ -1,0 +1,62 @@
+/** How a group schedules: one platform only, mixed platforms, or forced to one account. */
+export type SchedulerMode = "single" | "mixed" | "forced";
+
+/** A scheduling bucket: the candidate accounts of one group for one platform and mode. */
+export interface SchedulerBucket {
+  /** Non-negative integer group id. */
+  groupId: number;
+  /** Non-empty platform name (`"claude"`, `"openai"`, `"gemini"`). */
+  platform: string;
+  mode: SchedulerMode;
+}
+
+/** What scheduling needs to know about an account. Never carries secrets. */
+export interface AccountSnapshot {
+  id: string;
+  platform: string;
+  /** Lower is preferred. */
+  priority: number;
+  /** Requests this account may serve at once. */
+  concurrency: number;
+  status: "active" | "error" | "disabled";
+  schedulable: boolean;
+  /** Epoch ms until which the account is rate limited. */
+  rateLimitedUntil?: number;
+  /** Epoch ms until which the account is cooling down. */
+  tempUnschedulableUntil?: number;
+  /** Epoch ms until which the upstream said it was overloaded. */
+  overloadedUntil?: number;
+  /** Models the account serves; absent or empty: any model. */
+  models?: string[];
+  /** Epoch ms of the last request served (moves forward only). */
+  lastUsedAt?: number;
+  [extra: string]: unknown;
+}
+
+/** The shared scheduler cache. Implemented by RedisSchedulerCache and MemorySchedulerCache. */
+export interface SchedulerCache {
+  /**
+   * The active snapshot of a bucket. `hit` is true only when the bucket is ready, a version is active and
+   * every member's account record is present; otherwise the caller rebuilds from the database.
+   */
+  getSnapshot(bucket: SchedulerBucket): Promise<{ hit: boolean; version: number; accounts: AccountSnapshot[] }>;
+  /**
+   * Writes a new version of the bucket's snapshot and activates it if it is newer than the active one.
+   * A loser reports `activated: false` and cleans up its own keys. The active version never decreases.
+   */
+  setSnapshot(bucket: SchedulerBucket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }>;
+  getAccount(id: string): Promise<AccountSnapshot | null>;
+  /** Updates one account's state for every bucket that lists it, without a rebuild. */
+  setAccount(account: AccountSnapshot): Promise<void>;
+  deleteAccount(id: string): Promise<void>;
+  /** Sets `lastUsedAt` per account id; only ever moves a value forward. */
+  updateLastUsed(updates: Map<string, number>): Promise<void>;
+  /** Takes the bucket's rebuild lock; resolves to an owner token, or null if another holds it. */
+  tryLockBucket(bucket: SchedulerBucket, ttlMs: number): Promise<string | null>;
+  /** Releases the lock if `token` owns it; false if not the owner (the lock is left alone). */
+  unlockBucket(bucket: SchedulerBucket, token: string): Promise<boolean>;
+  listBuckets(): Promise<SchedulerBucket[]>;
+  getOutboxWatermark(): Promise<number>;
+  /** Never moves backwards. */
+  setOutboxWatermark(id: number): Promise<void>;
+}

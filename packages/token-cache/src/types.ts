@@ -1,0 +1,55 @@
+/**
+ * OAuth credentials, normalised. Each providers-* package maps its platform's wire format to this.
+ * Secrets (`accessToken`, `refreshToken`, `idToken`) must never reach logs, metrics or error messages.
+ */
+export interface OAuthCredentials {
+  /** The bearer token sent upstream. */
+  accessToken: string;
+  /** Absent for platforms or grants that issue none; kept across refreshes that do not rotate it. */
+  refreshToken?: string;
+  /** Epoch milliseconds at which `accessToken` stops working; absent when the platform did not say. */
+  expiresAt?: number;
+  /** Stamped by TokenManager on every successful refresh; strictly increasing per account. */
+  tokenVersion?: number;
+  /** Platform fields (scope, idToken, accountId, projectId, ...). Kept across refreshes unless replaced. */
+  [extra: string]: unknown;
+}
+
+/** An upstream account as token-cache sees it. */
+export interface TokenAccount {
+  id: string;
+  /** Selects the TokenRefresher (`"claude"`, `"openai"`, `"gemini"`, ...). */
+  platform: string;
+  credentials: OAuthCredentials;
+}
+
+/** The database, as token-cache needs it. Implemented by `@subrelay/db`. */
+export interface AccountStore {
+  /** The account as stored now, or null when it no longer exists. */
+  get(id: string): Promise<TokenAccount | null>;
+  /**
+   * Persists refreshed credentials. Implementations should write only the credentials (not the whole
+   * account record) so a concurrent write of other columns cannot drop a rotated refresh token.
+   */
+  saveCredentials(id: string, credentials: OAuthCredentials): Promise<void>;
+}
+
+/** A platform's token endpoint. Implemented by each providers-* package. */
+export interface TokenRefresher {
+  /** The account's cache and lock key, stable and platform-qualified, e.g. `"claude:account:42"`. */
+  cacheKey(account: TokenAccount): string;
+  /**
+   * Exchanges the account's refresh token for new credentials. Must honour `signal` and have its own
+   * timeout. Throws TokenRefreshError (`permanent: true` for invalid_grant and the like).
+   * The result may omit fields that did not change (e.g. a refresh token that was not rotated).
+   */
+  refresh(account: TokenAccount, signal: AbortSignal): Promise<OAuthCredentials>;
+}
+
+/** Structured logger (pino-compatible call shape). Messages and fields never carry token values. */
+export interface Logger {
+  debug?(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
