@@ -60,3 +60,28 @@ export interface SchedulerCache {
   /** Never moves backwards. */
   setOutboxWatermark(id: number): Promise<void>;
 }
+
+/** What `getSnapshot` resolves to. `accounts` is in the order the snapshot was written. */
+export interface SchedulerSnapshot {
+  hit: boolean;
+  /** The active version (0 when the bucket has none); meaningful even on a miss. */
+  version: number;
+  accounts: AccountSnapshot[];
+}
+
+/**
+ * The cheap identity of a bucket's active snapshot. Two reads with equal stamps return equal data, except
+ * for `lastUsedAt`, which `updateLastUsed` changes without moving the stamp (it moves on every request).
+ */
+export interface SnapshotStamp {
+  /** The active version. */
+  version: number;
+  /** Bumped whenever `setAccount` or `deleteAccount` changes a record the bucket holds. */
+  changes: number;
+}
+
+/** A SchedulerCache that can tell, in one cheap call, whether a bucket's snapshot changed. */
+export interface RevalidatingSchedulerCache extends SchedulerCache {
+  /** The active snapshot's stamp, or null when the bucket has no active version. One round trip. */
+  getSnapshotStamp(bucket: SchedulerBucket): Promise<SnapshotStamp | null>;
+}

@@ -1,0 +1,14 @@
+export type {
+  AccountSnapshot,
+  RevalidatingSchedulerCache,
+  SchedulerBucket,
+  SchedulerCache,
+  SchedulerMode,
+  SchedulerSnapshot,
+  SnapshotStamp,
+} from "./types";
+export { formatBucket, parseBucket } from "./bucket";
+export { CachedSchedulerReader, type CachedSchedulerReaderOptions } from "./cached-scheduler-reader";
+export { MemorySchedulerCache, type MemorySchedulerCacheOptions } from "./memory-scheduler-cache";
+export { RedisSchedulerCache, type RedisSchedulerCacheOptions } from "./redis-scheduler-cache";
+export { SchedulerCacheError, type SchedulerCacheErrorCode, type SchedulerCacheErrorOptions } from "./scheduler-cache-error";

@@ -1,0 +1,31 @@
+--[[
+  Writes a not-yet-active version: its ordered member list and its records, both expiring after ARGV[1] ms
+  unless activated (so a writer that dies mid-way leaves nothing behind for long).
+  KEYS[1]  version list (a '#' header element, then the member ids in order: the header keeps an empty
+           snapshot distinguishable from a missing one)
+  KEYS[2]  staged records hash (id -> record JSON)
+  ARGV[1]  pending ttl, ms
+  ARGV[2]  n, the number of members
+  ARGV[3 .. 2+n]     member ids, in order
+  ARGV[3+n .. 2+2n]  their records, same order
+  Returns  1
+]]
+local ttl = ARGV[1]
+local count = tonumber(ARGV[2])
+local chunk = 500
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('RPUSH', KEYS[1], '#')
+for first = 1, count, chunk do
+  local last = math.min(first + chunk - 1, count)
+  local ids, fields = {}, {}
+  for i = first, last do
+    ids[#ids + 1] = ARGV[2 + i]
+    fields[#fields + 1] = ARGV[2 + i]
+    fields[#fields + 1] = ARGV[2 + count + i]
+  end
+  redis.call('RPUSH', KEYS[1], unpack(ids))
+  redis.call('HSET', KEYS[2], unpack(fields))
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+if count > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1

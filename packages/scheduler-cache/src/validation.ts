@@ -1,0 +1,44 @@
+import { formatBucket, isValidBucket } from "./bucket";
+import { SchedulerCacheError } from "./scheduler-cache-error";
+import type { AccountSnapshot, SchedulerBucket } from "./types";
+
+/** The bucket's string form, after checking it round-trips through parseBucket. */
+export function bucketKeyOf(bucket: SchedulerBucket): string {
+  if (!isValidBucket(bucket)) throw new SchedulerCacheError("bucket does not format to a valid bucket string", { code: "invalid_bucket" });
+  return formatBucket(bucket);
+}
+
+export function assertAccountId(id: unknown): asserts id is string {
+  if (typeof id !== "string" || id.length === 0) {
+    throw new SchedulerCacheError("account id must be a non-empty string", { code: "invalid_account" });
+  }
+}
+
+export function assertAccount(account: AccountSnapshot): void {
+  assertAccountId(account?.id);
+}
+
+/** Checks ids are present and unique; returns them in order. */
+export function accountIdsOf(accounts: readonly AccountSnapshot[]): string[] {
+  const seen = new Set<string>();
+  for (const account of accounts) {
+    assertAccount(account);
+    if (seen.has(account.id)) {
+      throw new SchedulerCacheError(`account ${account.id} is listed twice in one snapshot`, { code: "invalid_account" });
+    }
+    seen.add(account.id);
+  }
+  return [...seen];
+}
+
+export function assertNonNegativeInteger(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new SchedulerCacheError(`${what} must be a non-negative safe integer`, { code: "invalid_argument" });
+  }
+}
+
+export function assertPositiveInteger(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new SchedulerCacheError(`${what} must be a positive safe integer`, { code: "invalid_argument" });
+  }
+}
