@@ -1,0 +1,111 @@
+import { ProviderError, forwardableHeaders, mergeCommaList } from "@subrelay/providers-core";
+import type { BuildRequestInput, UpstreamRequest } from "@subrelay/providers-core";
+
+export interface OpenAIEndpoints {
+  /** The OpenAI API, for API-key accounts. */
+  baseUrl: string;
+  /** The ChatGPT Codex backend, for OAuth accounts. */
+  codexBaseUrl: string;
+}
+
+/**
+ * Client headers an API-key request forwards. `openai-organization` / `openai-project` are deliberately
+ * absent: they name the client's organisation, not the pooled key's, and OpenAI refuses a key with a
+ * foreign organisation (401 `mismatched_organization`).
+ */
+const apiKeyForwardedHeaders = ["idempotency-key", "x-client-request-id"] as const;
+/** Codex uses these to keep its prompt cache warm across a conversation's turns. */
+const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-request-id"] as const;
+
+/**
+ * Shapes the upstream request.
+ * - API key: POST `{account.baseUrl ?? baseUrl}/v1/chat/completions` or `/v1/responses`, `authorization:
+ *   Bearer <key>`, the client's `openai-beta` merged in. Streaming chat completions always get
+ *   `stream_options.include_usage: true` (the gateway must count every request's usage; the client then sees
+ *   one extra final chunk with empty `choices` and the `usage`, a shape OpenAI clients already handle).
+ * - OAuth (Codex): `responses` only. POST `{account.baseUrl ?? codexBaseUrl}/responses`, `authorization: Bearer
+ *   <access token>`, `chatgpt-account-id: <credentials.accountId>` (omitted when unknown), `openai-beta:
+ *   responses=experimental` merged with the client's, `originator: codex_cli_rs`; body with `store: false`.
+ *   The backend only streams, so a non-streaming request is refused (ProviderError `unsupported`) rather than
+ *   silently turned into a stream the client did not ask for.
+ * Throws ProviderError `unsupported` (chat completions on OAuth, a non-OpenAI operation, non-streaming OAuth)
+ * and `invalid_request` (no access token / API key). Never mutates the client's body.
+ */
+export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEndpoints): UpstreamRequest {
+  const { account, request } = input;
+  if (request.operation !== "chat_completions" && request.operation !== "responses") {
+    throw new ProviderError(`OpenAI accounts cannot serve ${request.operation}`, { code: "unsupported" });
+  }
+  const accept = request.stream ? "text/event-stream" : "application/json";
+
+  if (account.type === "oauth") {
+    if (request.operation !== "responses") {
+      throw new ProviderError("OpenAI OAuth (Codex) accounts serve only the Responses API", {
+        code: "unsupported",
+      });
+    }
+    if (!request.stream) {
+      throw new ProviderError("OpenAI OAuth (Codex) accounts serve only streaming Responses requests", {
+        code: "unsupported",
+      });
+    }
+    const accessToken = input.accessToken;
+    if (accessToken === undefined || accessToken === "") {
+      throw new ProviderError("OpenAI OAuth account needs an access token", { code: "invalid_request" });
+    }
+    const accountId = "accountId" in account.credentials ? account.credentials.accountId : undefined;
+    const headers: Record<string, string> = {
+      ...forwardableHeaders(request.headers, codexForwardedHeaders),
+      authorization: `Bearer ${accessToken}`,
+      "content-type": "application/json",
+      accept,
+      "openai-beta":
+        mergeCommaList("responses=experimental", request.headers["openai-beta"]) ?? "responses=experimental",
+      originator: "codex_cli_rs",
+    };
+    if (typeof accountId === "string" && accountId !== "") headers["chatgpt-account-id"] = accountId;
+    return {
+      url: `${trimSlash(account.baseUrl ?? endpoints.codexBaseUrl)}/responses`,
+      method: "POST",
+      headers,
+      body: JSON.stringify({ ...request.body, stream: true, store: false }),
+    };
+  }
+
+  const apiKey = "apiKey" in account.credentials ? account.credentials.apiKey : undefined;
+  if (typeof apiKey !== "string" || apiKey === "") {
+    throw new ProviderError("OpenAI API-key account has no API key", { code: "invalid_request" });
+  }
+  const headers: Record<string, string> = {
+    ...forwardableHeaders(request.headers, apiKeyForwardedHeaders),
+    authorization: `Bearer ${apiKey}`,
+    "content-type": "application/json",
+    accept,
+  };
+  const beta = mergeCommaList(request.headers["openai-beta"]);
+  if (beta !== undefined) headers["openai-beta"] = beta;
+  const path = request.operation === "chat_completions" ? "/v1/chat/completions" : "/v1/responses";
+  return {
+    url: `${trimSlash(account.baseUrl ?? endpoints.baseUrl)}${path}`,
+    method: "POST",
+    headers,
+    body: JSON.stringify(
+      request.operation === "chat_completions"
+        ? withUsageReporting(request.body, request.stream)
+        : request.body,
+    ),
+  };
+}
+
+function withUsageReporting(body: Record<string, unknown>, stream: boolean): Record<string, unknown> {
+  if (!stream) return body;
+  const streamOptions =
+    typeof body.stream_options === "object" && body.stream_options !== null
+      ? (body.stream_options as Record<string, unknown>)
+      : {};
+  return { ...body, stream_options: { ...streamOptions, include_usage: true } };
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}

@@ -1,0 +1,179 @@
+import { headerValue, parseRetryAfter } from "@subrelay/providers-core";
+import type { IncomingHeaders, UpstreamResponseInfo, Verdict } from "@subrelay/providers-core";
+import { parseOpenAIDuration } from "./parse-openai-duration";
+
+export interface ClassifyOptions {
+  /** How long an account is benched after a 429 that says nothing about when it ends, in ms. */
+  rateLimitFallbackMs: number;
+  /** How long an account cools down after "overloaded" when the server gives no retry-after, in ms. */
+  overloadedCooldownMs: number;
+}
+
+/** The parts of an OpenAI / Codex error body that decide a verdict. */
+interface ErrorFields {
+  type?: string;
+  code?: string;
+  message?: string;
+  resetsAt?: number;
+  resetsInSeconds?: number;
+}
+
+/**
+ * Judges an answer from the OpenAI API or the Codex backend (table in README.md):
+ * - 2xx/3xx: ok.
+ * - 401: auth.
+ * - 402, 403: forbidden (deactivated workspace, unsupported region, banned account).
+ * - 429 `insufficient_quota` (API key out of credit) or `usage_not_included` (ChatGPT plan without Codex):
+ *   forbidden, since neither ends by waiting and a human must act.
+ * - other 429: rate_limited until the first of: body `resets_at` (epoch s), body `resets_in_seconds`,
+ *   the latest reset of the exhausted `x-codex-{primary,secondary}-*` windows, `retry-after`,
+ *   `x-ratelimit-reset-{requests,tokens}`, else `now + rateLimitFallbackMs`.
+ * - 503 or 529 saying "overloaded" / `server_is_overloaded` / `slow_down`: overloaded until `retry-after`
+ *   or `now + overloadedCooldownMs`.
+ * - other 5xx: server. Other 4xx: client.
+ * Reasons carry error types, codes and status numbers only, never body text (it may echo the prompt).
+ */
+export function classifyOpenAIResponse(
+  response: UpstreamResponseInfo,
+  now: number,
+  options: ClassifyOptions,
+): Verdict {
+  const { status, headers } = response;
+  if (status < 400) return { kind: "ok" };
+  const error = readErrorFields(response.bodyText);
+  const label = error.code ?? error.type;
+  const reason = label === undefined ? `http ${status}` : `http ${status} ${label}`;
+
+  if (status === 401) return { kind: "auth", reason };
+  if (status === 402 || status === 403) return { kind: "forbidden", reason };
+  if (status === 429) {
+    if (hasLabel(error, "insufficient_quota") || hasLabel(error, "usage_not_included")) {
+      return { kind: "forbidden", reason };
+    }
+    return {
+      kind: "rate_limited",
+      until: rateLimitEnd(error, headers, now, options.rateLimitFallbackMs),
+      reason,
+    };
+  }
+  if ((status === 503 || status === 529) && isOverloaded(error)) {
+    const retryAfter = retryAfterUntil(headers, now);
+    return { kind: "overloaded", until: retryAfter ?? now + options.overloadedCooldownMs, reason };
+  }
+  if (status >= 500) return { kind: "server", reason };
+  return { kind: "client", reason };
+}
+
+function rateLimitEnd(error: ErrorFields, headers: IncomingHeaders, now: number, fallbackMs: number): number {
+  if (error.resetsAt !== undefined && error.resetsAt * 1000 > now) return error.resetsAt * 1000;
+  if (error.resetsInSeconds !== undefined && error.resetsInSeconds > 0)
+    return now + error.resetsInSeconds * 1000;
+  return (
+    codexWindowsEnd(headers, now) ??
+    retryAfterUntil(headers, now) ??
+    openAIResetEnd(headers, now) ??
+    now + fallbackMs
+  );
+}
+
+/**
+ * Codex reports its 5-hour (primary) and weekly (secondary) windows on every answer. The account is
+ * free again when every exhausted window has reset, so take the latest reset among exhausted ones; when
+ * no window says how full it is, we cannot tell which ran out and take the latest of all.
+ */
+function codexWindowsEnd(headers: IncomingHeaders, now: number): number | undefined {
+  const windows = (["primary", "secondary"] as const).map((window) => ({
+    usedPercent: numberHeader(headers, `x-codex-${window}-used-percent`),
+    resetAt: codexWindowReset(headers, window, now),
+  }));
+  const withReset = windows.filter((window) => window.resetAt !== undefined);
+  if (withReset.length === 0) return undefined;
+  const knowsUsage = withReset.some((window) => window.usedPercent !== undefined);
+  const exhausted = knowsUsage
+    ? withReset.filter((window) => window.usedPercent !== undefined && window.usedPercent >= 100)
+    : withReset;
+  if (exhausted.length === 0) return undefined;
+  return Math.max(...exhausted.map((window) => window.resetAt ?? now));
+}
+
+function codexWindowReset(
+  headers: IncomingHeaders,
+  window: "primary" | "secondary",
+  now: number,
+): number | undefined {
+  const after = numberHeader(headers, `x-codex-${window}-reset-after-seconds`);
+  if (after !== undefined && after >= 0) return now + after * 1000;
+  const at = numberHeader(headers, `x-codex-${window}-reset-at`);
+  return at !== undefined && at * 1000 > now ? at * 1000 : undefined;
+}
+
+function retryAfterUntil(headers: IncomingHeaders, now: number): number | undefined {
+  return parseRetryAfter(headers["retry-after"], now);
+}
+
+/**
+ * The API's per-minute limits: `x-ratelimit-reset-requests` / `-tokens` say when each bucket refills.
+ * The bucket with nothing remaining is the one that refused us; when that is unknown, wait for both.
+ */
+function openAIResetEnd(headers: IncomingHeaders, now: number): number | undefined {
+  const buckets = (["requests", "tokens"] as const).map((bucket) => ({
+    remaining: numberHeader(headers, `x-ratelimit-remaining-${bucket}`),
+    resetMs: parseOpenAIDuration(headerValue(headers, `x-ratelimit-reset-${bucket}`)),
+  }));
+  const withReset = buckets.filter((bucket) => bucket.resetMs !== undefined);
+  if (withReset.length === 0) return undefined;
+  const empty = withReset.filter((bucket) => bucket.remaining === 0);
+  const chosen = empty.length > 0 ? empty : withReset;
+  return now + Math.max(...chosen.map((bucket) => bucket.resetMs ?? 0));
+}
+
+function isOverloaded(error: ErrorFields): boolean {
+  if (hasLabel(error, "server_is_overloaded") || hasLabel(error, "slow_down")) return true;
+  return /overloaded/i.test(error.message ?? "") || /overloaded/i.test(error.type ?? "");
+}
+
+function hasLabel(error: ErrorFields, label: string): boolean {
+  return error.code === label || error.type === label;
+}
+
+function numberHeader(headers: IncomingHeaders, name: string): number | undefined {
+  const value = headerValue(headers, name);
+  if (value === undefined || value.trim() === "") return undefined;
+  const number = Number(value);
+  return Number.isFinite(number) ? number : undefined;
+}
+
+/**
+ * Reads `{"error": {...}}` (API and Codex) and `{"detail": {...}}` / `{"detail": "..."}` (ChatGPT backend).
+ * A body cut at the 64 KiB prefix, or not JSON at all, yields whatever a plain-text scan can tell.
+ */
+function readErrorFields(bodyText: string | undefined): ErrorFields {
+  if (bodyText === undefined || bodyText === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bodyText);
+  } catch {
+    return /overloaded/i.test(bodyText) ? { message: "overloaded" } : {};
+  }
+  if (typeof parsed !== "object" || parsed === null) return {};
+  const root = parsed as Record<string, unknown>;
+  const inner = root.error ?? root.detail;
+  if (typeof inner === "string") return { message: inner };
+  if (typeof inner !== "object" || inner === null) return {};
+  const fields = inner as Record<string, unknown>;
+  return {
+    type: stringField(fields.type),
+    code: stringField(fields.code),
+    message: stringField(fields.message),
+    resetsAt: numberField(fields.resets_at),
+    resetsInSeconds: numberField(fields.resets_in_seconds),
+  };
+}
+
+function stringField(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function numberField(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}

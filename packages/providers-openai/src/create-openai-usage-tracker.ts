@@ -1,0 +1,77 @@
+import { createSseUsageTracker, parseSseJson } from "@subrelay/providers-core";
+import type { Operation, SseEvent, Usage, UsageTracker } from "@subrelay/providers-core";
+
+/**
+ * Follows token usage through an OpenAI answer.
+ *
+ * Counting rule (same as Anthropic's): `inputTokens` are the input tokens NOT served from the prompt
+ * cache, `cacheReadTokens` the cached ones, so `inputTokens + cacheReadTokens` is OpenAI's
+ * `prompt_tokens` / `input_tokens`. OpenAI reports no cache writes: `cacheWriteTokens` stays 0.
+ * `outputTokens` includes reasoning tokens (OpenAI bills them as output).
+ *
+ * - `chat_completions`: JSON `usage.{prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens}`;
+ *   in a stream, the chunk carrying `usage` (sent when `stream_options.include_usage` is set, which the
+ *   request builder does). The model is each body's / chunk's `model`.
+ * - `responses` (API and Codex): JSON `usage.{input_tokens, output_tokens, input_tokens_details.cached_tokens}`;
+ *   in a stream, `response.usage` of `response.completed` (or `response.incomplete` / `response.failed`),
+ *   and the model from `response.model` of any event (`response.created` comes first).
+ * Unknown events and unparsable data are ignored; a stream cut mid-way yields what was seen.
+ */
+export function createOpenAIUsageTracker(operation: Operation): UsageTracker {
+  const read = operation === "chat_completions" ? readChatCompletion : readResponse;
+  return createSseUsageTracker({
+    onEvent(event: SseEvent, usage: Usage) {
+      const data = parseSseJson(event.data);
+      if (operation === "chat_completions") {
+        readChatCompletion(data, usage);
+      } else if (isRecord(data)) {
+        readResponse(data.response, usage);
+      }
+    },
+    onJson(body: unknown, usage: Usage) {
+      read(body, usage);
+    },
+  });
+}
+
+function readChatCompletion(body: unknown, usage: Usage): void {
+  if (!isRecord(body)) return;
+  if (typeof body.model === "string" && body.model !== "") usage.model = body.model;
+  if (!isRecord(body.usage)) return;
+  const details = isRecord(body.usage.prompt_tokens_details) ? body.usage.prompt_tokens_details : {};
+  setCounts(
+    usage,
+    count(body.usage.prompt_tokens),
+    count(details.cached_tokens),
+    count(body.usage.completion_tokens),
+  );
+}
+
+function readResponse(body: unknown, usage: Usage): void {
+  if (!isRecord(body)) return;
+  if (typeof body.model === "string" && body.model !== "") usage.model = body.model;
+  if (!isRecord(body.usage)) return;
+  const details = isRecord(body.usage.input_tokens_details) ? body.usage.input_tokens_details : {};
+  setCounts(
+    usage,
+    count(body.usage.input_tokens),
+    count(details.cached_tokens),
+    count(body.usage.output_tokens),
+  );
+}
+
+/** OpenAI reports cumulative totals, so the last report replaces earlier ones rather than adding to them. */
+function setCounts(usage: Usage, input: number, cached: number, output: number): void {
+  const cacheRead = Math.min(cached, input);
+  usage.inputTokens = input - cacheRead;
+  usage.cacheReadTokens = cacheRead;
+  usage.outputTokens = output;
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,7 @@
+export { createOpenAIProvider, type OpenAIProviderOptions } from "./create-openai-provider";
+export {
+  OpenAITokenRefresher,
+  codexClientId,
+  type OpenAITokenRefresherOptions,
+} from "./openai-token-refresher";
+export { defaultOpenAIModels } from "./default-openai-models";
