@@ -1,0 +1,96 @@
+import type { AccountType, ModelInfo, Operation, Provider } from "@subrelay/providers-core";
+import type { Dispatcher } from "undici";
+import { buildGeminiRequest } from "./build-gemini-request";
+import { classifyGeminiResponse } from "./classify-gemini-response";
+import { codeAssistResponseShaper } from "./code-assist-response-shaper";
+import { defaultGeminiModels } from "./default-gemini-models";
+import { createGeminiUsageTracker } from "./gemini-usage-tracker";
+import { GeminiTokenRefresher } from "./gemini-token-refresher";
+
+export interface GeminiProviderOptions {
+  /** Public Gemini API, for `apikey` accounts. Default `https://generativelanguage.googleapis.com`. */
+  baseUrl?: string;
+  /** Code Assist API, for `oauth` accounts. Default `https://cloudcode-pa.googleapis.com`. */
+  codeAssistBaseUrl?: string;
+  /** Google's token endpoint. Default `https://oauth2.googleapis.com/token`. */
+  tokenUrl?: string;
+  /** OAuth client id for refreshes. Default: gemini-cli's public installed-app client. */
+  clientId?: string;
+  /** OAuth client secret for refreshes. Default: gemini-cli's (public by design). */
+  clientSecret?: string;
+  /** undici dispatcher for token refreshes. */
+  dispatcher?: Dispatcher;
+  /** Milliseconds for one token refresh. Default 15_000. */
+  timeoutMs?: number;
+  /** Clock, epoch ms, for refreshes. Default `Date.now`. */
+  now?: () => number;
+  /** Milliseconds a 429 lasts when Google does not say. Default 60_000. */
+  rateLimitFallbackMs?: number;
+  /** Milliseconds an overloaded answer (503) cools an account down when Google does not say. Default 30_000. */
+  overloadedCooldownMs?: number;
+  /** The models `models()` lists. Default `defaultGeminiModels`. */
+  models?: readonly ModelInfo[];
+}
+
+const geminiOperations: ReadonlySet<Operation> = new Set(["generate_content", "stream_generate_content"]);
+
+/**
+ * The Gemini provider: API-key accounts on the public Gemini API, OAuth accounts on Code Assist (the API
+ * gemini-cli uses). Both account types serve generate_content and stream_generate_content; nothing else.
+ * Stateless apart from the refresher's configuration: safe to share across requests.
+ */
+export function createGeminiProvider(options: GeminiProviderOptions = {}): Provider {
+  const endpoints = {
+    baseUrl: options.baseUrl ?? "https://generativelanguage.googleapis.com",
+    codeAssistBaseUrl: options.codeAssistBaseUrl ?? "https://cloudcode-pa.googleapis.com",
+  };
+  const verdictOptions = {
+    rateLimitFallbackMs: options.rateLimitFallbackMs ?? 60_000,
+    overloadedCooldownMs: options.overloadedCooldownMs ?? 30_000,
+  };
+  const models = (options.models ?? defaultGeminiModels).map((model) => ({ ...model }));
+  const refresher = new GeminiTokenRefresher({
+    tokenUrl: options.tokenUrl,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    dispatcher: options.dispatcher,
+    timeoutMs: options.timeoutMs,
+    now: options.now,
+  });
+
+  return {
+    platform: "gemini",
+    dialect: "gemini",
+    refresher,
+    supports(operation: Operation, _type: AccountType) {
+      return geminiOperations.has(operation);
+    },
+    buildRequest(input) {
+      return buildGeminiRequest(input, endpoints);
+    },
+    responseShaper(input) {
+      return input.account.type === "oauth" ? codeAssistResponseShaper : null;
+    },
+    classify(response, now) {
+      return classifyGeminiResponse(response, now, verdictOptions);
+    },
+    classifyNetworkError(error) {
+      return { kind: "server", reason: `network error: ${describeNetworkError(error)}` };
+    },
+    usageTracker() {
+      return createGeminiUsageTracker();
+    },
+    models() {
+      return models.map((model) => ({ ...model }));
+    },
+  };
+}
+
+function describeNetworkError(error: unknown): string {
+  if (typeof error === "object" && error !== null) {
+    const { code, name } = error as { code?: unknown; name?: unknown };
+    if (typeof code === "string") return code;
+    if (typeof name === "string") return name;
+  }
+  return "unknown";
+}
