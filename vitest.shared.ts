@@ -1,6 +1,7 @@
 import { basename } from "node:path";
-import type { Plugin } from "vite";
 import type { ViteUserConfig } from "vitest/config";
+
+type Plugin = Extract<NonNullable<ViteUserConfig["plugins"]>[number], { name: string }>;
 
 /** Workspace packages resolve to their TypeScript source through this exports condition. */
 export const sourceCondition = "@subrelay/source";
@@ -9,7 +10,7 @@ export const sourceCondition = "@subrelay/source";
 export function luaText(): Plugin {
   return {
     name: "subrelay:lua-text",
-    transform(code, id) {
+    transform(code: string, id: string) {
       if (!id.endsWith(".lua")) return null;
       return { code: `export default ${JSON.stringify(code)};`, map: null };
     },

@@ -1,0 +1,258 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ApiKeyAuthenticator } from "./api-key-authenticator";
+import { GatewayError } from "./dialect-error";
+
+export interface GroupInput {
+  name: string;
+  platform: string;
+  mode?: "single" | "mixed" | "forced";
+}
+
+export interface AccountInput {
+  name: string;
+  platform: string;
+  type: "oauth" | "apikey";
+  /** oauth: `{accessToken?, refreshToken, expiresAt?}` (+ platform extras such as projectId); apikey: `{apiKey}`. */
+  credentials: Record<string, unknown>;
+  groupIds: number[];
+  priority?: number;
+  concurrency?: number;
+  baseUrl?: string | null;
+  models?: string[];
+}
+
+export interface AccountPatch {
+  name?: string;
+  credentials?: Record<string, unknown>;
+  groupIds?: number[];
+  priority?: number;
+  concurrency?: number;
+  baseUrl?: string | null;
+  models?: string[];
+  status?: "active" | "disabled";
+  schedulable?: boolean;
+}
+
+export interface ApiKeyInput {
+  name: string;
+  groupId: number;
+  /** ISO 8601 or epoch ms. */
+  expiresAt?: string | number | null;
+}
+
+export interface UsageQuery {
+  from?: Date;
+  to?: Date;
+  groupBy: "account" | "key" | "model";
+}
+
+/** What the admin API does, backed by the database. Returned objects never carry secrets. */
+export interface AdminService {
+  createGroup(input: GroupInput): Promise<object>;
+  listGroups(): Promise<object[]>;
+  createAccount(input: AccountInput): Promise<object>;
+  listAccounts(): Promise<object[]>;
+  updateAccount(id: string, patch: AccountPatch): Promise<object | null>;
+  deleteAccount(id: string): Promise<boolean>;
+  resetAccount(id: string): Promise<object | null>;
+  createApiKey(input: ApiKeyInput): Promise<object>;
+  listApiKeys(): Promise<object[]>;
+  deleteApiKey(id: string): Promise<boolean>;
+  usage(query: UsageQuery): Promise<object>;
+}
+
+const platform = { type: "string", enum: ["claude", "openai", "gemini"] } as const;
+const groupIds = { type: "array", items: { type: "integer", minimum: 1 }, maxItems: 1000 } as const;
+const models = { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, maxItems: 1000 } as const;
+const idParams = { type: "object", properties: { id: { type: "string", pattern: "^[0-9]+$" } }, required: ["id"] } as const;
+
+/** The admin API under /admin, behind `Authorization: Bearer $ADMIN_TOKEN`. */
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  options: { admin: AdminService; adminToken: string; authenticator: ApiKeyAuthenticator },
+): void {
+  const { admin } = options;
+  const expected = createHash("sha256").update(options.adminToken).digest();
+  const authorise = (request: FastifyRequest) => {
+    const header = request.headers.authorization ?? "";
+    const given = createHash("sha256").update(header.replace(/^Bearer\s+/i, "")).digest();
+    if (!header.toLowerCase().startsWith("bearer ") || !timingSafeEqual(given, expected)) {
+      throw new GatewayError("authentication", "Invalid admin token.");
+    }
+  };
+  const notFound = (what: string) => new GatewayError("not_found", `${what} not found.`);
+
+  void app.register(
+    (admin_, _options, done) => {
+      admin_.addHook("onRequest", async (request) => authorise(request));
+
+      admin_.post(
+        "/groups",
+        {
+          schema: {
+            body: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "platform"],
+              properties: {
+                name: { type: "string", minLength: 1, maxLength: 200 },
+                platform,
+                mode: { type: "string", enum: ["single", "mixed", "forced"] },
+              },
+            },
+          },
+        },
+        async (request, reply) => reply.code(201).send(await admin.createGroup(request.body as GroupInput)),
+      );
+      admin_.get("/groups", async () => ({ data: await admin.listGroups() }));
+
+      admin_.post(
+        "/accounts",
+        {
+          schema: {
+            body: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "platform", "type", "credentials", "groupIds"],
+              properties: {
+                name: { type: "string", minLength: 1, maxLength: 200 },
+                platform,
+                type: { type: "string", enum: ["oauth", "apikey"] },
+                credentials: { type: "object" },
+                groupIds,
+                priority: { type: "integer", minimum: 0, maximum: 1_000_000 },
+                concurrency: { type: "integer", minimum: 1, maximum: 100_000 },
+                baseUrl: { type: ["string", "null"], format: "uri" },
+                models,
+              },
+            },
+          },
+        },
+        async (request, reply) => {
+          const input = request.body as AccountInput;
+          validateCredentials(input.type, input.credentials);
+          return reply.code(201).send(await admin.createAccount(input));
+        },
+      );
+      admin_.get("/accounts", async () => ({ data: await admin.listAccounts() }));
+      admin_.patch(
+        "/accounts/:id",
+        {
+          schema: {
+            params: idParams,
+            body: {
+              type: "object",
+              additionalProperties: false,
+              properties: {
+                name: { type: "string", minLength: 1, maxLength: 200 },
+                credentials: { type: "object" },
+                groupIds,
+                priority: { type: "integer", minimum: 0, maximum: 1_000_000 },
+                concurrency: { type: "integer", minimum: 1, maximum: 100_000 },
+                baseUrl: { type: ["string", "null"], format: "uri" },
+                models,
+                status: { type: "string", enum: ["active", "disabled"] },
+                schedulable: { type: "boolean" },
+              },
+            },
+          },
+        },
+        async (request) => {
+          const { id } = request.params as { id: string };
+          const updated = await admin.updateAccount(id, request.body as AccountPatch);
+          if (!updated) throw notFound("Account");
+          return updated;
+        },
+      );
+      admin_.delete("/accounts/:id", { schema: { params: idParams } }, async (request, reply) => {
+        const { id } = request.params as { id: string };
+        if (!(await admin.deleteAccount(id))) throw notFound("Account");
+        return reply.code(204).send();
+      });
+      admin_.post("/accounts/:id/reset", { schema: { params: idParams } }, async (request) => {
+        const { id } = request.params as { id: string };
+        const reset = await admin.resetAccount(id);
+        if (!reset) throw notFound("Account");
+        return reset;
+      });
+
+      admin_.post(
+        "/api-keys",
+        {
+          schema: {
+            body: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "groupId"],
+              properties: {
+                name: { type: "string", minLength: 1, maxLength: 200 },
+                groupId: { type: "integer", minimum: 1 },
+                expiresAt: { type: ["string", "integer", "null"] },
+              },
+            },
+          },
+        },
+        async (request, reply) => reply.code(201).send(await admin.createApiKey(request.body as ApiKeyInput)),
+      );
+      admin_.get("/api-keys", async () => ({ data: await admin.listApiKeys() }));
+      admin_.delete("/api-keys/:id", { schema: { params: idParams } }, async (request, reply) => {
+        const { id } = request.params as { id: string };
+        if (!(await admin.deleteApiKey(id))) throw notFound("API key");
+        options.authenticator.clear();
+        return reply.code(204).send();
+      });
+
+      admin_.get(
+        "/usage",
+        {
+          schema: {
+            querystring: {
+              type: "object",
+              properties: {
+                from: { type: "string" },
+                to: { type: "string" },
+                groupBy: { type: "string", enum: ["account", "key", "model"] },
+              },
+            },
+          },
+        },
+        async (request) => {
+          const query = request.query as { from?: string; to?: string; groupBy?: UsageQuery["groupBy"] };
+          return admin.usage({
+            from: parseDate(query.from, "from"),
+            to: parseDate(query.to, "to"),
+            groupBy: query.groupBy ?? "account",
+          });
+        },
+      );
+      done();
+    },
+    { prefix: "/admin" },
+  );
+}
+
+function validateCredentials(type: "oauth" | "apikey", credentials: Record<string, unknown>): void {
+  if (type === "apikey") {
+    if (typeof credentials.apiKey !== "string" || credentials.apiKey.length === 0) {
+      throw new GatewayError("invalid_request", "credentials.apiKey is required for an apikey account.");
+    }
+    return;
+  }
+  if (typeof credentials.refreshToken !== "string" || credentials.refreshToken.length === 0) {
+    throw new GatewayError("invalid_request", "credentials.refreshToken is required for an oauth account.");
+  }
+  if (credentials.accessToken !== undefined && typeof credentials.accessToken !== "string") {
+    throw new GatewayError("invalid_request", "credentials.accessToken must be a string.");
+  }
+  if (credentials.expiresAt !== undefined && typeof credentials.expiresAt !== "number") {
+    throw new GatewayError("invalid_request", "credentials.expiresAt must be epoch milliseconds.");
+  }
+}
+
+function parseDate(value: string | undefined, name: string): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const date = /^\d+$/.test(value) ? new Date(Number(value)) : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new GatewayError("invalid_request", `${name} must be an ISO 8601 date or epoch ms.`);
+  return date;
+}

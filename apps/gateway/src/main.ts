@@ -1,0 +1,48 @@
+import { ConfigError, loadConfig } from "@subrelay/refresh-worker";
+import { createGateway } from "./gateway";
+import { embeddedWorker } from "./embedded-worker";
+
+/** `node dist/main.js`: starts the gateway from the environment. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const gateway = await createGateway(config, { onStart: config.redisUrl || config.redisClusterNodes ? undefined : embeddedWorker });
+  const address = await gateway.listen();
+  const storage = config.databaseUrl ? "Postgres" : `embedded PGlite in ${config.dataDir}`;
+  const caches = gateway.redis ? "Redis" : "in-memory caches, refresh worker in this process";
+  process.stdout.write(`subrelay gateway listening on ${address} (${storage}; ${caches})\n`);
+  if (gateway.adminTokenCreated) {
+    process.stdout.write(
+      `\nAdmin token (shown once; kept in ${config.dataDir}/admin-token):\n  ${gateway.adminToken}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    gateway.app.log.info({ signal }, "shutting down: finishing in-flight requests");
+    gateway.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        gateway.app.log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`subrelay gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

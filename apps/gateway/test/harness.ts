@@ -1,0 +1,203 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
+import { loadConfig } from "@subrelay/refresh-worker";
+import { createGateway, type Gateway, type GatewayOverrides } from "../src/index";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+const claudeFixtures = new URL("../../../packages/providers-claude/src/__fixtures__/", import.meta.url);
+
+/** The upstream paths the harness scripts, per platform. */
+export const paths = {
+  claudeToken: "/claude/oauth/token",
+  claudeMessages: "/v1/messages",
+  openaiToken: "/openai/oauth/token",
+  openaiChat: "/v1/chat/completions",
+  openaiResponses: "/v1/responses",
+  codexResponses: "/backend-api/codex/responses",
+  geminiToken: "/gemini/oauth/token",
+  geminiGenerate: /^\/v1beta\/models\/[^/]+:generateContent$/,
+  geminiStream: /^\/v1beta\/models\/[^/]+:streamGenerateContent$/,
+  codeAssistGenerate: "/v1internal:generateContent",
+  codeAssistStream: "/v1internal:streamGenerateContent",
+} as const;
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  upstream: FakeUpstream;
+  admin<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Creates a group, an account in it and a key for it; returns the key and ids. */
+  seed(options: SeedOptions): Promise<{ key: string; groupId: number; accountIds: string[] }>;
+  close(): Promise<void>;
+}
+
+export interface SeedOptions {
+  platform: "claude" | "openai" | "gemini";
+  accounts: Array<{
+    name?: string;
+    type: "oauth" | "apikey";
+    credentials: Record<string, unknown>;
+    priority?: number;
+    concurrency?: number;
+    models?: string[];
+  }>;
+}
+
+export interface StartOptions {
+  /** Postgres (a fresh database per call) + Redis (a fresh prefix per call) instead of the embedded default. */
+  backend?: "embedded" | "postgres-redis";
+  env?: Record<string, string>;
+  overrides?: GatewayOverrides;
+  upstream?: FakeUpstream;
+}
+
+/** A gateway on a free port against a FakeUpstream that plays all three platforms. */
+export async function startTestGateway(options: StartOptions = {}): Promise<TestGateway> {
+  const upstream = options.upstream ?? (await FakeUpstream.start());
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const dataDir = mkdtempSync(join(tmpdir(), "subrelay-gateway-test-"));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env: Record<string, string> = {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN,
+    LOG_LEVEL: "silent",
+    SUBRELAY_CLAUDE_BASE_URL: upstream.url,
+    SUBRELAY_CLAUDE_TOKEN_URL: `${upstream.url}${paths.claudeToken}`,
+    SUBRELAY_OPENAI_BASE_URL: upstream.url,
+    SUBRELAY_OPENAI_TOKEN_URL: `${upstream.url}${paths.openaiToken}`,
+    SUBRELAY_GEMINI_BASE_URL: upstream.url,
+    SUBRELAY_GEMINI_TOKEN_URL: `${upstream.url}${paths.geminiToken}`,
+    ...options.env,
+  };
+  if (options.backend === "postgres-redis") {
+    const { url, drop } = await createTestDatabase();
+    cleanups.push(drop);
+    env.DATABASE_URL = url;
+    env.SUBRELAY_SECRET_KEY = randomBytes(32).toString("hex");
+    env.REDIS_URL = requiredEnv("REDIS_URL");
+    env.REDIS_PREFIX = `test-${randomBytes(6).toString("hex")}:`;
+  }
+  const gateway = await createGateway(loadConfig(env), options.overrides);
+  const address = await gateway.listen();
+  const url = address.replace("[::1]", "127.0.0.1");
+
+  const admin = async <T,>(method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
+  };
+
+  return {
+    gateway,
+    url,
+    upstream,
+    admin,
+    async seed(seed) {
+      const group = await admin<{ id: number }>("POST", "/admin/groups", {
+        name: `group-${randomBytes(4).toString("hex")}`,
+        platform: seed.platform,
+      });
+      if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.body)}`);
+      const accountIds: string[] = [];
+      for (const [index, account] of seed.accounts.entries()) {
+        const created = await admin<{ id: string }>("POST", "/admin/accounts", {
+          name: account.name ?? `account-${index}`,
+          platform: seed.platform,
+          type: account.type,
+          credentials: account.credentials,
+          groupIds: [group.body.id],
+          priority: account.priority,
+          concurrency: account.concurrency ?? 100,
+          models: account.models,
+        });
+        if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.body)}`);
+        accountIds.push(created.body.id);
+      }
+      const key = await admin<{ key: string }>("POST", "/admin/api-keys", { name: "test", groupId: group.body.id });
+      if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.body)}`);
+      return { key: key.body.key, groupId: group.body.id, accountIds };
+    },
+    async close() {
+      await gateway.close();
+      if (!options.upstream) await upstream.close();
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    },
+  };
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through scripts/test-env.mjs`);
+  return value;
+}
+
+/** A fresh database on the DATABASE_URL server, dropped by `drop()`. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = requiredEnv("DATABASE_URL");
+  const name = `gateway_test_${randomBytes(6).toString("hex")}`;
+  const client = new pg.Client({ connectionString: base });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const admin = new pg.Client({ connectionString: base });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** An Anthropic message reply for a request (JSON, or the fixture's SSE transcript when it asked to stream). */
+export function claudeReply(request: RecordedRequest) {
+  const body = request.json<{ stream?: boolean }>();
+  if (body.stream) {
+    return { sse: [readFixture(claudeFixtures, "messages-stream.sse")], headers: { "content-type": "text/event-stream" } };
+  }
+  return { json: JSON.parse(readFixture(claudeFixtures, "message.json")) as unknown };
+}
+
+/** The Claude message fixture, for comparing what clients receive. */
+export function claudeMessage(): Record<string, unknown> {
+  return JSON.parse(readFixture(claudeFixtures, "message.json")) as Record<string, unknown>;
+}
+
+/** A token endpoint reply that issues `access-<n>` / `refresh-<n>` tokens valid for an hour. */
+export function tokenReply(counter: { count: number }) {
+  return () => {
+    counter.count += 1;
+    return {
+      json: {
+        access_token: `access-${counter.count}`,
+        refresh_token: `refresh-${counter.count}`,
+        expires_in: 3600,
+        token_type: "Bearer",
+      },
+    };
+  };
+}
+
+/** A promise with its resolve function, for synchronising with the fake upstream without sleeping. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => (resolve = done));
+  return { promise, resolve };
+}

@@ -1,0 +1,177 @@
+import { resolve } from "node:path";
+
+/** Upstream endpoints of one platform; unset values fall back to the adapter's real defaults. */
+export interface PlatformEndpoints {
+  baseUrl?: string;
+  tokenUrl?: string;
+}
+
+/** The gateway's (and refresh worker's) configuration, validated. One config for both apps. */
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  /** Postgres URL; unset: embedded PGlite in `dataDir`. */
+  databaseUrl?: string;
+  /** Redis URL; unset: in-memory token and scheduler stores (single process). */
+  redisUrl?: string;
+  /** Comma-separated `host:port` seeds of a Redis Cluster; used instead of redisUrl when set. */
+  redisClusterNodes?: string[];
+  /** Prepended to every Redis key, so several deployments (or test runs) can share one Redis. Default "subrelay:". */
+  redisPrefix: string;
+  dataDir: string;
+  /** Admin bearer token; unset: generated at first start and kept in `dataDir`. */
+  adminToken?: string;
+  /** AES-256-GCM key for credentials at rest; required with `databaseUrl`, else generated in `dataDir`. */
+  secretKey?: string;
+  /** Largest request body accepted, bytes. */
+  bodyLimitBytes: number;
+  /** How long an upstream may take to send response headers, ms. */
+  upstreamHeadersTimeoutMs: number;
+  /** Longest silence between two chunks of an upstream body, ms. */
+  upstreamBodyTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight requests, ms. */
+  shutdownGraceMs: number;
+  /** Usage rows kept in memory while the database is unreachable; past it the oldest are dropped and counted. */
+  usageQueueLimit: number;
+  /** Proactive refresh interval and window of the refresh worker's loop, ms. */
+  refreshIntervalMs: number;
+  refreshWindowMs: number;
+  /** Port of the refresh worker's health/metrics server. */
+  workerPort: number;
+  /** Refreshes run at once per platform by the proactive refresher (`REFRESH_CONCURRENCY`). Default 4. */
+  refreshConcurrency?: number;
+  /** Refreshes started per second per platform by the proactive refresher (`REFRESH_RATE_PER_SECOND`). Default 5. */
+  refreshRatePerSecond?: number;
+  /** Outbox rows the consumer reads per batch (`OUTBOX_BATCH_SIZE`). Default 500. */
+  outboxBatchSize?: number;
+  /** Pause between outbox polls when the consumer has caught up, ms (`OUTBOX_POLL_INTERVAL`). Default 500. */
+  outboxPollIntervalMs?: number;
+  /** Interval of the full rebuild of every scheduler bucket, ms (`FULL_REBUILD_INTERVAL`). Default 300_000. */
+  fullRebuildIntervalMs?: number;
+  /** Interval of the sweep clearing ended rate limits / cool-downs in the database, ms (`STATE_JANITOR_INTERVAL`). Default 30_000. */
+  stateJanitorIntervalMs?: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  claude: PlatformEndpoints;
+  openai: PlatformEndpoints;
+  gemini: PlatformEndpoints;
+}
+
+/** Every configuration problem found, one line each. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration; throws ConfigError listing every bad value at once. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const duration = (name: string, fallbackMs: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallbackMs;
+    const parsed = parseDuration(raw);
+    if (parsed === undefined) {
+      problems.push(`${name} must be a duration such as 500ms, 30s, 5m or 1h (a bare number is milliseconds), got "${raw}"`);
+      return fallbackMs;
+    }
+    return parsed;
+  };
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name} must be a ${protocols.join(" or ")} URL, got protocol "${parsed.protocol}"`);
+        return undefined;
+      }
+      return raw.replace(/\/+$/, "");
+    } catch {
+      // The value may carry credentials: never echo it.
+      problems.push(`${name} is not a valid URL`);
+      return undefined;
+    }
+  };
+  const endpoints = (platform: string): PlatformEndpoints => ({
+    baseUrl: url(`SUBRELAY_${platform}_BASE_URL`, ["http:", "https:"]),
+    tokenUrl: url(`SUBRELAY_${platform}_TOKEN_URL`, ["http:", "https:"]),
+  });
+
+  const databaseUrl = url("DATABASE_URL", ["postgres:", "postgresql:"]);
+  const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
+  const clusterRaw = text("REDIS_CLUSTER_NODES");
+  const redisClusterNodes = clusterRaw?.split(",").map((node) => node.trim());
+  if (redisClusterNodes?.some((node) => !/^[^:\s]+:\d{1,5}$/.test(node))) {
+    problems.push(`REDIS_CLUSTER_NODES must be comma-separated host:port pairs`);
+  }
+  const secretKey = text("SUBRELAY_SECRET_KEY");
+  if (databaseUrl && !secretKey) {
+    problems.push(
+      "SUBRELAY_SECRET_KEY is required when DATABASE_URL is set (32 bytes as 64 hex characters or base64); " +
+        "generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('hex'))\"",
+    );
+  }
+  const adminToken = text("ADMIN_TOKEN");
+  if (adminToken !== undefined && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+  const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
+  }
+
+  const config: GatewayConfig = {
+    port: integer("PORT", 8080, 0, 65535),
+    host: text("HOST") ?? "127.0.0.1",
+    databaseUrl,
+    redisUrl,
+    redisClusterNodes,
+    redisPrefix: text("REDIS_PREFIX") ?? "subrelay:",
+    dataDir: resolve(text("DATA_DIR") ?? "./.data"),
+    adminToken,
+    secretKey,
+    bodyLimitBytes: integer("BODY_LIMIT_BYTES", 20 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    upstreamHeadersTimeoutMs: duration("UPSTREAM_HEADERS_TIMEOUT", 120_000),
+    upstreamBodyTimeoutMs: duration("UPSTREAM_BODY_TIMEOUT", 300_000),
+    shutdownGraceMs: duration("SHUTDOWN_GRACE", 30_000),
+    usageQueueLimit: integer("USAGE_QUEUE_LIMIT", 100_000, 100, 10_000_000),
+    refreshIntervalMs: duration("REFRESH_INTERVAL", 60_000),
+    refreshWindowMs: duration("REFRESH_WINDOW", 30 * 60_000),
+    workerPort: integer("WORKER_PORT", 8081, 0, 65535),
+    refreshConcurrency: integer("REFRESH_CONCURRENCY", 4, 1, 256),
+    refreshRatePerSecond: integer("REFRESH_RATE_PER_SECOND", 5, 1, 10_000),
+    outboxBatchSize: integer("OUTBOX_BATCH_SIZE", 500, 1, 100_000),
+    outboxPollIntervalMs: duration("OUTBOX_POLL_INTERVAL", 500),
+    fullRebuildIntervalMs: duration("FULL_REBUILD_INTERVAL", 300_000),
+    stateJanitorIntervalMs: duration("STATE_JANITOR_INTERVAL", 30_000),
+    logLevel,
+    claude: endpoints("CLAUDE"),
+    openai: endpoints("OPENAI"),
+    gemini: endpoints("GEMINI"),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** "500ms", "30s", "5m", "1h", or a bare number of milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "ms"] ?? 1;
+  return Math.round(Number(match[1]) * unit);
+}

@@ -1,0 +1,87 @@
+import { hkdfSync } from "node:crypto";
+import { join } from "node:path";
+import { Cluster, Redis } from "ioredis";
+import type { Dispatcher } from "undici";
+import { createDatabase, generateSecretKey, parseSecretKey, type Database } from "@subrelay/db";
+import type { Provider } from "@subrelay/providers-core";
+import { createClaudeProvider } from "@subrelay/providers-claude";
+import { createGeminiProvider } from "@subrelay/providers-gemini";
+import { createOpenAIProvider } from "@subrelay/providers-openai";
+import type { Logger } from "@subrelay/token-cache";
+import type { GatewayConfig } from "./config";
+import { dataDirSecret } from "./data-dir-secrets";
+
+/**
+ * Connects to Redis (or a Redis Cluster) so commands fail fast while it is down instead of queueing:
+ * callers degrade (no shared cache, no cross-process lock) rather than hang.
+ */
+export function connectRedis(config: Pick<GatewayConfig, "redisUrl" | "redisClusterNodes">): Redis | Cluster | null {
+  const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 } as const;
+  if (config.redisClusterNodes && config.redisClusterNodes.length > 0) {
+    const nodes = config.redisClusterNodes.map((node) => {
+      const [host, port] = node.split(":");
+      return { host: host!, port: Number(port) };
+    });
+    return new Cluster(nodes, { enableOfflineQueue: false, redisOptions: options });
+  }
+  if (config.redisUrl) return new Redis(config.redisUrl, options);
+  return null;
+}
+
+/** The platform adapters, with upstream URLs from the configuration. */
+export function createProviders(
+  config: Pick<GatewayConfig, "claude" | "openai" | "gemini">,
+  options: { dispatcher?: Dispatcher; now?: () => number } = {},
+): Map<string, Provider> {
+  const { dispatcher, now } = options;
+  const claude = createClaudeProvider({ baseUrl: config.claude.baseUrl, tokenUrl: config.claude.tokenUrl, dispatcher, now });
+  const openai = createOpenAIProvider({
+    baseUrl: config.openai.baseUrl,
+    // A base URL override (a proxy, a test upstream) serves the Codex routes too.
+    codexBaseUrl: config.openai.baseUrl ? `${config.openai.baseUrl}/backend-api/codex` : undefined,
+    tokenUrl: config.openai.tokenUrl,
+    dispatcher,
+    now,
+  });
+  const gemini = createGeminiProvider({
+    baseUrl: config.gemini.baseUrl,
+    codeAssistBaseUrl: config.gemini.baseUrl,
+    tokenUrl: config.gemini.tokenUrl,
+    dispatcher,
+    now,
+  });
+  return new Map<string, Provider>([
+    [claude.platform, claude],
+    [openai.platform, openai],
+    [gemini.platform, gemini],
+  ]);
+}
+
+/** Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data directory. */
+export async function openDatabase(
+  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
+  logger?: Logger,
+): Promise<Database> {
+  const secretKey = secretKeyOf(config);
+  const database = await createDatabase({
+    url: config.databaseUrl,
+    dataDir: config.databaseUrl ? undefined : join(config.dataDir, "pglite"),
+    secretKey,
+    logger,
+  });
+  await database.migrate();
+  return database;
+}
+
+/** The secret key in force: configured, or (embedded mode) generated once and kept in the data directory. */
+export function secretKeyOf(config: Pick<GatewayConfig, "dataDir" | "secretKey">): string {
+  return config.secretKey ?? dataDirSecret(config.dataDir, "secret-key", generateSecretKey).value;
+}
+
+/**
+ * The key that encrypts access tokens cached in Redis, derived from the credentials key (HKDF-SHA256) so
+ * one secret covers both and a Redis dump reveals no usable token.
+ */
+export function tokenCacheKey(secretKey: string): Uint8Array {
+  return new Uint8Array(hkdfSync("sha256", parseSecretKey(secretKey), new Uint8Array(0), "subrelay token cache v1", 32));
+}
