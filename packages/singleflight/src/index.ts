@@ -1,0 +1,2 @@
+export { Group } from "./group";
+export type { GroupDoOptions, GroupFunction, GroupResult } from "./group";
