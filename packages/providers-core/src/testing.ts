@@ -1,0 +1,11 @@
+export {
+  FakeUpstream,
+  type BodyReply,
+  type DropReply,
+  type HangReply,
+  type RecordedRequest,
+  type Reply,
+  type ReplyHandler,
+  type SseReply,
+} from "./fake-upstream";
+export { readFixture } from "./read-fixture";
