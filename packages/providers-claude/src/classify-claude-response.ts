@@ -1,0 +1,102 @@
+import { headerValue, type IncomingHeaders, parseRetryAfter, type UpstreamResponseInfo, type Verdict } from "@subrelay/providers-core";
+
+export interface ClaudeClassifyOptions {
+  /** Cool-down (ms) after a 429 that names no reset time. */
+  rateLimitFallbackMs: number;
+  /** Cool-down (ms) after a 529 / 503 "overloaded". */
+  overloadedCooldownMs: number;
+}
+
+/** Account-level refusals Anthropic sends with a 400 or another 4xx. */
+const accountRefused =
+  /(?:organization|account|workspace)[^.]{0,40}\b(?:has been |is )?disabled|disabled (?:organization|account)|credit balance is too low/i;
+
+/**
+ * Judges an Anthropic answer:
+ * - < 400: ok;
+ * - 401: auth;
+ * - 403, or another 4xx saying the organisation / account is disabled or out of credit: forbidden;
+ * - 429: rate_limited until `anthropic-ratelimit-unified-reset`, else the latest rejected (else the
+ *   earliest future) `anthropic-ratelimit-unified-<window>-reset`, else `retry-after`, else the latest
+ *   exhausted `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset`, else now + fallback;
+ * - 529, or 503 mentioning "overloaded": overloaded until now + cool-down;
+ * - other 5xx: server; other 4xx: client.
+ */
+export function classifyClaudeResponse(response: UpstreamResponseInfo, now: number, options: ClaudeClassifyOptions): Verdict {
+  const { status, headers } = response;
+  if (status < 400) return { kind: "ok" };
+  const reason = describeError(status, response.bodyText);
+  if (status === 401) return { kind: "auth", reason };
+  if (status === 429) {
+    return { kind: "rate_limited", until: rateLimitEnd(headers, now) ?? now + options.rateLimitFallbackMs, reason };
+  }
+  if (status === 529 || (status === 503 && /overloaded/i.test(response.bodyText ?? ""))) {
+    return { kind: "overloaded", until: now + options.overloadedCooldownMs, reason };
+  }
+  if (status >= 500) return { kind: "server", reason };
+  if (status === 403 || accountRefused.test(response.bodyText ?? "")) return { kind: "forbidden", reason };
+  return { kind: "client", reason };
+}
+
+/** When a 429 ends (epoch ms), from Anthropic's headers; undefined when none names a future moment. */
+export function rateLimitEnd(headers: IncomingHeaders, now: number): number | undefined {
+  const unified = parseResetTime(headerValue(headers, "anthropic-ratelimit-unified-reset"));
+  if (unified !== undefined && unified > now) return unified;
+
+  // Subscription windows (5h, 7d, 7d_opus, ...): a rejected window is the one that ends the limit.
+  const rejected: number[] = [];
+  const future: number[] = [];
+  const windowReset = /^anthropic-ratelimit-unified-(.+)-reset$/;
+  for (const name of Object.keys(headers)) {
+    const window = windowReset.exec(name.toLowerCase())?.[1];
+    if (window === undefined) continue;
+    const reset = parseResetTime(headerValue(headers, name));
+    if (reset === undefined || reset <= now) continue;
+    future.push(reset);
+    if (headerValue(headers, `anthropic-ratelimit-unified-${window}-status`) === "rejected") rejected.push(reset);
+  }
+  if (rejected.length > 0) return Math.max(...rejected);
+  // Without status we cannot tell which window ran out; the earliest end is retried first, and a fresh 429
+  // then tells more.
+  if (future.length > 0) return Math.min(...future);
+
+  const retryAfter = parseRetryAfter(headers["retry-after"], now);
+  if (retryAfter !== undefined && retryAfter > now) return retryAfter;
+
+  const exhausted: number[] = [];
+  for (const limit of ["requests", "tokens", "input-tokens", "output-tokens"]) {
+    if (headerValue(headers, `anthropic-ratelimit-${limit}-remaining`) !== "0") continue;
+    const reset = parseResetTime(headerValue(headers, `anthropic-ratelimit-${limit}-reset`));
+    if (reset !== undefined && reset > now) exhausted.push(reset);
+  }
+  return exhausted.length > 0 ? Math.max(...exhausted) : undefined;
+}
+
+/** Epoch seconds (or ms when it is that large) or an RFC 3339 date, as epoch ms. */
+function parseResetTime(value: string | undefined): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const number = Number(text);
+    return number > 1e12 ? Math.round(number) : Math.round(number * 1000);
+  }
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : date;
+}
+
+/** `<status> <error.type>: <error.message>` from an Anthropic error body, bounded. */
+function describeError(status: number, bodyText: string | undefined): string {
+  let detail = "";
+  if (bodyText) {
+    try {
+      const body = JSON.parse(bodyText) as { error?: { type?: unknown; message?: unknown } };
+      const type = typeof body.error?.type === "string" ? body.error.type : undefined;
+      const message = typeof body.error?.message === "string" ? body.error.message : undefined;
+      detail = [type, message].filter(Boolean).join(": ");
+    } catch {
+      detail = bodyText.replace(/\s+/g, " ").trim();
+    }
+  }
+  const reason = detail ? `${status} ${detail}` : String(status);
+  return reason.length > 300 ? `${reason.slice(0, 297)}...` : reason;
+}

@@ -1,0 +1,13 @@
+export { createClaudeProvider, type ClaudeProviderOptions } from "./claude-provider";
+export { ClaudeTokenRefresher, type ClaudeTokenRefresherOptions } from "./claude-token-refresher";
+export { buildClaudeRequest, claudeForwardedHeaders } from "./build-claude-request";
+export { classifyClaudeResponse, rateLimitEnd, type ClaudeClassifyOptions } from "./classify-claude-response";
+export { createClaudeUsageTracker } from "./claude-usage-tracker";
+export { claudeModels } from "./claude-models";
+export {
+  claudeOAuthBeta,
+  defaultAnthropicVersion,
+  defaultClaudeBaseUrl,
+  defaultClaudeClientId,
+  defaultClaudeTokenUrl,
+} from "./claude-defaults";
