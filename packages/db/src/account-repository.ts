@@ -1,0 +1,782 @@
+import type { AccountSnapshot, SchedulerBucket } from "@subrelay/scheduler-cache";
+import type { AccountStore, OAuthCredentials, TokenAccount } from "@subrelay/token-cache";
+import { and, asc, eq, gt, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import type { CredentialCipher } from "./credential-cipher";
+import { DatabaseError, translateConstraintError } from "./database-error";
+import { fromEpochMs, toEpochMs } from "./epoch-ms";
+import { writeOutboxEvents } from "./outbox-repository";
+import { accountGroups, accounts, groups } from "./schema";
+import type { SqlExecutor } from "./sql-executor";
+
+export type AccountType = "oauth" | "apikey";
+export type AccountStatus = "active" | "error" | "disabled";
+
+/**
+ * OAuth credentials as an operator supplies them. At least one of `accessToken` / `refreshToken`.
+ * Without an `accessToken` the account is stored as already expired (`accessToken: ""`, `expiresAt: 0`),
+ * so the first use or the refresh worker refreshes it.
+ */
+export interface OAuthCredentialsInput {
+  accessToken?: string;
+  refreshToken?: string;
+  /** Epoch ms. */
+  expiresAt?: number;
+  [extra: string]: unknown;
+}
+
+export interface ApiKeyCredentials {
+  apiKey: string;
+}
+
+/** An account's decrypted secret, by account type. */
+export type AccountCredentials =
+  { type: "oauth"; credentials: OAuthCredentials } | { type: "apikey"; credentials: ApiKeyCredentials };
+
+/** An account as the admin API shows it: state, never secrets. Times are epoch ms or null. */
+export interface AccountRecord {
+  id: string;
+  name: string;
+  platform: string;
+  type: AccountType;
+  priority: number;
+  concurrency: number;
+  status: AccountStatus;
+  errorMessage: string | null;
+  schedulable: boolean;
+  rateLimitedUntil: number | null;
+  rateLimitReason: string | null;
+  tempUnschedulableUntil: number | null;
+  tempUnschedulableReason: string | null;
+  overloadedUntil: number | null;
+  lastUsedAt: number | null;
+  /** When the stored OAuth access token expires (null for API-key accounts or when unknown). */
+  tokenExpiresAt: number | null;
+  baseUrl: string | null;
+  /** Models served; null or empty: any. */
+  models: string[] | null;
+  groupIds: number[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface NewAccountFields {
+  name: string;
+  platform: string;
+  /** Existing group ids; an unknown id throws DatabaseError `invalid_reference` and nothing is written. */
+  groupIds?: number[];
+  /** Lower is preferred. Default 50. */
+  priority?: number;
+  /** Requests served at once, >= 1. Default 3. */
+  concurrency?: number;
+  /** Default true. */
+  schedulable?: boolean;
+  /** Default `"active"`. */
+  status?: AccountStatus;
+  /** Upstream origin override; null: the platform default. */
+  baseUrl?: string | null;
+  models?: string[] | null;
+}
+
+export type NewAccount = NewAccountFields &
+  (
+    { type: "oauth"; credentials: OAuthCredentialsInput } | { type: "apikey"; credentials: ApiKeyCredentials }
+  );
+
+/**
+ * A partial update; omitted fields are left alone. `groupIds` replaces the account's groups. `credentials`
+ * replaces the secret (shape by the account's type). Setting `status: "active"` clears `errorMessage`.
+ */
+export interface AccountPatch {
+  name?: string;
+  priority?: number;
+  concurrency?: number;
+  status?: AccountStatus;
+  schedulable?: boolean;
+  baseUrl?: string | null;
+  models?: string[] | null;
+  groupIds?: number[];
+  credentials?: OAuthCredentialsInput | ApiKeyCredentials;
+}
+
+/** An active OAuth account whose token needs refreshing, with its decrypted credentials. */
+export interface ExpiringOAuthAccount extends TokenAccount {
+  /** Epoch ms; null when the expiry is unknown. */
+  tokenExpiresAt: number | null;
+}
+
+export interface ExpiringOAuthQuery {
+  /** Epoch ms: accounts whose token expires at or before this (or whose expiry is unknown). */
+  before: number;
+  /** Keyset cursor: only accounts with a larger id. Omitted: from the start. */
+  afterId?: string;
+  /** Page size, >= 1. */
+  limit: number;
+}
+
+export interface ExpiringOAuthPage {
+  accounts: ExpiringOAuthAccount[];
+  /** Ids in this page whose credentials could not be decrypted (DatabaseError `decrypt_failed`). */
+  undecryptable: string[];
+  /** Pass as `afterId` for the next page; null when this page was the last. */
+  nextAfterId: string | null;
+}
+
+// Every column but the ciphertext: what records and snapshots are built from.
+const stateColumns = {
+  id: accounts.id,
+  name: accounts.name,
+  platform: accounts.platform,
+  type: accounts.type,
+  tokenExpiresAt: accounts.tokenExpiresAt,
+  priority: accounts.priority,
+  concurrency: accounts.concurrency,
+  status: accounts.status,
+  errorMessage: accounts.errorMessage,
+  schedulable: accounts.schedulable,
+  rateLimitedUntil: accounts.rateLimitedUntil,
+  rateLimitReason: accounts.rateLimitReason,
+  tempUnschedulableUntil: accounts.tempUnschedulableUntil,
+  tempUnschedulableReason: accounts.tempUnschedulableReason,
+  overloadedUntil: accounts.overloadedUntil,
+  lastUsedAt: accounts.lastUsedAt,
+  baseUrl: accounts.baseUrl,
+  models: accounts.models,
+  createdAt: accounts.createdAt,
+  updatedAt: accounts.updatedAt,
+};
+
+type StateRow = {
+  [Key in keyof typeof stateColumns]: (typeof accounts.$inferSelect)[Key];
+};
+
+const statuses: readonly AccountStatus[] = ["active", "error", "disabled"];
+
+/** Account ids are strings at the API (token-cache's convention) and serial integers in the table. */
+function parseId(id: string): number | null {
+  if (typeof id !== "string" || !/^[1-9][0-9]{0,9}$/.test(id)) return null;
+  const value = Number(id);
+  return value <= 2_147_483_647 ? value : null;
+}
+
+/**
+ * Accounts: token-cache's `AccountStore`, the admin CRUD, the state changes the request path and the
+ * refresh worker record, and what the scheduler snapshots are built from.
+ *
+ * Every change the scheduler must learn about writes a `scheduler_outbox` row in the same transaction
+ * (a rollback drops both). State marks only move a state forward: repeating a mark, or marking an earlier
+ * `until`, changes nothing and writes no outbox row.
+ */
+export class AccountRepository implements AccountStore {
+  readonly #db: SqlExecutor;
+  readonly #cipher: CredentialCipher;
+
+  constructor(db: SqlExecutor, cipher: CredentialCipher) {
+    this.#db = db;
+    this.#cipher = cipher;
+  }
+
+  // ---- AccountStore ----
+
+  /**
+   * The OAuth account with decrypted credentials; null when it does not exist or is an API-key account
+   * (those have nothing to refresh; use `getCredentials`). Throws DatabaseError `decrypt_failed`.
+   */
+  async get(id: string): Promise<TokenAccount | null> {
+    const numericId = parseId(id);
+    if (numericId === null) return null;
+    const [row] = await this.#db
+      .select({
+        id: accounts.id,
+        platform: accounts.platform,
+        type: accounts.type,
+        credentialsEncrypted: accounts.credentialsEncrypted,
+      })
+      .from(accounts)
+      .where(eq(accounts.id, numericId));
+    if (!row || row.type !== "oauth") return null;
+    return {
+      id: String(row.id),
+      platform: row.platform,
+      credentials: this.#decryptOAuth(row.credentialsEncrypted),
+    };
+  }
+
+  /**
+   * Stores refreshed OAuth credentials. Writes only `credentials_encrypted`, `token_expires_at` and
+   * `updated_at` — never the whole record — so a concurrent admin update of other columns cannot drop a
+   * rotated refresh token, nor this write undo theirs. A missing or API-key account is left alone.
+   */
+  async saveCredentials(id: string, credentials: OAuthCredentials): Promise<void> {
+    const numericId = parseId(id);
+    if (numericId === null) return;
+    const normalised = normaliseCredentials("oauth", credentials);
+    await this.#db
+      .update(accounts)
+      .set({
+        credentialsEncrypted: this.#cipher.encryptJson(normalised.stored),
+        tokenExpiresAt: normalised.expiresAt,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(accounts.id, numericId), eq(accounts.type, "oauth")));
+  }
+
+  // ---- secrets ----
+
+  /** The decrypted secret of any account type; null when it does not exist. Throws DatabaseError `decrypt_failed`. */
+  async getCredentials(id: string): Promise<AccountCredentials | null> {
+    const numericId = parseId(id);
+    if (numericId === null) return null;
+    const [row] = await this.#db
+      .select({ type: accounts.type, credentialsEncrypted: accounts.credentialsEncrypted })
+      .from(accounts)
+      .where(eq(accounts.id, numericId));
+    if (!row) return null;
+    if (row.type === "oauth")
+      return { type: "oauth", credentials: this.#decryptOAuth(row.credentialsEncrypted) };
+    const decoded = this.#cipher.decryptJson(row.credentialsEncrypted) as Partial<ApiKeyCredentials> | null;
+    if (typeof decoded?.apiKey !== "string") {
+      throw new DatabaseError("Stored API-key credentials have no apiKey", { code: "decrypt_failed" });
+    }
+    return { type: "apikey", credentials: { apiKey: decoded.apiKey } };
+  }
+
+  // ---- admin ----
+
+  /** Creates the account and its group links in one transaction with an `account.created` outbox row. */
+  async create(input: NewAccount): Promise<AccountRecord> {
+    if (input.type !== "oauth" && input.type !== "apikey") throw invalid("type must be oauth or apikey");
+    const fields = validateFields(input, true);
+    const credentials = normaliseCredentials(input.type, input.credentials);
+    const groupIds = validateGroupIds(input.groupIds ?? []);
+    try {
+      const id = await this.#db.transaction(async (transaction) => {
+        const [row] = await transaction
+          .insert(accounts)
+          .values({
+            ...fields,
+            name: input.name,
+            platform: input.platform,
+            type: input.type,
+            credentialsEncrypted: this.#cipher.encryptJson(credentials.stored),
+            tokenExpiresAt: credentials.expiresAt,
+          })
+          .returning({ id: accounts.id });
+        if (!row) throw new Error("insert returned no row");
+        if (groupIds.length > 0) {
+          await transaction
+            .insert(accountGroups)
+            .values(groupIds.map((groupId) => ({ accountId: row.id, groupId })));
+        }
+        await writeOutboxEvents(transaction, [
+          { event: "account.created", accountId: row.id, payload: { groupIds } },
+        ]);
+        return row.id;
+      });
+      const record = await this.getById(String(id));
+      if (!record) throw new Error("created account vanished");
+      return record;
+    } catch (error) {
+      return translateConstraintError(error, "Account");
+    }
+  }
+
+  /** Every account (state, never secrets), by id. */
+  async list(): Promise<AccountRecord[]> {
+    const [rows, links] = await Promise.all([
+      this.#db.select(stateColumns).from(accounts).orderBy(asc(accounts.id)),
+      this.#db.select().from(accountGroups).orderBy(asc(accountGroups.groupId)),
+    ]);
+    const groupsByAccount = new Map<number, number[]>();
+    for (const link of links) {
+      const list = groupsByAccount.get(link.accountId) ?? [];
+      list.push(link.groupId);
+      groupsByAccount.set(link.accountId, list);
+    }
+    return rows.map((row) => toRecord(row, groupsByAccount.get(row.id) ?? []));
+  }
+
+  async getById(id: string): Promise<AccountRecord | null> {
+    const numericId = parseId(id);
+    if (numericId === null) return null;
+    return this.#recordOf(this.#db, numericId);
+  }
+
+  /** Applies a partial patch with an `account.updated` outbox row; null when the account does not exist. */
+  async update(id: string, patch: AccountPatch): Promise<AccountRecord | null> {
+    const numericId = parseId(id);
+    if (numericId === null) return null;
+    const fields = validateFields(patch, false);
+    const groupIds = patch.groupIds === undefined ? undefined : validateGroupIds(patch.groupIds);
+    try {
+      return await this.#db.transaction(async (transaction) => {
+        const [current] = await transaction
+          .select({ type: accounts.type })
+          .from(accounts)
+          .where(eq(accounts.id, numericId))
+          .for("update");
+        if (!current) return null;
+        const set: Partial<typeof accounts.$inferInsert> = { ...fields };
+        if (patch.status === "active") set.errorMessage = null;
+        if (patch.credentials !== undefined) {
+          const credentials = normaliseCredentials(current.type, patch.credentials);
+          set.credentialsEncrypted = this.#cipher.encryptJson(credentials.stored);
+          set.tokenExpiresAt = credentials.expiresAt;
+        }
+        const before = await this.#groupIdsOf(transaction, numericId);
+        if (Object.keys(set).length === 0 && groupIds === undefined)
+          return this.#recordOf(transaction, numericId);
+        await transaction
+          .update(accounts)
+          .set({ ...set, updatedAt: sql`now()` })
+          .where(eq(accounts.id, numericId));
+        if (groupIds !== undefined) {
+          await transaction.delete(accountGroups).where(eq(accountGroups.accountId, numericId));
+          if (groupIds.length > 0) {
+            await transaction
+              .insert(accountGroups)
+              .values(groupIds.map((groupId) => ({ accountId: numericId, groupId })));
+          }
+        }
+        const affected = [...new Set([...before, ...(groupIds ?? [])])].sort((a, b) => a - b);
+        await writeOutboxEvents(transaction, [
+          { event: "account.updated", accountId: numericId, payload: { groupIds: affected } },
+        ]);
+        return this.#recordOf(transaction, numericId);
+      });
+    } catch (error) {
+      return translateConstraintError(error, "Account");
+    }
+  }
+
+  /** Deletes the account (its group links go with it) with an `account.deleted` outbox row; false when absent. */
+  async delete(id: string): Promise<boolean> {
+    const numericId = parseId(id);
+    if (numericId === null) return false;
+    return this.#db.transaction(async (transaction) => {
+      const groupIds = await this.#groupIdsOf(transaction, numericId);
+      const deleted = await transaction
+        .delete(accounts)
+        .where(eq(accounts.id, numericId))
+        .returning({ id: accounts.id });
+      if (deleted.length === 0) return false;
+      await writeOutboxEvents(transaction, [
+        { event: "account.deleted", accountId: numericId, payload: { groupIds } },
+      ]);
+      return true;
+    });
+  }
+
+  /** Back to `active`: clears the error and every cool-down, with an `account.state` outbox row; null when absent. */
+  async reset(id: string): Promise<AccountRecord | null> {
+    const numericId = parseId(id);
+    if (numericId === null) return null;
+    return this.#db.transaction(async (transaction) => {
+      const updated = await transaction
+        .update(accounts)
+        .set({
+          status: "active",
+          errorMessage: null,
+          rateLimitedUntil: null,
+          rateLimitReason: null,
+          tempUnschedulableUntil: null,
+          tempUnschedulableReason: null,
+          overloadedUntil: null,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(accounts.id, numericId))
+        .returning({ id: accounts.id });
+      if (updated.length === 0) return null;
+      await writeOutboxEvents(transaction, [
+        { event: "account.state", accountId: numericId, payload: { change: "reset" } },
+      ]);
+      return this.#recordOf(transaction, numericId);
+    });
+  }
+
+  // ---- state changes (each: true when it changed something and wrote an outbox row) ----
+
+  /** Rate limited until `until` (epoch ms). A no-op unless it extends the current rate limit. */
+  markRateLimited(id: string, until: number, reason?: string): Promise<boolean> {
+    const at = requireEpoch(until, "until");
+    return this.#markState(
+      id,
+      or(isNull(accounts.rateLimitedUntil), lt(accounts.rateLimitedUntil, at)),
+      { rateLimitedUntil: at, rateLimitReason: reason ?? null },
+      "rate_limited",
+    );
+  }
+
+  /** Overloaded until `until` (epoch ms). A no-op unless it extends the current one. */
+  markOverloaded(id: string, until: number): Promise<boolean> {
+    const at = requireEpoch(until, "until");
+    return this.#markState(
+      id,
+      or(isNull(accounts.overloadedUntil), lt(accounts.overloadedUntil, at)),
+      { overloadedUntil: at },
+      "overloaded",
+    );
+  }
+
+  /** Cooling down until `until` (epoch ms) for `reason`. A no-op unless it extends the current cool-down. */
+  markTempUnschedulable(id: string, until: number, reason: string): Promise<boolean> {
+    const at = requireEpoch(until, "until");
+    return this.#markState(
+      id,
+      or(isNull(accounts.tempUnschedulableUntil), lt(accounts.tempUnschedulableUntil, at)),
+      { tempUnschedulableUntil: at, tempUnschedulableReason: reason },
+      "temp_unschedulable",
+    );
+  }
+
+  /** Status `error` with `message` (shown to operators; must not contain secrets). A no-op if already exactly that. */
+  markError(id: string, message: string): Promise<boolean> {
+    return this.#markState(
+      id,
+      sql`(${accounts.status} <> 'error' or ${accounts.errorMessage} is distinct from ${message})`,
+      { status: "error", errorMessage: message },
+      "error",
+    );
+  }
+
+  /**
+   * Clears rate limits, cool-downs and overloads that ended at or before `now` (epoch ms), so the admin view
+   * is true; one `account.state` outbox row per account changed. Returns the ids changed.
+   */
+  async clearExpiredStates(now: number): Promise<string[]> {
+    const at = requireEpoch(now, "now");
+    const expired = (column: SQL | typeof accounts.rateLimitedUntil) =>
+      sql`${column} <= ${at.toISOString()}::timestamptz`;
+    return this.#db.transaction(async (transaction) => {
+      const changed = await transaction
+        .update(accounts)
+        .set({
+          rateLimitedUntil: sql`case when ${expired(accounts.rateLimitedUntil)} then null else ${accounts.rateLimitedUntil} end`,
+          rateLimitReason: sql`case when ${expired(accounts.rateLimitedUntil)} then null else ${accounts.rateLimitReason} end`,
+          tempUnschedulableUntil: sql`case when ${expired(accounts.tempUnschedulableUntil)} then null else ${accounts.tempUnschedulableUntil} end`,
+          tempUnschedulableReason: sql`case when ${expired(accounts.tempUnschedulableUntil)} then null else ${accounts.tempUnschedulableReason} end`,
+          overloadedUntil: sql`case when ${expired(accounts.overloadedUntil)} then null else ${accounts.overloadedUntil} end`,
+          updatedAt: sql`now()`,
+        })
+        .where(
+          or(
+            lte(accounts.rateLimitedUntil, at),
+            lte(accounts.tempUnschedulableUntil, at),
+            lte(accounts.overloadedUntil, at),
+          ),
+        )
+        .returning({ id: accounts.id });
+      const ids = changed.map((row) => row.id).sort((a, b) => a - b);
+      await writeOutboxEvents(
+        transaction,
+        ids.map((accountId) => ({
+          event: "account.state" as const,
+          accountId,
+          payload: { change: "expired_cleared" },
+        })),
+      );
+      return ids.map(String);
+    });
+  }
+
+  /**
+   * Records account use: `updates` maps account id -> epoch ms. One statement; a value only moves forward.
+   * No outbox row (too frequent; the scheduler cache tracks `lastUsedAt` itself). Batch it.
+   */
+  async touchLastUsed(updates: Map<string, number>): Promise<void> {
+    const values: SQL[] = [];
+    for (const [id, at] of updates) {
+      const numericId = parseId(id);
+      if (numericId === null || !Number.isFinite(at)) continue;
+      values.push(sql`(${numericId}::integer, ${new Date(at).toISOString()}::timestamptz)`);
+    }
+    if (values.length === 0) return;
+    await this.#db.execute(sql`
+      update ${accounts} set last_used_at = touched.at
+      from (values ${sql.join(values, sql`, `)}) as touched(id, at)
+      where ${accounts}.id = touched.id and (${accounts}.last_used_at is null or ${accounts}.last_used_at < touched.at)`);
+  }
+
+  // ---- refresh worker ----
+
+  /**
+   * Active OAuth accounts whose token expires at or before `before` (or whose expiry is unknown), by id,
+   * one keyset page at a time. Credentials are decrypted; rows that fail to decrypt are listed in
+   * `undecryptable` instead of failing the page.
+   */
+  async listExpiringOAuth(query: ExpiringOAuthQuery): Promise<ExpiringOAuthPage> {
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1)
+      throw invalid("limit must be a positive integer");
+    const before = requireEpoch(query.before, "before");
+    const afterId = query.afterId === undefined ? 0 : parseId(query.afterId);
+    if (afterId === null) throw invalid("afterId must be an account id");
+    const rows = await this.#db
+      .select({
+        id: accounts.id,
+        platform: accounts.platform,
+        credentialsEncrypted: accounts.credentialsEncrypted,
+        tokenExpiresAt: accounts.tokenExpiresAt,
+      })
+      .from(accounts)
+      .where(
+        and(
+          eq(accounts.type, "oauth"),
+          eq(accounts.status, "active"),
+          or(isNull(accounts.tokenExpiresAt), lte(accounts.tokenExpiresAt, before)),
+          gt(accounts.id, afterId),
+        ),
+      )
+      .orderBy(asc(accounts.id))
+      .limit(query.limit);
+    const page: ExpiringOAuthPage = { accounts: [], undecryptable: [], nextAfterId: null };
+    for (const row of rows) {
+      try {
+        page.accounts.push({
+          id: String(row.id),
+          platform: row.platform,
+          credentials: this.#decryptOAuth(row.credentialsEncrypted),
+          tokenExpiresAt: toEpochMs(row.tokenExpiresAt),
+        });
+      } catch (error) {
+        if (!DatabaseError.isInstance(error)) throw error;
+        page.undecryptable.push(String(row.id));
+      }
+    }
+    const last = rows.at(-1);
+    if (rows.length === query.limit && last) page.nextAfterId = String(last.id);
+    return page;
+  }
+
+  // ---- scheduler ----
+
+  /** One bucket per group: `{ groupId, platform, mode }`, by group id. */
+  async listBuckets(): Promise<SchedulerBucket[]> {
+    const rows = await this.#db
+      .select({ groupId: groups.id, platform: groups.platform, mode: groups.mode })
+      .from(groups)
+      .orderBy(asc(groups.id));
+    return rows;
+  }
+
+  /**
+   * The accounts of a bucket, whatever their state (the scheduler filters by status and time): the group's
+   * accounts of the bucket's platform for `single` and `forced`, of every platform for `mixed`.
+   */
+  async listBucketAccounts(bucket: SchedulerBucket): Promise<AccountSnapshot[]> {
+    const inGroup = eq(accountGroups.groupId, bucket.groupId);
+    const rows = await this.#db
+      .select(stateColumns)
+      .from(accounts)
+      .innerJoin(accountGroups, eq(accountGroups.accountId, accounts.id))
+      .where(bucket.mode === "mixed" ? inGroup : and(inGroup, eq(accounts.platform, bucket.platform)))
+      .orderBy(asc(accounts.id));
+    return rows.map(toSnapshot);
+  }
+
+  /** One account's snapshot; null when it does not exist. */
+  async getAccountSnapshot(id: string): Promise<AccountSnapshot | null> {
+    const numericId = parseId(id);
+    if (numericId === null) return null;
+    const [row] = await this.#db.select(stateColumns).from(accounts).where(eq(accounts.id, numericId));
+    return row ? toSnapshot(row) : null;
+  }
+
+  /** The buckets (groups) an account belongs to, by group id. */
+  async bucketsOfAccount(id: string): Promise<SchedulerBucket[]> {
+    const numericId = parseId(id);
+    if (numericId === null) return [];
+    return this.#db
+      .select({ groupId: groups.id, platform: groups.platform, mode: groups.mode })
+      .from(groups)
+      .innerJoin(accountGroups, eq(accountGroups.groupId, groups.id))
+      .where(eq(accountGroups.accountId, numericId))
+      .orderBy(asc(groups.id));
+  }
+
+  // ---- internals ----
+
+  async #markState(
+    id: string,
+    condition: SQL | undefined,
+    set: Partial<typeof accounts.$inferInsert>,
+    change: string,
+  ): Promise<boolean> {
+    const numericId = parseId(id);
+    if (numericId === null) return false;
+    return this.#db.transaction(async (transaction) => {
+      const updated = await transaction
+        .update(accounts)
+        .set({ ...set, updatedAt: sql`now()` })
+        .where(and(eq(accounts.id, numericId), condition))
+        .returning({ id: accounts.id });
+      if (updated.length === 0) return false;
+      await writeOutboxEvents(transaction, [
+        { event: "account.state", accountId: numericId, payload: { change } },
+      ]);
+      return true;
+    });
+  }
+
+  async #groupIdsOf(executor: SqlExecutor, accountId: number): Promise<number[]> {
+    const rows = await executor
+      .select({ groupId: accountGroups.groupId })
+      .from(accountGroups)
+      .where(eq(accountGroups.accountId, accountId))
+      .orderBy(asc(accountGroups.groupId));
+    return rows.map((row) => row.groupId);
+  }
+
+  async #recordOf(executor: SqlExecutor, accountId: number): Promise<AccountRecord | null> {
+    const [row] = await executor.select(stateColumns).from(accounts).where(eq(accounts.id, accountId));
+    if (!row) return null;
+    return toRecord(row, await this.#groupIdsOf(executor, accountId));
+  }
+
+  #decryptOAuth(encoded: string): OAuthCredentials {
+    const decoded = this.#cipher.decryptJson(encoded) as OAuthCredentials | null;
+    if (typeof decoded?.accessToken !== "string") {
+      throw new DatabaseError("Stored OAuth credentials have no accessToken", { code: "decrypt_failed" });
+    }
+    return decoded;
+  }
+}
+
+function invalid(message: string): DatabaseError {
+  return new DatabaseError(`Account ${message}`, { code: "invalid_input" });
+}
+
+function requireEpoch(value: number, name: string): Date {
+  if (!Number.isFinite(value)) throw invalid(`${name} must be epoch milliseconds`);
+  return new Date(value);
+}
+
+function validateGroupIds(groupIds: unknown): number[] {
+  if (
+    !Array.isArray(groupIds) ||
+    !groupIds.every((groupId) => Number.isSafeInteger(groupId) && (groupId as number) > 0)
+  ) {
+    throw invalid("groupIds must be an array of group ids");
+  }
+  return [...new Set(groupIds as number[])].sort((a, b) => a - b);
+}
+
+/** Validates the plain columns of a create or patch; returns only the ones given. */
+function validateFields(
+  input: AccountPatch & { platform?: string },
+  creating: boolean,
+): Partial<typeof accounts.$inferInsert> {
+  const fields: Partial<typeof accounts.$inferInsert> = {};
+  if (creating || input.name !== undefined) {
+    if (typeof input.name !== "string" || input.name.trim() === "")
+      throw invalid("name must be a non-empty string");
+    fields.name = input.name;
+  }
+  if (creating && (typeof input.platform !== "string" || input.platform.trim() === "")) {
+    throw invalid("platform must be a non-empty string");
+  }
+  if (input.priority !== undefined) {
+    if (!Number.isSafeInteger(input.priority)) throw invalid("priority must be an integer");
+    fields.priority = input.priority;
+  }
+  if (input.concurrency !== undefined) {
+    if (!Number.isSafeInteger(input.concurrency) || input.concurrency < 1)
+      throw invalid("concurrency must be an integer >= 1");
+    fields.concurrency = input.concurrency;
+  }
+  if (input.status !== undefined) {
+    if (!statuses.includes(input.status)) throw invalid(`status must be one of ${statuses.join(", ")}`);
+    fields.status = input.status;
+  }
+  if (input.schedulable !== undefined) {
+    if (typeof input.schedulable !== "boolean") throw invalid("schedulable must be a boolean");
+    fields.schedulable = input.schedulable;
+  }
+  if (input.baseUrl !== undefined) {
+    if (input.baseUrl !== null && typeof input.baseUrl !== "string")
+      throw invalid("baseUrl must be a string or null");
+    fields.baseUrl = input.baseUrl;
+  }
+  if (input.models !== undefined) {
+    if (
+      input.models !== null &&
+      !(Array.isArray(input.models) && input.models.every((model) => typeof model === "string"))
+    ) {
+      throw invalid("models must be an array of strings or null");
+    }
+    fields.models = input.models;
+  }
+  return fields;
+}
+
+/** Checks a secret's shape for the account type; returns what to encrypt and the plaintext expiry column. */
+function normaliseCredentials(
+  type: AccountType,
+  input: unknown,
+): { stored: OAuthCredentials | ApiKeyCredentials; expiresAt: Date | null } {
+  if (typeof input !== "object" || input === null || Array.isArray(input))
+    throw invalid("credentials must be an object");
+  const value = input as Record<string, unknown>;
+  if (type === "apikey") {
+    if (typeof value.apiKey !== "string" || value.apiKey === "")
+      throw invalid("credentials.apiKey must be a non-empty string");
+    return { stored: { apiKey: value.apiKey }, expiresAt: null };
+  }
+  const { accessToken, refreshToken, expiresAt } = value;
+  if (accessToken !== undefined && typeof accessToken !== "string")
+    throw invalid("credentials.accessToken must be a string");
+  if (refreshToken !== undefined && typeof refreshToken !== "string")
+    throw invalid("credentials.refreshToken must be a string");
+  if (expiresAt !== undefined && !(typeof expiresAt === "number" && Number.isFinite(expiresAt))) {
+    throw invalid("credentials.expiresAt must be epoch milliseconds");
+  }
+  if (!accessToken && !refreshToken) throw invalid("credentials need an accessToken or a refreshToken");
+  const stored: OAuthCredentials = accessToken
+    ? { ...value, accessToken }
+    : { ...value, accessToken: "", expiresAt: 0 };
+  return { stored, expiresAt: fromEpochMs(stored.expiresAt) };
+}
+
+function toRecord(row: StateRow, groupIds: number[]): AccountRecord {
+  return {
+    id: String(row.id),
+    name: row.name,
+    platform: row.platform,
+    type: row.type,
+    priority: row.priority,
+    concurrency: row.concurrency,
+    status: row.status,
+    errorMessage: row.errorMessage,
+    schedulable: row.schedulable,
+    rateLimitedUntil: toEpochMs(row.rateLimitedUntil),
+    rateLimitReason: row.rateLimitReason,
+    tempUnschedulableUntil: toEpochMs(row.tempUnschedulableUntil),
+    tempUnschedulableReason: row.tempUnschedulableReason,
+    overloadedUntil: toEpochMs(row.overloadedUntil),
+    lastUsedAt: toEpochMs(row.lastUsedAt),
+    tokenExpiresAt: toEpochMs(row.tokenExpiresAt),
+    baseUrl: row.baseUrl,
+    models: row.models,
+    groupIds,
+    createdAt: row.createdAt.getTime(),
+    updatedAt: row.updatedAt.getTime(),
+  };
+}
+
+/** Snapshot fields per scheduler-cache, plus `type` and `baseUrl` (the request path needs both; neither is secret). */
+function toSnapshot(row: StateRow): AccountSnapshot {
+  const snapshot: AccountSnapshot = {
+    id: String(row.id),
+    platform: row.platform,
+    priority: row.priority,
+    concurrency: row.concurrency,
+    status: row.status,
+    schedulable: row.schedulable,
+    type: row.type,
+  };
+  if (row.rateLimitedUntil) snapshot.rateLimitedUntil = row.rateLimitedUntil.getTime();
+  if (row.tempUnschedulableUntil) snapshot.tempUnschedulableUntil = row.tempUnschedulableUntil.getTime();
+  if (row.overloadedUntil) snapshot.overloadedUntil = row.overloadedUntil.getTime();
+  if (row.models) snapshot.models = row.models;
+  if (row.lastUsedAt) snapshot.lastUsedAt = row.lastUsedAt.getTime();
+  if (row.baseUrl) snapshot.baseUrl = row.baseUrl;
+  return snapshot;
+}

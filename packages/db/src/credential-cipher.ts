@@ -1,0 +1,107 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { DatabaseError } from "./database-error";
+
+const VERSION = "v1";
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * Parses `SUBRELAY_SECRET_KEY`: 32 bytes written as 64 hex characters or as base64 / base64url (44 or 43
+ * characters). Throws DatabaseError `invalid_secret_key` saying which rule failed, never echoing the value.
+ */
+export function parseSecretKey(value: string): Uint8Array {
+  const trimmed = value.trim();
+  if (trimmed.length === 0) throw invalidKey("is empty");
+  if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length === KEY_BYTES * 2)
+    return new Uint8Array(Buffer.from(trimmed, "hex"));
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
+    throw invalidKey(`is neither ${KEY_BYTES * 2} hex characters nor base64 (it contains other characters)`);
+  }
+  const bytes = Buffer.from(trimmed, "base64");
+  if (bytes.length !== KEY_BYTES) {
+    throw invalidKey(
+      `must be ${KEY_BYTES} bytes (64 hex characters or 44 base64 characters); it decodes to ${bytes.length} bytes`,
+    );
+  }
+  return new Uint8Array(bytes);
+}
+
+/** A fresh random key, base64-encoded (what `parseSecretKey` reads back). */
+export function generateSecretKey(): string {
+  return randomBytes(KEY_BYTES).toString("base64");
+}
+
+function invalidKey(reason: string): DatabaseError {
+  return new DatabaseError(`SUBRELAY_SECRET_KEY ${reason}`, { code: "invalid_secret_key" });
+}
+
+/**
+ * AES-256-GCM for credentials at rest. Each `encrypt` draws a fresh random 12-byte IV; the output is
+ * `v1.<iv>.<tag>.<ciphertext>` in base64url. GCM authenticates: a wrong key or an altered byte makes
+ * `decrypt` throw DatabaseError `decrypt_failed` (the message carries no plaintext or ciphertext).
+ */
+export class CredentialCipher {
+  readonly #key: Buffer;
+
+  /** `secretKey`: 32 raw bytes, or a string `parseSecretKey` accepts. */
+  constructor(secretKey: Uint8Array | string) {
+    const bytes = typeof secretKey === "string" ? parseSecretKey(secretKey) : secretKey;
+    if (bytes.length !== KEY_BYTES) throw invalidKey(`must be ${KEY_BYTES} bytes; got ${bytes.length}`);
+    this.#key = Buffer.from(bytes);
+  }
+
+  encrypt(plaintext: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+    const tag = cipher.getAuthTag();
+    return [
+      VERSION,
+      iv.toString("base64url"),
+      tag.toString("base64url"),
+      ciphertext.toString("base64url"),
+    ].join(".");
+  }
+
+  decrypt(encoded: string): string {
+    const parts = encoded.split(".");
+    if (parts.length !== 4 || parts[0] !== VERSION) {
+      throw new DatabaseError("Stored credentials are not in the v1 format", { code: "decrypt_failed" });
+    }
+    const iv = Buffer.from(parts[1] ?? "", "base64url");
+    const tag = Buffer.from(parts[2] ?? "", "base64url");
+    const ciphertext = Buffer.from(parts[3] ?? "", "base64url");
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
+      throw new DatabaseError("Stored credentials are malformed", { code: "decrypt_failed" });
+    }
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", this.#key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString("utf8");
+    } catch {
+      // The crypto error says nothing useful and we do not want its internals in logs.
+      throw new DatabaseError(
+        "Stored credentials could not be decrypted (wrong SUBRELAY_SECRET_KEY or altered data)",
+        {
+          code: "decrypt_failed",
+        },
+      );
+    }
+  }
+
+  encryptJson(value: unknown): string {
+    return this.encrypt(JSON.stringify(value));
+  }
+
+  decryptJson(encoded: string): unknown {
+    const text = this.decrypt(encoded);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new DatabaseError("Stored credentials decrypted to something that is not JSON", {
+        code: "decrypt_failed",
+      });
+    }
+  }
+}

@@ -1,0 +1,37 @@
+export { createDatabase, type Database, type DatabaseOptions } from "./create-database";
+export { migrationsFolder } from "./migrations-folder";
+export { CredentialCipher, generateSecretKey, parseSecretKey } from "./credential-cipher";
+export { DatabaseError, type DatabaseErrorCode, type DatabaseErrorOptions } from "./database-error";
+export {
+  AccountRepository,
+  type AccountCredentials,
+  type AccountPatch,
+  type AccountRecord,
+  type AccountStatus,
+  type AccountType,
+  type ApiKeyCredentials,
+  type ExpiringOAuthAccount,
+  type ExpiringOAuthPage,
+  type ExpiringOAuthQuery,
+  type NewAccount,
+  type OAuthCredentialsInput,
+} from "./account-repository";
+export {
+  ApiKeyRepository,
+  hashApiKey,
+  type ApiKeyLookup,
+  type ApiKeyRecord,
+  type CreatedApiKey,
+  type NewApiKey,
+} from "./api-key-repository";
+export { GroupRepository, type GroupRecord, type NewGroup } from "./group-repository";
+export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
+export {
+  UsageRepository,
+  type UsageGroupBy,
+  type UsageRow,
+  type UsageTotals,
+  type UsageTotalsQuery,
+} from "./usage-repository";
+export type { SqlExecutor } from "./sql-executor";
+export * as schema from "./schema";

@@ -1,0 +1,139 @@
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  boolean,
+  char,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
+
+// The source of truth for the SQL in ../drizzle: after editing, run `pnpm db:generate` and commit the output.
+// Imports nothing but drizzle-orm so drizzle-kit can load it on its own.
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+/** A group of accounts that API keys are bound to; one scheduling bucket per group. */
+export const groups = pgTable("groups", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  platform: text("platform").notNull(),
+  mode: text("mode", { enum: ["single", "mixed", "forced"] })
+    .notNull()
+    .default("single"),
+  createdAt: timestamptz("created_at").notNull().defaultNow(),
+});
+
+/** An upstream account. Credentials are AES-256-GCM ciphertext (see credential-cipher.ts), never plaintext. */
+export const accounts = pgTable(
+  "accounts",
+  {
+    id: serial("id").primaryKey(),
+    name: text("name").notNull(),
+    platform: text("platform").notNull(),
+    type: text("type", { enum: ["oauth", "apikey"] }).notNull(),
+    credentialsEncrypted: text("credentials_encrypted").notNull(),
+    // Plaintext copy of the credentials' expiresAt, written with every credentials write, so "which tokens
+    // expire soon" is a query, not a scan-and-decrypt.
+    tokenExpiresAt: timestamptz("token_expires_at"),
+    priority: integer("priority").notNull().default(50),
+    concurrency: integer("concurrency").notNull().default(3),
+    status: text("status", { enum: ["active", "error", "disabled"] })
+      .notNull()
+      .default("active"),
+    errorMessage: text("error_message"),
+    schedulable: boolean("schedulable").notNull().default(true),
+    rateLimitedUntil: timestamptz("rate_limited_until"),
+    rateLimitReason: text("rate_limit_reason"),
+    tempUnschedulableUntil: timestamptz("temp_unschedulable_until"),
+    tempUnschedulableReason: text("temp_unschedulable_reason"),
+    overloadedUntil: timestamptz("overloaded_until"),
+    lastUsedAt: timestamptz("last_used_at"),
+    baseUrl: text("base_url"),
+    models: text("models").array(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    index("accounts_oauth_expiry_idx")
+      .on(table.tokenExpiresAt)
+      .where(sql`${table.type} = 'oauth' and ${table.status} = 'active'`),
+  ],
+);
+
+/** Which groups an account serves. Deleting either side removes the link. */
+export const accountGroups = pgTable(
+  "account_groups",
+  {
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    groupId: integer("group_id")
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+  },
+  (table) => [
+    primaryKey({ columns: [table.accountId, table.groupId] }),
+    index("account_groups_group_idx").on(table.groupId),
+  ],
+);
+
+/** Client API keys. Only the SHA-256 hex of a key is stored; the key itself is shown once at creation. */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: serial("id").primaryKey(),
+    name: text("name").notNull(),
+    keyHash: char("key_hash", { length: 64 }).notNull().unique(),
+    keyPrefix: text("key_prefix").notNull(),
+    groupId: integer("group_id")
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["active", "revoked"] })
+      .notNull()
+      .default("active"),
+    expiresAt: timestamptz("expires_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    lastUsedAt: timestamptz("last_used_at"),
+  },
+  (table) => [index("api_keys_group_idx").on(table.groupId)],
+);
+
+/** One row per relayed request. No foreign keys: usage outlives the accounts and keys it names. */
+export const usageLogs = pgTable(
+  "usage_logs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    requestId: text("request_id").notNull(),
+    apiKeyId: integer("api_key_id"),
+    accountId: integer("account_id"),
+    groupId: integer("group_id"),
+    platform: text("platform").notNull(),
+    model: text("model").notNull(),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    status: integer("status").notNull(),
+    stream: boolean("stream").notNull().default(false),
+    durationMs: integer("duration_ms").notNull(),
+    ttfbMs: integer("ttfb_ms"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [index("usage_logs_created_at_idx").on(table.createdAt)],
+);
+
+/** Account and group changes for the scheduler-snapshot consumer, written in the same transaction as the change. */
+export const schedulerOutbox = pgTable("scheduler_outbox", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  event: text("event").notNull(),
+  accountId: integer("account_id"),
+  groupId: integer("group_id"),
+  payload: jsonb("payload"),
+  createdAt: timestamptz("created_at").notNull().defaultNow(),
+});

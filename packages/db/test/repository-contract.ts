@@ -1,0 +1,745 @@
+import { createHash } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { AccountRepository } from "../src/account-repository";
+import type { Database } from "../src/create-database";
+import { CredentialCipher, generateSecretKey } from "../src/credential-cipher";
+import { DatabaseError } from "../src/database-error";
+import { queryRows } from "../src/sql-executor";
+
+/** A freshly created, migrated database and how to dispose of it. */
+export interface OpenedDatabase {
+  database: Database;
+  dispose(): Promise<void>;
+}
+
+const T0 = Date.UTC(2030, 0, 1);
+const MINUTE = 60_000;
+
+/**
+ * The repository contract, run once per driver. `open` gives an empty, migrated database; tables are
+ * truncated before each test so tests do not see each other's rows.
+ */
+export function repositoryContract(driver: string, open: () => Promise<OpenedDatabase>): void {
+  describe(`repositories on ${driver}`, () => {
+    let opened: OpenedDatabase;
+    let database: Database;
+
+    beforeAll(async () => {
+      opened = await open();
+      database = opened.database;
+    }, 180_000); // PGlite compiles its WebAssembly and runs initdb here: slow on a loaded 2-core machine.
+    afterAll(async () => {
+      await opened?.dispose();
+    });
+    beforeEach(async () => {
+      await database.db.execute(
+        sql`truncate accounts, groups, account_groups, api_keys, usage_logs, scheduler_outbox restart identity cascade`,
+      );
+    });
+
+    const raw = <Row>(query: ReturnType<typeof sql>) => queryRows<Row>(database.db, query);
+    const outboxRows = () => database.outbox.readAfter(0, 1_000);
+    const oauthAccount = (
+      overrides: Partial<{ name: string; platform: string; groupIds: number[]; expiresAt: number }> = {},
+    ) =>
+      database.accounts.create({
+        name: overrides.name ?? "acct",
+        platform: overrides.platform ?? "claude",
+        type: "oauth",
+        credentials: {
+          accessToken: "at-SECRET-access",
+          refreshToken: "rt-SECRET-refresh",
+          expiresAt: overrides.expiresAt ?? T0,
+        },
+        groupIds: overrides.groupIds ?? [],
+      });
+
+    it("applies migrations: every table exists, and migrating again is a no-op", async () => {
+      await database.migrate();
+      const tables = await raw<{ table_name: string }>(
+        sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+      );
+      expect(tables.map((row) => row.table_name)).toEqual([
+        "account_groups",
+        "accounts",
+        "api_keys",
+        "groups",
+        "scheduler_outbox",
+        "usage_logs",
+      ]);
+      await database.ping();
+    });
+
+    describe("credentials at rest", () => {
+      it("stores only ciphertext and round-trips OAuth credentials", async () => {
+        const account = await oauthAccount({ expiresAt: T0 + 5 * MINUTE });
+        const [row] = await raw<{ credentials_encrypted: string; whole: string }>(
+          sql`select credentials_encrypted, accounts::text as whole from accounts where id = ${Number(account.id)}`,
+        );
+        expect(row!.credentials_encrypted).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+        expect(row!.whole).not.toContain("SECRET-");
+        expect(account.tokenExpiresAt).toBe(T0 + 5 * MINUTE);
+        expect(JSON.stringify(await database.accounts.list())).not.toContain("SECRET-");
+
+        expect(await database.accounts.get(account.id)).toEqual({
+          id: account.id,
+          platform: "claude",
+          credentials: {
+            accessToken: "at-SECRET-access",
+            refreshToken: "rt-SECRET-refresh",
+            expiresAt: T0 + 5 * MINUTE,
+          },
+        });
+      });
+
+      it("round-trips API-key credentials; get() (AccountStore) ignores API-key accounts", async () => {
+        const account = await database.accounts.create({
+          name: "k",
+          platform: "openai",
+          type: "apikey",
+          credentials: { apiKey: "sk-SECRET-key" },
+        });
+        const [row] = await raw<{ whole: string }>(sql`select accounts::text as whole from accounts`);
+        expect(row!.whole).not.toContain("SECRET-");
+        expect(await database.accounts.getCredentials(account.id)).toEqual({
+          type: "apikey",
+          credentials: { apiKey: "sk-SECRET-key" },
+        });
+        expect(await database.accounts.get(account.id)).toBeNull();
+        expect(account.tokenExpiresAt).toBeNull();
+      });
+
+      it("stores an OAuth account given only a refresh token as already expired", async () => {
+        const account = await database.accounts.create({
+          name: "r",
+          platform: "claude",
+          type: "oauth",
+          credentials: { refreshToken: "rt-only" },
+        });
+        expect(account.tokenExpiresAt).toBe(0);
+        expect((await database.accounts.get(account.id))!.credentials).toEqual({
+          accessToken: "",
+          refreshToken: "rt-only",
+          expiresAt: 0,
+        });
+      });
+
+      it("fails with decrypt_failed, without leaking data, under the wrong key", async () => {
+        const account = await oauthAccount();
+        const wrongKey = new AccountRepository(database.db, new CredentialCipher(generateSecretKey()));
+        const error = await wrongKey.get(account.id).catch((caught: unknown) => caught);
+        expect(DatabaseError.isInstance(error) && error.code).toBe("decrypt_failed");
+        expect(String((error as Error).message)).not.toContain("SECRET-");
+        const page = await wrongKey.listExpiringOAuth({ before: T0 + MINUTE, limit: 10 });
+        expect(page).toEqual({ accounts: [], undecryptable: [account.id], nextAfterId: null });
+      });
+    });
+
+    describe("saveCredentials writes only the credentials", () => {
+      it("a priority update after a token rotation keeps the rotated refresh token, and vice versa", async () => {
+        const account = await oauthAccount();
+        await database.accounts.saveCredentials(account.id, {
+          accessToken: "at-2",
+          refreshToken: "rt-2",
+          expiresAt: T0 + 60 * MINUTE,
+        });
+        await database.accounts.update(account.id, { priority: 7 });
+        expect((await database.accounts.get(account.id))!.credentials.refreshToken).toBe("rt-2");
+
+        await database.accounts.update(account.id, { priority: 9 });
+        await database.accounts.saveCredentials(account.id, {
+          accessToken: "at-3",
+          refreshToken: "rt-3",
+          expiresAt: T0 + 90 * MINUTE,
+        });
+        const record = await database.accounts.getById(account.id);
+        expect(record!.priority).toBe(9);
+        expect(record!.tokenExpiresAt).toBe(T0 + 90 * MINUTE);
+        expect((await database.accounts.get(account.id))!.credentials.refreshToken).toBe("rt-3");
+      });
+
+      it("concurrent rotations and admin updates both survive, and token saves write no outbox row", async () => {
+        const account = await oauthAccount();
+        const outboxBefore = (await outboxRows()).length;
+        for (let round = 1; round <= 8; round++) {
+          await Promise.all([
+            database.accounts.update(account.id, { priority: round, name: `name-${round}` }),
+            database.accounts.saveCredentials(account.id, {
+              accessToken: `at-${round}`,
+              refreshToken: `rt-${round}`,
+              expiresAt: T0 + round,
+            }),
+            database.accounts.markRateLimited(account.id, T0 + round * MINUTE, "429"),
+          ]);
+          const record = await database.accounts.getById(account.id);
+          expect(record).toMatchObject({
+            priority: round,
+            name: `name-${round}`,
+            tokenExpiresAt: T0 + round,
+            rateLimitedUntil: T0 + round * MINUTE,
+          });
+          expect((await database.accounts.get(account.id))!.credentials).toMatchObject({
+            refreshToken: `rt-${round}`,
+          });
+        }
+        const events = (await outboxRows()).slice(outboxBefore).map((row) => row.event);
+        expect(events.filter((event) => event === "account.updated")).toHaveLength(8);
+        expect(events.filter((event) => event === "account.state")).toHaveLength(8);
+        expect(events).toHaveLength(16);
+      });
+
+      it("leaves API-key and missing accounts alone", async () => {
+        const account = await database.accounts.create({
+          name: "k",
+          platform: "openai",
+          type: "apikey",
+          credentials: { apiKey: "sk-1" },
+        });
+        await database.accounts.saveCredentials(account.id, { accessToken: "at-x" });
+        await database.accounts.saveCredentials("999", { accessToken: "at-x" });
+        expect(await database.accounts.getCredentials(account.id)).toEqual({
+          type: "apikey",
+          credentials: { apiKey: "sk-1" },
+        });
+        expect(await database.accounts.getById("999")).toBeNull();
+      });
+    });
+
+    describe("outbox rows in the same transaction", () => {
+      it("writes one row per change with the event, account and groups", async () => {
+        const claude = await database.groups.create({ name: "g1", platform: "claude" });
+        const other = await database.groups.create({ name: "g2", platform: "claude" });
+        const account = await oauthAccount({ groupIds: [claude.id] });
+        await database.accounts.update(account.id, { groupIds: [other.id] });
+        await database.accounts.markRateLimited(account.id, T0, "429");
+        await database.accounts.markOverloaded(account.id, T0);
+        await database.accounts.markTempUnschedulable(account.id, T0, "refresh failed");
+        await database.accounts.markError(account.id, "invalid_grant");
+        await database.accounts.reset(account.id);
+        await database.accounts.delete(account.id);
+        const rows = await outboxRows();
+        expect(
+          rows.map(({ event, accountId, groupId, payload }) => ({ event, accountId, groupId, payload })),
+        ).toEqual([
+          { event: "group.created", accountId: null, groupId: claude.id, payload: null },
+          { event: "group.created", accountId: null, groupId: other.id, payload: null },
+          {
+            event: "account.created",
+            accountId: account.id,
+            groupId: null,
+            payload: { groupIds: [claude.id] },
+          },
+          {
+            event: "account.updated",
+            accountId: account.id,
+            groupId: null,
+            payload: { groupIds: [claude.id, other.id] },
+          },
+          {
+            event: "account.state",
+            accountId: account.id,
+            groupId: null,
+            payload: { change: "rate_limited" },
+          },
+          { event: "account.state", accountId: account.id, groupId: null, payload: { change: "overloaded" } },
+          {
+            event: "account.state",
+            accountId: account.id,
+            groupId: null,
+            payload: { change: "temp_unschedulable" },
+          },
+          { event: "account.state", accountId: account.id, groupId: null, payload: { change: "error" } },
+          { event: "account.state", accountId: account.id, groupId: null, payload: { change: "reset" } },
+          {
+            event: "account.deleted",
+            accountId: account.id,
+            groupId: null,
+            payload: { groupIds: [other.id] },
+          },
+        ]);
+        expect(rows.every((row, index) => index === 0 || row.id > rows[index - 1]!.id)).toBe(true);
+      });
+
+      it("rolls the state change back when the outbox insert fails, and writes no outbox row when the change fails", async () => {
+        const account = await oauthAccount();
+        const before = await outboxRows();
+        await database.db.execute(
+          sql`alter table scheduler_outbox add constraint reject_all check (false) not valid`,
+        );
+        try {
+          await expect(database.accounts.markRateLimited(account.id, T0, "429")).rejects.toThrow();
+          await expect(database.accounts.markError(account.id, "boom")).rejects.toThrow();
+          await expect(database.accounts.update(account.id, { priority: 1 })).rejects.toThrow();
+        } finally {
+          await database.db.execute(sql`alter table scheduler_outbox drop constraint reject_all`);
+        }
+        expect(await database.accounts.getById(account.id)).toMatchObject({
+          rateLimitedUntil: null,
+          status: "active",
+          errorMessage: null,
+          priority: 50,
+        });
+
+        const error = await oauthAccount({ groupIds: [424242] }).catch((caught: unknown) => caught);
+        expect(DatabaseError.isInstance(error) && error.code).toBe("invalid_reference");
+        expect(await database.accounts.list()).toHaveLength(1);
+        expect(await outboxRows()).toEqual(before);
+      });
+    });
+
+    describe("state marks", () => {
+      it("are idempotent and only move a state forward", async () => {
+        const account = await oauthAccount();
+        expect(await database.accounts.markRateLimited(account.id, T0 + MINUTE, "429")).toBe(true);
+        expect(await database.accounts.markRateLimited(account.id, T0 + MINUTE, "429")).toBe(false);
+        expect(await database.accounts.markRateLimited(account.id, T0, "429")).toBe(false);
+        expect(await database.accounts.markRateLimited(account.id, T0 + 2 * MINUTE, "429 again")).toBe(true);
+
+        expect(await database.accounts.markOverloaded(account.id, T0 + MINUTE)).toBe(true);
+        expect(await database.accounts.markOverloaded(account.id, T0 + MINUTE)).toBe(false);
+
+        expect(await database.accounts.markTempUnschedulable(account.id, T0 + MINUTE, "cool")).toBe(true);
+        expect(await database.accounts.markTempUnschedulable(account.id, T0 + MINUTE, "cool")).toBe(false);
+
+        expect(await database.accounts.markError(account.id, "invalid_grant")).toBe(true);
+        expect(await database.accounts.markError(account.id, "invalid_grant")).toBe(false);
+        expect(await database.accounts.markError(account.id, "other")).toBe(true);
+
+        expect(await database.accounts.markRateLimited("999", T0, "429")).toBe(false);
+
+        const stateRows = (await outboxRows()).filter((row) => row.event === "account.state");
+        expect(stateRows).toHaveLength(6);
+        expect(await database.accounts.getById(account.id)).toMatchObject({
+          rateLimitedUntil: T0 + 2 * MINUTE,
+          rateLimitReason: "429 again",
+          overloadedUntil: T0 + MINUTE,
+          tempUnschedulableUntil: T0 + MINUTE,
+          tempUnschedulableReason: "cool",
+          status: "error",
+          errorMessage: "other",
+        });
+      });
+
+      it("coalesce a burst of identical concurrent marks into one outbox row", async () => {
+        const account = await oauthAccount();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => database.accounts.markRateLimited(account.id, T0 + MINUTE, "429")),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await outboxRows()).filter((row) => row.event === "account.state")).toHaveLength(1);
+      });
+
+      it("clearExpiredStates clears only what has ended, once", async () => {
+        const expired = await oauthAccount({ name: "expired" });
+        const live = await oauthAccount({ name: "live" });
+        await database.accounts.markRateLimited(expired.id, T0, "429");
+        await database.accounts.markOverloaded(expired.id, T0 + 10 * MINUTE);
+        await database.accounts.markTempUnschedulable(live.id, T0 + 10 * MINUTE, "cool");
+        const before = (await outboxRows()).length;
+
+        expect(await database.accounts.clearExpiredStates(T0 + MINUTE)).toEqual([expired.id]);
+        expect(await database.accounts.getById(expired.id)).toMatchObject({
+          rateLimitedUntil: null,
+          rateLimitReason: null,
+          overloadedUntil: T0 + 10 * MINUTE,
+        });
+        expect(await database.accounts.getById(live.id)).toMatchObject({
+          tempUnschedulableUntil: T0 + 10 * MINUTE,
+        });
+        expect(await database.accounts.clearExpiredStates(T0 + MINUTE)).toEqual([]);
+        const added = (await outboxRows()).slice(before);
+        expect(added.map((row) => [row.accountId, row.payload])).toEqual([
+          [expired.id, { change: "expired_cleared" }],
+        ]);
+
+        expect((await database.accounts.clearExpiredStates(T0 + 10 * MINUTE)).sort()).toEqual(
+          [expired.id, live.id].sort(),
+        );
+      });
+
+      it("touchLastUsed only moves forward and writes no outbox row", async () => {
+        const first = await oauthAccount({ name: "a" });
+        const second = await oauthAccount({ name: "b" });
+        const before = (await outboxRows()).length;
+        await database.accounts.touchLastUsed(
+          new Map([
+            [first.id, T0 + 5],
+            [second.id, T0 + 9],
+          ]),
+        );
+        await database.accounts.touchLastUsed(
+          new Map([
+            [first.id, T0 + 1],
+            [second.id, T0 + 10],
+            ["999", T0],
+          ]),
+        );
+        expect((await database.accounts.getById(first.id))!.lastUsedAt).toBe(T0 + 5);
+        expect((await database.accounts.getById(second.id))!.lastUsedAt).toBe(T0 + 10);
+        expect(await outboxRows()).toHaveLength(before);
+      });
+    });
+
+    describe("admin", () => {
+      it("creates, lists, patches, resets and deletes accounts", async () => {
+        const group = await database.groups.create({ name: "g", platform: "claude", mode: "mixed" });
+        const account = await database.accounts.create({
+          name: "main",
+          platform: "claude",
+          type: "oauth",
+          credentials: { accessToken: "at", refreshToken: "rt", expiresAt: T0 },
+          groupIds: [group.id],
+          priority: 10,
+          concurrency: 5,
+          baseUrl: "http://127.0.0.1:1",
+          models: ["claude-x"],
+        });
+        expect(account).toMatchObject({
+          name: "main",
+          type: "oauth",
+          priority: 10,
+          concurrency: 5,
+          status: "active",
+          schedulable: true,
+          baseUrl: "http://127.0.0.1:1",
+          models: ["claude-x"],
+          groupIds: [group.id],
+        });
+        expect(await database.accounts.list()).toEqual([account]);
+
+        const patched = await database.accounts.update(account.id, {
+          schedulable: false,
+          models: null,
+          credentials: { refreshToken: "rt-new" },
+        });
+        expect(patched).toMatchObject({ schedulable: false, models: null, priority: 10, tokenExpiresAt: 0 });
+        expect((await database.accounts.get(account.id))!.credentials.refreshToken).toBe("rt-new");
+        await expect(
+          database.accounts.update(account.id, { credentials: { apiKey: "x" } }),
+        ).rejects.toMatchObject({ code: "invalid_input" });
+        await expect(database.accounts.update(account.id, { concurrency: 0 })).rejects.toMatchObject({
+          code: "invalid_input",
+        });
+
+        await database.accounts.markError(account.id, "bad");
+        await database.accounts.markRateLimited(account.id, T0, "429");
+        expect(await database.accounts.reset(account.id)).toMatchObject({
+          status: "active",
+          errorMessage: null,
+          rateLimitedUntil: null,
+        });
+
+        expect(await database.accounts.update("999", { priority: 1 })).toBeNull();
+        expect(await database.accounts.reset("999")).toBeNull();
+        expect(await database.accounts.delete(account.id)).toBe(true);
+        expect(await database.accounts.delete(account.id)).toBe(false);
+        expect(await raw(sql`select * from account_groups`)).toEqual([]);
+      });
+
+      it("groups: create, list, get; duplicate names conflict", async () => {
+        const group = await database.groups.create({ name: "team", platform: "openai" });
+        expect(group).toMatchObject({ name: "team", platform: "openai", mode: "single" });
+        expect(await database.groups.list()).toEqual([group]);
+        expect(await database.groups.get(group.id)).toEqual(group);
+        expect(await database.groups.get(999)).toBeNull();
+        await expect(database.groups.create({ name: "team", platform: "claude" })).rejects.toMatchObject({
+          code: "conflict",
+        });
+        await expect(
+          database.groups.create({ name: "x", platform: "claude", mode: "weird" as "single" }),
+        ).rejects.toMatchObject({
+          code: "invalid_input",
+        });
+      });
+    });
+
+    describe("API keys", () => {
+      it("stores only the SHA-256 of the key and finds it by hash", async () => {
+        const group = await database.groups.create({ name: "g", platform: "gemini", mode: "forced" });
+        const created = await database.apiKeys.create({ name: "ci", groupId: group.id, expiresAt: T0 });
+        expect(created.key).toMatch(/^sr-[0-9A-Za-z]{40}$/);
+        expect(created.prefix).toBe(created.key.slice(0, 9));
+        const [row] = await raw<{ key_hash: string; whole: string }>(
+          sql`select key_hash, api_keys::text as whole from api_keys`,
+        );
+        expect(row!.key_hash).toBe(createHash("sha256").update(created.key).digest("hex"));
+        expect(row!.whole).not.toContain(created.key);
+
+        expect(await database.apiKeys.findByKey(created.key)).toEqual({
+          id: created.id,
+          name: "ci",
+          groupId: group.id,
+          status: "active",
+          expiresAt: T0,
+          group: { platform: "gemini", mode: "forced" },
+        });
+        expect(await database.apiKeys.findByKey(`${created.key}x`)).toBeNull();
+        const listed = await database.apiKeys.list();
+        expect(listed).toHaveLength(1);
+        expect(JSON.stringify(listed)).not.toContain(created.key);
+
+        await database.apiKeys.touchLastUsed(new Map([[created.id, T0 + 3]]));
+        await database.apiKeys.touchLastUsed(new Map([[created.id, T0 + 1]]));
+        expect((await database.apiKeys.get(created.id))!.lastUsedAt).toBe(T0 + 3);
+
+        expect(await database.apiKeys.revoke(created.id)).toBe(true);
+        expect((await database.apiKeys.findByKey(created.key))!.status).toBe("revoked");
+        expect(await database.apiKeys.delete(created.id)).toBe(true);
+        expect(await database.apiKeys.findByKey(created.key)).toBeNull();
+        expect(await database.apiKeys.revoke(created.id)).toBe(false);
+        await expect(database.apiKeys.create({ name: "x", groupId: 999 })).rejects.toMatchObject({
+          code: "invalid_reference",
+        });
+      });
+
+      it("generates distinct keys", async () => {
+        const group = await database.groups.create({ name: "g", platform: "claude" });
+        const keys = await Promise.all(
+          Array.from({ length: 5 }, (_, index) =>
+            database.apiKeys.create({ name: `k${index}`, groupId: group.id }),
+          ),
+        );
+        expect(new Set(keys.map((key) => key.key)).size).toBe(5);
+      });
+    });
+
+    it("listExpiringOAuth pages by id over active OAuth accounts expiring before the cut-off", async () => {
+      const expected: string[] = [];
+      for (let index = 0; index < 7; index++) {
+        const soon = await oauthAccount({ name: `soon-${index}`, expiresAt: T0 + index * MINUTE });
+        expected.push(soon.id);
+        await oauthAccount({ name: `late-${index}`, expiresAt: T0 + 120 * MINUTE });
+      }
+      const unknownExpiry = await database.accounts.create({
+        name: "unknown",
+        platform: "openai",
+        type: "oauth",
+        credentials: { accessToken: "at" },
+      });
+      expected.push(unknownExpiry.id);
+      const disabled = await oauthAccount({ name: "disabled" });
+      await database.accounts.update(disabled.id, { status: "disabled" });
+      const errored = await oauthAccount({ name: "errored" });
+      await database.accounts.markError(errored.id, "invalid_grant");
+      await database.accounts.create({
+        name: "key",
+        platform: "openai",
+        type: "apikey",
+        credentials: { apiKey: "sk" },
+      });
+
+      const seen: string[] = [];
+      let afterId: string | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = await database.accounts.listExpiringOAuth({
+          before: T0 + 30 * MINUTE,
+          limit: 3,
+          ...(afterId ? { afterId } : {}),
+        });
+        pages++;
+        seen.push(...page.accounts.map((account) => account.id));
+        expect(page.accounts.every((account) => account.credentials.accessToken.length > 0)).toBe(true);
+        if (page.nextAfterId === null) break;
+        afterId = page.nextAfterId;
+      }
+      expect(seen).toEqual(expected);
+      expect(pages).toBe(3);
+      const [first] = (await database.accounts.listExpiringOAuth({ before: T0, limit: 1 })).accounts;
+      expect(first).toMatchObject({ id: expected[0], platform: "claude", tokenExpiresAt: T0 });
+    });
+
+    it("usage: inserts a batch and totals it by account, key and model over [from, to)", async () => {
+      const base = {
+        requestId: "r",
+        groupId: 1,
+        platform: "claude",
+        stream: false,
+        durationMs: 12.4,
+        ttfbMs: null,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+      };
+      await database.usage.insertMany([
+        {
+          ...base,
+          apiKeyId: 1,
+          accountId: "1",
+          model: "m1",
+          inputTokens: 10,
+          outputTokens: 1,
+          cacheReadTokens: 5,
+          status: 200,
+          createdAt: T0,
+        },
+        {
+          ...base,
+          apiKeyId: 1,
+          accountId: "2",
+          model: "m1",
+          inputTokens: 20,
+          outputTokens: 2,
+          status: 200,
+          createdAt: T0 + 1,
+        },
+        {
+          ...base,
+          apiKeyId: 2,
+          accountId: "2",
+          model: "m2",
+          inputTokens: 30,
+          outputTokens: 3,
+          cacheWriteTokens: 7,
+          status: 429,
+          ttfbMs: 4,
+          createdAt: T0 + 2,
+        },
+        {
+          ...base,
+          apiKeyId: 2,
+          accountId: "2",
+          model: "m2",
+          inputTokens: 1000,
+          outputTokens: 1000,
+          status: 200,
+          createdAt: T0 + MINUTE,
+        },
+        {
+          ...base,
+          apiKeyId: null,
+          accountId: null,
+          model: "m3",
+          inputTokens: 1000,
+          outputTokens: 1000,
+          status: 200,
+          createdAt: T0 - 1,
+        },
+      ]);
+      const window = { from: T0, to: T0 + MINUTE };
+      expect(await database.usage.totals({ ...window, groupBy: "model" })).toEqual([
+        {
+          key: "m1",
+          requests: 2,
+          errors: 0,
+          inputTokens: 30,
+          outputTokens: 3,
+          cacheReadTokens: 5,
+          cacheWriteTokens: 0,
+        },
+        {
+          key: "m2",
+          requests: 1,
+          errors: 1,
+          inputTokens: 30,
+          outputTokens: 3,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 7,
+        },
+      ]);
+      expect(await database.usage.totals({ ...window, groupBy: "account" })).toEqual([
+        {
+          key: "2",
+          requests: 2,
+          errors: 1,
+          inputTokens: 50,
+          outputTokens: 5,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 7,
+        },
+        {
+          key: "1",
+          requests: 1,
+          errors: 0,
+          inputTokens: 10,
+          outputTokens: 1,
+          cacheReadTokens: 5,
+          cacheWriteTokens: 0,
+        },
+      ]);
+      expect(
+        (await database.usage.totals({ from: T0 - 1, to: T0 + 2 * MINUTE, groupBy: "key" })).map((row) => [
+          row.key,
+          row.requests,
+        ]),
+      ).toEqual([
+        ["1", 2],
+        ["2", 2],
+        [null, 1],
+      ]);
+      await database.usage.insertMany([]);
+    });
+
+    it("scheduler: buckets per group, bucket members by mode, snapshots without secrets", async () => {
+      const single = await database.groups.create({ name: "claude-only", platform: "claude" });
+      const mixed = await database.groups.create({ name: "all", platform: "claude", mode: "mixed" });
+      const claude = await oauthAccount({ name: "c", platform: "claude", groupIds: [single.id, mixed.id] });
+      const openai = await database.accounts.create({
+        name: "o",
+        platform: "openai",
+        type: "apikey",
+        credentials: { apiKey: "sk-SECRET" },
+        groupIds: [single.id, mixed.id],
+        models: ["gpt-x"],
+        priority: 1,
+      });
+      await database.accounts.markRateLimited(claude.id, T0, "429");
+      await database.accounts.touchLastUsed(new Map([[claude.id, T0 - 5]]));
+
+      expect(await database.accounts.listBuckets()).toEqual([
+        { groupId: single.id, platform: "claude", mode: "single" },
+        { groupId: mixed.id, platform: "claude", mode: "mixed" },
+      ]);
+      const singleMembers = await database.accounts.listBucketAccounts({
+        groupId: single.id,
+        platform: "claude",
+        mode: "single",
+      });
+      expect(singleMembers).toEqual([
+        {
+          id: claude.id,
+          platform: "claude",
+          priority: 50,
+          concurrency: 3,
+          status: "active",
+          schedulable: true,
+          type: "oauth",
+          rateLimitedUntil: T0,
+          lastUsedAt: T0 - 5,
+        },
+      ]);
+      const mixedMembers = await database.accounts.listBucketAccounts({
+        groupId: mixed.id,
+        platform: "claude",
+        mode: "mixed",
+      });
+      expect(mixedMembers.map((member) => member.id)).toEqual([claude.id, openai.id]);
+      expect(mixedMembers[1]).toMatchObject({
+        platform: "openai",
+        models: ["gpt-x"],
+        priority: 1,
+        type: "apikey",
+      });
+      expect(JSON.stringify(mixedMembers)).not.toContain("SECRET-");
+      expect(await database.accounts.getAccountSnapshot(openai.id)).toEqual(mixedMembers[1]);
+      expect(await database.accounts.getAccountSnapshot("999")).toBeNull();
+      expect(await database.accounts.bucketsOfAccount(openai.id)).toEqual([
+        { groupId: single.id, platform: "claude", mode: "single" },
+        { groupId: mixed.id, platform: "claude", mode: "mixed" },
+      ]);
+    });
+
+    it("outbox: readAfter pages past a watermark, deleteUpTo removes consumed rows, maxId", async () => {
+      expect(await database.outbox.maxId()).toBe(0);
+      for (let index = 0; index < 5; index++)
+        await database.groups.create({ name: `g${index}`, platform: "claude" });
+      const all = await database.outbox.readAfter(0, 100);
+      expect(all).toHaveLength(5);
+      expect(await database.outbox.maxId()).toBe(all[4]!.id);
+      const page = await database.outbox.readAfter(all[1]!.id, 2);
+      expect(page.map((row) => row.id)).toEqual([all[2]!.id, all[3]!.id]);
+      expect(await database.outbox.deleteUpTo(all[3]!.id)).toBe(4);
+      expect((await database.outbox.readAfter(0, 100)).map((row) => row.id)).toEqual([all[4]!.id]);
+    });
+  });
+}
