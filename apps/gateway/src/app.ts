@@ -59,7 +59,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     },
     genReqId: () => randomUUID(),
     disableRequestLogging: true,
-    forceCloseConnections: false,
+    // On close: idle keep-alive connections go at once; in-flight requests (streams included) finish.
+    forceCloseConnections: "idle",
   });
 
   // Any content type is read as JSON: some clients omit or misstate it, and the dialect error is clearer.
