@@ -1,0 +1,9 @@
+export type { AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
+export { TokenRefreshError, type TokenRefreshErrorCode, type TokenRefreshErrorOptions } from "./token-refresh-error";
+export { TokenManager, type RefreshResult, type TokenManagerOptions } from "./token-manager";
+export type { RefreshOutcome, TokenMetrics } from "./token-metrics";
+export type { CachedToken, SetTokenResult, TokenLookup, TokenStore, WaitForRefreshResult } from "./token-store";
+export { TokenStoreError, type TokenStoreErrorCode } from "./token-store-error";
+export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./memory-token-store";
+export { RedisTokenStore, type RedisTokenStoreOptions } from "./redis-token-store";
+export { TokenKeys } from "./token-keys";

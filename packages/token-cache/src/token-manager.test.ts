@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import {
+  deferred,
+  FakeAccounts,
+  FakeRefresher,
+  InstrumentedTokenStore,
+  recordingLogger,
+  transientError,
+  UnreachableTokenStore,
+} from "../test/fixtures";
+import { describeTokenManagerContract } from "../test/token-manager-contract";
+import { MemoryTokenStore } from "./memory-token-store";
+import { TokenManager } from "./token-manager";
+import { TokenRefreshError } from "./token-refresh-error";
+
+describeTokenManagerContract("MemoryTokenStore", () => {
+  const store = new MemoryTokenStore();
+  return Promise.resolve({ store, peer: store, cleanup: () => Promise.resolve() });
+});
+
+describe("TokenManager without a reachable store (rule 9)", () => {
+  it("serves from the database, refreshes once per key per process, and warns at most once per interval", async () => {
+    let clock = Date.now();
+    const old = { id: "a1", platform: "claude", credentials: { accessToken: "old", refreshToken: "rt", expiresAt: clock - 1 } };
+    const accounts = new FakeAccounts(old);
+    const gate = deferred();
+    const refresher = new FakeRefresher(async () => {
+      await gate.promise;
+      return { accessToken: "new", expiresAt: clock + 8 * 3_600_000 };
+    });
+    const store = new UnreachableTokenStore();
+    const logger = recordingLogger();
+    const storeErrors: string[] = [];
+    const tokens = new TokenManager({
+      accounts,
+      refreshers: { claude: refresher },
+      store,
+      now: () => clock,
+      logger,
+      warningIntervalMs: 10_000,
+      metrics: { storeError: (operation) => void storeErrors.push(operation) },
+    });
+    // Different windows would be different flights: the per-process mutex still allows one refresh.
+    const callers = [
+      ...Array.from({ length: 20 }, () => tokens.getAccessToken(old)),
+      tokens.refreshIfNeeded(old, 3_600_000).then((result) => result.account.credentials.accessToken),
+    ];
+    await refresher.started.promise;
+    gate.resolve();
+    expect(new Set(await Promise.all(callers))).toEqual(new Set(["new"]));
+    expect(refresher.calls).toHaveLength(1);
+    expect(storeErrors).toEqual(expect.arrayContaining(["getToken", "acquireLock", "setTokenIfNewer"]));
+    expect(storeErrors.length).toBeGreaterThan(3);
+    expect(logger.entries.filter((entry) => entry.level === "warn")).toHaveLength(1);
+    clock += 10_000;
+    await tokens.invalidate(old);
+    const warnings = logger.entries.filter((entry) => entry.level === "warn");
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]!.fields.suppressedWarnings).toBeGreaterThan(0);
+  });
+
+  it("when the store fails while waiting for another process, re-reads the account and refreshes only if still needed", async () => {
+    const clock = Date.now();
+    const old = { id: "a1", platform: "claude", credentials: { accessToken: "old", refreshToken: "rt", expiresAt: clock - 1 } };
+    const accounts = new FakeAccounts(old);
+    const store = new InstrumentedTokenStore(new MemoryTokenStore());
+    await store.acquireLock("claude:account:a1", "other-process", 30_000);
+    store.hooks.waitForRefresh = () => {
+      throw new Error("subscriber connection lost");
+    };
+    const refresher = new FakeRefresher(() => ({ accessToken: "mine", expiresAt: clock + 3_600_000 }));
+    const tokens = new TokenManager({ accounts, refreshers: { claude: refresher }, store, now: () => clock });
+    // The other process already saved its result: used without a refresh.
+    await accounts.saveCredentials("a1", { accessToken: "theirs", refreshToken: "rt-2", expiresAt: clock + 3_600_000 });
+    expect(await tokens.getAccessToken(old)).toBe("theirs");
+    expect(refresher.calls).toHaveLength(0);
+    // Nothing saved yet: refreshes without the lock rather than failing the caller.
+    const other = { id: "a2", platform: "claude", credentials: { accessToken: "old", refreshToken: "rt", expiresAt: clock - 1 } };
+    accounts.accounts.set("a2", structuredClone(other));
+    await store.acquireLock("claude:account:a2", "other-process", 30_000);
+    expect(await tokens.getAccessToken(other)).toBe("mine");
+    expect(refresher.calls).toHaveLength(1);
+  });
+
+  it("still reports refresh failures as TokenRefreshError, never as a store error", async () => {
+    const clock = Date.now();
+    const old = { id: "a1", platform: "claude", credentials: { accessToken: "old", refreshToken: "rt", expiresAt: clock - 1 } };
+    const tokens = new TokenManager({
+      accounts: new FakeAccounts(old),
+      refreshers: { claude: new FakeRefresher(() => Promise.reject(transientError())) },
+      store: new UnreachableTokenStore(),
+      now: () => clock,
+    });
+    const error = await tokens.getAccessToken(old).catch((caught: unknown) => caught);
+    expect(TokenRefreshError.isInstance(error) && error.code).toBe("server");
+  });
+
+  it("rejects an account whose platform has no refresher, permanently", async () => {
+    const tokens = new TokenManager({ accounts: new FakeAccounts(), refreshers: {} });
+    const error = await tokens
+      .getAccessToken({ id: "x", platform: "nope", credentials: { accessToken: "a" } })
+      .catch((caught: unknown) => caught);
+    expect(TokenRefreshError.isInstance(error) && error.permanent).toBe(true);
+  });
+});

@@ -1,0 +1,453 @@
+import { randomUUID } from "node:crypto";
+import { Group } from "@subrelay/singleflight";
+import { KeyedMutex } from "./keyed-mutex";
+import { MemoryTokenStore } from "./memory-token-store";
+import { TokenRefreshError } from "./token-refresh-error";
+import type { RefreshOutcome, TokenMetrics } from "./token-metrics";
+import type { CachedToken, TokenLookup, TokenStore } from "./token-store";
+import { TokenStoreError } from "./token-store-error";
+import type { AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
+
+export interface TokenManagerOptions {
+  /** The database. Read on cache misses that need a refresh, written after every successful refresh. */
+  accounts: AccountStore;
+  /** Token endpoints by `account.platform`. An account whose platform has none fails with code `"unknown"`. */
+  refreshers: Record<string, TokenRefresher>;
+  /** Cache, lock and announcements shared between processes. Default: `new MemoryTokenStore()` (one process). */
+  store?: TokenStore;
+  /** getAccessToken refreshes a token that expires within this many ms (or whose expiry is unknown). Default 180_000. */
+  refreshSkewMs?: number;
+  /** A cached token's TTL is its time to expiry minus this many ms (the whole remaining time when less is left). Default 300_000. */
+  cacheSkewMs?: number;
+  /** TTL of the refresh lock in ms; a refresh that runs longer extends it every `lockTtlMs / 3`. Default 30_000. */
+  lockTtlMs?: number;
+  /** Longest a caller waits for another process's refresh, in ms, before reading the cache and the database. Default 5_000. */
+  lockWaitMs?: number;
+  /** After a transient refresh failure, the still-valid old token is cached for this many ms only. Default 60_000. */
+  failureTtlMs?: number;
+  /** Cache TTL in ms for a token whose expiry is unknown, and of an invalidation marker. Default 1_800_000 (30 min). */
+  unknownExpiryTtlMs?: number;
+  /**
+   * The signal given to `TokenRefresher.refresh` aborts after this many ms. It does not follow callers'
+   * signals: a refresh that started runs to the end and is saved even when every caller left. Default 60_000.
+   */
+  refreshTimeoutMs?: number;
+  /** At most one warning about an unreachable store per this many ms (the rest are counted). Default 10_000. */
+  warningIntervalMs?: number;
+  /** Clock, epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+  /** Lock owner tokens. Default `crypto.randomUUID`. */
+  createLockOwner?: () => string;
+  /** Default: silent. Never receives token values. */
+  logger?: Logger;
+  metrics?: TokenMetrics;
+}
+
+/** What {@link TokenManager.refreshIfNeeded} did. */
+export interface RefreshResult {
+  /** True when this call (or the in-process call it joined) obtained new credentials from the token endpoint. */
+  refreshed: boolean;
+  /** True when this process held the shared refresh lock while deciding; false when another process held it or the store was unreachable. */
+  lockHeld: boolean;
+  /**
+   * The account with the credentials in effect now. When the token came from the shared cache, only
+   * `accessToken`, `expiresAt` and `tokenVersion` are new; the other credential fields are those passed in.
+   */
+  account: TokenAccount;
+}
+
+/** One run of the refresh procedure, shared by the callers that coalesced into it. */
+interface Outcome {
+  refreshed: boolean;
+  lockHeld: boolean;
+  account: TokenAccount;
+  /** Why no usable token came out; getAccessToken may still serve a valid old token (transient failures). */
+  failure?: unknown;
+}
+
+const noMetrics: TokenMetrics = {};
+
+/**
+ * Access tokens for upstream accounts: served from a shared cache, refreshed once per expiry across every
+ * process sharing the store, never replaced in cache or database by an older token. See the package README
+ * ("Guarantees") for the full contract.
+ */
+export class TokenManager {
+  readonly #accounts: AccountStore;
+  readonly #refreshers: Record<string, TokenRefresher>;
+  readonly #store: TokenStore;
+  readonly #refreshSkewMs: number;
+  readonly #cacheSkewMs: number;
+  readonly #lockTtlMs: number;
+  readonly #lockWaitMs: number;
+  readonly #failureTtlMs: number;
+  readonly #unknownExpiryTtlMs: number;
+  readonly #refreshTimeoutMs: number;
+  readonly #warningIntervalMs: number;
+  readonly #now: () => number;
+  readonly #createLockOwner: () => string;
+  readonly #logger: Logger | undefined;
+  readonly #metrics: TokenMetrics;
+  readonly #flights = new Group<Outcome>();
+  /** Concurrent cache reads of one key share one store call: a herd costs one GET per process, not one per caller. */
+  readonly #reads = new Group<TokenLookup>();
+  readonly #mutex = new KeyedMutex();
+  #lastWarningAt = Number.NEGATIVE_INFINITY;
+  #suppressedWarnings = 0;
+
+  constructor(options: TokenManagerOptions) {
+    this.#accounts = options.accounts;
+    this.#refreshers = options.refreshers;
+    this.#store = options.store ?? new MemoryTokenStore({ now: options.now });
+    this.#refreshSkewMs = options.refreshSkewMs ?? 180_000;
+    this.#cacheSkewMs = options.cacheSkewMs ?? 300_000;
+    this.#lockTtlMs = options.lockTtlMs ?? 30_000;
+    this.#lockWaitMs = options.lockWaitMs ?? 5_000;
+    this.#failureTtlMs = options.failureTtlMs ?? 60_000;
+    this.#unknownExpiryTtlMs = options.unknownExpiryTtlMs ?? 1_800_000;
+    this.#refreshTimeoutMs = options.refreshTimeoutMs ?? 60_000;
+    this.#warningIntervalMs = options.warningIntervalMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+    this.#createLockOwner = options.createLockOwner ?? randomUUID;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics ?? noMetrics;
+  }
+
+  /**
+   * A valid access token for `account`. Cache hit: no database read, no lock. Otherwise the token in
+   * `account.credentials` is used (and cached) unless it expires within `refreshSkewMs`, has no known
+   * expiry, or was invalidated; then the account is refreshed, once per process and once across processes.
+   *
+   * Rejects with TokenRefreshError: `permanent: true` when the account must be re-authorised; transient
+   * (`lock_timeout`, `network`, ...) only when no valid token is left to serve. Never rejects because the
+   * store is unreachable. Rejects with `signal.reason` when `signal` aborts; the refresh goes on for the others.
+   */
+  async getAccessToken(account: TokenAccount, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const { refresher, key } = this.#route(account);
+    const lookup = await this.#lookup(key);
+    if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
+      this.#metrics.cacheHit?.(account.platform);
+      return lookup.token.accessToken;
+    }
+    this.#metrics.cacheMiss?.(account.platform);
+    const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
+    const credentials = account.credentials;
+    if (this.#isUsable(credentials, this.#refreshSkewMs, floor, versionOf(credentials))) {
+      const written = await this.#cache(key, credentials);
+      if (written === "stale") {
+        // Our copy of the account predates a refresh: serve the newer cached token instead.
+        const newer = await this.#lookup(key);
+        if (newer.state === "hit" && this.#isValid(newer.token.expiresAt)) return newer.token.accessToken;
+      }
+      if (written !== "invalidated") return credentials.accessToken;
+    }
+    const outcome = await this.#refresh(account, refresher, key, this.#refreshSkewMs, options.signal);
+    const served = outcome.account.credentials;
+    if (outcome.failure !== undefined) {
+      const permanent = TokenRefreshError.isInstance(outcome.failure) && outcome.failure.permanent;
+      if (permanent || !outcome.refreshed && !this.#isValid(served.expiresAt)) throw outcome.failure;
+    }
+    if (!this.#isValid(served.expiresAt)) {
+      throw new TokenRefreshError("no valid token is available", { code: "lock_timeout", permanent: false });
+    }
+    return served.accessToken;
+  }
+
+  /**
+   * Makes sure `account`'s token stays valid for at least `windowMs` more ms (the refresh worker calls
+   * this ahead of expiry). Coalesces in-process on cache key + window, so a long background window never
+   * hands a short foreground window a result computed for the other window, and vice versa.
+   * Rejects with the refresh failure (TokenRefreshError), transient ones included.
+   */
+  async refreshIfNeeded(
+    account: TokenAccount,
+    windowMs: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<RefreshResult> {
+    const { refresher, key } = this.#route(account);
+    const lookup = await this.#lookup(key);
+    const since = versionOf(account.credentials);
+    if (lookup.state === "hit" && this.#isUsable(lookup.token, windowMs, -1, since)) {
+      return { refreshed: false, lockHeld: false, account: withToken(account, lookup.token) };
+    }
+    const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
+    if (lookup.state !== "hit" && this.#isUsable(account.credentials, windowMs, floor, since)) {
+      return { refreshed: false, lockHeld: false, account };
+    }
+    const outcome = await this.#refresh(account, refresher, key, windowMs, options.signal);
+    if (outcome.failure !== undefined) throw outcome.failure;
+    return { refreshed: outcome.refreshed, lockHeld: outcome.lockHeld, account: outcome.account };
+  }
+
+  /**
+   * Marks the account's cached token bad (call it after an upstream 401): it is dropped from the cache
+   * and neither it nor any older token is cached again; the next getAccessToken refreshes. A no-op
+   * (with a warning) while the store is unreachable.
+   */
+  async invalidate(account: TokenAccount): Promise<void> {
+    const { key } = this.#route(account);
+    await this.#storeCall("invalidateToken", () =>
+      this.#store.invalidateToken(key, versionOf(account.credentials), this.#unknownExpiryTtlMs),
+    );
+  }
+
+  #route(account: TokenAccount): { refresher: TokenRefresher; key: string } {
+    const refresher = this.#refreshers[account.platform];
+    if (refresher === undefined) {
+      throw new TokenRefreshError(`no token refresher for platform "${account.platform}"`, { code: "unknown", permanent: true });
+    }
+    return { refresher, key: refresher.cacheKey(account) };
+  }
+
+  #refresh(
+    account: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    windowMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    return this.#flights
+      .do(
+        `${key}\u0000${windowMs}`,
+        (flightSignal) =>
+          this.#mutex.run(key, () => this.#refreshWithLock(account, refresher, key, windowMs, flightSignal), flightSignal),
+        { signal },
+      )
+      .then((result) => result.value);
+  }
+
+  async #refreshWithLock(
+    account: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    windowMs: number,
+    flightSignal: AbortSignal,
+  ): Promise<Outcome> {
+    const owner = this.#createLockOwner();
+    const acquired = await this.#storeCall("acquireLock", () => this.#store.acquireLock(key, owner, this.#lockTtlMs));
+    if (acquired === false) return this.#awaitOtherProcess(account, refresher, key, windowMs, flightSignal);
+    // undefined: the store is unreachable; the in-process mutex alone keeps this to one refresh per process.
+    const lockHeld = acquired === true;
+    const keeper = lockHeld ? this.#keepLock(key, owner, account) : undefined;
+    try {
+      return await this.#refreshLocked(account, refresher, key, windowMs, flightSignal, lockHeld);
+    } finally {
+      clearInterval(keeper);
+      if (lockHeld) await this.#storeCall("releaseLock", () => this.#store.releaseLock(key, owner));
+    }
+  }
+
+  async #refreshLocked(
+    account: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    windowMs: number,
+    flightSignal: AbortSignal,
+    lockHeld: boolean,
+  ): Promise<Outcome> {
+    const since = versionOf(account.credentials);
+    const lookup = await this.#lookup(key);
+    if (lookup.state === "hit" && this.#isUsable(lookup.token, windowMs, -1, since)) {
+      return { refreshed: false, lockHeld, account: withToken(account, lookup.token) };
+    }
+    // Every caller left before anything irreversible started: no reason to spend a refresh token.
+    flightSignal.throwIfAborted();
+    const current = await this.#accounts.get(account.id);
+    if (current === null) {
+      throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
+    }
+    const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
+    if (this.#isUsable(current.credentials, windowMs, floor, since)) {
+      await this.#cache(key, current.credentials);
+      return { refreshed: false, lockHeld, account: current };
+    }
+    const cachedVersion = lookup.state === "hit" ? lookup.token.tokenVersion : floor;
+    return this.#refreshAccount(current, refresher, key, lockHeld, cachedVersion);
+  }
+
+  async #refreshAccount(
+    current: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    lockHeld: boolean,
+    cachedVersion: number,
+  ): Promise<Outcome> {
+    const fields = { platform: current.platform, accountId: current.id };
+    const started = this.#now();
+    let issued: OAuthCredentials;
+    try {
+      // Deliberately not the callers' signal: once the endpoint may have rotated the refresh token, the answer must be saved.
+      issued = await refresher.refresh(current, AbortSignal.timeout(this.#refreshTimeoutMs));
+    } catch (error) {
+      const failure = TokenRefreshError.isInstance(error)
+        ? error
+        : new TokenRefreshError("token refresh failed", { code: "unknown", permanent: false, cause: error });
+      if (failure.permanent) {
+        const latest = await this.#accounts.get(current.id).catch(() => null);
+        if (latest !== null && latest.credentials.refreshToken !== current.credentials.refreshToken) {
+          this.#recordRefresh(current.platform, "race_recovered", started);
+          this.#logger?.info({ ...fields, code: failure.code }, "refresh refused, but another writer had already refreshed");
+          await this.#cache(key, latest.credentials);
+          return { refreshed: false, lockHeld, account: latest };
+        }
+        this.#recordRefresh(current.platform, "permanent_failure", started);
+        this.#logger?.error({ ...fields, code: failure.code, status: failure.status }, "token refresh failed permanently");
+        return { refreshed: false, lockHeld, account: current, failure };
+      }
+      this.#recordRefresh(current.platform, "transient_failure", started);
+      this.#logger?.warn({ ...fields, code: failure.code, status: failure.status }, "token refresh failed");
+      if (this.#isValid(current.credentials.expiresAt)) await this.#cache(key, current.credentials, this.#failureTtlMs);
+      return { refreshed: false, lockHeld, account: current, failure };
+    }
+    const tokenVersion = Math.max(versionOf(current.credentials), cachedVersion, 0) + 1;
+    const credentials: OAuthCredentials = {
+      ...current.credentials,
+      ...definedFields(issued),
+      tokenVersion: Math.max(tokenVersion, Math.floor(this.#now())),
+    };
+    const account: TokenAccount = { ...current, credentials };
+    this.#recordRefresh(current.platform, "refreshed", started);
+    let failure: unknown;
+    try {
+      await this.#accounts.saveCredentials(current.id, credentials);
+    } catch (error) {
+      failure = error;
+      this.#logger?.error(fields, "refreshed credentials could not be saved; the rotated refresh token may be lost");
+    }
+    await this.#cache(key, credentials);
+    return failure === undefined ? { refreshed: true, lockHeld, account } : { refreshed: true, lockHeld, account, failure };
+  }
+
+  async #awaitOtherProcess(
+    account: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    windowMs: number,
+    flightSignal: AbortSignal,
+  ): Promise<Outcome> {
+    const started = this.#now();
+    let result: Awaited<ReturnType<TokenStore["waitForRefresh"]>> | "store_error";
+    try {
+      result = await this.#store.waitForRefresh(key, this.#lockWaitMs, flightSignal);
+    } catch (error) {
+      if (flightSignal.aborted) throw error;
+      this.#storeFailed("waitForRefresh", error);
+      result = "store_error";
+    }
+    this.#metrics.lockWait?.(account.platform, result, this.#now() - started);
+    // The store failed mid-wait: nothing will announce the holder's refresh, so carry on as without a store
+    // (re-read the account; refresh only if it is still not usable).
+    if (result === "store_error") return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, false);
+    const lookup = await this.#lookup(key);
+    if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
+      return { refreshed: false, lockHeld: false, account: withToken(account, lookup.token) };
+    }
+    const current = await this.#accounts.get(account.id);
+    if (current === null) {
+      throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
+    }
+    const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
+    if (versionOf(current.credentials) > floor && this.#isValid(current.credentials.expiresAt)) {
+      return { refreshed: false, lockHeld: false, account: current };
+    }
+    const failure = new TokenRefreshError("another process is refreshing this account and has not finished", {
+      code: "lock_timeout",
+      permanent: false,
+    });
+    return { refreshed: false, lockHeld: false, account: current, failure };
+  }
+
+  #keepLock(key: string, owner: string, account: TokenAccount): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      void this.#storeCall("extendLock", () => this.#store.extendLock(key, owner, this.#lockTtlMs)).then((extended) => {
+        if (extended === false) {
+          this.#logger?.warn({ platform: account.platform, accountId: account.id }, "refresh lock lost while refreshing");
+        }
+      });
+    }, Math.max(1, Math.floor(this.#lockTtlMs / 3)));
+    timer.unref();
+    return timer;
+  }
+
+  /** A usable token for `windowMs` more: not invalidated, and expiring later than the window (unknown expiry: only if newer than `since`). */
+  #isUsable(token: Pick<CachedToken, "expiresAt"> & { tokenVersion?: number }, windowMs: number, floor: number, since: number): boolean {
+    const version = token.tokenVersion ?? 0;
+    if (version <= floor) return false;
+    if (token.expiresAt === undefined) return version > since;
+    return token.expiresAt - this.#now() > windowMs;
+  }
+
+  #isValid(expiresAt: number | undefined): boolean {
+    return expiresAt === undefined || expiresAt > this.#now();
+  }
+
+  /** Rule 2: TTL = expiry - cacheSkew; the remaining time when less is left; unknown expiry: 30 min; expired: failureTtl. */
+  #cacheTtl(expiresAt: number | undefined): number {
+    if (expiresAt === undefined) return this.#unknownExpiryTtlMs;
+    const remaining = expiresAt - this.#now();
+    if (remaining <= 0) return this.#failureTtlMs;
+    if (remaining < this.#cacheSkewMs) return remaining;
+    return remaining - this.#cacheSkewMs;
+  }
+
+  #cache(key: string, credentials: OAuthCredentials, maxTtlMs = Number.POSITIVE_INFINITY) {
+    const token: CachedToken = { accessToken: credentials.accessToken, tokenVersion: versionOf(credentials) };
+    if (credentials.expiresAt !== undefined) token.expiresAt = credentials.expiresAt;
+    const ttlMs = Math.min(this.#cacheTtl(credentials.expiresAt), maxTtlMs);
+    return this.#storeCall("setTokenIfNewer", () => this.#store.setTokenIfNewer(key, token, ttlMs));
+  }
+
+  async #lookup(key: string): Promise<TokenLookup> {
+    const { value } = await this.#reads.do(
+      key,
+      async () => (await this.#storeCall("getToken", () => this.#store.getToken(key))) ?? { state: "miss" },
+    );
+    return value;
+  }
+
+  /** Runs a store call; a failure is counted, warned about (rate-limited) and turned into undefined. */
+  async #storeCall<T>(operation: string, call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await call();
+    } catch (error) {
+      this.#storeFailed(operation, error);
+      return undefined;
+    }
+  }
+
+  #storeFailed(operation: string, error: unknown): void {
+    const code = TokenStoreError.isInstance(error) ? error.code : "unknown";
+    this.#metrics.storeError?.(operation, code);
+    const now = this.#now();
+    if (now - this.#lastWarningAt < this.#warningIntervalMs) {
+      this.#suppressedWarnings++;
+      return;
+    }
+    this.#logger?.warn(
+      { operation, code, suppressedWarnings: this.#suppressedWarnings },
+      "token store unavailable; continuing without the shared cache and lock",
+    );
+    this.#lastWarningAt = now;
+    this.#suppressedWarnings = 0;
+  }
+
+  #recordRefresh(platform: string, outcome: RefreshOutcome, started: number): void {
+    this.#metrics.refresh?.(platform, outcome, this.#now() - started);
+  }
+}
+
+function versionOf(credentials: { tokenVersion?: number }): number {
+  return credentials.tokenVersion ?? 0;
+}
+
+function withToken(account: TokenAccount, token: CachedToken): TokenAccount {
+  const credentials: OAuthCredentials = { ...account.credentials, accessToken: token.accessToken, tokenVersion: token.tokenVersion };
+  if (token.expiresAt === undefined) delete credentials.expiresAt;
+  else credentials.expiresAt = token.expiresAt;
+  return { ...account, credentials };
+}
+
+/** Fields a refresher left undefined must not erase what the account had (e.g. a refresh token that was not rotated). */
+function definedFields(credentials: OAuthCredentials): Partial<OAuthCredentials> {
+  return Object.fromEntries(Object.entries(credentials).filter(([, value]) => value !== undefined));
+}
