@@ -85,7 +85,14 @@ export function registerAdminRoutes(
 
   void app.register(
     (admin_, _options, done) => {
-      admin_.addHook("onRequest", async (request) => authorise(request));
+      admin_.addHook("onRequest", (request, _reply, next) => {
+        try {
+          authorise(request);
+          next();
+        } catch (error) {
+          next(error as Error);
+        }
+      });
 
       admin_.post(
         "/groups",
@@ -188,7 +195,8 @@ export function registerAdminRoutes(
               properties: {
                 name: { type: "string", minLength: 1, maxLength: 200 },
                 groupId: { type: "integer", minimum: 1 },
-                expiresAt: { type: ["string", "integer", "null"] },
+                // anyOf rather than a type list: Ajv's strict mode warns on non-null type unions.
+                expiresAt: { anyOf: [{ type: "string" }, { type: "integer" }, { type: "null" }] },
               },
             },
           },

@@ -59,7 +59,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       const before = await bucketsOf(id);
       const updated = await database.accounts.update(id, {
         ...patch,
-        credentials: patch.credentials as { apiKey: string } | undefined,
+        credentials: patch.credentials,
       });
       if (!updated) return null;
       options.onAccountChanged(id);

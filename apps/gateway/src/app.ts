@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { DatabaseError } from "@subrelay/db";
-import type { Dialect, Operation, Provider } from "@subrelay/providers-core";
+import { ProviderError, type Dialect, type Operation, type Provider } from "@subrelay/providers-core";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { GatewayError, errorBody } from "./dialect-error";
 import type { GatewayMetrics } from "./gateway-metrics";
@@ -194,7 +194,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     };
   });
 
-  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/healthz", () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     const checks = await deps.readiness();
     const ready = Object.values(checks).every((value) => value !== false);
@@ -252,6 +252,8 @@ function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: 
 /** Fastify's own errors (body too large, bad content) and anything unexpected, as a GatewayError. */
 function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
+  // A request the account's provider cannot shape (e.g. a non-streaming Codex request): the client's to fix.
+  if (ProviderError.isInstance(error)) return new GatewayError("invalid_request", error.message, { cause: error });
   if (DatabaseError.isInstance(error)) {
     if (error.code === "invalid_input" || error.code === "invalid_reference") {
       return new GatewayError("invalid_request", error.message);

@@ -196,12 +196,16 @@ export class Relay {
       if (answer.status >= 400) {
         const bodyText = await readText(answer.body, ERROR_BODY_LIMIT);
         const verdict = provider.classify({ status: answer.status, headers: answer.headers, bodyText }, this.now());
-        if (verdict.kind === "auth" && !authRetried.has(account.id)) {
+        if (verdict.kind === "auth" && account.type === "oauth" && !authRetried.has(account.id)) {
           authRetried.add(account.id);
           await this.deps.tokens.invalidate(account);
           return { kind: "retry_same" };
         }
         const refusal = { status: answer.status, headers: answer.headers, bodyText };
+        if (verdict.kind === "auth" && account.type === "apikey") {
+          // No refresh can mend a refused API key: the account needs an operator.
+          return this.refuse(call, account, { kind: "forbidden", reason: "upstream rejected the API key" }, refusal);
+        }
         if (verdict.kind === "client" || verdict.kind === "ok") {
           this.finishWith(call, answer.status, answer.headers, bodyText);
           this.recordUsage(call, account.id, answer.status, null, undefined);

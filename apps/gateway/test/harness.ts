@@ -10,6 +10,12 @@ import { createGateway, type Gateway, type GatewayOverrides } from "../src/index
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
 const claudeFixtures = new URL("../../../packages/providers-claude/src/__fixtures__/", import.meta.url);
+const openaiFixtures = new URL("../../../packages/providers-openai/src/__fixtures__/", import.meta.url);
+const geminiFixtures = new URL("../../../packages/providers-gemini/src/__fixtures__/", import.meta.url);
+
+/** Both backends, for `describe.each`. */
+export const backends = ["embedded", "postgres-redis"] as const;
+export type Backend = (typeof backends)[number];
 
 /** The upstream paths the harness scripts, per platform. */
 export const paths = {
@@ -32,12 +38,32 @@ export interface TestGateway {
   upstream: FakeUpstream;
   admin<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Creates a group, an account in it and a key for it; returns the key and ids. */
-  seed(options: SeedOptions): Promise<{ key: string; groupId: number; accountIds: string[] }>;
+  seed(options: SeedOptions): Promise<Seeded>;
+  /** Flushes queued usage rows and returns the totals of one account (undefined when it has none). */
+  usageOf(accountId: string): Promise<UsageTotals | undefined>;
   close(): Promise<void>;
+}
+
+export interface Seeded {
+  key: string;
+  keyId: number;
+  groupId: number;
+  accountIds: string[];
+}
+
+export interface UsageTotals {
+  key: string | null;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
 }
 
 export interface SeedOptions {
   platform: "claude" | "openai" | "gemini";
+  mode?: "single" | "mixed" | "forced";
   accounts: Array<{
     name?: string;
     type: "oauth" | "apikey";
@@ -45,6 +71,7 @@ export interface SeedOptions {
     priority?: number;
     concurrency?: number;
     models?: string[];
+    baseUrl?: string;
   }>;
 }
 
@@ -77,9 +104,9 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
     ...options.env,
   };
   if (options.backend === "postgres-redis") {
-    const { url, drop } = await createTestDatabase();
-    cleanups.push(drop);
-    env.DATABASE_URL = url;
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    env.DATABASE_URL = database.url;
     env.SUBRELAY_SECRET_KEY = randomBytes(32).toString("hex");
     env.REDIS_URL = requiredEnv("REDIS_URL");
     env.REDIS_PREFIX = `test-${randomBytes(6).toString("hex")}:`;
@@ -110,6 +137,7 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
       const group = await admin<{ id: number }>("POST", "/admin/groups", {
         name: `group-${randomBytes(4).toString("hex")}`,
         platform: seed.platform,
+        mode: seed.mode,
       });
       if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.body)}`);
       const accountIds: string[] = [];
@@ -123,13 +151,20 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
           priority: account.priority,
           concurrency: account.concurrency ?? 100,
           models: account.models,
+          baseUrl: account.baseUrl,
         });
         if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.body)}`);
         accountIds.push(created.body.id);
       }
-      const key = await admin<{ key: string }>("POST", "/admin/api-keys", { name: "test", groupId: group.body.id });
+      const key = await admin<{ id: number; key: string }>("POST", "/admin/api-keys", { name: "test", groupId: group.body.id });
       if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.body)}`);
-      return { key: key.body.key, groupId: group.body.id, accountIds };
+      return { key: key.body.key, keyId: key.body.id, groupId: group.body.id, accountIds };
+    },
+    async usageOf(accountId) {
+      await gateway.usage.flush();
+      const totals = await admin<{ data: UsageTotals[] }>("GET", "/admin/usage?groupBy=account");
+      if (totals.status !== 200) throw new Error(`usage: ${JSON.stringify(totals.body)}`);
+      return totals.body.data.find((row) => row.key === accountId);
     },
     async close() {
       await gateway.close();
@@ -200,4 +235,115 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((done) => (resolve = done));
   return { promise, resolve };
+}
+
+/** The OpenAI chat completion fixture (JSON) or its streamed transcript, as the request asked. */
+export function openaiChatReply(request: RecordedRequest) {
+  if (request.json<{ stream?: boolean }>().stream) {
+    return { sse: splitSse(readFixture(openaiFixtures, "chat-stream-with-usage.sse")) };
+  }
+  return { json: JSON.parse(readFixture(openaiFixtures, "chat-completion.json")) as unknown };
+}
+
+/** The OpenAI Responses fixture (JSON) or its streamed transcript, as the request asked. */
+export function openaiResponsesReply(request: RecordedRequest) {
+  if (request.json<{ stream?: boolean }>().stream) {
+    return { sse: splitSse(readFixture(openaiFixtures, "responses-stream.sse")) };
+  }
+  return { json: JSON.parse(readFixture(openaiFixtures, "response.json")) as unknown };
+}
+
+/** The ChatGPT Codex backend's streamed Responses transcript. */
+export function codexReply() {
+  return { sse: splitSse(readFixture(openaiFixtures, "codex-stream.sse")) };
+}
+
+/** A public Gemini API answer: JSON, or the SSE transcript for `:streamGenerateContent`. */
+export function geminiReply(request: RecordedRequest) {
+  if (request.path.endsWith(":streamGenerateContent")) return { sse: splitSse(readFixture(geminiFixtures, "stream.sse")) };
+  return { json: JSON.parse(readFixture(geminiFixtures, "generate-content.json")) as unknown };
+}
+
+/** A Code Assist answer, wrapped in its `{response, traceId}` envelope. */
+export function codeAssistReply(request: RecordedRequest) {
+  if (request.path.endsWith(":streamGenerateContent")) {
+    return { sse: splitSse(readFixture(geminiFixtures, "code-assist-stream.sse")) };
+  }
+  return { json: JSON.parse(readFixture(geminiFixtures, "code-assist-generate-content.json")) as unknown };
+}
+
+/** A fixture of any platform, parsed as JSON. */
+export function jsonFixture(platform: "claude" | "openai" | "gemini", name: string): Record<string, unknown> {
+  const dir = platform === "claude" ? claudeFixtures : platform === "openai" ? openaiFixtures : geminiFixtures;
+  return JSON.parse(readFixture(dir, name)) as Record<string, unknown>;
+}
+
+/** The Claude streaming transcript, one chunk per SSE event (for cutting a stream after some events). */
+export function claudeStreamEvents(): string[] {
+  return splitSse(readFixture(claudeFixtures, "messages-stream.sse"));
+}
+
+/** Splits an SSE transcript into its events, so the fake upstream writes each as its own chunk. */
+export function splitSse(transcript: string): string[] {
+  return transcript
+    .replace(/\r\n/g, "\n")
+    .split(/\n\n/)
+    .filter((event) => event.trim() !== "")
+    .map((event) => `${event}\n\n`);
+}
+
+/**
+ * A token endpoint for every platform: issues `fresh-<refresh token>-<n>` access tokens valid for an hour
+ * and counts the refreshes per refresh token (JSON bodies for Claude and OpenAI, form bodies for Google).
+ */
+export class TokenEndpoint {
+  private readonly counts = new Map<string, number>();
+  /** Resolved replies wait for this, when set (to hold a refresh in flight). */
+  gate: Promise<unknown> | undefined;
+
+  readonly reply = async (request: RecordedRequest) => {
+    const refreshToken = refreshTokenOf(request);
+    const count = (this.counts.get(refreshToken) ?? 0) + 1;
+    this.counts.set(refreshToken, count);
+    if (this.gate) await this.gate;
+    return {
+      json: {
+        access_token: `fresh-${refreshToken}-${count}`,
+        refresh_token: refreshToken,
+        expires_in: 3600,
+        token_type: "Bearer",
+      },
+    };
+  };
+
+  /** Refreshes asked for with this refresh token. */
+  calls(refreshToken: string): number {
+    return this.counts.get(refreshToken) ?? 0;
+  }
+
+  /** Answers every platform's token path of the harness upstream. */
+  install(upstream: FakeUpstream): this {
+    upstream.on("POST", paths.claudeToken, this.reply).on("POST", paths.openaiToken, this.reply).on("POST", paths.geminiToken, this.reply);
+    return this;
+  }
+}
+
+function refreshTokenOf(request: RecordedRequest): string {
+  const contentType = String(request.headers["content-type"] ?? "");
+  if (contentType.includes("json")) return String(request.json<{ refresh_token?: unknown }>().refresh_token);
+  return new URLSearchParams(request.body).get("refresh_token") ?? "";
+}
+
+/** A clock the test moves by hand (epoch ms), injected as `overrides.now`. */
+export class ManualClock {
+  constructor(private time = Date.now()) {}
+  readonly now = () => this.time;
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** Asserts that none of `secrets` appears in `text` (error bodies sent to clients). */
+export function leakedSecrets(text: string, secrets: readonly string[]): string[] {
+  return secrets.filter((secret) => secret !== "" && text.includes(secret));
 }
