@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { deletePrefix, randomPrefix, startRedisServer, testRedis, type OwnRedisServer } from "../test/redis-server";
 import { describeTokenStoreContract } from "../test/token-store-contract";
@@ -125,6 +125,24 @@ describe("RedisTokenStore on Redis", () => {
     await closed;
     const error = await store.getToken("k").catch((caught: unknown) => caught);
     expect(TokenStoreError.isInstance(error) && error.code).toBe("unavailable");
+  });
+
+  it("waits for another owner's refresh on a client that fails fast while offline (enableOfflineQueue: false)", async () => {
+    // Production clients fail fast while Redis is down; the subscriber connection duplicates that setting,
+    // so its first SUBSCRIBE must wait for the connection instead of failing (which would make every
+    // waiting process refresh without the lock).
+    const holder = setup();
+    const prefix = holder.prefix;
+    const redis = new Redis(process.env.REDIS_URL!, { enableOfflineQueue: false, lazyConnect: true });
+    await redis.connect();
+    clients.push(redis);
+    const waiter = new RedisTokenStore(redis, { prefix });
+    stores.push(waiter);
+
+    expect(await holder.store.acquireLock("claude:account:1", "other-owner", 30_000)).toBe(true);
+    const waited = waiter.waitForRefresh("claude:account:1", 10_000);
+    expect(await holder.store.releaseLock("claude:account:1", "other-owner")).toBe(true);
+    await expect(waited).resolves.toMatch(/^(announced|unlocked)$/);
   });
 
   it("close() releases the subscriber connection it made", async () => {

@@ -143,7 +143,9 @@ export class RedisTokenStore implements TokenStore {
     if (this.#closed) throw new TokenStoreError("store is closed", { code: "unavailable", operation: "waitForRefresh" });
     if (this.#subscribed === undefined) {
       const subscriber = (this.#subscriber ??= this.#duplicate());
-      const subscribed = subscriber.subscribe(this.#keys.refreshedChannel);
+      // The duplicate inherits the client's options; with `enableOfflineQueue: false` (fail fast while Redis
+      // is down) a SUBSCRIBE sent before the new connection is up fails, so wait for it to be ready first.
+      const subscribed = whenReady(subscriber).then(() => subscriber.subscribe(this.#keys.refreshedChannel));
       this.#subscribed = subscribed;
       subscribed.catch(() => {
         if (this.#subscribed === subscribed) this.#subscribed = undefined;
@@ -214,4 +216,23 @@ function withTimeout<T>(pending: Promise<T>, timeoutMs: number, operation: strin
       : new TokenStoreError("Redis command failed", { code: "unavailable", operation, cause: error });
   });
   return Promise.race([settled, timedOut]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once `connection` is ready (connecting it if lazy); rejects on its next error (a later wait retries). */
+function whenReady(connection: Redis | Cluster): Promise<void> {
+  if (connection.status === "ready") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      connection.off("error", onError);
+      resolve();
+    };
+    const onError = (error: unknown) => {
+      connection.off("ready", onReady);
+      reject(error instanceof Error ? error : new Error(String(error)));
+    };
+    connection.once("ready", onReady);
+    connection.once("error", onError);
+    // A duplicate of a `lazyConnect` client waits for a command that, offline-queue-less, it cannot queue.
+    if (connection.status === "wait") connection.connect().catch(onError);
+  });
 }
