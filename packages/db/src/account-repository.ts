@@ -1,6 +1,6 @@
 import type { AccountSnapshot, SchedulerBucket } from "@subrelay/scheduler-cache";
 import type { AccountStore, OAuthCredentials, TokenAccount } from "@subrelay/token-cache";
-import { and, asc, eq, gt, isNull, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { CredentialCipher } from "./credential-cipher";
 import { DatabaseError, translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
@@ -418,6 +418,29 @@ export class AccountRepository implements AccountStore {
   }
 
   /** Cooling down until `until` (epoch ms) for `reason`. A no-op unless it extends the current cool-down. */
+  /**
+   * Ends a cool-down whose reason starts with `reasonPrefix` (e.g. the refresh worker's own), with an
+   * `account.state` outbox row in the same transaction. A cool-down set for another reason stays. Resolves
+   * to true when one was cleared.
+   */
+  async clearTempUnschedulable(id: string, reasonPrefix: string): Promise<boolean> {
+    const numericId = parseId(id);
+    if (numericId === null) return false;
+    const pattern = `${reasonPrefix.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+    return this.#db.transaction(async (transaction) => {
+      const updated = await transaction
+        .update(accounts)
+        .set({ tempUnschedulableUntil: null, tempUnschedulableReason: null, updatedAt: sql`now()` })
+        .where(and(eq(accounts.id, numericId), like(accounts.tempUnschedulableReason, pattern)))
+        .returning({ id: accounts.id });
+      if (updated.length === 0) return false;
+      await writeOutboxEvents(transaction, [
+        { event: "account.state", accountId: numericId, payload: { change: "reset" } },
+      ]);
+      return true;
+    });
+  }
+
   markTempUnschedulable(id: string, until: number, reason: string): Promise<boolean> {
     const at = requireEpoch(until, "until");
     return this.#markState(

@@ -330,6 +330,26 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect((await outboxRows()).filter((row) => row.event === "account.state")).toHaveLength(1);
       });
 
+      it("clearTempUnschedulable ends only a cool-down with the given reason prefix, with an outbox row", async () => {
+        const mine = await oauthAccount({ name: "mine" });
+        const other = await oauthAccount({ name: "other" });
+        await database.accounts.markTempUnschedulable(mine.id, T0 + MINUTE, "token refresh failing: server");
+        await database.accounts.markTempUnschedulable(other.id, T0 + MINUTE, "upstream said no");
+        const before = (await outboxRows()).length;
+
+        expect(await database.accounts.clearTempUnschedulable(other.id, "token refresh failing:")).toBe(false);
+        expect(await database.accounts.clearTempUnschedulable(mine.id, "token refresh failing:")).toBe(true);
+        expect(await database.accounts.clearTempUnschedulable(mine.id, "token refresh failing:")).toBe(false);
+        // LIKE wildcards in the prefix are literal.
+        expect(await database.accounts.clearTempUnschedulable(other.id, "%")).toBe(false);
+
+        expect(await database.accounts.getById(mine.id)).toMatchObject({ tempUnschedulableUntil: null, tempUnschedulableReason: null });
+        expect(await database.accounts.getById(other.id)).toMatchObject({ tempUnschedulableUntil: T0 + MINUTE });
+        const added = (await outboxRows()).slice(before);
+        expect(added).toHaveLength(1);
+        expect(added[0]).toMatchObject({ event: "account.state", accountId: mine.id });
+      });
+
       it("clearExpiredStates clears only what has ended, once", async () => {
         const expired = await oauthAccount({ name: "expired" });
         const live = await oauthAccount({ name: "live" });
