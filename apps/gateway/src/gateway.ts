@@ -2,12 +2,7 @@ import type { Cluster, Redis } from "ioredis";
 import { Agent, type Dispatcher } from "undici";
 import type { AccountRecord, Database } from "@subrelay/db";
 import type { Provider, UpstreamAccount } from "@subrelay/providers-core";
-import {
-  CachedSchedulerReader,
-  MemorySchedulerCache,
-  RedisSchedulerCache,
-  type RevalidatingSchedulerCache,
-} from "@subrelay/scheduler-cache";
+import { CachedSchedulerReader, MemorySchedulerCache, type RevalidatingSchedulerCache } from "@subrelay/scheduler-cache";
 import { MemoryTokenStore, RedisTokenStore, TokenManager, type Logger, type TokenStore } from "@subrelay/token-cache";
 import type { FastifyInstance } from "fastify";
 import { AccessTokens } from "./access-tokens";
@@ -24,8 +19,7 @@ import {
   dataDirSecret,
   generateAdminToken,
   openDatabase,
-  secretKeyOf,
-  tokenCacheKey,
+  redisStores,
   type GatewayConfig,
 } from "@subrelay/refresh-worker";
 import { GatewayMetrics } from "./gateway-metrics";
@@ -89,9 +83,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   if (redis) redis.on("error", (error: unknown) => warn("redis connection error", error));
 
   const prefix = config.redisPrefix;
-  const tokenStore: TokenStore = redis
-    ? new RedisTokenStore(redis, { prefix: `${prefix}token:`, encryptionKey: tokenCacheKey(secretKeyOf(config)) })
-    : new MemoryTokenStore();
+  const shared = redis ? redisStores(redis, config) : null;
+  const tokenStore: TokenStore = shared?.tokenStore ?? new MemoryTokenStore();
   const providers = createProviders(config, { dispatcher, now });
   const refreshers = Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher]));
   const tokens = new TokenManager({
@@ -107,9 +100,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     },
   });
 
-  const scheduler: RevalidatingSchedulerCache = redis
-    ? new RedisSchedulerCache(redis, { prefix: `${prefix}sched:` })
-    : new MemorySchedulerCache();
+  const scheduler: RevalidatingSchedulerCache = shared?.scheduler ?? new MemorySchedulerCache();
   const reader = new CachedSchedulerReader(scheduler);
   const slots: ConcurrencySlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
   const sticky: StickySessions = redis ? new RedisStickySessions(redis, { prefix, warn }) : new MemoryStickySessions({ now });

@@ -7,7 +7,8 @@ import type { Provider } from "@subrelay/providers-core";
 import { createClaudeProvider } from "@subrelay/providers-claude";
 import { createGeminiProvider } from "@subrelay/providers-gemini";
 import { createOpenAIProvider } from "@subrelay/providers-openai";
-import type { Logger } from "@subrelay/token-cache";
+import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
+import { RedisTokenStore, type Logger } from "@subrelay/token-cache";
 import type { GatewayConfig } from "./config";
 import { dataDirSecret } from "./data-dir-secrets";
 
@@ -84,4 +85,21 @@ export function secretKeyOf(config: Pick<GatewayConfig, "dataDir" | "secretKey">
  */
 export function tokenCacheKey(secretKey: string): Uint8Array {
   return new Uint8Array(hkdfSync("sha256", parseSecretKey(secretKey), new Uint8Array(0), "subrelay token cache v1", 32));
+}
+
+/**
+ * The Redis-backed stores every gateway and worker replica shares, under the configured prefix: the token
+ * cache (`<prefix>token:`, access tokens encrypted) and the scheduler cache (`<prefix>sched:`).
+ */
+export function redisStores(
+  redis: Redis | Cluster,
+  config: Pick<GatewayConfig, "redisPrefix" | "dataDir" | "secretKey">,
+): { tokenStore: RedisTokenStore; scheduler: RedisSchedulerCache } {
+  return {
+    tokenStore: new RedisTokenStore(redis, {
+      prefix: `${config.redisPrefix}token:`,
+      encryptionKey: tokenCacheKey(secretKeyOf(config)),
+    }),
+    scheduler: new RedisSchedulerCache(redis, { prefix: config.redisPrefix }),
+  };
 }

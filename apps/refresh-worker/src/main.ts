@@ -1,0 +1,111 @@
+import type { AddressInfo } from "node:net";
+import { TokenManager, type Logger } from "@subrelay/token-cache";
+import { ConfigError, loadConfig, type GatewayConfig } from "./config";
+import { connectRedis, createProviders, openDatabase, redisStores } from "./runtime";
+import { startWorker } from "./worker";
+import { WorkerMetrics } from "./worker-metrics";
+import { createWorkerServer } from "./worker-server";
+
+const levels = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+
+/** JSON lines on stdout (pino's shape), filtered by LOG_LEVEL. */
+function createLogger(level: GatewayConfig["logLevel"]): Logger {
+  const threshold = level === "silent" ? Number.POSITIVE_INFINITY : levels.indexOf(level);
+  const write = (name: (typeof levels)[number]) => (fields: Record<string, unknown>, message: string) => {
+    if (levels.indexOf(name) < threshold) return;
+    process.stdout.write(`${JSON.stringify({ level: name, time: Date.now(), pid: process.pid, ...fields, msg: message })}\n`);
+  };
+  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+/** `node dist/main.js`: the refresh worker process (needs Redis; in embedded mode the gateway runs it). */
+async function main(): Promise<void> {
+  let config: GatewayConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (!config.redisUrl && !(config.redisClusterNodes && config.redisClusterNodes.length > 0)) {
+    process.stderr.write(
+      "subrelay refresh worker: neither REDIS_URL nor REDIS_CLUSTER_NODES is set.\n" +
+        "Without Redis (the embedded mode) the refresh worker runs inside the gateway process; do not start it separately.\n" +
+        "To run separate workers, point the gateway and the worker at the same Postgres (DATABASE_URL) and Redis.\n",
+    );
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  const metrics = new WorkerMetrics();
+  const database = await openDatabase(config, logger);
+  const redis = connectRedis(config);
+  if (!redis) throw new Error("Redis is configured but no client was created");
+  let lastRedisWarning = 0;
+  redis.on("error", (error: unknown) => {
+    if (Date.now() - lastRedisWarning < 10_000) return;
+    lastRedisWarning = Date.now();
+    logger.warn({ error: error instanceof Error ? error.message : String(error) }, "redis connection error");
+  });
+
+  const { tokenStore, scheduler } = redisStores(redis, config);
+  const providers = createProviders(config);
+  const tokens = new TokenManager({
+    accounts: database.accounts,
+    refreshers: Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher])),
+    store: tokenStore,
+    logger,
+    metrics: { refresh: (platform, outcome) => metrics.refreshAttempts.inc({ platform, outcome }) },
+  });
+  const worker = await startWorker({ database, tokens, scheduler, redis, config, logger, metrics });
+
+  const server = createWorkerServer({
+    metrics,
+    readiness: async () => ({
+      database: await database.ping().then(
+        () => true,
+        () => false,
+      ),
+      redis: await redis.ping().then(
+        () => true,
+        () => false,
+      ),
+    }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.workerPort, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  logger.info({ host: address.address, port: address.port }, "refresh worker listening");
+  process.stdout.write(`subrelay refresh worker listening on http://${address.address}:${address.port}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing the batch in flight");
+    (async () => {
+      await worker.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await tokenStore.close().catch(() => undefined);
+      redis.disconnect();
+      await database.close();
+    })().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ error: error instanceof Error ? error.message : String(error) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`subrelay refresh worker failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
