@@ -17,6 +17,8 @@ export function createClaudeUsageTracker(request: ClientRequest): UsageTracker {
   return createSseUsageTracker({
     onEvent(event, usage) {
       if (!counted) return;
+      // Usage rides only on these two; the content deltas between them (most of a stream) are not parsed.
+      if (event.event !== undefined && event.event !== "message_start" && event.event !== "message_delta") return;
       const data = parseSseJson(event.data) as { type?: unknown; message?: { model?: unknown; usage?: AnthropicUsage }; usage?: AnthropicUsage } | undefined;
       if (data?.type === "message_start") {
         if (typeof data.message?.model === "string") usage.model = data.message.model;
