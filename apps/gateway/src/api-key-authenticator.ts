@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Group } from "@subrelay/singleflight";
 import type { SchedulerMode } from "@subrelay/scheduler-cache";
 import { GatewayError } from "./dialect-error";
@@ -37,7 +36,7 @@ interface Entry {
 }
 
 /**
- * Authenticates subrelay keys: SHA-256 lookup, an in-process cache with a short TTL, and one database
+ * Authenticates subrelay keys: a lookup by SHA-256 in the store, an in-process cache with a short TTL, and one database
  * read per key however many requests miss at once. When the database fails, a key seen recently keeps
  * working (stale) so an outage does not lock clients out.
  */
@@ -61,8 +60,7 @@ export class ApiKeyAuthenticator {
   /** Resolves to the key's grant; rejects with a GatewayError (401) for a missing, unknown, revoked or expired key. */
   async authenticate(key: string | undefined): Promise<ApiKeyGrant> {
     if (!key) throw new GatewayError("authentication", "Missing API key.");
-    const hash = createHash("sha256").update(key).digest("hex");
-    const stored = await this.find(hash, key);
+    const stored = await this.find(key);
     const now = this.now();
     if (!stored) throw new GatewayError("authentication", "Invalid API key.");
     if (stored.status !== "active") throw new GatewayError("authentication", "This API key has been revoked.");
@@ -77,13 +75,15 @@ export class ApiKeyAuthenticator {
     this.cache.clear();
   }
 
-  private async find(hash: string, key: string): Promise<StoredApiKey | null> {
-    const entry = this.cache.get(hash);
+  // Cached by the key itself (the process holds it while serving the request anyway); the store only
+  // ever sees it to hash it, and a cache hit costs no hashing at all.
+  private async find(key: string): Promise<StoredApiKey | null> {
+    const entry = this.cache.get(key);
     const now = this.now();
     if (entry && now - entry.fetchedAt < (entry.key ? this.ttlMs : this.negativeTtlMs)) return entry.key;
     try {
-      const { value } = await this.lookups.do(hash, () => this.options.lookup(key));
-      this.remember(hash, value);
+      const { value } = await this.lookups.do(key, () => this.options.lookup(key));
+      this.remember(key, value);
       return value;
     } catch (error) {
       if (entry?.key && now - entry.fetchedAt < this.ttlMs + this.staleMs) return entry.key;
@@ -91,9 +91,9 @@ export class ApiKeyAuthenticator {
     }
   }
 
-  private remember(hash: string, key: StoredApiKey | null): void {
-    this.cache.delete(hash);
-    this.cache.set(hash, { key, fetchedAt: this.now() });
+  private remember(key: string, stored: StoredApiKey | null): void {
+    this.cache.delete(key);
+    this.cache.set(key, { key: stored, fetchedAt: this.now() });
     if (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);

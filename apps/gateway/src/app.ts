@@ -202,7 +202,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
   app.get("/metrics", async (_request, reply) => {
     await deps.collectMetrics?.();
-    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.render());
   });
 
   registerAdminRoutes(app, { admin: deps.admin, adminToken: deps.adminToken, authenticator: deps.authenticator });

@@ -16,5 +16,6 @@ export async function embeddedWorker(gateway: Gateway): Promise<() => Promise<vo
     config: gateway.config,
     logger: gateway.app.log,
   });
+  gateway.metrics.included.push(worker.metrics.registry);
   return () => worker.stop();
 }

@@ -5,6 +5,14 @@ const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 /** The gateway's Prometheus metrics, on a registry of its own (several gateways can share a process in tests). */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** Registries rendered beside the gateway's own (the embedded refresh worker's). */
+  readonly included: Registry[] = [];
+
+  /** Prometheus text of the gateway's metrics and every included registry. */
+  async render(): Promise<string> {
+    const texts = await Promise.all([this.registry, ...this.included].map((registry) => registry.metrics()));
+    return texts.join("\n");
+  }
   readonly requests = new Counter({
     name: "subrelay_requests_total",
     help: "Client requests by route, status and platform.",
@@ -47,6 +55,11 @@ export class GatewayMetrics {
     name: "subrelay_scheduler_snapshot_lookups_total",
     help: "Scheduler snapshot lookups by result.",
     labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  readonly redisCommands = new Counter({
+    name: "subrelay_redis_commands_total",
+    help: "Commands this process sent to Redis (each its own round trip unless pipelined).",
     registers: [this.registry],
   });
   readonly usageDropped = new Counter({

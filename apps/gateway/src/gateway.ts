@@ -80,7 +80,10 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
 
   const database = await openDatabase(config, log);
   const redis = connectRedis(config);
-  if (redis) redis.on("error", (error: unknown) => warn("redis connection error", error));
+  if (redis) {
+    redis.on("error", (error: unknown) => warn("redis connection error", error));
+    countCommands(redis, () => metrics.redisCommands.inc());
+  }
 
   const prefix = config.redisPrefix;
   const shared = redis ? redisStores(redis, config) : null;
@@ -270,4 +273,13 @@ function stateOf(account: AccountRecord, now: number): string {
   if ((account.tempUnschedulableUntil ?? 0) > now) return "cooling_down";
   if ((account.overloadedUntil ?? 0) > now) return "overloaded";
   return account.schedulable ? "active" : "unschedulable";
+}
+
+/** Counts every command the client sends (the figure behind "Redis commands per request"). */
+function countCommands(redis: Redis | Cluster, onCommand: () => void): void {
+  const send = redis.sendCommand.bind(redis) as (...args: unknown[]) => unknown;
+  (redis as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (...args: unknown[]) => {
+    onCommand();
+    return send(...args);
+  };
 }

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embeddedWorker } from "../src/embedded-worker";
+import { claudeReply, jsonFixture, startTestGateway, type TestGateway } from "./harness";
+
+const MODEL = "claude-sonnet-4-5";
+
+/**
+ * What an operator sees and relies on, on the embedded default as `pnpm start` runs it (the refresh worker's
+ * loops inside the gateway): health, readiness, metrics, and sticky sessions.
+ */
+describe("operations on the embedded gateway", () => {
+  let harness: TestGateway;
+
+  beforeAll(async () => {
+    harness = await startTestGateway({ overrides: { onStart: embeddedWorker } });
+  });
+  afterAll(async () => harness?.close());
+
+  const base = (prefix: string) => `${harness.upstream.url}/${prefix}`;
+  const ask = (key: string, headers: Record<string, string> = {}) =>
+    fetch(`${harness.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": key, "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
+      body: JSON.stringify({ model: MODEL, max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+    });
+
+  it("answers /healthz and /readyz (no Redis configured: reported as null, not as a failure)", async () => {
+    const health = await fetch(`${harness.url}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${harness.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready", checks: { database: true, redis: null } });
+  });
+
+  it("exposes request, upstream and account metrics, and the embedded worker's own", async () => {
+    const seeded = await harness.seed({
+      platform: "claude",
+      accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-metrics" }, baseUrl: base("metrics") }],
+    });
+    harness.upstream.on("POST", "/metrics/v1/messages", claudeReply);
+    expect((await ask(seeded.key)).status).toBe(200);
+
+    const text = await (await fetch(`${harness.url}/metrics`)).text();
+    expect(text).toMatch(/^subrelay_requests_total\{route="\/v1\/messages",status="200",platform="claude"\} [1-9]/m);
+    expect(text).toMatch(/^subrelay_upstream_latency_seconds_count\{platform="claude",outcome="200"\} [1-9]/m);
+    expect(text).toMatch(/^subrelay_accounts\{platform="claude",state="active"\} [1-9]/m);
+    // The refresh worker's loops run inside this process, and their metrics are served here too.
+    expect(text).toMatch(/^# TYPE subrelay_worker_outbox_lag_seconds gauge$/m);
+    expect(text).toMatch(/^# TYPE subrelay_worker_refreshes_total counter$/m);
+    expect(text).not.toContain("sk-ant-metrics");
+  });
+
+  it("keeps a session on its account while it is usable, and moves it when that account is rate limited", async () => {
+    const seeded = await harness.seed({
+      platform: "claude",
+      accounts: [
+        { name: "x", type: "apikey", priority: 10, credentials: { apiKey: "sk-ant-sticky-x" }, baseUrl: base("sticky-x") },
+        { name: "y", type: "apikey", priority: 20, credentials: { apiKey: "sk-ant-sticky-y" }, baseUrl: base("sticky-y") },
+      ],
+    });
+    const [x] = seeded.accountIds as [string, string];
+    let xLimited = false;
+    harness.upstream
+      .on("POST", "/sticky-x/v1/messages", (request) =>
+        xLimited
+          ? { status: 429, headers: { "retry-after": "60" }, json: jsonFixture("claude", "error-rate-limit.json") }
+          : claudeReply(request),
+      )
+      .on("POST", "/sticky-y/v1/messages", claudeReply);
+    const served = () => ({
+      x: harness.upstream.requestsTo("/sticky-x/v1/messages").length,
+      y: harness.upstream.requestsTo("/sticky-y/v1/messages").length,
+    });
+    const session = { "x-session-id": "conversation-42" };
+
+    // Bound to X, the better account at the time.
+    expect((await ask(seeded.key, session)).status).toBe(200);
+    expect(served()).toEqual({ x: 1, y: 0 });
+
+    // X becomes the worse choice: sessionless traffic moves to Y, the session stays on X.
+    expect((await harness.admin("PATCH", `/admin/accounts/${x}`, { priority: 30 })).status).toBe(200);
+    expect((await ask(seeded.key)).status).toBe(200);
+    expect(served()).toEqual({ x: 1, y: 1 });
+    expect((await ask(seeded.key, session)).status).toBe(200);
+    expect(served()).toEqual({ x: 2, y: 1 });
+
+    // X is rate limited: the session fails over to Y and stays there.
+    xLimited = true;
+    expect((await ask(seeded.key, session)).status).toBe(200);
+    expect(served()).toEqual({ x: 3, y: 2 });
+    xLimited = false;
+    expect((await ask(seeded.key, session)).status).toBe(200);
+    expect(served()).toEqual({ x: 3, y: 3 });
+  });
+});
