@@ -1,19 +1,10 @@
-import { ConfigError, loadConfig } from "@subrelay/refresh-worker";
+import { loadConfigOrExit } from "@subrelay/refresh-worker";
 import { createGateway } from "./gateway";
 import { embeddedWorker } from "./embedded-worker";
 
 /** `node dist/main.js`: starts the gateway from the environment. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const gateway = await createGateway(config, { onStart: config.redisUrl || config.redisClusterNodes ? undefined : embeddedWorker });
   const address = await gateway.listen();
   const storage = config.databaseUrl ? "Postgres" : `embedded PGlite in ${config.dataDir}`;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
+import type { UsageTotals } from "@subrelay/db";
 import { loadConfig } from "@subrelay/refresh-worker";
 import { createGateway, type Gateway, type GatewayOverrides } from "../src/index";
 
@@ -51,15 +52,7 @@ export interface Seeded {
   accountIds: string[];
 }
 
-export interface UsageTotals {
-  key: string | null;
-  requests: number;
-  errors: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-}
+export type { UsageTotals } from "@subrelay/db";
 
 export interface SeedOptions {
   platform: "claude" | "openai" | "gemini";
@@ -133,33 +126,7 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
     url,
     upstream,
     admin,
-    async seed(seed) {
-      const group = await admin<{ id: number }>("POST", "/admin/groups", {
-        name: `group-${randomBytes(4).toString("hex")}`,
-        platform: seed.platform,
-        mode: seed.mode,
-      });
-      if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.body)}`);
-      const accountIds: string[] = [];
-      for (const [index, account] of seed.accounts.entries()) {
-        const created = await admin<{ id: string }>("POST", "/admin/accounts", {
-          name: account.name ?? `account-${index}`,
-          platform: seed.platform,
-          type: account.type,
-          credentials: account.credentials,
-          groupIds: [group.body.id],
-          priority: account.priority,
-          concurrency: account.concurrency ?? 100,
-          models: account.models,
-          baseUrl: account.baseUrl,
-        });
-        if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.body)}`);
-        accountIds.push(created.body.id);
-      }
-      const key = await admin<{ id: number; key: string }>("POST", "/admin/api-keys", { name: "test", groupId: group.body.id });
-      if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.body)}`);
-      return { key: key.body.key, keyId: key.body.id, groupId: group.body.id, accountIds };
-    },
+    seed: (seed) => seedThrough(admin, seed),
     async usageOf(accountId) {
       await gateway.usage.flush();
       const totals = await admin<{ data: UsageTotals[] }>("GET", "/admin/usage?groupBy=account");
@@ -178,6 +145,45 @@ function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests through scripts/test-env.mjs`);
   return value;
+}
+
+/** What the admin API of a gateway under test answers. */
+export type AdminCall = <T>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>;
+
+/** Creates a group, its accounts and a key through the admin API. */
+export async function seedThrough(
+  admin: AdminCall,
+  seed: SeedOptions,
+  options: { defaultConcurrency?: number; keyName?: string } = {},
+): Promise<Seeded> {
+  const group = await admin<{ id: number }>("POST", "/admin/groups", {
+    name: `group-${randomBytes(4).toString("hex")}`,
+    platform: seed.platform,
+    mode: seed.mode,
+  });
+  if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.body)}`);
+  const accountIds: string[] = [];
+  for (const [index, account] of seed.accounts.entries()) {
+    const created = await admin<{ id: string }>("POST", "/admin/accounts", {
+      name: account.name ?? `account-${index}`,
+      platform: seed.platform,
+      type: account.type,
+      credentials: account.credentials,
+      groupIds: [group.body.id],
+      priority: account.priority,
+      concurrency: account.concurrency ?? options.defaultConcurrency ?? 100,
+      models: account.models,
+      baseUrl: account.baseUrl,
+    });
+    if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.body)}`);
+    accountIds.push(created.body.id);
+  }
+  const key = await admin<{ id: number; key: string }>("POST", "/admin/api-keys", {
+    name: options.keyName ?? "test",
+    groupId: group.body.id,
+  });
+  if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.body)}`);
+  return { key: key.body.key, keyId: key.body.id, groupId: group.body.id, accountIds };
 }
 
 /** A fresh database on the DATABASE_URL server, dropped by `drop()`. */

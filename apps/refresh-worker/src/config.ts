@@ -175,3 +175,16 @@ export function parseDuration(raw: string): number | undefined {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "ms"] ?? 1;
   return Math.round(Number(match[1]) * unit);
 }
+
+/** Reads the configuration, or prints every problem and exits with code 2 (both apps' entry points). */
+export function loadConfigOrExit(env: Env = process.env): GatewayConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}

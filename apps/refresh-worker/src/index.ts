@@ -1,4 +1,4 @@
-export { ConfigError, loadConfig, parseDuration, type GatewayConfig, type PlatformEndpoints } from "./config";
+export { ConfigError, loadConfig, loadConfigOrExit, parseDuration, type GatewayConfig, type PlatformEndpoints } from "./config";
 export { dataDirSecret, generateAdminToken } from "./data-dir-secrets";
 export { connectRedis, createProviders, openDatabase, redisStores, secretKeyOf, tokenCacheKey } from "./runtime";
 export { startWorker, type WorkerHandle, type WorkerOptions } from "./worker";

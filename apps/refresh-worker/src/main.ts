@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { TokenManager, type Logger } from "@subrelay/token-cache";
-import { ConfigError, loadConfig, type GatewayConfig } from "./config";
+import { loadConfigOrExit, type GatewayConfig } from "./config";
 import { connectRedis, createProviders, openDatabase, redisStores } from "./runtime";
 import { startWorker } from "./worker";
 import { WorkerMetrics } from "./worker-metrics";
@@ -20,16 +20,7 @@ function createLogger(level: GatewayConfig["logLevel"]): Logger {
 
 /** `node dist/main.js`: the refresh worker process (needs Redis; in embedded mode the gateway runs it). */
 async function main(): Promise<void> {
-  let config: GatewayConfig;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   if (!config.redisUrl && !(config.redisClusterNodes && config.redisClusterNodes.length > 0)) {
     process.stderr.write(
       "subrelay refresh worker: neither REDIS_URL nor REDIS_CLUSTER_NODES is set.\n" +

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FakeUpstream } from "@subrelay/providers-core/testing";
-import { ADMIN_TOKEN, createTestDatabase, paths, type SeedOptions, type Seeded } from "../harness";
+import { ADMIN_TOKEN, createTestDatabase, paths, seedThrough, type SeedOptions, type Seeded } from "../harness";
 import { ServiceProcess, type ServiceKind } from "./service-process";
 
 export interface DeploymentOptions {
@@ -95,7 +95,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     workers,
     env,
     admin,
-    seed: (seed) => seedThrough(admin, seed),
+    seed: (seed) => seedThrough(admin, seed, { defaultConcurrency: 1_000, keyName: "deployment" }),
     close: (graceMs = 5_000) => (closed ??= cleanUp(graceMs)),
   };
 }
@@ -119,36 +119,6 @@ export async function adminRequest<T = Record<string, unknown>>(
   return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
 }
 
-async function seedThrough(
-  admin: <T>(method: string, path: string, body?: unknown) => Promise<{ status: number; body: T }>,
-  seed: SeedOptions,
-): Promise<Seeded> {
-  const group = await admin<{ id: number }>("POST", "/admin/groups", {
-    name: `group-${randomBytes(4).toString("hex")}`,
-    platform: seed.platform,
-    mode: seed.mode,
-  });
-  if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.body)}`);
-  const accountIds: string[] = [];
-  for (const [index, account] of seed.accounts.entries()) {
-    const created = await admin<{ id: string }>("POST", "/admin/accounts", {
-      name: account.name ?? `account-${index}`,
-      platform: seed.platform,
-      type: account.type,
-      credentials: account.credentials,
-      groupIds: [group.body.id],
-      priority: account.priority,
-      concurrency: account.concurrency ?? 1_000,
-      models: account.models,
-      baseUrl: account.baseUrl,
-    });
-    if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.body)}`);
-    accountIds.push(created.body.id);
-  }
-  const key = await admin<{ id: number; key: string }>("POST", "/admin/api-keys", { name: "deployment", groupId: group.body.id });
-  if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.body)}`);
-  return { key: key.body.key, keyId: key.body.id, groupId: group.body.id, accountIds };
-}
 
 async function stopWithin(service: ServiceProcess, graceMs: number): Promise<void> {
   if (!service.running) return;
