@@ -143,7 +143,11 @@ export class Relay {
     if (lastRefusal === undefined) {
       throw new GatewayError("unavailable", "No upstream account is available for this request right now.");
     }
-    if (lastRefusal instanceof GatewayError) throw lastRefusal;
+    if (lastRefusal instanceof GatewayError) {
+      // Failed requests are accounted too: the usage log is where an operator sees them.
+      this.recordUsage(call, null, lastRefusal.status, null, undefined);
+      throw lastRefusal;
+    }
     this.finishWith(call, lastRefusal.status, lastRefusal.headers, lastRefusal.bodyText);
     this.recordUsage(call, null, lastRefusal.status, null, undefined);
   }

@@ -50,6 +50,24 @@ describe("operations on the embedded gateway", () => {
     expect(text).not.toContain("sk-ant-metrics");
   });
 
+  it("accounts for a request that failed on every account, with its status", async () => {
+    const seeded = await harness.seed({
+      platform: "claude",
+      accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-dropped" }, baseUrl: base("dropped") }],
+    });
+    harness.upstream.on("POST", "/dropped/v1/messages", { drop: true });
+    const response = await ask(seeded.key);
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ type: "error", error: { type: "api_error" } });
+
+    await harness.gateway.usage.flush();
+    const byKey = await harness.admin<{ data: Array<{ key: string; requests: number; errors: number }> }>(
+      "GET",
+      "/admin/usage?groupBy=key",
+    );
+    expect(byKey.body.data.find((row) => row.key === String(seeded.keyId))).toMatchObject({ requests: 1, errors: 1 });
+  });
+
   it("keeps a session on its account while it is usable, and moves it when that account is rate limited", async () => {
     const seeded = await harness.seed({
       platform: "claude",
