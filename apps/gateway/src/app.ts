@@ -131,7 +131,11 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       const gatewayError = toGatewayError(error);
       if (gatewayError.kind === "internal") request.log.error({ err: error }, "relay failed");
       if (!response.headersSent && !response.destroyed) {
-        response.writeHead(gatewayError.status, { "content-type": "application/json", "x-request-id": request.id });
+        response.writeHead(gatewayError.status, {
+          "content-type": "application/json",
+          "x-request-id": request.id,
+          ...(gatewayError.retryAfterSeconds === undefined ? {} : { "retry-after": String(gatewayError.retryAfterSeconds) }),
+        });
         response.end(JSON.stringify(errorBody(spec.dialect, gatewayError)));
       } else if (!response.writableEnded) {
         response.end();

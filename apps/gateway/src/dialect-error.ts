@@ -80,13 +80,16 @@ const googleStatus: Record<GatewayErrorKind, string> = {
 export class GatewayError extends Error {
   override readonly name = "GatewayError";
   readonly status: number;
+  /** Sent as `Retry-After` when set. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly kind: GatewayErrorKind,
     message: string,
-    options: { status?: number; cause?: unknown } = {},
+    options: { status?: number; retryAfterSeconds?: number; cause?: unknown } = {},
   ) {
     super(message, { cause: options.cause });
     this.status = options.status ?? statusOf[kind];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import {
@@ -141,7 +140,14 @@ export class Relay {
     }
 
     if (lastRefusal === undefined) {
-      throw new GatewayError("unavailable", "No upstream account is available for this request right now.");
+      // Every account is cooling down: say when the first comes back, so clients retry then rather than now.
+      const comeback = earliestComeback(eligible, this.now());
+      lastRefusal =
+        comeback === undefined
+          ? new GatewayError("unavailable", "No upstream account is available for this request right now.")
+          : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
+              retryAfterSeconds: Math.max(1, Math.ceil((comeback - this.now()) / 1000)),
+            });
     }
     if (lastRefusal instanceof GatewayError) {
       // Failed requests are accounted too: the usage log is where an operator sees them.
@@ -354,7 +360,7 @@ export class Relay {
   ): ((chunk: Buffer) => Promise<void>) & { end(): void } {
     const writeRaw = async (data: string | Buffer) => {
       if (data.length === 0 || response.destroyed) return;
-      if (!response.write(data)) await Promise.race([once(response, "drain"), once(response, "close")]);
+      if (!response.write(data)) await drainedOrClosed(response);
     };
     if (!shaper) return Object.assign(writeRaw, { end: () => undefined });
     let pending = "";
@@ -469,3 +475,28 @@ async function readText(body: Dispatcher.ResponseData["body"], limit: number): P
   return Number.isFinite(limit) ? text.slice(0, limit) : text;
 }
 
+
+/** Resolves when `response` drains or closes; both listeners are removed either way (streams hit this often). */
+function drainedOrClosed(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off("drain", done);
+      response.off("close", done);
+      resolve();
+    };
+    response.on("drain", done);
+    response.on("close", done);
+  });
+}
+
+/** The earliest moment one of `accounts` stops cooling down, when all of them are (epoch ms). */
+function earliestComeback(accounts: readonly AccountSnapshot[], now: number): number | undefined {
+  let earliest: number | undefined;
+  for (const account of accounts) {
+    if (account.status !== "active" || !account.schedulable) return undefined;
+    const until = Math.max(account.rateLimitedUntil ?? 0, account.tempUnschedulableUntil ?? 0, account.overloadedUntil ?? 0);
+    if (until <= now) return undefined;
+    earliest = earliest === undefined ? until : Math.min(earliest, until);
+  }
+  return earliest;
+}

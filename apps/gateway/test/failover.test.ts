@@ -216,6 +216,48 @@ describe("failover and upstream errors (embedded)", () => {
     expect(harness.upstream.requestsTo("/all-b/v1/messages")).toHaveLength(1);
   });
 
+  it("answers 429 with the earliest comeback as Retry-After while every account cools down, without calling upstream", async () => {
+    const seeded = await harness.seed({
+      platform: "claude",
+      accounts: [
+        { type: "apikey", priority: 1, credentials: { apiKey: "sk-ant-cool-a" }, baseUrl: base("cool-a") },
+        { type: "apikey", priority: 2, credentials: { apiKey: "sk-ant-cool-b" }, baseUrl: base("cool-b") },
+      ],
+    });
+    const [a, b] = seeded.accountIds as [string, string];
+    harness.upstream
+      .on("POST", "/cool-a/v1/messages", { status: 429, headers: { "retry-after": "90" }, json: jsonFixture("claude", "error-rate-limit.json") })
+      .on("POST", "/cool-b/v1/messages", { status: 429, headers: { "retry-after": "40" }, json: jsonFixture("claude", "error-rate-limit.json") });
+    // One spy for both accounts (a second spyOn on the same method would replace the first).
+    const bothRecorded = deferred();
+    const limited = new Set<string>();
+    const scheduler = harness.gateway.scheduler;
+    const setAccount = scheduler.setAccount.bind(scheduler);
+    const spy = vi.spyOn(scheduler, "setAccount").mockImplementation(async (snapshot) => {
+      await setAccount(snapshot);
+      if ((snapshot.rateLimitedUntil ?? 0) > clock.now()) limited.add(snapshot.id);
+      if (limited.has(a) && limited.has(b)) bothRecorded.resolve();
+    });
+    const client = new Anthropic({ apiKey: seeded.key, baseURL: harness.url, maxRetries: 0 });
+    const ask = () =>
+      client.messages
+        .create({ model: MODEL, max_tokens: 8, messages: [{ role: "user", content: "hi" }] })
+        .catch((caught: unknown) => caught);
+
+    try {
+      expect(await ask()).toBeInstanceOf(Anthropic.RateLimitError);
+      await bothRecorded.promise;
+    } finally {
+      spy.mockRestore();
+    }
+    const calls = harness.upstream.requests.length;
+
+    const error = await ask();
+    expect(error).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((error as InstanceType<typeof Anthropic.RateLimitError>).headers.get("retry-after")).toBe("40");
+    expect(harness.upstream.requests.length).toBe(calls);
+  });
+
   it("gives every refusing Gemini account up and answers in Google's error shape", async () => {
     const seeded = await harness.seed({
       platform: "gemini",
