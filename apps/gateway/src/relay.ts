@@ -103,11 +103,17 @@ export class Relay {
     const bucket: SchedulerBucket = { groupId: call.grant.groupId, platform: call.platform, mode: call.grant.mode };
     const accounts = await this.deps.buckets.get(bucket);
     const { operation, model } = call.request;
-    const eligible = accounts.filter(
-      (account) => servesModel(account, model) && provider.supports(operation, accountType(account)),
-    );
-    if (eligible.length === 0) {
+    if (accounts.length === 0) {
+      throw new GatewayError("unavailable", "This key's group has no upstream accounts yet.");
+    }
+    const serving = accounts.filter((account) => servesModel(account, model));
+    if (serving.length === 0) {
       throw new GatewayError("not_found", `The model "${model}" is not available for this key.`);
+    }
+    const eligible = serving.filter((account) => provider.supports(operation, accountType(account)));
+    if (eligible.length === 0) {
+      // e.g. Chat Completions on a group of ChatGPT (Codex) OAuth accounts, which serve only the Responses API.
+      throw new GatewayError("invalid_request", `No account of this key can serve this endpoint for "${model}".`);
     }
 
     const sessionKey = sessionKeyOf(`${bucket.groupId}:${bucket.platform}`, call.request.headers, call.request.body);

@@ -197,4 +197,21 @@ describe("client errors in each dialect (embedded)", () => {
     const completion = await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] });
     expect(completion.object).toBe("chat.completion");
   });
+
+  it("answers 503 for a group with no accounts, and 400 for an endpoint its accounts cannot serve", async () => {
+    const empty = await harness.seed({ platform: "openai", accounts: [] });
+    const none = await post(endpoint.openai, keyHeader("openai", empty.key), JSON.stringify(validBody("openai")));
+    expect(none.status).toBe(503);
+    expectDialectError("openai", 503, none.body);
+
+    // ChatGPT (Codex) OAuth accounts serve only the Responses API.
+    const codex = await harness.seed({
+      platform: "openai",
+      accounts: [{ type: "oauth", credentials: { accessToken: "codex-access", refreshToken: "codex-refresh", expiresAt: Date.now() + 3_600_000, accountId: "acct" } }],
+    });
+    const chat = await post(endpoint.openai, keyHeader("openai", codex.key), JSON.stringify(validBody("openai")));
+    expect(chat.status).toBe(400);
+    expectDialectError("openai", 400, chat.body);
+    expect(harness.upstream.requestsTo(paths.codexResponses)).toHaveLength(0);
+  });
 });
