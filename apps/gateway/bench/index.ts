@@ -15,7 +15,9 @@ import pg from "pg";
 import { nodeSourceArgs } from "../../../scripts/node-source.mjs";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
-const CONCURRENCIES = [1, 16, 64];
+const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? "1,16,64").split(",").map(Number);
+/** BENCH_MODES=json limits the bodies run; BENCH_BACKENDS=embedded the gateway backends (for profiling one case). */
+const MODES = (process.env.BENCH_MODES ?? "json,stream").split(",");
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const children: ChildProcess[] = [];
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
   const upstream = await startChild(join(here, "upstream.ts"), {}, /^(http:\/\/\S+)$/);
   const rows: Row[] = [];
   const run = async (target: string, url: string, key: string | null) => {
-    for (const stream of [false, true]) {
+    for (const stream of [false, true].filter((value) => MODES.includes(value ? "stream" : "json"))) {
       for (const connections of CONCURRENCIES) {
         const row = { target, mode: stream ? "stream" : "json", ...(await load(url, key, stream, connections)) };
         rows.push(row);
@@ -169,8 +171,11 @@ async function main(): Promise<void> {
     }
   };
   await run("upstream directly", upstream, null);
-  const backends: Array<"embedded" | "postgres-redis"> =
-    process.env.DATABASE_URL && process.env.REDIS_URL ? ["embedded", "postgres-redis"] : ["embedded"];
+  const backends = (
+    process.env.DATABASE_URL && process.env.REDIS_URL ? ["embedded", "postgres-redis"] : ["embedded"]
+  ).filter((backend) => !process.env.BENCH_BACKENDS || process.env.BENCH_BACKENDS.split(",").includes(backend)) as Array<
+    "embedded" | "postgres-redis"
+  >;
   let commandsPerRequest: number | undefined;
   for (const backend of backends) {
     const gateway = await startGateway(upstream, backend);
