@@ -177,7 +177,9 @@ export class Relay {
     | { kind: "failover"; reason: string; refusal: Refusal }
   > {
     let released = false;
+    let stopFollowingClient = () => {};
     const release = () => {
+      stopFollowingClient();
       if (!released) {
         released = true;
         void lease.release();
@@ -198,8 +200,12 @@ export class Relay {
 
       const input = { account, accessToken, request: call.request };
       const upstreamRequest = provider.buildRequest(input);
+      // The upstream call follows the client until its answer is being delivered: a client that leaves
+      // before then takes the call with it; after, `deliver` drains the stream a while for its usage.
+      const upstreamAbort = new AbortController();
+      stopFollowingClient = followAbort(call.clientGone, upstreamAbort);
       const sentAt = this.now();
-      const answer = await this.send(upstreamRequest, call.clientGone).catch((error: unknown) => error);
+      const answer = await this.send(upstreamRequest, upstreamAbort.signal).catch((error: unknown) => error);
       if (!isAnswer(answer)) {
         if (call.clientGone.aborted) return { kind: "done" };
         const verdict = provider.classifyNetworkError(answer);
@@ -236,6 +242,7 @@ export class Relay {
         return this.refuse(call, account, verdict, { status: 502, headers: answer.headers, bodyText });
       }
       this.deps.lastUsed.touch(account.id, this.now());
+      stopFollowingClient();
       await this.deliver(call, provider, input, answer, sentAt);
       return { kind: "done" };
     } finally {
@@ -337,7 +344,8 @@ export class Relay {
       // Keep reading a while so the usage that arrives at the end of the stream is still counted.
       drainDeadline = setTimeout(() => answer.body.destroy(), USAGE_DRAIN_MS);
     };
-    call.clientGone.addEventListener("abort", onClientGone, { once: true });
+    if (call.clientGone.aborted) onClientGone();
+    else call.clientGone.addEventListener("abort", onClientGone, { once: true });
     try {
       for await (const chunk of answer.body as AsyncIterable<Buffer>) {
         ttfb ??= this.now() - sentAt;
@@ -505,4 +513,15 @@ function earliestComeback(accounts: readonly AccountSnapshot[], now: number): nu
     earliest = earliest === undefined ? until : Math.min(earliest, until);
   }
   return earliest;
+}
+
+/** Aborts `target` when `source` aborts (at once if it already has); returns the function that stops it. */
+function followAbort(source: AbortSignal, target: AbortController): () => void {
+  if (source.aborted) {
+    target.abort(source.reason);
+    return () => {};
+  }
+  const abort = () => target.abort(source.reason);
+  source.addEventListener("abort", abort, { once: true });
+  return () => source.removeEventListener("abort", abort);
 }

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { UsageRow } from "@subrelay/db";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { embeddedWorker } from "../src/embedded-worker";
-import { claudeReply, jsonFixture, startTestGateway, type TestGateway } from "./harness";
+import { claudeReply, deferred, jsonFixture, startTestGateway, type TestGateway } from "./harness";
 
 const MODEL = "claude-sonnet-4-5";
 
@@ -66,6 +67,53 @@ describe("operations on the embedded gateway", () => {
       "/admin/usage?groupBy=key",
     );
     expect(byKey.body.data.find((row) => row.key === String(seeded.keyId))).toMatchObject({ requests: 1, errors: 1 });
+  });
+
+  it("keeps reading a stream whose client left, so the usage at its end is still counted", async () => {
+    const seeded = await harness.seed({
+      platform: "claude",
+      accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-drain" }, baseUrl: base("drain") }],
+    });
+    const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+    harness.upstream.on("POST", "/drain/v1/messages", {
+      headers: { "content-type": "text/event-stream" },
+      chunkDelayMs: 100,
+      sse: [
+        event("message_start", {
+          type: "message_start",
+          message: { id: "msg_drain", type: "message", role: "assistant", model: MODEL, content: [], usage: { input_tokens: 11, output_tokens: 1 } },
+        }),
+        event("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+        event("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello" } }),
+        event("content_block_stop", { type: "content_block_stop", index: 0 }),
+        event("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 42 } }),
+        event("message_stop", { type: "message_stop" }),
+      ],
+    });
+    const recorded = deferred<UsageRow>();
+    const usage = harness.gateway.usage;
+    const record = usage.record.bind(usage);
+    const spy = vi.spyOn(usage, "record").mockImplementation((row) => {
+      record(row);
+      if (row.accountId === seeded.accountIds[0]) recorded.resolve(row);
+    });
+    try {
+      const client = new AbortController();
+      const response = await fetch(`${harness.url}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": seeded.key, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: "hi" }] }),
+        signal: client.signal,
+      });
+      const first = await response.body!.getReader().read();
+      expect(new TextDecoder().decode(first.value)).toContain("message_start");
+      client.abort();
+
+      // Output tokens arrive only in the final message_delta, after the client left.
+      expect(await recorded.promise).toMatchObject({ inputTokens: 11, outputTokens: 42, stream: true });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("keeps a session on its account while it is usable, and moves it when that account is rate limited", async () => {
