@@ -1,4 +1,4 @@
-import type { AccountType, ModelInfo, Operation, Provider } from "@subrelay/providers-core";
+import { networkErrorCode, type AccountType, type ModelInfo, type Operation, type Provider } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
 import { buildClaudeRequest } from "./build-claude-request";
 import { classifyClaudeResponse } from "./classify-claude-response";
@@ -64,7 +64,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
       return classifyClaudeResponse(response, now, classifyOptions);
     },
     classifyNetworkError(error) {
-      return { kind: "server", reason: `network: ${describeNetworkError(error)}` };
+      return { kind: "server", reason: `network: ${networkErrorCode(error) ?? "connection failed"}` };
     },
     usageTracker(request) {
       return createClaudeUsageTracker(request);
@@ -73,13 +73,4 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
       return models.map((model) => ({ ...model }));
     },
   };
-}
-
-function describeNetworkError(error: unknown): string {
-  if (typeof error === "object" && error !== null) {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === "string") return code;
-    if (typeof name === "string") return name;
-  }
-  return "connection failed";
 }

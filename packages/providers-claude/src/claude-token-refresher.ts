@@ -1,5 +1,5 @@
-import { credentialsFromTokenResponse, requestToken } from "@subrelay/providers-core";
-import { type OAuthCredentials, type TokenAccount, type TokenRefresher, TokenRefreshError } from "@subrelay/token-cache";
+import { credentialsFromTokenResponse, requestToken, requireRefreshToken } from "@subrelay/providers-core";
+import { type OAuthCredentials, type TokenAccount, type TokenRefresher } from "@subrelay/token-cache";
 import type { Dispatcher } from "undici";
 import { defaultClaudeClientId, defaultClaudeTokenTimeoutMs, defaultClaudeTokenUrl } from "./claude-defaults";
 
@@ -46,13 +46,7 @@ export class ClaudeTokenRefresher implements TokenRefresher {
   }
 
   async refresh(account: TokenAccount, signal: AbortSignal): Promise<OAuthCredentials> {
-    const refreshToken = account.credentials.refreshToken;
-    if (typeof refreshToken !== "string" || refreshToken === "") {
-      throw new TokenRefreshError(`Claude account ${account.id} has no refresh token`, {
-        code: "no_refresh_token",
-        permanent: true,
-      });
-    }
+    const refreshToken = requireRefreshToken(account, "Claude");
     const json = await requestToken({
       url: this.tokenUrl,
       body: { grant_type: "refresh_token", refresh_token: refreshToken, client_id: this.clientId },

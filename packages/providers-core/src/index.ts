@@ -5,5 +5,6 @@ export { ProviderError, type ProviderErrorCode, type ProviderErrorOptions } from
 export { createSseParser, type SseParser } from "./sse-parser";
 export { formatSseEvent } from "./format-sse-event";
 export { createSseUsageTracker, parseSseJson, type SseUsageTrackerOptions } from "./sse-usage-tracker";
-export { requestToken, credentialsFromTokenResponse, type TokenRequestOptions } from "./token-request";
+export { requestToken, credentialsFromTokenResponse, requireRefreshToken, type TokenRequestOptions } from "./token-request";
+export { networkErrorCode } from "./network-error-code";
 export { forwardableHeaders, mergeCommaList, parseRetryAfter, isBlockedHeader, headerValue } from "./headers";

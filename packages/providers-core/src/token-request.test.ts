@@ -1,7 +1,7 @@
 import { TokenRefreshError, type TokenRefreshErrorCode } from "@subrelay/token-cache";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeUpstream, type Reply } from "./fake-upstream";
-import { credentialsFromTokenResponse, requestToken, type TokenRequestOptions } from "./token-request";
+import { credentialsFromTokenResponse, requestToken, requireRefreshToken, type TokenRequestOptions } from "./token-request";
 
 const refreshToken = "rt-secret-0123456789";
 const now = Date.UTC(2025, 5, 1, 12, 0, 0);
@@ -179,3 +179,19 @@ describe("credentialsFromTokenResponse", () => {
     }
   });
 });
+
+describe("requireRefreshToken", () => {
+  it("returns the account's refresh token", () => {
+    expect(requireRefreshToken({ id: "7", platform: "claude", credentials: { accessToken: "a", refreshToken: "r" } }, "Claude")).toBe("r");
+  });
+
+  it("fails permanently with no_refresh_token when there is none, naming the platform and account", () => {
+    for (const refreshToken of [undefined, ""]) {
+      const account = { id: "7", platform: "claude", credentials: { accessToken: "a", refreshToken } };
+      expect(() => requireRefreshToken(account, "Claude")).toThrowError(
+        expect.objectContaining({ code: "no_refresh_token", permanent: true, message: "Claude account 7 has no refresh token" }),
+      );
+    }
+  });
+});
+

@@ -1,4 +1,4 @@
-import { type OAuthCredentials, TokenRefreshError, type TokenRefreshErrorCode } from "@subrelay/token-cache";
+import { type OAuthCredentials, type TokenAccount, TokenRefreshError, type TokenRefreshErrorCode } from "@subrelay/token-cache";
 import { type Dispatcher, request } from "undici";
 import { parseRetryAfter } from "./headers";
 
@@ -219,4 +219,19 @@ function stringOrUndefined(value: unknown): string | undefined {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The account's refresh token, or a permanent `no_refresh_token` TokenRefreshError (before any request:
+ * nothing can be refreshed without one). `platform` names it in the message, e.g. "Claude".
+ */
+export function requireRefreshToken(account: TokenAccount, platform: string): string {
+  const refreshToken = account.credentials.refreshToken;
+  if (typeof refreshToken !== "string" || refreshToken === "") {
+    throw new TokenRefreshError(`${platform} account ${account.id} has no refresh token`, {
+      code: "no_refresh_token",
+      permanent: true,
+    });
+  }
+  return refreshToken;
 }

@@ -1,4 +1,4 @@
-import type { AccountType, ModelInfo, Operation, Provider } from "@subrelay/providers-core";
+import { networkErrorCode, type AccountType, type ModelInfo, type Operation, type Provider } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
 import { buildGeminiRequest } from "./build-gemini-request";
 import { classifyGeminiResponse } from "./classify-gemini-response";
@@ -75,7 +75,7 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Provi
       return classifyGeminiResponse(response, now, verdictOptions);
     },
     classifyNetworkError(error) {
-      return { kind: "server", reason: `network error: ${describeNetworkError(error)}` };
+      return { kind: "server", reason: `network error: ${networkErrorCode(error) ?? "unknown"}` };
     },
     usageTracker() {
       return createGeminiUsageTracker();
@@ -84,13 +84,4 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Provi
       return models.map((model) => ({ ...model }));
     },
   };
-}
-
-function describeNetworkError(error: unknown): string {
-  if (typeof error === "object" && error !== null) {
-    const { code, name } = error as { code?: unknown; name?: unknown };
-    if (typeof code === "string") return code;
-    if (typeof name === "string") return name;
-  }
-  return "unknown";
 }

@@ -1,4 +1,4 @@
-import { credentialsFromTokenResponse, requestToken } from "@subrelay/providers-core";
+import { credentialsFromTokenResponse, requestToken, requireRefreshToken } from "@subrelay/providers-core";
 import {
   type OAuthCredentials,
   type TokenAccount,
@@ -60,13 +60,7 @@ export class GeminiTokenRefresher implements TokenRefresher {
   }
 
   async refresh(account: TokenAccount, signal: AbortSignal): Promise<OAuthCredentials> {
-    const refreshToken = account.credentials.refreshToken;
-    if (typeof refreshToken !== "string" || refreshToken === "") {
-      throw new TokenRefreshError(`Gemini account ${account.id} has no refresh token`, {
-        code: "no_refresh_token",
-        permanent: true,
-      });
-    }
+    const refreshToken = requireRefreshToken(account, "Gemini");
     if (this.#clientId === "") {
       throw new TokenRefreshError("Gemini OAuth client id is not configured", {
         code: "unauthorized_client",

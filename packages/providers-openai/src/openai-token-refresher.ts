@@ -1,8 +1,7 @@
-import { credentialsFromTokenResponse, requestToken } from "@subrelay/providers-core";
+import { credentialsFromTokenResponse, requestToken, requireRefreshToken } from "@subrelay/providers-core";
 import {
   type OAuthCredentials,
   type TokenAccount,
-  TokenRefreshError,
   type TokenRefresher,
 } from "@subrelay/token-cache";
 import type { Dispatcher } from "undici";
@@ -61,13 +60,7 @@ export class OpenAITokenRefresher implements TokenRefresher {
   }
 
   async refresh(account: TokenAccount, signal: AbortSignal): Promise<OAuthCredentials> {
-    const refreshToken = account.credentials.refreshToken;
-    if (typeof refreshToken !== "string" || refreshToken === "") {
-      throw new TokenRefreshError("OpenAI account has no refresh token", {
-        code: "no_refresh_token",
-        permanent: true,
-      });
-    }
+    const refreshToken = requireRefreshToken(account, "OpenAI");
     const json = await requestToken({
       url: this.tokenUrl,
       body: {
