@@ -7,7 +7,7 @@ import { GroupRepository } from "./group-repository";
 import { migrationsFolder as defaultMigrationsFolder } from "./migrations-folder";
 import { OutboxRepository } from "./outbox-repository";
 import type { SqlExecutor } from "./sql-executor";
-import { UsageRepository } from "./usage-repository";
+import { UsageRepository, type CopyFromCsv } from "./usage-repository";
 
 export interface DatabaseOptions {
   /**
@@ -106,6 +106,9 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
       );
     },
     close: () => client.close(),
+    copy: async (statement, csv) => {
+      await client.query(statement, [], { blob: new Blob([csv]) });
+    },
   });
 }
 
@@ -113,7 +116,7 @@ function assemble(
   kind: Database["kind"],
   db: SqlExecutor,
   cipher: CredentialCipher,
-  lifecycle: { migrate(): Promise<void>; close(): Promise<void> },
+  lifecycle: { migrate(): Promise<void>; close(): Promise<void>; copy?: CopyFromCsv },
 ): Database {
   let closed: Promise<void> | undefined;
   return {
@@ -130,7 +133,7 @@ function assemble(
     groups: new GroupRepository(db),
     accounts: new AccountRepository(db, cipher),
     apiKeys: new ApiKeyRepository(db),
-    usage: new UsageRepository(db),
+    usage: new UsageRepository(db, lifecycle.copy),
     outbox: new OutboxRepository(db),
   };
 }

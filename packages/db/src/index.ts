@@ -28,6 +28,7 @@ export { GroupRepository, type GroupRecord, type NewGroup } from "./group-reposi
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {
   UsageRepository,
+  type CopyFromCsv,
   type UsageGroupBy,
   type UsageRow,
   type UsageTotals,

@@ -690,6 +690,58 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
       await database.usage.insertMany([]);
     });
 
+    it("usage: any text a client sends is stored, and no value can make a batch unwritable", async () => {
+      const odd = [
+        'quoted "model", with commas',
+        "line\nbreaks\r\nand\ttabs",
+        "back\\slash \\N and a NUL\u0000 inside",
+        "lone \uD800 surrogate and a pair \uD83D\uDE00",
+        "ünïcödé 模型",
+        "",
+      ];
+      const before = Date.now();
+      await database.usage.insertMany(
+        odd.map((model, index) => ({
+          requestId: `odd-${index}`,
+          apiKeyId: index === 0 ? null : 1,
+          accountId: index === 1 ? null : "3",
+          groupId: null,
+          platform: "claude",
+          model,
+          // Counts as an upstream might report them: fractional, negative, absurdly large, not a number.
+          inputTokens: [1.6, -5, 1e12, Number.NaN, 7, 0][index]!,
+          outputTokens: 1,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          status: 200,
+          stream: index % 2 === 0,
+          durationMs: 0.4,
+          ttfbMs: index === 2 ? 1.5 : null,
+        })),
+      );
+      const totals = await database.usage.totals({ from: before - MINUTE, to: Date.now() + MINUTE, groupBy: "model" });
+      expect(totals.map((row) => row.key).sort()).toEqual(
+        [
+          'quoted "model", with commas',
+          "line\nbreaks\r\nand\ttabs",
+          "back\\slash \\N and a NUL inside",
+          "lone \uFFFD surrogate and a pair \uD83D\uDE00",
+          "ünïcödé 模型",
+          "",
+        ].sort(),
+      );
+      expect(Object.fromEntries(totals.map((row) => [row.key, row.inputTokens]))).toEqual({
+        'quoted "model", with commas': 2,
+        "line\nbreaks\r\nand\ttabs": 0,
+        "back\\slash \\N and a NUL inside": 2_147_483_647,
+        "lone \uFFFD surrogate and a pair \uD83D\uDE00": 0,
+        "ünïcödé 模型": 7,
+        "": 0,
+      });
+      // Rows without createdAt are stamped when written, inside the window.
+      expect(totals.reduce((sum, row) => sum + row.requests, 0)).toBe(odd.length);
+    });
+
     it("scheduler: buckets per group, bucket members by mode, snapshots without secrets", async () => {
       const single = await database.groups.create({ name: "claude-only", platform: "claude" });
       const mixed = await database.groups.create({ name: "all", platform: "claude", mode: "mixed" });
