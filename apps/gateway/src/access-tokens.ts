@@ -1,5 +1,6 @@
 import type { UpstreamAccount } from "@subrelay/providers-core";
 import type { OAuthCredentials, TokenAccount, TokenManager } from "@subrelay/token-cache";
+import type { Cancellation } from "./cancellation";
 
 export interface AccessTokensOptions {
   /**
@@ -26,10 +27,11 @@ export class AccessTokens {
     this.now = options.now ?? Date.now;
   }
 
-  async get(account: UpstreamAccount, signal?: AbortSignal): Promise<string> {
+  /** `clientGone` stops a wait for a refresh when the client leaves (its AbortSignal is made only then). */
+  async get(account: UpstreamAccount, clientGone?: Cancellation): Promise<string> {
     const cached = this.local.get(account.id);
     if (cached && cached.until > this.now()) return cached.token;
-    const token = await this.manager.getAccessToken(tokenAccount(account), { signal });
+    const token = await this.manager.getAccessToken(tokenAccount(account), { signal: clientGone?.signal });
     this.local.set(account.id, { token, until: this.now() + (this.options.localTtlMs ?? 5_000) });
     return token;
   }

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { DatabaseError } from "@subrelay/db";
 import { ProviderError, type Dialect, type Operation, type Provider } from "@subrelay/providers-core";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
+import { Cancellation } from "./cancellation";
 import { GatewayError, errorBody } from "./dialect-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
@@ -111,7 +112,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
 
     reply.hijack();
     const response = reply.raw;
-    const clientGone = new AbortController();
+    const clientGone = new Cancellation();
     response.on("close", () => {
       if (!response.writableFinished) clientGone.abort();
     });
@@ -124,7 +125,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         grant,
         request: { operation: spec.operation, model, stream, body: fields, headers: request.headers },
         response,
-        clientGone: clientGone.signal,
+        clientGone,
         startedAt: now(),
       });
     } catch (error) {

@@ -26,6 +26,7 @@ import type { LastUsedTracker } from "./last-used-tracker";
 import { describeError } from "./redis-support";
 import { sessionKeyOf, type StickySessions } from "./sticky-sessions";
 import type { AccessTokens } from "./access-tokens";
+import { Cancellation } from "./cancellation";
 import type { UsageRecorder } from "./usage-recorder";
 
 /** Accounts tried for one request: the first plus up to three switches. */
@@ -66,7 +67,7 @@ export interface RelayCall {
   /** The raw Node response; the relay writes status, headers and body itself. */
   response: ServerResponse;
   /** Aborts when the client disconnects. */
-  clientGone: AbortSignal;
+  clientGone: Cancellation;
   startedAt: number;
 }
 
@@ -202,10 +203,10 @@ export class Relay {
       const upstreamRequest = provider.buildRequest(input);
       // The upstream call follows the client until its answer is being delivered: a client that leaves
       // before then takes the call with it; after, `deliver` drains the stream a while for its usage.
-      const upstreamAbort = new AbortController();
-      stopFollowingClient = followAbort(call.clientGone, upstreamAbort);
+      const upstreamAbort = new Cancellation();
+      stopFollowingClient = call.clientGone.propagateTo(upstreamAbort);
       const sentAt = this.now();
-      const answer = await this.send(upstreamRequest, upstreamAbort.signal).catch((error: unknown) => error);
+      const answer = await this.send(upstreamRequest, upstreamAbort).catch((error: unknown) => error);
       if (!isAnswer(answer)) {
         if (call.clientGone.aborted) return { kind: "done" };
         const verdict = provider.classifyNetworkError(answer);
@@ -285,7 +286,7 @@ export class Relay {
     return { kind: "failover", reason: verdict.kind, refusal };
   }
 
-  private async send(upstream: UpstreamRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+  private async send(upstream: UpstreamRequest, signal: Cancellation): Promise<UpstreamAnswer> {
     const url = new URL(upstream.url);
     const response = await this.deps.dispatcher.request({
       origin: url.origin,
@@ -293,6 +294,7 @@ export class Relay {
       method: upstream.method,
       headers: upstream.headers,
       body: upstream.body,
+      // undici accepts an EventEmitter-shaped signal and uses only on/once/removeListener/aborted/reason.
       signal,
       headersTimeout: this.deps.headersTimeoutMs,
       bodyTimeout: this.deps.bodyTimeoutMs,
@@ -344,8 +346,7 @@ export class Relay {
       // Keep reading a while so the usage that arrives at the end of the stream is still counted.
       drainDeadline = setTimeout(() => answer.body.destroy(), USAGE_DRAIN_MS);
     };
-    if (call.clientGone.aborted) onClientGone();
-    else call.clientGone.addEventListener("abort", onClientGone, { once: true });
+    const stopWatchingClient = call.clientGone.onAbort(onClientGone);
     try {
       for await (const chunk of answer.body as AsyncIterable<Buffer>) {
         ttfb ??= this.now() - sentAt;
@@ -360,7 +361,7 @@ export class Relay {
       }
     } finally {
       clearTimeout(drainDeadline);
-      call.clientGone.removeEventListener("abort", onClientGone);
+      stopWatchingClient();
       if (!response.writableEnded) response.end();
     }
     if (ttfb !== null) this.deps.metrics.timeToFirstByte.observe({ platform: call.platform }, ttfb / 1000);
@@ -513,15 +514,4 @@ function earliestComeback(accounts: readonly AccountSnapshot[], now: number): nu
     earliest = earliest === undefined ? until : Math.min(earliest, until);
   }
   return earliest;
-}
-
-/** Aborts `target` when `source` aborts (at once if it already has); returns the function that stops it. */
-function followAbort(source: AbortSignal, target: AbortController): () => void {
-  if (source.aborted) {
-    target.abort(source.reason);
-    return () => {};
-  }
-  const abort = () => target.abort(source.reason);
-  source.addEventListener("abort", abort, { once: true });
-  return () => source.removeEventListener("abort", abort);
 }

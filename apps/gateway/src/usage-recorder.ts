@@ -77,6 +77,9 @@ export class UsageRecorder {
       // Rows recorded while the write ran sit behind the batch; rows dropped for overflow meanwhile
       // were taken from the front, i.e. from the batch itself.
       this.queue.splice(0, Math.max(0, batch.length - (this.dropped - droppedBefore)));
+      // A backlog is written batch by batch with requests served in between, not in one long pause
+      // (on an in-process database a write holds the event loop).
+      if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
