@@ -47,7 +47,7 @@ export function buildClaudeRequest(input: BuildRequestInput, defaultBaseUrl: str
       throw new ProviderError(`Claude OAuth account ${account.id} has no access token`, { code: "invalid_request" });
     }
     headers.authorization = `Bearer ${input.accessToken}`;
-    beta = mergeCommaList(claudeOAuthBeta, clientBeta);
+    beta = clientBeta === undefined ? claudeOAuthBeta : mergeCommaList(claudeOAuthBeta, clientBeta);
   } else {
     const apiKey = "apiKey" in account.credentials ? account.credentials.apiKey : undefined;
     if (typeof apiKey !== "string" || apiKey === "") {
@@ -58,10 +58,16 @@ export function buildClaudeRequest(input: BuildRequestInput, defaultBaseUrl: str
   }
   if (beta !== undefined) headers["anthropic-beta"] = beta;
 
-  const body: Record<string, unknown> = { ...request.body };
-  if (request.model) body.model = request.model;
-  if (request.operation === "count_tokens") delete body.stream;
-  else if (request.stream) body.stream = true;
+  // The client's body unchanged when it already says what the routed request needs (the usual case);
+  // a copy otherwise. Either way it is serialised from the parsed value, never passed through as sent.
+  let body = request.body;
+  const streamField = request.operation === "count_tokens" ? undefined : request.stream ? true : body.stream;
+  if ((request.model && body.model !== request.model) || body.stream !== streamField) {
+    body = { ...body };
+    if (request.model) body.model = request.model;
+    if (streamField === undefined) delete body.stream;
+    else body.stream = streamField;
+  }
 
   return { url: `${baseUrl}${paths[request.operation]}`, method: "POST", headers, body: JSON.stringify(body) };
 }

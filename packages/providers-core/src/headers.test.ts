@@ -36,6 +36,16 @@ describe("forwardableHeaders", () => {
     });
   });
 
+  it("applies each allow list as its own when lists are reused across calls", () => {
+    const anthropic = ["anthropic-*"];
+    const stainless = ["x-stainless-os"];
+    for (let round = 0; round < 2; round++) {
+      expect(Object.keys(forwardableHeaders(incoming, anthropic))).toEqual(["anthropic-version", "anthropic-beta"]);
+      expect(forwardableHeaders(incoming, stainless)).toEqual({ "x-stainless-os": "Linux" });
+      expect(forwardableHeaders({ "Anthropic-Version": "2024-01-01" }, anthropic)).toEqual({ "anthropic-version": "2024-01-01" });
+    }
+  });
+
   it("never forwards auth or hop-by-hop headers, even when allowed", () => {
     const everything = Object.keys(incoming);
     const forwarded = forwardableHeaders(incoming, everything);

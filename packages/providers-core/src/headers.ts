@@ -27,22 +27,39 @@ export function isBlockedHeader(name: string): boolean {
  * allowed. Repeated headers are joined with ", ". Names come out lower-case.
  */
 export function forwardableHeaders(incoming: IncomingHeaders, allow: readonly string[]): Record<string, string> {
-  const exact = new Set<string>();
-  const prefixes: string[] = [];
-  for (const entry of allow) {
-    const lower = entry.toLowerCase();
-    if (lower.endsWith("*")) prefixes.push(lower.slice(0, -1));
-    else exact.add(lower);
-  }
+  const allowed = allowListOf(allow);
   const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (isBlockedHeader(lower)) continue;
-    if (!exact.has(lower) && !prefixes.some((prefix) => lower.startsWith(prefix))) continue;
+    if (!allowed(lower) || isBlockedHeader(lower)) continue;
     result[lower] = Array.isArray(value) ? value.join(", ") : value;
   }
   return result;
+}
+
+/**
+ * Allow lists compiled once per list: adapters pass the same module-level array on every request, and
+ * rebuilding its set and prefixes each time was most of this function's cost. A list is read when first
+ * seen; changing its contents afterwards is not noticed (they are meant to be constants).
+ */
+const compiledAllowLists = new WeakMap<readonly string[], (lowerName: string) => boolean>();
+
+function allowListOf(allow: readonly string[]): (lowerName: string) => boolean {
+  let allowed = compiledAllowLists.get(allow);
+  if (allowed === undefined) {
+    const exact = new Set<string>();
+    const prefixes: string[] = [];
+    for (const entry of allow) {
+      const lower = entry.toLowerCase();
+      if (lower.endsWith("*")) prefixes.push(lower.slice(0, -1));
+      else exact.add(lower);
+    }
+    allowed = (name) => exact.has(name) || prefixes.some((prefix) => name.startsWith(prefix));
+    compiledAllowLists.set(allow, allowed);
+  }
+  return allowed;
 }
 
 /**
