@@ -278,6 +278,9 @@ export function describeSchedulerCacheContract(name: string, createCache: Contra
       };
       expect(await rejection(cache.getSnapshot({ groupId: -1, platform: "claude", mode: "single" }))).toBe("invalid_bucket");
       expect(await rejection(cache.getSnapshot({ groupId: 1, platform: "a{b}", mode: "single" }))).toBe("invalid_bucket");
+      // Valid buckets' keys are remembered; a wrongly typed bucket with the same key is still refused.
+      await cache.getSnapshot({ groupId: 1, platform: "claude", mode: "single" });
+      expect(await rejection(cache.getSnapshot({ groupId: "1" as unknown as number, platform: "claude", mode: "single" }))).toBe("invalid_bucket");
       expect(await rejection(cache.setSnapshot(bucket, [account("x"), account("x")]))).toBe("invalid_account");
       expect(await rejection(cache.setAccount(account("")))).toBe("invalid_account");
       expect(await rejection(cache.tryLockBucket(bucket, 0))).toBe("invalid_argument");

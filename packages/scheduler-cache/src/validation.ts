@@ -2,10 +2,20 @@ import { formatBucket, isValidBucket } from "./bucket";
 import { SchedulerCacheError } from "./scheduler-cache-error";
 import type { AccountSnapshot, SchedulerBucket } from "./types";
 
+/** Keys already checked: every read names its bucket, and checking one costs more than the read itself. */
+const checkedKeys = new Set<string>();
+const CHECKED_KEYS_LIMIT = 10_000;
+
 /** The bucket's string form, after checking it round-trips through parseBucket. */
 export function bucketKeyOf(bucket: SchedulerBucket): string {
+  const key = formatBucket(bucket);
+  // With fields of the right types, a bucket is valid exactly when its key is: a known key settles it.
+  const typed = typeof bucket.groupId === "number" && typeof bucket.platform === "string" && typeof bucket.mode === "string";
+  if (typed && checkedKeys.has(key)) return key;
   if (!isValidBucket(bucket)) throw new SchedulerCacheError("bucket does not format to a valid bucket string", { code: "invalid_bucket" });
-  return formatBucket(bucket);
+  if (checkedKeys.size >= CHECKED_KEYS_LIMIT) checkedKeys.clear();
+  checkedKeys.add(key);
+  return key;
 }
 
 export function assertAccountId(id: unknown): asserts id is string {
