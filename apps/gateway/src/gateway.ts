@@ -138,8 +138,6 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const usage = new UsageRecorder({
     logger: log,
     limit: config.usageQueueLimit,
-    // PGlite writes on this thread: small batches keep each pause short (about 1.4 ms per 100 rows).
-    batchSize: database.kind === "pglite" ? 100 : 500,
     write: (rows) => database.usage.insertMany(rows),
     onDropped: (count) => metrics.usageDropped.inc(count),
   });

@@ -287,10 +287,10 @@ export class Relay {
   }
 
   private async send(upstream: UpstreamRequest, signal: Cancellation): Promise<UpstreamAnswer> {
-    const url = new URL(upstream.url);
+    const { origin, path } = splitUrl(upstream.url);
     const response = await this.deps.dispatcher.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
+      origin,
+      path,
       method: upstream.method,
       headers: upstream.headers,
       body: upstream.body,
@@ -315,7 +315,7 @@ export class Relay {
     const contentType = headerValue(answer.headers["content-type"]) ?? "application/json";
     const isStream = contentType.includes("text/event-stream");
     if (!isStream) {
-      const text = await readText(answer.body, Number.POSITIVE_INFINITY);
+      const text = await answer.body.text();
       const ttfb = this.now() - sentAt;
       let out = text;
       try {
@@ -476,6 +476,21 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Upstream URLs parsed once: a platform has few, and parsing one on every request showed in profiles. */
+const splitUrls = new Map<string, { origin: string; path: string }>();
+
+function splitUrl(url: string): { origin: string; path: string } {
+  let split = splitUrls.get(url);
+  if (split === undefined) {
+    const parsed = new URL(url);
+    split = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    // Bounded: Gemini's URLs carry the model, and a model name is the client's to choose.
+    if (splitUrls.size >= 1_000) splitUrls.clear();
+    splitUrls.set(url, split);
+  }
+  return split;
+}
+
 /** Reads a body as UTF-8 up to `limit` bytes, then discards the rest. */
 async function readText(body: Dispatcher.ResponseData["body"], limit: number): Promise<string> {
   const chunks: Buffer[] = [];
@@ -487,7 +502,7 @@ async function readText(body: Dispatcher.ResponseData["body"], limit: number): P
     }
   }
   const text = Buffer.concat(chunks).toString("utf8");
-  return Number.isFinite(limit) ? text.slice(0, limit) : text;
+  return text.slice(0, limit);
 }
 
 
