@@ -1,6 +1,6 @@
 import type { Redis, Cluster } from "ioredis";
-import acquireSlotScript from "./lua/acquire-slot-n.lua";
-import releaseSlotScript from "./lua/release-slot-1.lua";
+import acquireSlotScript from "./lua/acquire-slot.lua";
+import releaseSlotsScript from "./lua/release-slots.lua";
 import { withTimeout, type WarnLimiter } from "./redis-support";
 
 /** A candidate for a slot, in preference order. */
@@ -75,8 +75,8 @@ export class MemoryConcurrencySlots implements ConcurrencySlots {
 }
 
 type SlotRedis = (Redis | Cluster) & {
-  subrelayAcquireSlotV1(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
-  subrelayReleaseSlotV1(key: string, leaseId: string): Promise<number>;
+  subrelayAcquireSlotV2(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  subrelayReleaseSlotsV2(numberOfKeys: number, ...args: string[]): Promise<number>;
 };
 
 export interface RedisConcurrencySlotsOptions {
@@ -89,10 +89,26 @@ export interface RedisConcurrencySlotsOptions {
   warn: WarnLimiter;
 }
 
+/** A release not yet sent, and whoever waits for it. */
+interface PendingRelease {
+  key: string;
+  leaseId: string;
+  /** Calls that carried it and failed. */
+  failures: number;
+  done: () => void;
+}
+
+/** A release is sent at most this many times; after that its lease is left to expire. */
+const RELEASE_ATTEMPTS = 2;
+
 /**
  * Slots in Redis, one sorted set of expiring leases per account. Every slot key shares one hash tag so
  * the acquire script can weigh several accounts at once on Redis Cluster. When Redis fails or is slow
  * the gateway fails open: it takes the first candidate without a lease rather than refusing traffic.
+ *
+ * Releases are not sent one by one: a release waits for the next acquisition, which carries it in the
+ * same script call, or at the latest for the end of the current event-loop turn, when every release
+ * still waiting goes in one call. Under load that is one Redis command per request instead of two.
  */
 export class RedisConcurrencySlots implements ConcurrencySlots {
   private readonly redis: SlotRedis;
@@ -101,10 +117,12 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
   private readonly commandTimeoutMs: number;
   private readonly now: () => number;
   private readonly warn: WarnLimiter;
+  private pending: PendingRelease[] = [];
+  private flushScheduled = false;
 
   constructor(redis: Redis | Cluster, options: RedisConcurrencySlotsOptions) {
-    redis.defineCommand("subrelayAcquireSlotV1", { lua: acquireSlotScript });
-    redis.defineCommand("subrelayReleaseSlotV1", { lua: releaseSlotScript, numberOfKeys: 1 });
+    redis.defineCommand("subrelayAcquireSlotV2", { lua: acquireSlotScript });
+    redis.defineCommand("subrelayReleaseSlotsV2", { lua: releaseSlotsScript });
     this.redis = redis as SlotRedis;
     this.prefix = options.prefix ?? "subrelay:";
     this.leaseTtlMs = options.leaseTtlMs ?? 15 * 60_000;
@@ -120,13 +138,22 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
 
   async acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
     if (candidates.length === 0) return null;
-    const args: (string | number)[] = candidates.map((candidate) => this.key(candidate.id));
-    args.push(this.now(), this.leaseTtlMs, leaseId);
+    const releases = this.takePending();
+    const keys: string[] = candidates.map((candidate) => this.key(candidate.id));
+    const args: (string | number)[] = [this.now(), this.leaseTtlMs, leaseId, candidates.length];
     for (const candidate of candidates) args.push(candidate.concurrency, candidate.priority);
+    for (const release of releases) {
+      keys.push(release.key);
+      args.push(release.leaseId);
+    }
     let chosen: number;
     try {
-      chosen = await withTimeout(this.redis.subrelayAcquireSlotV1(candidates.length, ...args), this.commandTimeoutMs);
+      chosen = await withTimeout(this.redis.subrelayAcquireSlotV2(keys.length, ...keys, ...args), this.commandTimeoutMs);
+      for (const release of releases) release.done();
     } catch (error) {
+      // The releases may or may not have been applied; removing a lease twice is harmless, so they
+      // go out again on their own.
+      this.failed(releases, error);
       this.warn("concurrency slots unavailable; failing open", error);
       const first = candidates[0]!;
       return { accountId: first.id, release: () => Promise.resolve() };
@@ -134,19 +161,64 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     const candidate = candidates[chosen - 1];
     if (!candidate) return null;
     const key = this.key(candidate.id);
-    let released = false;
+    let released: Promise<void> | undefined;
     return {
       accountId: candidate.id,
-      release: async () => {
-        if (released) return;
-        released = true;
-        try {
-          await withTimeout(this.redis.subrelayReleaseSlotV1(key, leaseId), this.commandTimeoutMs);
-        } catch (error) {
-          // The lease expires by itself; a lost release only holds the slot until then.
-          this.warn("concurrency slot release failed; the lease will expire", error);
-        }
-      },
+      release: () => (released ??= new Promise<void>((done) => this.queue([{ key, leaseId, failures: 0, done }]))),
     };
+  }
+
+  /** Releases still waiting to be sent (for tests). */
+  get pendingReleases(): number {
+    return this.pending.length;
+  }
+
+  private queue(releases: PendingRelease[]): void {
+    this.pending.push(...releases);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush(this.takePending());
+    });
+  }
+
+  private takePending(): PendingRelease[] {
+    const taken = this.pending;
+    this.pending = [];
+    return taken;
+  }
+
+  /** Sends releases in one call. */
+  private async flush(releases: PendingRelease[]): Promise<void> {
+    if (releases.length === 0) return;
+    try {
+      await withTimeout(
+        this.redis.subrelayReleaseSlotsV2(
+          releases.length,
+          ...releases.map((release) => release.key),
+          ...releases.map((release) => release.leaseId),
+        ),
+        this.commandTimeoutMs,
+      );
+    } catch (error) {
+      this.failed(releases, error);
+      return;
+    }
+    for (const release of releases) release.done();
+  }
+
+  /** Releases whose call failed go out once more; after that their leases are left to expire. */
+  private failed(releases: PendingRelease[], error: unknown): void {
+    const again: PendingRelease[] = [];
+    for (const release of releases) {
+      release.failures += 1;
+      if (release.failures < RELEASE_ATTEMPTS) again.push(release);
+      else release.done();
+    }
+    if (again.length < releases.length) {
+      this.warn("concurrency slot release failed; the lease will expire", error);
+    }
+    if (again.length > 0) this.queue(again);
   }
 }

@@ -1,0 +1,161 @@
+import { randomBytes } from "node:crypto";
+import { Cluster, Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeConcurrencySlotsContract } from "./concurrency-slots.contract";
+import { RedisConcurrencySlots } from "./concurrency-slots";
+
+const redisUrl = () => {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error("REDIS_URL is not set: run the tests through scripts/test-env.mjs");
+  return url;
+};
+const prefix = () => `test-slots-${randomBytes(4).toString("hex")}:`;
+const warnings: string[] = [];
+const warn = (message: string) => void warnings.push(message);
+const clients: Array<Redis | Cluster> = [];
+
+function client(url = redisUrl()): Redis {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+  clients.push(redis);
+  return redis;
+}
+
+/** Counts the commands a client sends (script calls included, each one round trip). */
+function counted(redis: Redis | Cluster): () => number {
+  let sent = 0;
+  const send = redis.sendCommand.bind(redis) as (...args: unknown[]) => unknown;
+  (redis as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (...args: unknown[]) => {
+    sent += 1;
+    return send(...args);
+  };
+  return () => sent;
+}
+
+async function ready(redis: Redis | Cluster): Promise<void> {
+  if (redis.status !== "ready") await new Promise<void>((resolve) => redis.once("ready", () => resolve()));
+}
+
+afterAll(() => {
+  for (const redis of clients) redis.disconnect();
+});
+
+describeConcurrencySlotsContract("RedisConcurrencySlots", async () => {
+  const shared = prefix();
+  const first = client();
+  const second = client();
+  await Promise.all([ready(first), ready(second)]);
+  return {
+    slots: new RedisConcurrencySlots(first, { prefix: shared, warn }),
+    peer: new RedisConcurrencySlots(second, { prefix: shared, warn }),
+    cleanup: async () => {
+      const keys = await first.keys(`{${shared}slots}:*`);
+      if (keys.length > 0) await first.del(...keys);
+    },
+  };
+}, { shared: true });
+
+describe("RedisConcurrencySlots on Redis", () => {
+  it("ends a lease by itself after its TTL, so a crashed process cannot hold a slot", async () => {
+    const redis = client();
+    await ready(redis);
+    let now = 1_000_000;
+    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn, leaseTtlMs: 60_000, now: () => now });
+    const one = [{ id: "a", concurrency: 1, priority: 1 }];
+    expect(await slots.acquire(one, "crashed-holder")).not.toBeNull();
+    now += 59_999;
+    expect(await slots.acquire(one, "too-early")).toBeNull();
+    now += 2;
+    expect((await slots.acquire(one, "after-expiry"))?.accountId).toBe("a");
+  });
+
+  it("sends a release with the next acquisition: one command per request under load", async () => {
+    const redis = client();
+    await ready(redis);
+    const sent = counted(redis);
+    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn });
+    const one = [{ id: "a", concurrency: 1, priority: 1 }];
+    const before = sent();
+    let lease = await slots.acquire(one, "lease-0");
+    for (let round = 1; round <= 10; round++) {
+      const released = lease!.release();
+      expect(slots.pendingReleases).toBe(1);
+      lease = await slots.acquire(one, `lease-${round}`);
+      expect(lease?.accountId).toBe("a");
+      await released;
+    }
+    expect(sent() - before).toBe(11);
+    // With no acquisition to carry it, a release goes out on its own within the same turn.
+    await lease!.release();
+    expect(slots.pendingReleases).toBe(0);
+    expect(sent() - before).toBe(12);
+    expect((await slots.acquire(one, "after"))?.accountId).toBe("a");
+  });
+
+  it("gathers the releases of one event-loop turn into one command", async () => {
+    const redis = client();
+    await ready(redis);
+    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn });
+    const many = [{ id: "a", concurrency: 10, priority: 1 }];
+    const leases = await Promise.all(Array.from({ length: 10 }, (_, index) => slots.acquire(many, `lease-${index}`)));
+    const sent = counted(redis);
+    await Promise.all(leases.map((lease) => lease!.release()));
+    expect(sent()).toBe(1);
+    expect(await redis.zcard(slots.key("a"))).toBe(0);
+  });
+
+  it("fails open when Redis is unreachable: the first candidate, and a release that resolves", async () => {
+    // A port nothing listens on: the client never connects and, without an offline queue, fails fast.
+    const { createServer } = await import("node:net");
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const address = server.address() as { port: number };
+        server.close(() => resolve(address.port));
+      });
+    });
+    const down = new Redis(`redis://127.0.0.1:${port}`, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    clients.push(down);
+    down.on("error", () => undefined);
+    const before = warnings.length;
+    const slots = new RedisConcurrencySlots(down, { prefix: prefix(), warn });
+    const lease = await slots.acquire([{ id: "first", concurrency: 1, priority: 1 }, { id: "second", concurrency: 1, priority: 1 }], "x");
+    expect(lease?.accountId).toBe("first");
+    await lease!.release();
+    expect(warnings.slice(before)).toContain("concurrency slots unavailable; failing open");
+  });
+
+  it("gives up on a release after two failed calls and leaves the lease to expire", async () => {
+    const redis = client();
+    await ready(redis);
+    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn });
+    const lease = await slots.acquire([{ id: "a", concurrency: 1, priority: 1 }], "doomed");
+    const before = warnings.length;
+    redis.disconnect();
+    // Resolves (never rejects, never hangs) once both attempts have failed.
+    await lease!.release();
+    expect(slots.pendingReleases).toBe(0);
+    expect(warnings.slice(before)).toContain("concurrency slot release failed; the lease will expire");
+  });
+
+  it("works on Redis Cluster: candidates and carried releases in one script call", async () => {
+    const nodes = (process.env.REDIS_CLUSTER_NODES ?? "").split(",").filter(Boolean);
+    if (nodes.length === 0) throw new Error("REDIS_CLUSTER_NODES is not set: run the tests through scripts/test-env.mjs");
+    const cluster = new Cluster(
+      nodes.map((node) => ({ host: node.split(":")[0]!, port: Number(node.split(":")[1]) })),
+      { enableOfflineQueue: true },
+    );
+    clients.push(cluster);
+    const slots = new RedisConcurrencySlots(cluster, { prefix: prefix(), warn });
+    const candidates = ["a", "b", "c"].map((id) => ({ id, concurrency: 1, priority: 1 }));
+    const first = await slots.acquire(candidates, "l1");
+    const second = await slots.acquire(candidates, "l2");
+    expect([first?.accountId, second?.accountId]).toEqual(["a", "b"]);
+    void first!.release();
+    void second!.release();
+    // Both releases ride on this call (keys of three accounts plus two released ones).
+    expect(slots.pendingReleases).toBe(2);
+    const third = await slots.acquire(candidates, "l3");
+    expect(third?.accountId).toBe("a");
+    expect(slots.pendingReleases).toBe(0);
+    expect(await cluster.zcard(slots.key("b"))).toBe(0);
+  });
+});
