@@ -1,7 +1,9 @@
 // `pnpm bench` in apps/gateway: the gateway's added latency and throughput against calling the upstream
-// directly, non-streaming and streaming, at concurrency 1, 16 and 64, on the embedded default and on
+// directly and through a bare Node.js relay, non-streaming and streaming, at concurrency 1, 16 and 64
+// (closed loop) and at fixed offered rates over 16 connections (open loop), on the embedded default and on
 // Postgres + Redis (when DATABASE_URL and REDIS_URL are set: run it through scripts/test-env.mjs), plus the
 // Redis commands each request costs in steady state.
+// Knobs: BENCH_DURATION (s per row), BENCH_CONNECTIONS, BENCH_RATES, BENCH_MODES, BENCH_BACKENDS, BENCH_PROFILE.
 //   cd /work/main && node scripts/test-env.mjs -- pnpm --filter @subrelay/gateway bench
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,26 +12,30 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import autocannon from "autocannon";
 import pg from "pg";
 import { nodeSourceArgs } from "../../../scripts/node-source.mjs";
+import { runLoad, type LoadResult } from "./load";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
 const CONCURRENCIES = (process.env.BENCH_CONNECTIONS ?? "1,16,64").split(",").map(Number);
 /** BENCH_MODES=json limits the bodies run; BENCH_BACKENDS=embedded the gateway backends (for profiling one case). */
 const MODES = (process.env.BENCH_MODES ?? "json,stream").split(",");
+/** Offered rates (requests/s) for the open-loop latency rows, each over RATE_CONNECTIONS connections. */
+const RATES = (process.env.BENCH_RATES ?? "500,1000,2000").split(",").filter(Boolean).map(Number);
+const RATE_CONNECTIONS = 16;
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 
-function startChild(entry: string, env: Record<string, string>, ready: RegExp): Promise<string> {
+/** Spawns a child: a TypeScript entry from source, or (`built`) a JavaScript file as operators run it. */
+function startChild(entry: string, env: Record<string, string>, ready: RegExp, built = false): Promise<string> {
   // Only what the caller passes decides the backend: the launcher's DATABASE_URL / REDIS_URL are not inherited.
   const { DATABASE_URL: _database, REDIS_URL: _redis, REDIS_CLUSTER_NODES: _cluster, ...inherited } = process.env;
   // BENCH_PROFILE=dir writes a CPU profile of each child there (on its exit).
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, ...nodeSourceArgs(entry)], {
-    env: { ...inherited, ...env },
+  const child = spawn(process.execPath, [...profile, ...(built ? [entry] : nodeSourceArgs(entry))], {
+    env: { ...inherited, ...env, ...(built && process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);
@@ -62,44 +68,28 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface Row {
+interface Row extends LoadResult {
   target: string;
   mode: string;
   connections: number;
-  rps: number;
-  mean: number;
-  p50: number;
-  p99: number;
-  errors: number;
+  /** Open loop: the offered rate (requests/s); closed loop: undefined. */
+  rate?: number;
 }
 
-async function load(url: string, key: string | null, stream: boolean, connections: number): Promise<Omit<Row, "target" | "mode">> {
-  const body = JSON.stringify({
-    model: "claude-sonnet-4-5",
-    max_tokens: 64,
-    stream,
-    messages: [{ role: "user", content: "Hello" }],
-  });
-  const result = await autocannon({
-    url: `${url}/v1/messages`,
-    method: "POST",
-    connections,
-    duration: DURATION_S,
+function load(url: string, key: string | null, stream: boolean, connections: number, rate?: number): Promise<LoadResult> {
+  return runLoad({
+    url,
+    path: "/v1/messages",
     headers: {
       "content-type": "application/json",
       "anthropic-version": "2023-06-01",
       ...(key ? { "x-api-key": key } : {}),
     },
-    body,
-  });
-  return {
+    body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 64, stream, messages: [{ role: "user", content: "Hello" }] }),
     connections,
-    rps: Math.round(result.requests.average),
-    mean: result.latency.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx,
-  };
+    durationMs: DURATION_S * 1000,
+    rate,
+  });
 }
 
 async function startGateway(upstream: string, backend: "embedded" | "postgres-redis") {
@@ -135,7 +125,8 @@ async function startGateway(upstream: string, backend: "embedded" | "postgres-re
     env.REDIS_URL = process.env.REDIS_URL!;
     env.REDIS_PREFIX = `bench-${randomBytes(4).toString("hex")}:`;
   }
-  const url = await startChild(join(here, "../src/main.ts"), env, /listening on (http:\/\/\S+)/);
+  // The built gateway, as `pnpm start` runs it (the bench script builds it first).
+  const url = await startChild(join(here, "../dist/main.js"), env, /listening on (http:\/\/\S+)/, true);
   await admin(url, "/admin/groups", { name: "bench", platform: "claude" });
   for (const name of ["a", "b", "c", "d"]) {
     await admin(url, "/admin/accounts", {
@@ -160,17 +151,25 @@ async function redisCommands(url: string): Promise<number> {
 
 async function main(): Promise<void> {
   const upstream = await startChild(join(here, "upstream.ts"), {}, /^(http:\/\/\S+)$/);
+  const bare = await startChild(join(here, "bare-relay.ts"), { UPSTREAM_URL: upstream }, /^(http:\/\/\S+)$/);
   const rows: Row[] = [];
+  const modes = [false, true].filter((stream) => MODES.includes(stream ? "stream" : "json"));
   const run = async (target: string, url: string, key: string | null) => {
-    for (const stream of [false, true].filter((value) => MODES.includes(value ? "stream" : "json"))) {
-      for (const connections of CONCURRENCIES) {
-        const row = { target, mode: stream ? "stream" : "json", ...(await load(url, key, stream, connections)) };
+    for (const stream of modes) {
+      const cases = [
+        ...CONCURRENCIES.map((connections) => ({ connections, rate: undefined as number | undefined })),
+        ...RATES.map((rate) => ({ connections: RATE_CONNECTIONS, rate })),
+      ];
+      for (const { connections, rate } of cases) {
+        const row: Row = { target, mode: stream ? "stream" : "json", connections, rate, ...(await load(url, key, stream, connections, rate)) };
         rows.push(row);
         process.stderr.write(`${JSON.stringify(row)}\n`);
       }
     }
   };
   await run("upstream directly", upstream, null);
+  await load(bare, null, false, 16); // warm-up: connections to the upstream pooled
+  await run("bare Node.js relay", bare, null);
   const backends = (
     process.env.DATABASE_URL && process.env.REDIS_URL ? ["embedded", "postgres-redis"] : ["embedded"]
   ).filter((backend) => !process.env.BENCH_BACKENDS || process.env.BENCH_BACKENDS.split(",").includes(backend)) as Array<
@@ -179,34 +178,54 @@ async function main(): Promise<void> {
   let commandsPerRequest: number | undefined;
   for (const backend of backends) {
     const gateway = await startGateway(upstream, backend);
-    // Warm up: keys, snapshots and tokens cached.
+    // Warm up: keys, snapshots and tokens cached, the JIT done.
     await load(gateway.url, gateway.key, false, 16);
     await run(`gateway (${backend})`, gateway.url, gateway.key);
     if (backend === "postgres-redis") {
       const before = await redisCommands(gateway.url);
       const measured = await load(gateway.url, gateway.key, false, 16);
       const after = await redisCommands(gateway.url);
-      commandsPerRequest = (after - before) / (measured.rps * DURATION_S);
+      commandsPerRequest = (after - before) / measured.requests;
     }
   }
+  process.stdout.write(`${report(rows, commandsPerRequest)}\n`);
+}
 
-  const direct = (mode: string, connections: number) =>
-    rows.find((row) => row.target === "upstream directly" && row.mode === mode && row.connections === connections)!;
+/** The README's tables: throughput (closed loop), then latency at fixed offered rates (open loop). */
+function report(rows: Row[], commandsPerRequest: number | undefined): string {
+  const ms = (value: number) => value.toFixed(2);
+  const direct = (row: Row) =>
+    rows.find((other) => other.target === "upstream directly" && other.mode === row.mode && other.connections === row.connections && other.rate === row.rate)!;
+  const added = (row: Row, field: "mean" | "p50" | "p99") => (row.target === "upstream directly" ? "—" : ms(row[field] - direct(row)[field]));
   const lines = [
-    `Machine: ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, Node ${process.version}; ${DURATION_S} s per row; gateway, upstream and load generator share the machine.`,
+    `Machine: ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, Node ${process.version}; ${DURATION_S} s per row; upstream, relay and load generator share the machine. Latencies in ms, timed in µs.`,
     "",
-    "| target | body | connections | req/s | mean ms | p50 ms | p99 ms | added mean ms | added p99 ms | errors |",
+    "Closed loop (each connection sends its next request when the last is answered): throughput.",
+    "",
+    "| target | body | connections | req/s | mean | p50 | p99 | added mean | added p50 | added p99 | errors |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows
+      .filter((row) => row.rate === undefined)
+      .map(
+        (row) =>
+          `| ${row.target} | ${row.mode} | ${row.connections} | ${Math.round(row.rps)} | ${ms(row.mean)} | ${ms(row.p50)} | ${ms(row.p99)} | ${added(row, "mean")} | ${added(row, "p50")} | ${added(row, "p99")} | ${row.errors} |`,
+      ),
+    "",
+    `Open loop (requests due on a fixed schedule over ${RATE_CONNECTIONS} connections, waiting counted): latency at a given load.`,
+    "",
+    "| target | body | offered req/s | served req/s | p50 | p90 | p99 | added p50 | added p99 | errors |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...rows.map((row) => {
-      const base = direct(row.mode, row.connections);
-      const added = row.target === "upstream directly" ? ["—", "—"] : [row.mean - base.mean, row.p99 - base.p99].map((value) => value.toFixed(2));
-      return `| ${row.target} | ${row.mode} | ${row.connections} | ${row.rps} | ${row.mean.toFixed(2)} | ${row.p50} | ${row.p99} | ${added[0]} | ${added[1]} | ${row.errors} |`;
-    }),
+    ...rows
+      .filter((row) => row.rate !== undefined)
+      .map(
+        (row) =>
+          `| ${row.target} | ${row.mode} | ${row.rate} | ${Math.round(row.rps)} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${added(row, "p50")} | ${added(row, "p99")} | ${row.errors + row.unsent} |`,
+      ),
   ];
   if (commandsPerRequest !== undefined) {
     lines.push("", `Redis round trips per request in steady state (Postgres + Redis, JSON, 16 connections; counted by the gateway): ${commandsPerRequest.toFixed(2)}`);
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  return lines.join("\n");
 }
 
 main()
