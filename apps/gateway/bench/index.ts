@@ -3,7 +3,8 @@
 // (closed loop) and at fixed offered rates over 16 connections (open loop), on the embedded default and on
 // Postgres + Redis (when DATABASE_URL and REDIS_URL are set: run it through scripts/test-env.mjs), plus the
 // Redis commands each request costs in steady state.
-// Knobs: BENCH_DURATION (s per row), BENCH_CONNECTIONS, BENCH_RATES, BENCH_MODES, BENCH_BACKENDS, BENCH_PROFILE.
+// Knobs: BENCH_DURATION (s per row), BENCH_CONNECTIONS, BENCH_RATES, BENCH_MODES, BENCH_BACKENDS, BENCH_PROFILE,
+// BENCH_GATEWAY_NODE_OPTIONS (Node flags for the gateway process only, e.g. `--require` a probe or GC settings).
 //   cd /work/main && node scripts/test-env.mjs -- pnpm --filter @subrelay/gateway bench
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -35,7 +36,11 @@ function startChild(entry: string, env: Record<string, string>, ready: RegExp, b
   // BENCH_PROFILE=dir writes a CPU profile of each child there (on its exit).
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, ...(built ? [entry] : nodeSourceArgs(entry))], {
-    env: { ...inherited, ...env, ...(built && process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}) },
+    env: {
+      ...inherited,
+      ...env,
+      ...(built && process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);
