@@ -57,6 +57,9 @@ export interface GatewayOverrides {
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
 }
 
+/** How stale this process's copy of a scheduling bucket may get before it asks the shared cache, ms. */
+const SNAPSHOT_STALENESS_MS = 100;
+
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const now = overrides.now ?? Date.now;
   const metrics = new GatewayMetrics();
@@ -104,7 +107,10 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   });
 
   const scheduler: RevalidatingSchedulerCache = shared?.scheduler ?? new MemorySchedulerCache();
-  const reader = new CachedSchedulerReader(scheduler);
+  // A bucket read is checked against the shared cache at most every 100 ms (one stamp call), not on every
+  // request: changes made elsewhere show within that, and this process's own are seen at once (below).
+  const reader = new CachedSchedulerReader(scheduler, { maxStalenessMs: SNAPSHOT_STALENESS_MS, now });
+  const ownWrites = seenAtOnce(scheduler, reader);
   const slots: ConcurrencySlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
   const sticky: StickySessions = redis ? new RedisStickySessions(redis, { prefix, warn }) : new MemoryStickySessions({ now });
 
@@ -127,7 +133,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const states = new AccountStateRecorder({
     logger: log,
     write: (accountId, verdict) => writeAccountState(database, accountId, verdict),
-    push: (snapshot) => scheduler.setAccount(snapshot),
+    push: (snapshot) => ownWrites.setAccount(snapshot),
   });
   const lastUsed = new LastUsedTracker({
     logger: log,
@@ -178,7 +184,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     now,
     admin: createAdminService({
       database,
-      scheduler,
+      scheduler: ownWrites,
       onAccountChanged: (id) => {
         directory.forget(id);
         states.forget(id);
@@ -276,6 +282,31 @@ function stateOf(account: AccountRecord, now: number): string {
 }
 
 /** Counts every command the client sends (the figure behind "Redis commands per request"). */
+/**
+ * The shared scheduler cache for this process's own writes (admin changes, learned account states): each
+ * write drops the reader's copies, so this process acts on its change at once rather than after the
+ * reader's staleness window.
+ */
+function seenAtOnce(
+  scheduler: RevalidatingSchedulerCache,
+  reader: CachedSchedulerReader,
+): Pick<RevalidatingSchedulerCache, "setSnapshot" | "setAccount" | "deleteAccount" | "tryLockBucket" | "unlockBucket"> {
+  const then = async <T>(write: Promise<T>): Promise<T> => {
+    try {
+      return await write;
+    } finally {
+      reader.invalidate();
+    }
+  };
+  return {
+    setSnapshot: (bucket, accounts) => then(scheduler.setSnapshot(bucket, accounts)),
+    setAccount: (account) => then(scheduler.setAccount(account)),
+    deleteAccount: (id) => then(scheduler.deleteAccount(id)),
+    tryLockBucket: (bucket, ttlMs) => scheduler.tryLockBucket(bucket, ttlMs),
+    unlockBucket: (bucket, token) => scheduler.unlockBucket(bucket, token),
+  };
+}
+
 function countCommands(redis: Redis | Cluster, onCommand: () => void): void {
   const send = redis.sendCommand.bind(redis) as (...args: unknown[]) => unknown;
   (redis as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (...args: unknown[]) => {
