@@ -218,13 +218,13 @@ function report(rows: Row[], commandsPerRequest: number | undefined): string {
     "",
     `Open loop (requests due on a fixed schedule over ${RATE_CONNECTIONS} connections, waiting counted): latency at a given load.`,
     "",
-    "| target | body | offered req/s | served req/s | p50 | p90 | p99 | added p50 | added p99 | errors |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| target | body | offered req/s | served req/s | p50 | p90 | p99 | added p50 | added p99 | errors | due, unsent at the end |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows
       .filter((row) => row.rate !== undefined)
       .map(
         (row) =>
-          `| ${row.target} | ${row.mode} | ${row.rate} | ${Math.round(row.rps)} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${added(row, "p50")} | ${added(row, "p99")} | ${row.errors + row.unsent} |`,
+          `| ${row.target} | ${row.mode} | ${row.rate} | ${Math.round(row.rps)} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${added(row, "p50")} | ${added(row, "p99")} | ${row.errors} | ${row.unsent} |`,
       ),
   ];
   if (commandsPerRequest !== undefined) {
