@@ -46,7 +46,7 @@ function startChild(entry: string, env: Record<string, string>, ready: RegExp, b
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       const match = ready.exec(line);
       if (match) resolve(match[1]!);
     });

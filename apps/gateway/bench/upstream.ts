@@ -19,7 +19,7 @@ const events = [
   ["content_block_stop", { type: "content_block_stop", index: 0 }],
   ["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 9 } }],
   ["message_stop", { type: "message_stop" }],
-].map(([event, data]) => `event: ${String(event)}\ndata: ${JSON.stringify(data)}\n\n`);
+].map(([event, data]) => `event: ${event as string}\ndata: ${JSON.stringify(data)}\n\n`);
 
 const server = createServer((request, response) => {
   const chunks: Buffer[] = [];

@@ -105,7 +105,7 @@ describe("operations on the embedded gateway", () => {
         body: JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: "user", content: "hi" }] }),
         signal: client.signal,
       });
-      const first = await response.body!.getReader().read();
+      const first: { value?: Uint8Array } = await response.body!.getReader().read();
       expect(new TextDecoder().decode(first.value)).toContain("message_start");
       client.abort();
 
