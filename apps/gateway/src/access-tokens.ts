@@ -21,7 +21,7 @@ export class AccessTokens {
   private readonly now: () => number;
 
   constructor(
-    private readonly manager: Pick<TokenManager, "getAccessToken" | "invalidate">,
+    private readonly manager: Pick<TokenManager, "getToken" | "invalidate">,
     private readonly options: AccessTokensOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -31,9 +31,11 @@ export class AccessTokens {
   async get(account: UpstreamAccount, clientGone?: Cancellation): Promise<string> {
     const cached = this.local.get(account.id);
     if (cached && cached.until > this.now()) return cached.token;
-    const token = await this.manager.getAccessToken(tokenAccount(account), { signal: clientGone?.signal });
-    this.local.set(account.id, { token, until: this.now() + (this.options.localTtlMs ?? 5_000) });
-    return token;
+    const { accessToken, expiresAt } = await this.manager.getToken(tokenAccount(account), { signal: clientGone?.signal });
+    // Kept a few seconds, and never past the token's own end.
+    const until = Math.min(this.now() + (this.options.localTtlMs ?? 5_000), expiresAt ?? Number.POSITIVE_INFINITY);
+    this.local.set(account.id, { token: accessToken, until });
+    return accessToken;
   }
 
   /** After an upstream 401: forget the token here and in the shared cache, so the next call refreshes. */

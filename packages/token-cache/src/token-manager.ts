@@ -6,7 +6,7 @@ import { TokenRefreshError } from "./token-refresh-error";
 import type { RefreshOutcome, TokenMetrics } from "./token-metrics";
 import type { CachedToken, TokenLookup, TokenStore } from "./token-store";
 import { TokenStoreError } from "./token-store-error";
-import type { AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
+import type { AccessToken, AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
 
 export interface TokenManagerOptions {
   /** The database. Read on cache misses that need a refresh, written after every successful refresh. */
@@ -123,11 +123,19 @@ export class TokenManager {
    * store is unreachable. Rejects with `signal.reason` when `signal` aborts; the refresh goes on for the others.
    */
   async getAccessToken(account: TokenAccount, options: { signal?: AbortSignal } = {}): Promise<string> {
+    return (await this.getToken(account, options)).accessToken;
+  }
+
+  /**
+   * `getAccessToken` with the token's expiry (epoch ms; undefined when unknown), for callers that keep the
+   * token a while themselves and must not keep it past its end. Same guarantees and rejections.
+   */
+  async getToken(account: TokenAccount, options: { signal?: AbortSignal } = {}): Promise<AccessToken> {
     const { refresher, key } = this.#route(account);
     const lookup = await this.#lookup(key);
     if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
       this.#metrics.cacheHit?.(account.platform);
-      return lookup.token.accessToken;
+      return { accessToken: lookup.token.accessToken, expiresAt: lookup.token.expiresAt };
     }
     this.#metrics.cacheMiss?.(account.platform);
     const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
@@ -137,9 +145,11 @@ export class TokenManager {
       if (written === "stale") {
         // Our copy of the account predates a refresh: serve the newer cached token instead.
         const newer = await this.#lookup(key);
-        if (newer.state === "hit" && this.#isValid(newer.token.expiresAt)) return newer.token.accessToken;
+        if (newer.state === "hit" && this.#isValid(newer.token.expiresAt)) {
+          return { accessToken: newer.token.accessToken, expiresAt: newer.token.expiresAt };
+        }
       }
-      if (written !== "invalidated") return credentials.accessToken;
+      if (written !== "invalidated") return { accessToken: credentials.accessToken, expiresAt: credentials.expiresAt };
     }
     const outcome = await this.#refresh(account, refresher, key, this.#refreshSkewMs, options.signal);
     const served = outcome.account.credentials;
@@ -150,7 +160,7 @@ export class TokenManager {
     if (!this.#isValid(served.expiresAt)) {
       throw new TokenRefreshError("no valid token is available", { code: "lock_timeout", permanent: false });
     }
-    return served.accessToken;
+    return { accessToken: served.accessToken, expiresAt: served.expiresAt };
   }
 
   /**

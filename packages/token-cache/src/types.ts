@@ -15,6 +15,12 @@ export interface OAuthCredentials {
   [extra: string]: unknown;
 }
 
+/** A served access token and when it stops working (epoch ms; undefined when the platform did not say). */
+export interface AccessToken {
+  accessToken: string;
+  expiresAt?: number;
+}
+
 /** An upstream account as token-cache sees it. */
 export interface TokenAccount {
   id: string;

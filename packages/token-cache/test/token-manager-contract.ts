@@ -130,6 +130,23 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       expect(await peer.acquireLock(key, "after", 1_000)).toBe(true);
     });
 
+    it("getToken tells when the token it serves expires: from the cache, the account, or a refresh", async () => {
+      const fresh = account({ accessToken: "at-1", refreshToken: "rt-1", expiresAt: clock + hour, tokenVersion: 4 });
+      accounts = new FakeAccounts(fresh);
+      const tokens = manager();
+      // Not cached yet: the account's own token, which is then cached.
+      expect(await tokens.getToken(fresh)).toEqual({ accessToken: "at-1", expiresAt: clock + hour });
+      expect(await tokens.getToken(fresh)).toEqual({ accessToken: "at-1", expiresAt: clock + hour });
+      expect(accounts.gets).toBe(0);
+      // Near expiry: refreshed, and the new expiry reported.
+      const expiring = account({ accessToken: "old-at", refreshToken: "rt-1", expiresAt: clock + minute, tokenVersion: 5 });
+      await tokens.invalidate(expiring);
+      accounts = new FakeAccounts(expiring);
+      const refreshed = manager();
+      expect(await refreshed.getToken(expiring)).toEqual({ accessToken: "new-at-1", expiresAt: clock + 8 * hour });
+      expect(await refreshed.getAccessToken(expiring)).toBe("new-at-1");
+    });
+
     it("rule 3: an unknown expiry counts as near expiry", async () => {
       const unknown = account({ accessToken: "old-at", refreshToken: "rt-1" });
       accounts = new FakeAccounts(unknown);

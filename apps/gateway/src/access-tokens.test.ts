@@ -1,0 +1,60 @@
+import type { UpstreamAccount } from "@subrelay/providers-core";
+import type { AccessToken, TokenAccount } from "@subrelay/token-cache";
+import { describe, expect, it } from "vitest";
+import { AccessTokens } from "./access-tokens";
+
+const account: UpstreamAccount = {
+  id: "7",
+  platform: "claude",
+  type: "oauth",
+  credentials: { accessToken: "from-db", refreshToken: "rt" },
+};
+
+/** A TokenManager stand-in that serves the tokens it is given in turn and counts the asks. */
+function manager(tokens: AccessToken[]) {
+  const asked: TokenAccount[] = [];
+  return {
+    asked,
+    getToken: (tokenAccount: TokenAccount) => {
+      asked.push(tokenAccount);
+      return Promise.resolve(tokens[Math.min(asked.length, tokens.length) - 1]!);
+    },
+    invalidate: () => Promise.resolve(),
+  };
+}
+
+describe("AccessTokens", () => {
+  it("reuses a token for a few seconds without asking the shared cache", async () => {
+    let now = 1_000_000;
+    const shared = manager([{ accessToken: "a", expiresAt: now + 3_600_000 }, { accessToken: "b", expiresAt: now + 3_600_000 }]);
+    const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
+    expect(await tokens.get(account)).toBe("a");
+    now += 4_999;
+    expect(await tokens.get(account)).toBe("a");
+    expect(shared.asked).toHaveLength(1);
+    now += 1;
+    expect(await tokens.get(account)).toBe("b");
+    expect(shared.asked).toHaveLength(2);
+  });
+
+  it("never keeps a token past its expiry, however long the local reuse", async () => {
+    let now = 1_000_000;
+    const shared = manager([{ accessToken: "ending", expiresAt: now + 2_000 }, { accessToken: "next", expiresAt: now + 3_600_000 }]);
+    const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
+    expect(await tokens.get(account)).toBe("ending");
+    now += 1_999;
+    expect(await tokens.get(account)).toBe("ending");
+    now += 1;
+    expect(await tokens.get(account)).toBe("next");
+  });
+
+  it("asks again at once after an invalidation", async () => {
+    const now = 1_000_000;
+    const shared = manager([{ accessToken: "refused", expiresAt: now + 3_600_000 }, { accessToken: "fresh" }]);
+    const tokens = new AccessTokens(shared, { now: () => now });
+    expect(await tokens.get(account)).toBe("refused");
+    await tokens.invalidate(account);
+    expect(await tokens.get(account)).toBe("fresh");
+    expect(shared.asked.map((asked) => asked.id)).toEqual(["7", "7"]);
+  });
+});
