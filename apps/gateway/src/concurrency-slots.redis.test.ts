@@ -31,6 +31,21 @@ function counted(redis: Redis | Cluster): () => number {
   return () => sent;
 }
 
+/** Makes a client's commands fail while `down` is set, as they do while Redis is unreachable. */
+function breakable(redis: Redis): { down: boolean } {
+  const state = { down: false };
+  const send = redis.sendCommand.bind(redis) as (...args: unknown[]) => unknown;
+  (redis as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (...args: unknown[]) => {
+    if (state.down) {
+      const command = args[0] as { reject(error: Error): void; promise: Promise<unknown> };
+      command.reject(new Error("Connection is closed."));
+      return command.promise;
+    }
+    return send(...args);
+  };
+  return state;
+}
+
 async function ready(redis: Redis | Cluster): Promise<void> {
   if (redis.status !== "ready") await new Promise<void>((resolve) => redis.once("ready", () => resolve()));
 }
@@ -123,17 +138,44 @@ describe("RedisConcurrencySlots on Redis", () => {
     expect(warnings.slice(before)).toContain("concurrency slots unavailable; failing open");
   });
 
-  it("gives up on a release after two failed calls and leaves the lease to expire", async () => {
+  it("delivers a release that failed while Redis was away with the first acquisition after it is back", async () => {
     const redis = client();
     await ready(redis);
     const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn });
-    const lease = await slots.acquire([{ id: "a", concurrency: 1, priority: 1 }], "doomed");
+    const one = [{ id: "a", concurrency: 1, priority: 1 }];
+    const outage = breakable(redis);
+    const lease = await slots.acquire(one, "held-during-blip");
     const before = warnings.length;
-    redis.disconnect();
-    // Resolves (never rejects, never hangs) once both attempts have failed.
+    outage.down = true;
+    // Resolves (never rejects, never waits for Redis) although the release could not be sent.
     await lease!.release();
+    expect(warnings.slice(before)).toContain("concurrency slot release failed; it will be retried with the next call");
+    expect(slots.pendingReleases).toBe(1);
+    outage.down = false;
+    // The slot is free for this acquisition: the failed release rode on it.
+    expect((await slots.acquire(one, "after-blip"))?.accountId).toBe("a");
     expect(slots.pendingReleases).toBe(0);
-    expect(warnings.slice(before)).toContain("concurrency slot release failed; the lease will expire");
+    expect(await redis.zrange(slots.key("a"), 0, -1)).toEqual(["after-blip"]);
+  });
+
+  it("drops a failed release once its lease would have expired anyway", async () => {
+    const redis = client();
+    await ready(redis);
+    let now = 1_000_000;
+    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn, leaseTtlMs: 60_000, now: () => now });
+    const one = [{ id: "a", concurrency: 1, priority: 1 }];
+    const outage = breakable(redis);
+    const lease = await slots.acquire(one, "old");
+    outage.down = true;
+    await lease!.release();
+    expect(slots.pendingReleases).toBe(1);
+    outage.down = false;
+    now += 60_000;
+    const sent = counted(redis);
+    // The lease has expired by itself; the acquisition neither needs nor carries its release.
+    expect((await slots.acquire(one, "new"))?.accountId).toBe("a");
+    expect(slots.pendingReleases).toBe(0);
+    expect(sent()).toBe(1);
   });
 
   it("works on Redis Cluster: candidates and carried releases in one script call", async () => {

@@ -93,13 +93,13 @@ export interface RedisConcurrencySlotsOptions {
 interface PendingRelease {
   key: string;
   leaseId: string;
-  /** Calls that carried it and failed. */
-  failures: number;
+  /** When the lease was released (epoch ms); past the lease TTL the release is moot and dropped. */
+  releasedAt: number;
   done: () => void;
 }
 
-/** A release is sent at most this many times; after that its lease is left to expire. */
-const RELEASE_ATTEMPTS = 2;
+/** Releases kept for a later call after failing, at most (the oldest go first). */
+const RETRY_LIMIT = 10_000;
 
 /**
  * Slots in Redis, one sorted set of expiring leases per account. Every slot key shares one hash tag so
@@ -118,6 +118,8 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
   private readonly now: () => number;
   private readonly warn: WarnLimiter;
   private pending: PendingRelease[] = [];
+  /** Releases whose call failed: they ride on later calls until they get through or their lease has expired. */
+  private retries: PendingRelease[] = [];
   private flushScheduled = false;
 
   constructor(redis: Redis | Cluster, options: RedisConcurrencySlotsOptions) {
@@ -164,17 +166,17 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     let released: Promise<void> | undefined;
     return {
       accountId: candidate.id,
-      release: () => (released ??= new Promise<void>((done) => this.queue([{ key, leaseId, failures: 0, done }]))),
+      release: () => (released ??= new Promise<void>((done) => this.queue({ key, leaseId, releasedAt: this.now(), done }))),
     };
   }
 
-  /** Releases still waiting to be sent (for tests). */
+  /** Releases still waiting to be sent, retries included (for tests and metrics). */
   get pendingReleases(): number {
-    return this.pending.length;
+    return this.pending.length + this.retries.length;
   }
 
-  private queue(releases: PendingRelease[]): void {
-    this.pending.push(...releases);
+  private queue(release: PendingRelease): void {
+    this.pending.push(release);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
@@ -183,8 +185,11 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     });
   }
 
+  /** Everything waiting: new releases, and earlier ones that failed and have not yet expired. */
   private takePending(): PendingRelease[] {
-    const taken = this.pending;
+    const now = this.now();
+    const taken = [...this.retries.filter((release) => now - release.releasedAt < this.leaseTtlMs), ...this.pending];
+    this.retries = [];
     this.pending = [];
     return taken;
   }
@@ -208,17 +213,16 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     for (const release of releases) release.done();
   }
 
-  /** Releases whose call failed go out once more; after that their leases are left to expire. */
+  /**
+   * Releases whose call failed are not lost: they ride on the next acquisition (the first thing that
+   * reaches Redis once it is back), or on the next release sent alone, until their lease would have
+   * expired anyway. Without that, a Redis blip would leave every slot held at that moment taken for a
+   * whole lease TTL. Their callers are let go now: release never waits on Redis coming back.
+   */
   private failed(releases: PendingRelease[], error: unknown): void {
-    const again: PendingRelease[] = [];
-    for (const release of releases) {
-      release.failures += 1;
-      if (release.failures < RELEASE_ATTEMPTS) again.push(release);
-      else release.done();
-    }
-    if (again.length < releases.length) {
-      this.warn("concurrency slot release failed; the lease will expire", error);
-    }
-    if (again.length > 0) this.queue(again);
+    for (const release of releases) release.done();
+    this.retries.push(...releases);
+    if (this.retries.length > RETRY_LIMIT) this.retries.splice(0, this.retries.length - RETRY_LIMIT);
+    this.warn("concurrency slot release failed; it will be retried with the next call", error);
   }
 }
