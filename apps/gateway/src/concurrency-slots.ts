@@ -154,7 +154,7 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
       for (const release of releases) release.done();
     } catch (error) {
       // The releases may or may not have been applied; removing a lease twice is harmless, so they
-      // go out again on their own.
+      // ride on a later call.
       this.failed(releases, error);
       this.warn("concurrency slots unavailable; failing open", error);
       const first = candidates[0]!;
