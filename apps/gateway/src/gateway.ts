@@ -283,7 +283,6 @@ function stateOf(account: AccountRecord, now: number): string {
   return account.schedulable ? "active" : "unschedulable";
 }
 
-/** Counts every command the client sends (the figure behind "Redis commands per request"). */
 /**
  * The shared scheduler cache for this process's own writes (admin changes, learned account states): each
  * write drops the reader's copies, so this process acts on its change at once rather than after the
@@ -309,6 +308,7 @@ function seenAtOnce(
   };
 }
 
+/** Counts every command the client sends (the figure behind "Redis commands per request"). */
 function countCommands(redis: Redis | Cluster, onCommand: () => void): void {
   const send = redis.sendCommand.bind(redis) as (...args: unknown[]) => unknown;
   (redis as { sendCommand: (...args: unknown[]) => unknown }).sendCommand = (...args: unknown[]) => {

@@ -78,23 +78,29 @@ interface UsageValues {
   created_at: string;
 }
 
-const COLUMNS = [
-  "request_id",
-  "api_key_id",
-  "account_id",
-  "group_id",
-  "platform",
-  "model",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "status",
-  "stream",
-  "duration_ms",
-  "ttfb_ms",
-  "created_at",
-] as const satisfies ReadonlyArray<keyof UsageValues>;
+/** Each column and its SQL type: the COPY column list and the jsonb record shape both come from here. */
+const COLUMN_TYPES = {
+  request_id: "text",
+  api_key_id: "integer",
+  account_id: "integer",
+  group_id: "integer",
+  platform: "text",
+  model: "text",
+  input_tokens: "integer",
+  output_tokens: "integer",
+  cache_read_tokens: "integer",
+  cache_write_tokens: "integer",
+  status: "integer",
+  stream: "boolean",
+  duration_ms: "integer",
+  ttfb_ms: "integer",
+  created_at: "timestamptz",
+} as const satisfies Record<keyof UsageValues, string>;
+
+const COLUMNS = Object.keys(COLUMN_TYPES) as Array<keyof UsageValues>;
+const COLUMN_LIST = COLUMNS.join(", ");
+const RECORD_SHAPE = COLUMNS.map((column) => `${column} ${COLUMN_TYPES[column]}`).join(", ");
+const COPY_STATEMENT = `copy ${getTableName(usageLogs)} (${COLUMN_LIST}) from '/dev/blob' with (format csv)`;
 
 /**
  * Text as Postgres stores it. A client chooses the model name, and Postgres refuses NUL characters and
@@ -165,7 +171,7 @@ export class UsageRepository {
       // One COPY is one statement: the batch is written whole or not at all. On PGlite, which runs on the
       // caller's own thread, it costs less than half of the INSERT below.
       const csv = values.map((row) => COLUMNS.map((column) => csvField(row[column])).join(",")).join("\n");
-      await this.#copy(`copy ${getTableName(usageLogs)} (${COLUMNS.join(", ")}) from '/dev/blob' with (format csv)`, csv);
+      await this.#copy(COPY_STATEMENT, csv);
       return;
     }
     // The whole batch travels as one JSON parameter and is unpacked by the server: one bind parameter
@@ -174,14 +180,8 @@ export class UsageRepository {
       for (let start = 0; start < values.length; start += ROWS_PER_STATEMENT) {
         const batch = JSON.stringify(values.slice(start, start + ROWS_PER_STATEMENT));
         await executor.execute(sql`
-          insert into ${usageLogs} (request_id, api_key_id, account_id, group_id, platform, model, input_tokens,
-            output_tokens, cache_read_tokens, cache_write_tokens, status, stream, duration_ms, ttfb_ms, created_at)
-          select request_id, api_key_id, account_id, group_id, platform, model, input_tokens, output_tokens,
-            cache_read_tokens, cache_write_tokens, status, stream, duration_ms, ttfb_ms, created_at
-          from jsonb_to_recordset(${batch}::jsonb) as row(request_id text, api_key_id integer, account_id integer,
-            group_id integer, platform text, model text, input_tokens integer, output_tokens integer,
-            cache_read_tokens integer, cache_write_tokens integer, status integer, stream boolean,
-            duration_ms integer, ttfb_ms integer, created_at timestamptz)`);
+          insert into ${usageLogs} (${sql.raw(COLUMN_LIST)})
+          select ${sql.raw(COLUMN_LIST)} from jsonb_to_recordset(${batch}::jsonb) as row(${sql.raw(RECORD_SHAPE)})`);
       }
     };
     // One statement per 2,000 rows; a larger batch is written whole or not at all.
