@@ -26,7 +26,8 @@ describe("built package", () => {
   });
 
   it("works from import", async () => {
-    const built = (await import("../dist/index.js")) as BuiltModule;
+    // A computed specifier: `tsc` must not resolve dist/, which `typecheck` may run before `build` creates.
+    const built = (await import(/* @vite-ignore */ `${distDirectory}index.js`)) as BuiltModule;
     expect(typeof built.Group).toBe("function");
     expect(new built.Group().size).toBe(0);
   });
