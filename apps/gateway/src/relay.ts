@@ -330,6 +330,20 @@ export class Relay {
       return;
     }
 
+    const collector = call.request.stream ? undefined : shaper?.collector?.();
+    if (collector) {
+      // The platform only streams, and this client asked for one JSON body: assemble it from the stream.
+      const parser = createSseParser((event) => collector.event(event));
+      const read = await this.readUpstream(call, answer, sentAt, tracker, (chunk) => parser.push(chunk));
+      if (read.failed) this.logStreamFailure(call, read.error);
+      else parser.end();
+      const collected = collector.finish();
+      if (read.ttfb !== null) this.deps.metrics.timeToFirstByte.observe({ platform: call.platform }, read.ttfb / 1000);
+      this.finishWith(call, collected.status, {}, JSON.stringify(collected.body));
+      this.recordUsage(call, input.account.id, collected.status, read.ttfb, tracker);
+      return;
+    }
+
     const response = call.response;
     response.writeHead(answer.status, {
       "content-type": contentType,
@@ -340,32 +354,53 @@ export class Relay {
     });
     response.flushHeaders();
     const write = this.streamWriter(response, shaper);
+    const read = await this.readUpstream(call, answer, sentAt, tracker, async (chunk) => {
+      if (!response.destroyed && !response.writableEnded) await write(chunk);
+    });
+    if (!read.failed) {
+      write.end();
+    } else if (!response.destroyed && !response.writableEnded) {
+      this.logStreamFailure(call, read.error);
+      response.write(errorEvent(call.dialect, new GatewayError("upstream", "The upstream stream was interrupted.")));
+    }
+    if (!response.writableEnded) response.end();
+    if (read.ttfb !== null) this.deps.metrics.timeToFirstByte.observe({ platform: call.platform }, read.ttfb / 1000);
+    this.recordUsage(call, input.account.id, answer.status, read.ttfb, tracker);
+  }
+
+  /**
+   * Reads an upstream stream to its end, feeding the usage tracker and `onChunk`. A client that leaves
+   * meanwhile does not stop it at once: reading goes on a while so the usage at the stream's end is counted.
+   */
+  private async readUpstream(
+    call: RelayCall,
+    answer: UpstreamAnswer,
+    sentAt: number,
+    tracker: UsageTracker,
+    onChunk: (chunk: Buffer) => Promise<void> | void,
+  ): Promise<{ ttfb: number | null; failed: boolean; error?: unknown }> {
     let ttfb: number | null = null;
     let drainDeadline: NodeJS.Timeout | undefined;
-    const onClientGone = () => {
-      // Keep reading a while so the usage that arrives at the end of the stream is still counted.
+    const stopWatchingClient = call.clientGone.onAbort(() => {
       drainDeadline = setTimeout(() => answer.body.destroy(), USAGE_DRAIN_MS);
-    };
-    const stopWatchingClient = call.clientGone.onAbort(onClientGone);
+    });
     try {
       for await (const chunk of answer.body as AsyncIterable<Buffer>) {
         ttfb ??= this.now() - sentAt;
         tracker.push(chunk);
-        if (!response.destroyed && !response.writableEnded) await write(chunk);
+        await onChunk(chunk);
       }
-      write.end();
+      return { ttfb, failed: false };
     } catch (error) {
-      if (!response.destroyed && !response.writableEnded) {
-        this.deps.logger.warn({ requestId: call.requestId, error: describeError(error) }, "upstream stream failed mid-way");
-        response.write(errorEvent(call.dialect, new GatewayError("upstream", "The upstream stream was interrupted.")));
-      }
+      return { ttfb, failed: true, error };
     } finally {
       clearTimeout(drainDeadline);
       stopWatchingClient();
-      if (!response.writableEnded) response.end();
     }
-    if (ttfb !== null) this.deps.metrics.timeToFirstByte.observe({ platform: call.platform }, ttfb / 1000);
-    this.recordUsage(call, input.account.id, answer.status, ttfb, tracker);
+  }
+
+  private logStreamFailure(call: RelayCall, error: unknown): void {
+    this.deps.logger.warn({ requestId: call.requestId, error: describeError(error) }, "upstream stream failed mid-way");
   }
 
   /** Writes stream chunks with back-pressure, reshaping SSE events when the platform needs it. */

@@ -259,9 +259,10 @@ export function openaiResponsesReply(request: RecordedRequest) {
   return { json: JSON.parse(readFixture(openaiFixtures, "response.json")) as unknown };
 }
 
-/** The ChatGPT Codex backend's streamed Responses transcript. */
-export function codexReply() {
-  return { sse: splitSse(readFixture(openaiFixtures, "codex-stream.sse")) };
+/** The ChatGPT Codex backend's streamed Responses transcript; the connection is cut after 4 events for input "cut". */
+export function codexReply(request: RecordedRequest) {
+  const sse = splitSse(readFixture(openaiFixtures, "codex-stream.sse"));
+  return request.json<{ input?: unknown }>().input === "cut" ? { sse, dropAfter: 4 } : { sse };
 }
 
 /** A public Gemini API answer: JSON, or the SSE transcript for `:streamGenerateContent`. */

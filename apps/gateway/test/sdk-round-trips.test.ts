@@ -182,13 +182,31 @@ describe.each(backends)("official SDKs against the %s gateway", (backend) => {
       await expectUsage(codex.accountIds[0]!, before, 1);
     });
 
-    it("refuses a non-streaming response on an OAuth (Codex) account with a 400, not a 500", async () => {
+    it("answers a non-streaming response on an OAuth (Codex) account from the backend's stream", async () => {
       const client = new OpenAI({ apiKey: codex.key, baseURL: `${harness.url}/v1`, maxRetries: 0 });
-      const sentBefore = harness.upstream.requestsTo(paths.codexResponses).length;
-      const error = await client.responses.create({ model: "gpt-5-codex", input: "hi" }).catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-      expect((error as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ type: "invalid_request_error" });
-      expect(harness.upstream.requestsTo(paths.codexResponses)).toHaveLength(sentBefore);
+      const before = (await harness.usageOf(codex.accountIds[0]!))?.requests ?? 0;
+      const response = await client.responses.create({ model: "gpt-5-codex", input: "Run the tests" });
+      expect(response.object).toBe("response");
+      expect(response.status).toBe("completed");
+      expect(response.output_text).toBe("I'll run the tests — all green.");
+      expect(response.usage).toMatchObject({ input_tokens: 12873, output_tokens: 431 });
+      expect(lastSent(paths.codexResponses, codex.key).json()).toMatchObject({ input: "Run the tests", stream: true, store: false });
+      await expectUsage(codex.accountIds[0]!, before, 1);
+    });
+
+    it("answers a 502 in OpenAI's shape when the Codex stream behind a non-streaming response is cut", async () => {
+      const client = new OpenAI({ apiKey: codex.key, baseURL: `${harness.url}/v1`, maxRetries: 0 });
+      const before = await harness.usageOf(codex.accountIds[0]!);
+      const error = await client.responses.create({ model: "gpt-5-codex", input: "cut" }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+      expect((error as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+        type: "server_error",
+        message: expect.stringContaining("ended before the response completed") as unknown,
+      });
+      const after = await harness.usageOf(codex.accountIds[0]!);
+      expect(after?.requests).toBe((before?.requests ?? 0) + 1);
+      expect(after?.errors).toBe((before?.errors ?? 0) + 1);
     });
 
     it("lists models", async () => {

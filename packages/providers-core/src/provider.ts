@@ -101,6 +101,29 @@ export interface ResponseShaper {
   json(body: unknown): unknown;
   /** Rewrites one SSE event; null drops it. */
   event(event: SseEvent): SseEvent | null;
+  /**
+   * Present when the upstream answers this request with a stream although the client asked for one JSON body
+   * (the Codex backend only streams): a fresh collector for the response. The gateway feeds it the whole
+   * stream, then sends what `finish()` returns instead of the stream.
+   */
+  collector?(): ResponseCollector;
+}
+
+/** Assembles the one JSON answer a client asked for from an upstream stream. */
+export interface ResponseCollector {
+  /** The stream's next event, in order. */
+  event(event: SseEvent): void;
+  /**
+   * The answer, once the stream has ended. A stream that ended without a result (cut, failed, or an error
+   * event) gives an error status and an error body in the platform's dialect.
+   */
+  finish(): CollectedResponse;
+}
+
+/** What a ResponseCollector assembled: the HTTP status and JSON body to send. */
+export interface CollectedResponse {
+  status: number;
+  body: unknown;
 }
 
 /** Follows usage through a response, incrementally for streams. */

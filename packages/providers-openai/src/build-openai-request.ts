@@ -25,10 +25,10 @@ const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-reques
  *   one extra final chunk with empty `choices` and the `usage`, a shape OpenAI clients already handle).
  * - OAuth (Codex): `responses` only. POST `{account.baseUrl ?? codexBaseUrl}/responses`, `authorization: Bearer
  *   <access token>`, `chatgpt-account-id: <credentials.accountId>` (omitted when unknown), `openai-beta:
- *   responses=experimental` merged with the client's, `originator: codex_cli_rs`; body with `store: false`.
- *   The backend only streams, so a non-streaming request is refused (ProviderError `unsupported`) rather than
- *   silently turned into a stream the client did not ask for.
- * Throws ProviderError `unsupported` (chat completions on OAuth, a non-OpenAI operation, non-streaming OAuth)
+ *   responses=experimental` merged with the client's, `originator: codex_cli_rs`; body with `stream: true,
+ *   store: false`. The backend only streams: for a non-streaming client the provider's response shaper
+ *   collects the stream into one Responses object (`createCodexResponseCollector`).
+ * Throws ProviderError `unsupported` (chat completions on OAuth, a non-OpenAI operation)
  * and `invalid_request` (no access token / API key). Never mutates the client's body.
  */
 export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEndpoints): UpstreamRequest {
@@ -44,11 +44,6 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
         code: "unsupported",
       });
     }
-    if (!request.stream) {
-      throw new ProviderError("OpenAI OAuth (Codex) accounts serve only streaming Responses requests", {
-        code: "unsupported",
-      });
-    }
     const accessToken = input.accessToken;
     if (accessToken === undefined || accessToken === "") {
       throw new ProviderError("OpenAI OAuth account needs an access token", { code: "invalid_request" });
@@ -58,7 +53,7 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
       ...forwardableHeaders(request.headers, codexForwardedHeaders),
       authorization: `Bearer ${accessToken}`,
       "content-type": "application/json",
-      accept,
+      accept: "text/event-stream",
       "openai-beta":
         mergeCommaList("responses=experimental", request.headers["openai-beta"]) ?? "responses=experimental",
       originator: "codex_cli_rs",

@@ -203,6 +203,19 @@ describe("createOpenAIProvider: OAuth (Codex) accounts", () => {
     expect(body.store).toBe(true);
   });
 
+  it("asks the backend for a stream when the client did not, and collects it for that client", () => {
+    const body = { model: "gpt-5-codex", input: "fix the tests" };
+    const input = { account: oauthAccount, accessToken: "a", request: clientRequest({ stream: false, body }) };
+    const built = provider().buildRequest(input);
+    expect(built.headers.accept).toBe("text/event-stream");
+    expect(JSON.parse(built.body!)).toEqual({ ...body, stream: true, store: false });
+    expect(body).toEqual({ model: "gpt-5-codex", input: "fix the tests" });
+    const shaper = provider().responseShaper(input);
+    expect(typeof shaper?.collector).toBe("function");
+    const event = { event: "response.created", data: "{}" };
+    expect(shaper?.event(event)).toBe(event);
+  });
+
   it("does not duplicate responses=experimental when the client already sends it", () => {
     const built = provider().buildRequest({
       account: oauthAccount,
@@ -236,7 +249,6 @@ describe("createOpenAIProvider: OAuth (Codex) accounts", () => {
       request: clientRequest({ operation: "chat_completions" }),
       code: "unsupported",
     },
-    { name: "a non-streaming request", request: clientRequest({ stream: false }), code: "unsupported" },
     {
       name: "an Anthropic operation",
       request: clientRequest({ operation: "messages" }),
@@ -262,8 +274,12 @@ describe("createOpenAIProvider", () => {
     expect(
       provider.refresher.cacheKey({ id: "9", platform: "openai", credentials: { accessToken: "a" } }),
     ).toBe("openai:account:9");
+    // Streams pass through as they are; only a Codex answer to a non-streaming client is reshaped.
     expect(
       provider.responseShaper({ account: oauthAccount, accessToken: "a", request: clientRequest({}) }),
+    ).toBeNull();
+    expect(
+      provider.responseShaper({ account: apiKeyAccount, request: clientRequest({ stream: false }) }),
     ).toBeNull();
   });
 

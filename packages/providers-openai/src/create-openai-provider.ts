@@ -1,6 +1,7 @@
-import type { AccountType, ModelInfo, Operation, Provider } from "@subrelay/providers-core";
+import type { AccountType, ModelInfo, Operation, Provider, ResponseShaper } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
 import { buildOpenAIRequest } from "./build-openai-request";
+import { createCodexResponseCollector } from "./codex-response-collector";
 import { classifyOpenAIResponse } from "./classify-openai-response";
 import { classifyOpenAINetworkError } from "./classify-openai-network-error";
 import { createOpenAIUsageTracker } from "./create-openai-usage-tracker";
@@ -32,7 +33,8 @@ export interface OpenAIProviderOptions {
 
 /**
  * The OpenAI platform: API-key accounts on the OpenAI API (chat completions and responses) and ChatGPT OAuth
- * accounts on the Codex backend (streaming responses only). Stateless apart from its options: safe to share.
+ * accounts on the Codex backend (responses only; the backend streams, and a non-streaming client gets the stream
+ * collected into one Responses object). Stateless apart from its options: safe to share.
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
   const endpoints = {
@@ -61,10 +63,19 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
       return operation === "chat_completions" || operation === "responses";
     },
     buildRequest: (input) => buildOpenAIRequest(input, endpoints),
-    responseShaper: () => null,
+    // Codex only streams; a client that asked for one JSON body gets the stream collected into it.
+    responseShaper: ({ account, request }) =>
+      account.type === "oauth" && request.operation === "responses" && !request.stream ? codexCollecting : null,
     classify: (response, now) => classifyOpenAIResponse(response, now, classifyOptions),
     classifyNetworkError: classifyOpenAINetworkError,
     usageTracker: (request) => createOpenAIUsageTracker(request.operation),
     models: () => models.map((model) => ({ ...model })),
   };
 }
+
+/** Passes a Codex stream's parts through unchanged; its collector is what a non-streaming client needs. */
+const codexCollecting: ResponseShaper = {
+  json: (body) => body,
+  event: (event) => event,
+  collector: createCodexResponseCollector,
+};

@@ -4,4 +4,5 @@ export {
   codexClientId,
   type OpenAITokenRefresherOptions,
 } from "./openai-token-refresher";
+export { createCodexResponseCollector } from "./codex-response-collector";
 export { defaultOpenAIModels } from "./default-openai-models";
