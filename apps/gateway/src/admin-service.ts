@@ -1,13 +1,24 @@
 import type { Database } from "@subrelay/db";
+import { ProviderError, type Provider } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
+import { TokenRefreshError, type OAuthCredentials } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
 import { GatewayError } from "./dialect-error";
+
+/** An operator's token is used for set-up calls only while it has this long left; otherwise it is refreshed first. */
+const TOKEN_MARGIN_MS = 60_000;
+/** A refresh made to set an account up may take this long. */
+const SETUP_REFRESH_TIMEOUT_MS = 30_000;
 
 export interface AdminServiceOptions {
   database: Database;
   scheduler: Pick<SchedulerCache, "setSnapshot" | "tryLockBucket" | "unlockBucket" | "setAccount" | "deleteAccount">;
   /** Drops what this process cached about an account. */
   onAccountChanged(id: string): void;
+  /** The platforms' providers, by platform: their `prepareCredentials` completes an OAuth account's credentials. */
+  providers?: ReadonlyMap<string, Provider>;
+  /** Clock, epoch ms. Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -32,12 +43,48 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     }
   };
   const bucketsOf = async (id: string) => database.accounts.bucketsOfAccount(id);
+  const now = options.now ?? Date.now;
+
+  /**
+   * The credentials to store for an OAuth account: what the platform's `prepareCredentials` makes of them
+   * (Gemini Code Assist finds or provisions the account's project), with the tokens of any refresh that
+   * took, so a rotated refresh token is kept. Failures are the operator's to see: 400 when the platform
+   * refuses the account, 502 when it could not be asked.
+   */
+  const prepareCredentials = async (
+    accountId: string,
+    platform: string,
+    credentials: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> => {
+    const provider = options.providers?.get(platform);
+    if (!provider?.prepareCredentials) return credentials;
+    const given = credentials as unknown as OAuthCredentials;
+    let refreshed: OAuthCredentials | undefined;
+    const accessToken = async () => {
+      const current = refreshed ? { ...given, ...refreshed } : given;
+      if (current.accessToken && (current.expiresAt === undefined || current.expiresAt > now() + TOKEN_MARGIN_MS)) {
+        return current.accessToken;
+      }
+      const signal = AbortSignal.timeout(SETUP_REFRESH_TIMEOUT_MS);
+      refreshed = await provider.refresher.refresh({ id: accountId, platform, credentials: current }, signal);
+      return refreshed.accessToken;
+    };
+    try {
+      const prepared = await provider.prepareCredentials({ accountId, credentials: given, accessToken });
+      if (prepared === given && refreshed === undefined) return credentials;
+      return { ...prepared, ...refreshed };
+    } catch (error) {
+      throw setupError(error);
+    }
+  };
 
   return {
     createGroup: (input) => database.groups.create({ name: input.name, platform: input.platform, mode: input.mode ?? "single" }),
     listGroups: () => database.groups.list(),
 
     async createAccount(input) {
+      const credentials =
+        input.type === "oauth" ? await prepareCredentials("(new)", input.platform, input.credentials) : input.credentials;
       const created = await database.accounts.create({
         name: input.name,
         platform: input.platform,
@@ -47,8 +94,8 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
         baseUrl: input.baseUrl ?? null,
         models: input.models ?? null,
         ...(input.type === "oauth"
-          ? { type: "oauth" as const, credentials: input.credentials }
-          : { type: "apikey" as const, credentials: { apiKey: String(input.credentials.apiKey) } }),
+          ? { type: "oauth" as const, credentials }
+          : { type: "apikey" as const, credentials: { apiKey: String(credentials.apiKey) } }),
       });
       await rebuild(await bucketsOf(created.id));
       return created;
@@ -56,11 +103,14 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     listAccounts: () => database.accounts.list(),
 
     async updateAccount(id, patch) {
+      let credentials = patch.credentials;
+      if (credentials !== undefined) {
+        const account = await database.accounts.getById(id);
+        if (!account) return null;
+        if (account.type === "oauth") credentials = await prepareCredentials(id, account.platform, credentials);
+      }
       const before = await bucketsOf(id);
-      const updated = await database.accounts.update(id, {
-        ...patch,
-        credentials: patch.credentials,
-      });
+      const updated = await database.accounts.update(id, { ...patch, credentials });
       if (!updated) return null;
       options.onAccountChanged(id);
       const after = await bucketsOf(id);
@@ -114,4 +164,19 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     const seen = new Map(buckets.map((bucket) => [`${bucket.groupId}:${bucket.platform}:${bucket.mode}`, bucket]));
     return [...seen.values()];
   }
+}
+
+/** What an operator is told when an account could not be set up; never a token. */
+function setupError(error: unknown): unknown {
+  if (ProviderError.isInstance(error)) {
+    return error.code === "upstream"
+      ? new GatewayError("upstream", `Could not set the account up: ${error.message}`, { cause: error })
+      : new GatewayError("invalid_request", `Could not set the account up: ${error.message}`, { cause: error });
+  }
+  if (TokenRefreshError.isInstance(error)) {
+    return error.permanent
+      ? new GatewayError("invalid_request", `The refresh token was refused (${error.code}).`, { cause: error })
+      : new GatewayError("upstream", `Could not refresh the access token (${error.code}); try again.`, { cause: error });
+  }
+  return error;
 }

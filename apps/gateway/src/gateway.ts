@@ -187,6 +187,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     admin: createAdminService({
       database,
       scheduler: ownWrites,
+      providers,
+      now,
       onAccountChanged: (id) => {
         directory.forget(id);
         states.forget(id);

@@ -136,6 +136,17 @@ export interface UsageTracker {
   result(): Usage;
 }
 
+/** What `Provider.prepareCredentials` is given. */
+export interface PrepareCredentialsInput {
+  /** The account's id, for cache keys and log fields. */
+  accountId: string;
+  /** The OAuth credentials as the operator gave them. Not mutated. */
+  credentials: OAuthCredentials;
+  /** A valid access token for these credentials, fetched (refreshed if need be) only when called. */
+  accessToken(): Promise<string>;
+  signal?: AbortSignal;
+}
+
 /** A model a platform serves, as the model lists report it. */
 export interface ModelInfo {
   id: string;
@@ -169,4 +180,13 @@ export interface Provider {
   usageTracker(request: ClientRequest): UsageTracker;
   /** The models this platform serves, for `GET /v1/models` and Gemini's `models`. */
   models(): ModelInfo[];
+  /**
+   * Optional. Completes an OAuth account's credentials with what the platform needs beyond its tokens,
+   * asking the platform when they lack it (Gemini Code Assist: `projectId`, found or provisioned through
+   * `loadCodeAssist` / `onboardUser`). Called when an account is added or its credentials replaced.
+   * Resolves to the credentials to store: the same object when nothing was missing (no call made).
+   * Rejects with ProviderError: `invalid_request` when the platform says the account cannot be set up as
+   * it is (the message says what an operator can do), `upstream` when the platform could not be asked.
+   */
+  prepareCredentials?(input: PrepareCredentialsInput): Promise<OAuthCredentials>;
 }

@@ -1,7 +1,16 @@
-import { networkErrorCode, type AccountType, type ModelInfo, type Operation, type Provider } from "@subrelay/providers-core";
+import {
+  networkErrorCode,
+  type AccountType,
+  type ModelInfo,
+  type Operation,
+  type PrepareCredentialsInput,
+  type Provider,
+} from "@subrelay/providers-core";
+import type { OAuthCredentials } from "@subrelay/token-cache";
 import type { Dispatcher } from "undici";
 import { buildGeminiRequest } from "./build-gemini-request";
 import { classifyGeminiResponse } from "./classify-gemini-response";
+import { setupCodeAssistProject } from "./code-assist-setup";
 import { codeAssistResponseShaper } from "./code-assist-response-shaper";
 import { defaultGeminiModels } from "./default-gemini-models";
 import { createGeminiUsageTracker } from "./gemini-usage-tracker";
@@ -18,10 +27,14 @@ export interface GeminiProviderOptions {
   clientId?: string;
   /** OAuth client secret for refreshes. Default: gemini-cli's (public by design). */
   clientSecret?: string;
-  /** undici dispatcher for token refreshes. */
+  /** undici dispatcher for token refreshes and Code Assist setup calls (`prepareCredentials`). */
   dispatcher?: Dispatcher;
-  /** Milliseconds for one token refresh. Default 15_000. */
+  /** Milliseconds for one token refresh, and for each Code Assist setup call. Default 15_000. */
   timeoutMs?: number;
+  /** `prepareCredentials`: milliseconds between two polls of an unfinished Code Assist onboarding. Default 5_000. */
+  onboardPollIntervalMs?: number;
+  /** `prepareCredentials`: polls of an unfinished onboarding before it fails with `upstream`. Default 24. */
+  onboardMaxPolls?: number;
   /** Clock, epoch ms, for refreshes. Default `Date.now`. */
   now?: () => number;
   /** Milliseconds a 429 lasts when Google does not say. Default 60_000. */
@@ -32,14 +45,22 @@ export interface GeminiProviderOptions {
   models?: readonly ModelInfo[];
 }
 
+/** The Gemini provider: a Provider whose `prepareCredentials` is always present. */
+export interface GeminiProvider extends Provider {
+  /** Finds or provisions the Code Assist `projectId` when the credentials lack one; see `setupCodeAssistProject`. */
+  prepareCredentials(input: PrepareCredentialsInput): Promise<OAuthCredentials>;
+}
+
 const geminiOperations: ReadonlySet<Operation> = new Set(["generate_content", "stream_generate_content"]);
 
 /**
  * The Gemini provider: API-key accounts on the public Gemini API, OAuth accounts on Code Assist (the API
  * gemini-cli uses). Both account types serve generate_content and stream_generate_content; nothing else.
+ * `prepareCredentials` completes an OAuth account's `projectId` through Code Assist's setup flow
+ * (`setupCodeAssistProject`, against `codeAssistBaseUrl`).
  * Stateless apart from the refresher's configuration: safe to share across requests.
  */
-export function createGeminiProvider(options: GeminiProviderOptions = {}): Provider {
+export function createGeminiProvider(options: GeminiProviderOptions = {}): GeminiProvider {
   const endpoints = {
     baseUrl: options.baseUrl ?? "https://generativelanguage.googleapis.com",
     codeAssistBaseUrl: options.codeAssistBaseUrl ?? "https://cloudcode-pa.googleapis.com",
@@ -82,6 +103,19 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Provi
     },
     models() {
       return models.map((model) => ({ ...model }));
+    },
+    prepareCredentials(input) {
+      return setupCodeAssistProject({
+        accountId: input.accountId,
+        credentials: input.credentials,
+        accessToken: () => input.accessToken(),
+        signal: input.signal,
+        codeAssistBaseUrl: endpoints.codeAssistBaseUrl,
+        dispatcher: options.dispatcher,
+        timeoutMs: options.timeoutMs,
+        onboardPollIntervalMs: options.onboardPollIntervalMs,
+        onboardMaxPolls: options.onboardMaxPolls,
+      });
     },
   };
 }

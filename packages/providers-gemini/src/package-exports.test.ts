@@ -17,9 +17,13 @@ function probe(load: string): Record<string, unknown> {
     `${load}\n` +
     "const provider = m.createGeminiProvider();\n" +
     "const refresher = new m.GeminiTokenRefresher();\n" +
+    "const credentials = { accessToken: 'a', projectId: 'p' };\n" +
+    "const prepared = await provider.prepareCredentials({ accountId: '3', credentials, accessToken: async () => 'a' });\n" +
     "console.log(JSON.stringify({\n" +
     "  createGeminiProvider: typeof m.createGeminiProvider,\n" +
     "  GeminiTokenRefresher: typeof m.GeminiTokenRefresher,\n" +
+    "  setupCodeAssistProject: typeof m.setupCodeAssistProject,\n" +
+    "  preparedUnchanged: prepared === credentials,\n" +
     "  platform: provider.platform,\n" +
     "  cacheKey: refresher.cacheKey({ id: '3', platform: 'gemini', credentials: { accessToken: 'a' } }),\n" +
     "  url: provider.buildRequest({ account: { id: '1', platform: 'gemini', type: 'apikey', credentials: { apiKey: 'k' } },\n" +
@@ -36,6 +40,8 @@ function probe(load: string): Record<string, unknown> {
 const expected = {
   createGeminiProvider: "function",
   GeminiTokenRefresher: "function",
+  setupCodeAssistProject: "function",
+  preparedUnchanged: true,
   platform: "gemini",
   cacheKey: "gemini:account:3",
   url: "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
