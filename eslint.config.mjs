@@ -24,6 +24,15 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-member-access": "off",
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/require-await": "off",
+      // `typecheck` runs beside `build`, not after it: a literal dist/ import would make tsc resolve a
+      // build output that may not exist yet (this failed CI once). Compute the specifier instead.
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "ImportExpression > Literal[value=/(^|\\/)dist\\//], ImportDeclaration > Literal[value=/(^|\\/)dist\\//]",
+          message: "Import build output through a computed path (typecheck may run before build).",
+        },
+      ],
     },
   },
 );
