@@ -6,7 +6,7 @@ import {
   ProviderError,
   type UpstreamRequest,
 } from "@subrelay/providers-core";
-import { claudeCodeSystemPrompt, claudeOAuthBeta, defaultAnthropicVersion } from "./claude-defaults";
+import { claudeOAuthBeta, defaultAnthropicVersion } from "./claude-defaults";
 
 /**
  * Client headers passed on to Anthropic (besides the auth the adapter sets itself): the API's own
@@ -18,63 +18,14 @@ export const claudeForwardedHeaders: readonly string[] = ["anthropic-*", "x-stai
 
 const paths = { messages: "/v1/messages", count_tokens: "/v1/messages/count_tokens" } as const;
 
-export interface BuildClaudeRequestOptions {
-  /**
-   * The line an OAuth account's system prompt must start with. Default `claudeCodeSystemPrompt`
-   * ("You are Claude Code, Anthropic's official CLI for Claude."); `false` (or `""`) sends the client's as is.
-   */
-  claudeCodeSystemPrompt?: string | false;
-}
-
-/** What Claude Code puts in `system[0]`, ahead of its identity line, since 2.1.29. */
-const billingHeaderPrefix = "x-anthropic-billing-header:";
-
-interface TextBlock {
-  type: "text";
-  text: string;
-}
-
-function isTextBlock(block: unknown): block is TextBlock {
-  return (
-    typeof block === "object" &&
-    block !== null &&
-    (block as { type?: unknown }).type === "text" &&
-    typeof (block as { text?: unknown }).text === "string"
-  );
-}
-
 /**
- * The client's `system` with `prompt` in front, or undefined when it already starts with it or is not a
- * string or an array (left for the upstream to refuse). A Claude Code billing-header block stays first.
- * Never mutates `system`: a new array that reuses the client's blocks.
+ * Shapes a Messages API request for one account. OAuth: `Authorization: Bearer`, and `anthropic-beta` merged
+ * with `oauth-2025-04-20`; API key: `x-api-key`. Either way `anthropic-version` is the client's or 2023-06-01,
+ * and the body is the client's with `model` set to the routed model (`stream` dropped for count_tokens, which
+ * rejects it). Throws ProviderError: `unsupported` for a non-Claude operation, `invalid_request` when the
+ * account lacks its secret.
  */
-function systemWithPrompt(system: unknown, prompt: string): unknown[] | undefined {
-  const promptBlock: TextBlock = { type: "text", text: prompt };
-  if (system === undefined || system === null || system === "") return [promptBlock];
-  if (typeof system === "string") {
-    return system.startsWith(prompt) ? undefined : [promptBlock, { type: "text", text: system }];
-  }
-  if (!Array.isArray(system)) return undefined;
-  const blocks: unknown[] = system;
-  const at = isTextBlock(blocks[0]) && blocks[0].text.startsWith(billingHeaderPrefix) ? 1 : 0;
-  const first = blocks[at];
-  if (isTextBlock(first) && first.text.startsWith(prompt)) return undefined;
-  return [...blocks.slice(0, at), promptBlock, ...blocks.slice(at)];
-}
-
-/**
- * Shapes a Messages API request for one account. OAuth: `Authorization: Bearer`, `anthropic-beta` merged
- * with `oauth-2025-04-20`, and the system prompt made to start with Claude Code's line (see
- * `BuildClaudeRequestOptions`); API key: `x-api-key`. Either way `anthropic-version` is the client's or
- * 2023-06-01, and the body is the client's with `model` set to the routed model (`stream` dropped for
- * count_tokens, which rejects it). Throws ProviderError: `unsupported` for a non-Claude operation,
- * `invalid_request` when the account lacks its secret.
- */
-export function buildClaudeRequest(
-  input: BuildRequestInput,
-  defaultBaseUrl: string,
-  options: BuildClaudeRequestOptions = {},
-): UpstreamRequest {
+export function buildClaudeRequest(input: BuildRequestInput, defaultBaseUrl: string): UpstreamRequest {
   const { account, request } = input;
   if (request.operation !== "messages" && request.operation !== "count_tokens") {
     throw new ProviderError(`Claude accounts do not serve ${request.operation}`, { code: "unsupported" });
@@ -111,15 +62,11 @@ export function buildClaudeRequest(
   // a copy otherwise. Either way it is serialised from the parsed value, never passed through as sent.
   let body = request.body;
   const streamField = request.operation === "count_tokens" ? undefined : request.stream ? true : body.stream;
-  // OAuth only, and for count_tokens too, so that a count matches what messages will send.
-  const prompt = options.claudeCodeSystemPrompt ?? claudeCodeSystemPrompt;
-  const system = account.type === "oauth" && prompt ? systemWithPrompt(body.system, prompt) : undefined;
-  if ((request.model && body.model !== request.model) || body.stream !== streamField || system !== undefined) {
+  if ((request.model && body.model !== request.model) || body.stream !== streamField) {
     body = { ...body };
     if (request.model) body.model = request.model;
     if (streamField === undefined) delete body.stream;
     else body.stream = streamField;
-    if (system !== undefined) body.system = system;
   }
 
   return { url: `${baseUrl}${paths[request.operation]}`, method: "POST", headers, body: JSON.stringify(body) };

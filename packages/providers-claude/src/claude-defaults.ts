@@ -6,11 +6,6 @@ export const defaultClaudeTokenUrl = "https://console.anthropic.com/v1/oauth/tok
 export const defaultClaudeClientId = "9d1c250a-e61b-44d9-88ed-5944d1962f5e";
 /** The beta flag Anthropic requires on every request authenticated with an OAuth bearer token. */
 export const claudeOAuthBeta = "oauth-2025-04-20";
-/**
- * The line Anthropic requires at the start of the system prompt of a request authenticated with an OAuth
- * (Claude Pro / Max) token: without it, models other than Haiku refuse the credential.
- */
-export const claudeCodeSystemPrompt = "You are Claude Code, Anthropic's official CLI for Claude.";
 /** Sent when the client did not pick an `anthropic-version`. */
 export const defaultAnthropicVersion = "2023-06-01";
 /** Milliseconds a token refresh may take, body included. */

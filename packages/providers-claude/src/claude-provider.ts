@@ -26,12 +26,6 @@ export interface ClaudeProviderOptions {
   overloadedCooldownMs?: number;
   /** The model list `models()` returns. Default: current Claude models (`claudeModels`). */
   models?: ModelInfo[];
-  /**
-   * The line an OAuth account's system prompt is made to start with (Anthropic serves subscription tokens only
-   * to Claude Code), for messages and count_tokens. Default `claudeCodeSystemPrompt`
-   * ("You are Claude Code, Anthropic's official CLI for Claude."); `false` (or `""`) sends the client's system as is.
-   */
-  claudeCodeSystemPrompt?: string | false;
 }
 
 /**
@@ -45,7 +39,6 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
     overloadedCooldownMs: options.overloadedCooldownMs ?? defaultOverloadedCooldownMs,
   };
   const models = options.models ?? claudeModels;
-  const requestOptions = { claudeCodeSystemPrompt: options.claudeCodeSystemPrompt };
   const refresher = new ClaudeTokenRefresher({
     tokenUrl: options.tokenUrl,
     clientId: options.clientId,
@@ -62,7 +55,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
       return operation === "messages" || operation === "count_tokens";
     },
     buildRequest(input) {
-      return buildClaudeRequest(input, baseUrl, requestOptions);
+      return buildClaudeRequest(input, baseUrl);
     },
     responseShaper() {
       return null;

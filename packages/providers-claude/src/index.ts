@@ -1,15 +1,10 @@
 export { createClaudeProvider, type ClaudeProviderOptions } from "./claude-provider";
 export { ClaudeTokenRefresher, type ClaudeTokenRefresherOptions } from "./claude-token-refresher";
-export {
-  buildClaudeRequest,
-  claudeForwardedHeaders,
-  type BuildClaudeRequestOptions,
-} from "./build-claude-request";
+export { buildClaudeRequest, claudeForwardedHeaders } from "./build-claude-request";
 export { classifyClaudeResponse, rateLimitEnd, type ClaudeClassifyOptions } from "./classify-claude-response";
 export { createClaudeUsageTracker } from "./claude-usage-tracker";
 export { claudeModels } from "./claude-models";
 export {
-  claudeCodeSystemPrompt,
   claudeOAuthBeta,
   defaultAnthropicVersion,
   defaultClaudeBaseUrl,
