@@ -7,6 +7,7 @@ import {
   type Dialect,
   type Provider,
   type ResponseShaper,
+  type SseEvent,
   type UpstreamAccount,
   type UpstreamRequest,
   type UsageTracker,
@@ -416,7 +417,9 @@ export class Relay {
     let pending = "";
     const parser = createSseParser((event) => {
       const shaped = shaper.event(event);
-      if (shaped) pending += formatSseEvent(shaped);
+      if (shaped === null) return;
+      if (!isEventList(shaped)) pending += formatSseEvent(shaped);
+      else for (const one of shaped) pending += formatSseEvent(one);
     });
     const write = async (chunk: Buffer) => {
       parser.push(chunk);
@@ -427,6 +430,7 @@ export class Relay {
     return Object.assign(write, {
       end: () => {
         parser.end();
+        for (const one of shaper.end?.() ?? []) pending += formatSseEvent(one);
         if (pending && !response.destroyed) response.write(pending);
         pending = "";
       },
@@ -501,6 +505,10 @@ function slotCandidates(ranked: readonly AccountSnapshot[], stickyAccountId: str
     candidates.unshift({ ...chosen!, priority: STICKY_PRIORITY });
   }
   return candidates;
+}
+
+function isEventList(shaped: SseEvent | readonly SseEvent[]): shaped is readonly SseEvent[] {
+  return Array.isArray(shaped);
 }
 
 function isAnswer(value: unknown): value is UpstreamAnswer {

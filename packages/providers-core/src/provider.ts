@@ -99,8 +99,10 @@ export type VerdictKind = Verdict["kind"];
 export interface ResponseShaper {
   /** Rewrites a complete JSON body. */
   json(body: unknown): unknown;
-  /** Rewrites one SSE event; null drops it. */
-  event(event: SseEvent): SseEvent | null;
+  /** Rewrites one SSE event: null drops it, an array stands for several (a translation may need them). */
+  event(event: SseEvent): SseEvent | readonly SseEvent[] | null;
+  /** Events to send after the last one, once the upstream stream has ended (e.g. a `[DONE]`). */
+  end?(): readonly SseEvent[];
   /**
    * Present when the upstream answers this request with a stream although the client asked for one JSON body
    * (the Codex backend only streams): a fresh collector for the response. The gateway feeds it the whole

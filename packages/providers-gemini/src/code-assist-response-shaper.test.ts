@@ -72,7 +72,7 @@ describe("Code Assist response shaping", () => {
     const shape = shaper();
     const parser = createSseParser((event) => {
       const shaped = shape.event(event);
-      if (shaped !== null) relayed.push(formatSseEvent(shaped));
+      for (const one of shaped === null ? [] : [shaped].flat()) relayed.push(formatSseEvent(one));
     });
     for await (const chunk of response.body) parser.push(chunk as Uint8Array);
     parser.end();
