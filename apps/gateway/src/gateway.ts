@@ -53,6 +53,8 @@ export interface GatewayOverrides {
   /** Upstream dispatcher (tests inject one; default: a keep-alive Agent, one pool per origin). */
   dispatcher?: Dispatcher;
   now?: () => number;
+  /** Wraps or replaces the platform providers (tests narrow what an account type may serve). */
+  providers?(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider>;
   /** Called after the app is built, e.g. to start the embedded refresh worker. */
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
 }
@@ -91,7 +93,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const prefix = config.redisPrefix;
   const shared = redis ? redisStores(redis, config) : null;
   const tokenStore: TokenStore = shared?.tokenStore ?? new MemoryTokenStore();
-  const providers = createProviders(config, { dispatcher, now });
+  const built = createProviders(config, { dispatcher, now });
+  const providers = overrides.providers?.(built) ?? built;
   const refreshers = Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher]));
   const tokens = new TokenManager({
     accounts: database.accounts,

@@ -114,7 +114,7 @@ export class Relay {
     }
     const eligible = serving.filter((account) => provider.supports(operation, accountType(account)));
     if (eligible.length === 0) {
-      // e.g. Chat Completions on a group of ChatGPT (Codex) OAuth accounts, which serve only the Responses API.
+      // A provider may say an account type cannot serve an operation; the built-in ones serve them all.
       throw new GatewayError("invalid_request", `No account of this key can serve this endpoint for "${model}".`);
     }
 

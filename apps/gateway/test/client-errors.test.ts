@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { ApiError, GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
+import type { Provider } from "@subrelay/providers-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claudeReply, leakedSecrets, openaiChatReply, paths, startTestGateway, type Seeded, type TestGateway } from "./harness";
 
@@ -21,6 +22,13 @@ function expectDialectError(dialect: Dialect, status: number, body: unknown): vo
   }
 }
 
+/** The platform providers, with OpenAI's OAuth accounts serving no operation at all. */
+function apiKeyOnlyOpenAI(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider> {
+  const openai = built.get("openai")!;
+  const narrowed: Provider = { ...openai, supports: (operation, type) => type === "apikey" && openai.supports(operation, type) };
+  return new Map([...built, ["openai", narrowed]]);
+}
+
 /**
  * Requests the gateway refuses before any upstream is involved: each gets the right status, in the
  * dialect of the API it called, and no secret in the body.
@@ -34,7 +42,12 @@ describe("client errors in each dialect (embedded)", () => {
   const secrets = () => [...upstreamSecrets, claude.key, openai.key, gemini.key];
 
   beforeAll(async () => {
-    harness = await startTestGateway({ env: { BODY_LIMIT_BYTES: String(BODY_LIMIT) } });
+    harness = await startTestGateway({
+      env: { BODY_LIMIT_BYTES: String(BODY_LIMIT) },
+      // OpenAI OAuth accounts serve nothing here, so that a group of them cannot serve an endpoint (the
+      // built-in providers serve every endpoint of their dialect on both account types).
+      overrides: { providers: apiKeyOnlyOpenAI },
+    });
     harness.upstream.on("POST", paths.claudeMessages, claudeReply).on("POST", paths.openaiChat, openaiChatReply);
     claude = await harness.seed({ platform: "claude", accounts: [{ type: "apikey", credentials: { apiKey: upstreamSecrets[0] } }] });
     openai = await harness.seed({
@@ -204,7 +217,7 @@ describe("client errors in each dialect (embedded)", () => {
     expect(none.status).toBe(503);
     expectDialectError("openai", 503, none.body);
 
-    // ChatGPT (Codex) OAuth accounts serve only the Responses API.
+    // A group of accounts the provider says cannot serve chat completions (OAuth ones, in this gateway).
     const codex = await harness.seed({
       platform: "openai",
       accounts: [{ type: "oauth", credentials: { accessToken: "codex-access", refreshToken: "codex-refresh", expiresAt: Date.now() + 3_600_000, accountId: "acct" } }],

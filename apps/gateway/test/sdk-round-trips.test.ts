@@ -194,6 +194,44 @@ describe.each(backends)("official SDKs against the %s gateway", (backend) => {
       await expectUsage(codex.accountIds[0]!, before, 1);
     });
 
+    it("serves chat completions on an OAuth (Codex) account through the Responses API, streamed and not", async () => {
+      const client = new OpenAI({ apiKey: codex.key, baseURL: `${harness.url}/v1`, maxRetries: 0 });
+      const before = (await harness.usageOf(codex.accountIds[0]!))?.requests ?? 0;
+      const messages = [
+        { role: "system" as const, content: "Be brief." },
+        { role: "user" as const, content: "Run the tests" },
+      ];
+      const completion = await client.chat.completions.create({ model: "gpt-5-codex", messages });
+      expect(completion.object).toBe("chat.completion");
+      expect(completion.choices[0]?.message.content).toBe("I'll run the tests — all green.");
+      expect(completion.choices[0]?.finish_reason).toBe("stop");
+      expect(completion.usage).toMatchObject({ prompt_tokens: 12873, completion_tokens: 431 });
+      const sent = lastSent(paths.codexResponses, codex.key).json<Record<string, unknown>>();
+      expect(sent).toMatchObject({
+        model: "gpt-5-codex",
+        instructions: "Be brief.",
+        input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "Run the tests" }] }],
+        stream: true,
+        store: false,
+      });
+      expect(sent).not.toHaveProperty("messages");
+
+      const stream = await client.chat.completions.create({ model: "gpt-5-codex", messages, stream: true });
+      let text = "";
+      let finish: string | null = null;
+      let usage: OpenAI.CompletionUsage | undefined;
+      for await (const chunk of stream) {
+        expect(chunk.object).toBe("chat.completion.chunk");
+        text += chunk.choices[0]?.delta.content ?? "";
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage ?? usage;
+      }
+      expect(text).toBe("I'll run the tests — all green.");
+      expect(finish).toBe("stop");
+      expect(usage).toMatchObject({ prompt_tokens: 12873, completion_tokens: 431 });
+      await expectUsage(codex.accountIds[0]!, before, 2);
+    });
+
     it("answers a 502 in OpenAI's shape when the Codex stream behind a non-streaming response is cut", async () => {
       const client = new OpenAI({ apiKey: codex.key, baseURL: `${harness.url}/v1`, maxRetries: 0 });
       const before = await harness.usageOf(codex.accountIds[0]!);

@@ -1,7 +1,7 @@
 const marker = Symbol.for("@subrelay/providers-core/ProviderError");
 
 /**
- * - unsupported: the account type cannot serve the operation (e.g. OpenAI OAuth and chat completions).
+ * - unsupported: the account type cannot serve the operation (e.g. an OpenAI operation on a Claude account).
  * - invalid_request: the client request lacks what the platform needs (e.g. no model, a missing access token),
  *   or, from `prepareCredentials`, the platform says the account cannot be set up as it is.
  * - upstream: the platform could not be asked (network failure, timeout, a 5xx), from `prepareCredentials`.

@@ -168,7 +168,7 @@ export interface Provider {
   readonly dialect: Dialect;
   /** OAuth refresh against this platform's token endpoint. */
   readonly refresher: TokenRefresher;
-  /** Whether an account of `type` can serve `operation` (e.g. OpenAI OAuth serves only `responses`). */
+  /** Whether an account of `type` can serve `operation` (the gateway routes only to accounts that can). */
   supports(operation: Operation, type: AccountType): boolean;
   /** Shapes the upstream request. Throws ProviderError (`code: "unsupported"`) for an unsupported combination. */
   buildRequest(input: BuildRequestInput): UpstreamRequest;

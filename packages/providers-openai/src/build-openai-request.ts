@@ -1,5 +1,6 @@
 import { ProviderError, forwardableHeaders, mergeCommaList } from "@subrelay/providers-core";
 import type { BuildRequestInput, UpstreamRequest } from "@subrelay/providers-core";
+import { chatToResponsesBody } from "./chat-to-responses";
 
 export interface OpenAIEndpoints {
   /** The OpenAI API, for API-key accounts. */
@@ -23,13 +24,14 @@ const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-reques
  *   Bearer <key>`, the client's `openai-beta` merged in. Streaming chat completions always get
  *   `stream_options.include_usage: true` (the gateway must count every request's usage; the client then sees
  *   one extra final chunk with empty `choices` and the `usage`, a shape OpenAI clients already handle).
- * - OAuth (Codex): `responses` only. POST `{account.baseUrl ?? codexBaseUrl}/responses`, `authorization: Bearer
- *   <access token>`, `chatgpt-account-id: <credentials.accountId>` (omitted when unknown), `openai-beta:
- *   responses=experimental` merged with the client's, `originator: codex_cli_rs`; body with `stream: true,
- *   store: false`. The backend only streams: for a non-streaming client the provider's response shaper
- *   collects the stream into one Responses object (`createCodexResponseCollector`).
- * Throws ProviderError `unsupported` (chat completions on OAuth, a non-OpenAI operation)
- * and `invalid_request` (no access token / API key). Never mutates the client's body.
+ * - OAuth (Codex): POST `{account.baseUrl ?? codexBaseUrl}/responses`, `authorization: Bearer <access token>`,
+ *   `chatgpt-account-id: <credentials.accountId>` (omitted when unknown), `openai-beta: responses=experimental`
+ *   merged with the client's, `originator: codex_cli_rs`; body with `stream: true, store: false`. The backend
+ *   speaks only the Responses API: a chat completion is translated (`chatToResponsesBody`), and the provider's
+ *   response shaper translates the answer back. The backend only streams: for a non-streaming client the
+ *   shaper collects the stream into one body (`createCodexResponseCollector`).
+ * Throws ProviderError `unsupported` (a non-OpenAI operation) and `invalid_request` (no access token / API
+ * key, a chat completion that cannot be translated). Never mutates the client's body.
  */
 export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEndpoints): UpstreamRequest {
   const { account, request } = input;
@@ -39,11 +41,6 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
   const accept = request.stream ? "text/event-stream" : "application/json";
 
   if (account.type === "oauth") {
-    if (request.operation !== "responses") {
-      throw new ProviderError("OpenAI OAuth (Codex) accounts serve only the Responses API", {
-        code: "unsupported",
-      });
-    }
     const accessToken = input.accessToken;
     if (accessToken === undefined || accessToken === "") {
       throw new ProviderError("OpenAI OAuth account needs an access token", { code: "invalid_request" });
@@ -63,7 +60,11 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
       url: `${trimSlash(account.baseUrl ?? endpoints.codexBaseUrl)}/responses`,
       method: "POST",
       headers,
-      body: JSON.stringify({ ...request.body, stream: true, store: false }),
+      body: JSON.stringify({
+        ...(request.operation === "chat_completions" ? chatToResponsesBody(request.body) : request.body),
+        stream: true,
+        store: false,
+      }),
     };
   }
 

@@ -41,7 +41,7 @@ export function createCodexResponseCollector(): ResponseCollector {
         const output = Array.isArray(terminal.output) && terminal.output.length > 0 ? terminal.output : collected(items);
         return { status: 200, body: { ...terminal, output } };
       }
-      if (failure !== undefined) return errorResponse(failure);
+      if (failure !== undefined) return codexErrorResponse(failure);
       return {
         status: 502,
         body: openAIError("The upstream stream ended before the response completed.", "server_error", null),
@@ -54,7 +54,11 @@ function collected(items: ReadonlyMap<number, unknown>): unknown[] {
   return [...items.entries()].sort(([a], [b]) => a - b).map(([, item]) => item);
 }
 
-function errorResponse(error: Record<string, unknown>): CollectedResponse {
+/**
+ * The OpenAI error answer for the `error` of a failed Codex response (or of an `error` event): 400 for the
+ * request's own faults, 429 for exhausted quota, 502 for the rest.
+ */
+export function codexErrorResponse(error: Record<string, unknown>): CollectedResponse {
   const code = typeof error.code === "string" ? error.code : typeof error.type === "string" ? error.type : null;
   const message =
     typeof error.message === "string" && error.message !== "" ? error.message : "The upstream response failed.";

@@ -4,13 +4,15 @@ import type {
   UpstreamAccount,
   UpstreamRequest,
 } from "@subrelay/providers-core";
-import { ProviderError } from "@subrelay/providers-core";
-import { FakeUpstream, type RecordedRequest } from "@subrelay/providers-core/testing";
+import { join } from "node:path";
+import { ProviderError, createSseParser, formatSseEvent, type SseEvent } from "@subrelay/providers-core";
+import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOpenAIProvider } from "./create-openai-provider";
 import { defaultOpenAIModels } from "./default-openai-models";
 
+const fixtures = join(import.meta.dirname, "__fixtures__");
 let upstream: FakeUpstream;
 
 beforeAll(async () => {
@@ -216,6 +218,108 @@ describe("createOpenAIProvider: OAuth (Codex) accounts", () => {
     expect(shaper?.event(event)).toBe(event);
   });
 
+  it.each([true, false])(
+    "sends a chat completion (stream: %s) to the Codex backend translated into a Responses request",
+    async (stream) => {
+      const body = {
+        model: "gpt-5",
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "Weather in Paris?" },
+        ],
+        tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
+        max_tokens: 200,
+        temperature: 0.3,
+        stream,
+        ...(stream ? { stream_options: { include_usage: true } } : {}),
+      };
+      const before = structuredClone(body);
+      const recorded = await send(
+        provider().buildRequest({
+          account: oauthAccount,
+          accessToken: "fresh-access-token",
+          request: clientRequest({ operation: "chat_completions", stream, body }),
+        }),
+      );
+
+      expect(recorded.path).toBe("/backend-api/codex/responses");
+      expect(recorded.headers.authorization).toBe("Bearer fresh-access-token");
+      expect(recorded.headers["chatgpt-account-id"]).toBe("acc-7d1e2f3a");
+      expect(recorded.headers.originator).toBe("codex_cli_rs");
+      expect(recorded.headers.accept).toBe("text/event-stream");
+      expect(recorded.json()).toEqual({
+        model: "gpt-5",
+        instructions: "Be brief.",
+        input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "Weather in Paris?" }] }],
+        tools: [{ type: "function", name: "get_weather", parameters: { type: "object" } }],
+        stream: true,
+        store: false,
+      });
+      expect(body).toEqual(before);
+    },
+  );
+
+  it("gives each chat completion its own shaper, translating the Codex stream back into chunks", async () => {
+    const events = readFixture(fixtures, "codex-stream-tool-call.sse")
+      .split(/(?<=\n\n)/)
+      .filter((event) => event !== "");
+    upstream.on("POST", "/chat-stream/responses", { sse: events });
+    const input = {
+      account: { ...oauthAccount, baseUrl: `${upstream.url}/chat-stream` },
+      accessToken: "a",
+      request: clientRequest({
+        operation: "chat_completions",
+        body: { model: "gpt-5", messages: [{ role: "user", content: "Weather in Paris and Tokyo?" }], stream: true },
+      }),
+    };
+    const shaper = provider().responseShaper(input);
+    expect(shaper).not.toBeNull();
+    expect(provider().responseShaper(input)).not.toBe(shaper);
+
+    // What the gateway does for a streaming client: parse the upstream stream, shape each event, then end().
+    const built = provider().buildRequest(input);
+    const response = await request(built.url, { method: built.method, headers: built.headers, body: built.body });
+    let written = "";
+    const parser = createSseParser((event) => {
+      const shaped = shaper!.event(event);
+      if (shaped === null) return;
+      for (const one of Array.isArray(shaped) ? (shaped as SseEvent[]) : [shaped as SseEvent]) written += formatSseEvent(one);
+    });
+    for await (const chunk of response.body) parser.push(chunk as Uint8Array);
+    parser.end();
+    for (const one of shaper!.end!()) written += formatSseEvent(one);
+
+    const payloads = written
+      .split("\n\n")
+      .filter((event) => event !== "")
+      .map((event) => event.replace(/^data: /, ""));
+    expect(written).not.toContain("event:");
+    expect(payloads.at(-1)).toBe("[DONE]");
+    const chunks = payloads.slice(0, -1).map((payload) => JSON.parse(payload) as Record<string, unknown>);
+    expect(chunks.every((chunk) => chunk.object === "chat.completion.chunk")).toBe(true);
+    expect(chunks.at(-2)).toMatchObject({ choices: [{ finish_reason: "tool_calls" }] });
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 2150, completion_tokens: 96 } });
+  });
+
+  it("collects a Codex stream into a chat.completion for a non-streaming chat client", () => {
+    const shaper = provider().responseShaper({
+      account: oauthAccount,
+      accessToken: "a",
+      request: clientRequest({ operation: "chat_completions", stream: false }),
+    });
+    const collector = shaper!.collector!();
+    const parser = createSseParser((event) => collector.event(event));
+    parser.push(readFixture(fixtures, "codex-stream.sse"));
+    parser.end();
+    expect(collector.finish()).toMatchObject({
+      status: 200,
+      body: {
+        object: "chat.completion",
+        choices: [{ message: { role: "assistant", content: "I'll run the tests — all green." }, finish_reason: "stop" }],
+      },
+    });
+  });
+
   it("does not duplicate responses=experimental when the client already sends it", () => {
     const built = provider().buildRequest({
       account: oauthAccount,
@@ -245,14 +349,22 @@ describe("createOpenAIProvider: OAuth (Codex) accounts", () => {
 
   it.each([
     {
-      name: "chat completions",
-      request: clientRequest({ operation: "chat_completions" }),
-      code: "unsupported",
-    },
-    {
       name: "an Anthropic operation",
       request: clientRequest({ operation: "messages" }),
       code: "unsupported",
+    },
+    {
+      name: "a chat completion without messages",
+      request: clientRequest({ operation: "chat_completions", body: { model: "gpt-5", prompt: "hi" } }),
+      code: "invalid_request",
+    },
+    {
+      name: "a chat completion asking for several choices",
+      request: clientRequest({
+        operation: "chat_completions",
+        body: { model: "gpt-5", messages: [{ role: "user", content: "hi" }], n: 3 },
+      }),
+      code: "invalid_request",
     },
   ])("refuses $name", ({ request: client, code }) => {
     const error = unsupported({ account: oauthAccount, accessToken: "a", request: client });
@@ -287,7 +399,7 @@ describe("createOpenAIProvider", () => {
     ["responses", "apikey", true],
     ["chat_completions", "apikey", true],
     ["responses", "oauth", true],
-    ["chat_completions", "oauth", false],
+    ["chat_completions", "oauth", true],
     ["messages", "apikey", false],
     ["generate_content", "oauth", false],
   ] as const)("supports(%s, %s) is %s", (operation, type, expected) => {
@@ -343,6 +455,18 @@ describe("createOpenAIProvider", () => {
       inputTokens: 10,
       outputTokens: 2,
       cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+    });
+  });
+
+  it("counts the raw Codex stream that answers a chat completion", () => {
+    const tracker = createOpenAIProvider().usageTracker(clientRequest({ operation: "chat_completions" }));
+    tracker.push(readFixture(fixtures, "codex-stream-tool-call.sse"));
+    expect(tracker.result()).toEqual({
+      model: "gpt-5",
+      inputTokens: 230,
+      outputTokens: 96,
+      cacheReadTokens: 1920,
       cacheWriteTokens: 0,
     });
   });

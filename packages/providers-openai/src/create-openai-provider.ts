@@ -7,6 +7,7 @@ import { classifyOpenAINetworkError } from "./classify-openai-network-error";
 import { createOpenAIUsageTracker } from "./create-openai-usage-tracker";
 import { defaultOpenAIModels } from "./default-openai-models";
 import { OpenAITokenRefresher } from "./openai-token-refresher";
+import { createResponsesToChatShaper } from "./responses-to-chat";
 
 export interface OpenAIProviderOptions {
   /** The OpenAI API for API-key accounts (an account's own `baseUrl` wins). Default `https://api.openai.com`. */
@@ -33,8 +34,9 @@ export interface OpenAIProviderOptions {
 
 /**
  * The OpenAI platform: API-key accounts on the OpenAI API (chat completions and responses) and ChatGPT OAuth
- * accounts on the Codex backend (responses only; the backend streams, and a non-streaming client gets the stream
- * collected into one Responses object). Stateless apart from its options: safe to share.
+ * accounts on the Codex backend (responses; chat completions translated to and from the Responses API; the
+ * backend streams, and a non-streaming client gets the stream collected into one body). Stateless apart from
+ * its options: safe to share (response shapers are made per request).
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
   const endpoints = {
@@ -58,14 +60,18 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
     platform: "openai",
     dialect: "openai",
     refresher,
-    supports(operation: Operation, type: AccountType): boolean {
-      if (type === "oauth") return operation === "responses";
+    // Both account types serve both: Codex (OAuth) gets chat completions translated to the Responses API.
+    supports(operation: Operation, _type: AccountType): boolean {
       return operation === "chat_completions" || operation === "responses";
     },
     buildRequest: (input) => buildOpenAIRequest(input, endpoints),
-    // Codex only streams; a client that asked for one JSON body gets the stream collected into it.
-    responseShaper: ({ account, request }) =>
-      account.type === "oauth" && request.operation === "responses" && !request.stream ? codexCollecting : null,
+    responseShaper: ({ account, request }) => {
+      if (account.type !== "oauth") return null;
+      // Chat completions are translated from the Responses stream: a fresh shaper, it keeps the stream's state.
+      if (request.operation === "chat_completions") return createResponsesToChatShaper();
+      // Codex only streams; a client that asked for one JSON body gets the stream collected into it.
+      return request.operation === "responses" && !request.stream ? codexCollecting : null;
+    },
     classify: (response, now) => classifyOpenAIResponse(response, now, classifyOptions),
     classifyNetworkError: classifyOpenAINetworkError,
     usageTracker: (request) => createOpenAIUsageTracker(request.operation),

@@ -29,10 +29,21 @@ const codexStreamUsage: Usage = {
   cacheWriteTokens: 0,
 };
 
+const codexToolStreamUsage: Usage = {
+  model: "gpt-5",
+  inputTokens: 230,
+  outputTokens: 96,
+  cacheReadTokens: 1920,
+  cacheWriteTokens: 0,
+};
+
 const transcripts: { name: string; operation: Operation; expected: Usage }[] = [
   { name: "chat-stream-with-usage.sse", operation: "chat_completions", expected: chatStreamUsage },
   { name: "responses-stream.sse", operation: "responses", expected: responsesStreamUsage },
   { name: "codex-stream.sse", operation: "responses", expected: codexStreamUsage },
+  // A chat completion on a Codex account: the upstream answers it with a Responses stream.
+  { name: "codex-stream.sse", operation: "chat_completions", expected: codexStreamUsage },
+  { name: "codex-stream-tool-call.sse", operation: "chat_completions", expected: codexToolStreamUsage },
 ];
 
 function track(operation: Operation, chunks: readonly (Uint8Array | string)[]): Usage {
@@ -60,6 +71,12 @@ describe("createOpenAIUsageTracker: JSON bodies", () => {
     expect(tracker.result()).toEqual(responsesStreamUsage);
   });
 
+  it("reads a Responses body given to a chat completion's tracker (a Codex account's answer)", () => {
+    const tracker = createOpenAIUsageTracker("chat_completions");
+    tracker.json(JSON.parse(readFixture(fixtures, "response.json")));
+    expect(tracker.result()).toEqual(responsesStreamUsage);
+  });
+
   it("reports zeros, not failures, for bodies without usage", () => {
     const tracker = createOpenAIUsageTracker("responses");
     tracker.json({ error: { message: "nope" } });
@@ -74,12 +91,12 @@ describe("createOpenAIUsageTracker: JSON bodies", () => {
 });
 
 describe("createOpenAIUsageTracker: SSE transcripts", () => {
-  it.each(transcripts)("reads $name in one piece", ({ name, operation, expected }) => {
+  it.each(transcripts)("reads $name ($operation) in one piece", ({ name, operation, expected }) => {
     expect(track(operation, [readFixture(fixtures, name)])).toEqual(expected);
   });
 
   it.each(transcripts)(
-    "reads $name the same split at every byte boundary",
+    "reads $name ($operation) the same split at every byte boundary",
     ({ name, operation, expected }) => {
       const bytes = new TextEncoder().encode(readFixture(fixtures, name));
       for (let split = 0; split <= bytes.length; split += 1) {
@@ -170,5 +187,18 @@ describe("createOpenAIUsageTracker over a real connection", () => {
 
   it("reads a complete Codex stream", async () => {
     expect(await streamThrough("responses", events("codex-stream.sse"))).toEqual(codexStreamUsage);
+  });
+
+  it("reads the Codex stream that answers a chat completion, and only the model when it is cut", async () => {
+    const chunks = events("codex-stream-tool-call.sse");
+    expect(await streamThrough("chat_completions", chunks)).toEqual(codexToolStreamUsage);
+    await upstream?.close();
+    expect(await streamThrough("chat_completions", chunks, chunks.length - 1)).toEqual({
+      model: "gpt-5",
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+    });
   });
 });

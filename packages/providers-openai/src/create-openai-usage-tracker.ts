@@ -11,27 +11,34 @@ import type { Operation, SseEvent, Usage, UsageTracker } from "@subrelay/provide
  *
  * - `chat_completions`: JSON `usage.{prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens}`;
  *   in a stream, the chunk carrying `usage` (sent when `stream_options.include_usage` is set, which the
- *   request builder does). The model is each body's / chunk's `model`.
+ *   request builder does). The model is each body's / chunk's `model`. A Codex account answers a chat
+ *   completion with a Responses stream (translated for the client after the tracker saw it): events whose
+ *   `type` starts with `response.`, and a JSON body with `object: "response"`, are read as below.
  * - `responses` (API and Codex): JSON `usage.{input_tokens, output_tokens, input_tokens_details.cached_tokens}`;
  *   in a stream, `response.usage` of `response.completed` (or `response.incomplete` / `response.failed`),
  *   and the model from `response.model` of any event (`response.created` comes first).
  * Unknown events and unparsable data are ignored; a stream cut mid-way yields what was seen.
  */
 export function createOpenAIUsageTracker(operation: Operation): UsageTracker {
-  const read = operation === "chat_completions" ? readChatCompletion : readResponse;
+  const chat = operation === "chat_completions";
   return createSseUsageTracker({
     onEvent(event: SseEvent, usage: Usage) {
       const data = parseSseJson(event.data);
-      if (operation === "chat_completions") {
-        readChatCompletion(data, usage);
-      } else if (isRecord(data)) {
-        readResponse(data.response, usage);
-      }
+      if (!isRecord(data)) return;
+      // A chat completion on a Codex account is answered upstream with a Responses stream.
+      if (chat && !isResponsesEvent(data)) readChatCompletion(data, usage);
+      else readResponse(data.response, usage);
     },
     onJson(body: unknown, usage: Usage) {
-      read(body, usage);
+      if (chat && !(isRecord(body) && body.object === "response")) readChatCompletion(body, usage);
+      else readResponse(body, usage);
     },
   });
+}
+
+/** A Responses stream event (`response.created`, `response.completed`, ...), not a chat completion chunk. */
+function isResponsesEvent(data: Record<string, unknown>): boolean {
+  return typeof data.type === "string" && data.type.startsWith("response.");
 }
 
 function readChatCompletion(body: unknown, usage: Usage): void {

@@ -5,4 +5,6 @@ export {
   type OpenAITokenRefresherOptions,
 } from "./openai-token-refresher";
 export { createCodexResponseCollector } from "./codex-response-collector";
+export { chatToResponsesBody } from "./chat-to-responses";
+export { createResponsesToChatShaper, responseToChatCompletion } from "./responses-to-chat";
 export { defaultOpenAIModels } from "./default-openai-models";
