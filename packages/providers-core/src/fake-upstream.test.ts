@@ -1,8 +1,7 @@
 import { request } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeUpstream } from "./fake-upstream";
-import { createSseParser } from "./sse-parser";
-import type { SseEvent } from "./sse";
+import { sseEvents } from "./sse-events";
 
 let upstream: FakeUpstream;
 
@@ -101,11 +100,7 @@ describe("FakeUpstream", () => {
     const response = await post("/stream", {});
     expect(response.status).toBe(200);
     expect(response.headers["content-type"]).toBe("text/event-stream");
-    const events: SseEvent[] = [];
-    const parser = createSseParser((event) => events.push(event));
-    parser.push(response.text);
-    parser.end();
-    expect(events).toEqual([
+    expect(sseEvents(response.text)).toEqual([
       { event: "a", data: '{"x":1}' },
       { event: "b", data: "two" },
     ]);

@@ -50,6 +50,7 @@ describe("built package", () => {
       const names = exportsOf(loader === "require" ? "./dist/testing.cjs" : "./dist/testing.js", loader);
       expect(names.FakeUpstream).toBe("function");
       expect(names.readFixture).toBe("function");
+      expect(names.sseEvents).toBe("function");
     }
     for (const file of ["index.js", "index.cjs"]) {
       expect(readFileSync(join(dist, file), "utf8"), file).not.toMatch(/["'](?:node:)?http["']/);

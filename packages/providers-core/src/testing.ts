@@ -9,3 +9,4 @@ export {
   type SseReply,
 } from "./fake-upstream";
 export { readFixture } from "./read-fixture";
+export { sseEvents } from "./sse-events";

@@ -1,20 +1,11 @@
 import { join } from "node:path";
-import { createSseParser, type CollectedResponse, type SseEvent } from "@subrelay/providers-core";
-import { readFixture } from "@subrelay/providers-core/testing";
+import type { CollectedResponse, SseEvent } from "@subrelay/providers-core";
+import { readFixture, sseEvents } from "@subrelay/providers-core/testing";
 import { describe, expect, it } from "vitest";
 import { createCodexResponseCollector } from "./codex-response-collector";
 
 const fixtures = join(import.meta.dirname, "__fixtures__");
 const transcript = readFixture(fixtures, "codex-stream.sse");
-
-/** The fixture's events, parsed as the gateway parses an upstream stream. */
-function eventsOf(text: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  const parser = createSseParser((event) => events.push(event));
-  parser.push(text);
-  parser.end();
-  return events;
-}
 
 function collect(events: readonly SseEvent[]): CollectedResponse {
   const collector = createCodexResponseCollector();
@@ -26,7 +17,7 @@ function sse(data: Record<string, unknown>): SseEvent {
   return { event: String(data.type), data: JSON.stringify(data) };
 }
 
-const fixtureEvents = eventsOf(transcript);
+const fixtureEvents = sseEvents(transcript);
 const completed = JSON.parse(fixtureEvents.find((event) => event.event === "response.completed")!.data) as {
   response: Record<string, unknown>;
 };

@@ -1,27 +1,17 @@
 import { join } from "node:path";
 import {
-  createSseParser,
   formatSseEvent,
   type ResponseShaper,
   type SseEvent,
 } from "@subrelay/providers-core";
-import { readFixture } from "@subrelay/providers-core/testing";
+import { readFixture, sseEvents } from "@subrelay/providers-core/testing";
 import { describe, expect, it } from "vitest";
 import { createResponsesToChatShaper, responseToChatCompletion } from "./responses-to-chat";
 
 const fixtures = join(import.meta.dirname, "__fixtures__");
 
-/** A transcript's events, parsed as the gateway parses an upstream stream. */
-function eventsOf(text: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  const parser = createSseParser((event) => events.push(event));
-  parser.push(text);
-  parser.end();
-  return events;
-}
-
-const textEvents = eventsOf(readFixture(fixtures, "codex-stream.sse"));
-const toolEvents = eventsOf(readFixture(fixtures, "codex-stream-tool-call.sse"));
+const textEvents = sseEvents(readFixture(fixtures, "codex-stream.sse"));
+const toolEvents = sseEvents(readFixture(fixtures, "codex-stream-tool-call.sse"));
 
 /** What the gateway writes to a streaming client: each event shaped and serialised, then `end()`'s events. */
 function wire(events: readonly SseEvent[], shaper: ResponseShaper = createResponsesToChatShaper()): string {
@@ -39,7 +29,7 @@ function wire(events: readonly SseEvent[], shaper: ResponseShaper = createRespon
 
 /** The `data:` payloads a client reads off the wire, JSON parsed (`[DONE]` kept as the string). */
 function payloads(text: string): unknown[] {
-  return eventsOf(text).map((event) =>
+  return sseEvents(text).map((event) =>
     event.data === "[DONE]" ? event.data : (JSON.parse(event.data) as unknown),
   );
 }
