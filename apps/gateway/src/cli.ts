@@ -10,6 +10,7 @@ const usage = `subrelay — operate a running gateway through its admin API
                         (--api-key KEY | --refresh-token TOKEN [--access-token TOKEN] [--expires-at EPOCH_MS]
                          [--project-id ID])
                         [--priority N] [--concurrency N] [--base-url URL] [--model M ...]
+                        (Gemini OAuth: without --project-id, the gateway asks Code Assist for the project)
   subrelay accounts list
   subrelay accounts reset ID
   subrelay accounts delete ID
