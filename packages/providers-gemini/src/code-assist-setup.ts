@@ -1,7 +1,7 @@
 import { networkErrorCode, ProviderError, type ProviderErrorCode } from "@subrelay/providers-core";
 import type { OAuthCredentials } from "@subrelay/token-cache";
 import { type Dispatcher, request } from "undici";
-import { parseGoogleError } from "./parse-google-error";
+import { isRecord, parseGoogleError } from "./parse-google-error";
 
 /** What `setupCodeAssistProject` is given: `Provider.prepareCredentials`'s input plus the provider's settings. */
 export interface CodeAssistSetupOptions {
@@ -344,8 +344,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,5 @@
 import { ProviderError } from "@subrelay/providers-core";
+import { isRecord } from "./json-values";
 
 /**
  * Chat Completions fields the Codex backend refuses (it answers 400 "Unsupported parameter") or that have no
@@ -246,8 +247,4 @@ function describe(type: unknown): string {
 
 function invalid(message: string): never {
   throw new ProviderError(`Chat completions on this account: ${message}`, { code: "invalid_request" });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,6 @@
 import { parseSseJson } from "@subrelay/providers-core";
 import type { CollectedResponse, ResponseCollector, SseEvent } from "@subrelay/providers-core";
+import { isRecord } from "./json-values";
 
 /** Error codes of a failed Codex response that are the request's own fault (HTTP 400 from the API). */
 const requestErrorCodes = new Set(["context_length_exceeded", "invalid_prompt", "invalid_request_error", "invalid_image"]);
@@ -73,8 +74,4 @@ export function codexErrorResponse(error: Record<string, unknown>): CollectedRes
 
 function openAIError(message: string, type: string, code: string | null) {
   return { error: { message, type, param: null, code } };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,6 @@
 import { createSseUsageTracker, parseSseJson } from "@subrelay/providers-core";
 import type { Operation, SseEvent, Usage, UsageTracker } from "@subrelay/providers-core";
+import { isRecord, tokenCount } from "./json-values";
 
 /**
  * Follows token usage through an OpenAI answer.
@@ -48,9 +49,9 @@ function readChatCompletion(body: unknown, usage: Usage): void {
   const details = isRecord(body.usage.prompt_tokens_details) ? body.usage.prompt_tokens_details : {};
   setCounts(
     usage,
-    count(body.usage.prompt_tokens),
-    count(details.cached_tokens),
-    count(body.usage.completion_tokens),
+    tokenCount(body.usage.prompt_tokens),
+    tokenCount(details.cached_tokens),
+    tokenCount(body.usage.completion_tokens),
   );
 }
 
@@ -61,9 +62,9 @@ function readResponse(body: unknown, usage: Usage): void {
   const details = isRecord(body.usage.input_tokens_details) ? body.usage.input_tokens_details : {};
   setCounts(
     usage,
-    count(body.usage.input_tokens),
-    count(details.cached_tokens),
-    count(body.usage.output_tokens),
+    tokenCount(body.usage.input_tokens),
+    tokenCount(details.cached_tokens),
+    tokenCount(body.usage.output_tokens),
   );
 }
 
@@ -73,12 +74,4 @@ function setCounts(usage: Usage, input: number, cached: number, output: number):
   usage.inputTokens = input - cacheRead;
   usage.cacheReadTokens = cacheRead;
   usage.outputTokens = output;
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

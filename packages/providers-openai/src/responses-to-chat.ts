@@ -7,6 +7,7 @@ import type {
   SseEvent,
 } from "@subrelay/providers-core";
 import { codexErrorResponse, createCodexResponseCollector } from "./codex-response-collector";
+import { isRecord, tokenCount } from "./json-values";
 
 /**
  * The response shaper of a Chat Completions request served by the Codex backend (which answers with a
@@ -265,16 +266,16 @@ function finishReason(response: Readonly<Record<string, unknown>>, calledTools: 
 /** Responses usage in Chat Completions terms; undefined when the response reports none. */
 function chatUsage(usage: unknown): Record<string, unknown> | undefined {
   if (!isRecord(usage)) return undefined;
-  const input = count(usage.input_tokens);
-  const output = count(usage.output_tokens);
+  const input = tokenCount(usage.input_tokens);
+  const output = tokenCount(usage.output_tokens);
   const inputDetails = isRecord(usage.input_tokens_details) ? usage.input_tokens_details : {};
   const outputDetails = isRecord(usage.output_tokens_details) ? usage.output_tokens_details : {};
   return {
     prompt_tokens: input,
     completion_tokens: output,
     total_tokens: typeof usage.total_tokens === "number" ? usage.total_tokens : input + output,
-    prompt_tokens_details: { cached_tokens: count(inputDetails.cached_tokens) },
-    completion_tokens_details: { reasoning_tokens: count(outputDetails.reasoning_tokens) },
+    prompt_tokens_details: { cached_tokens: tokenCount(inputDetails.cached_tokens) },
+    completion_tokens_details: { reasoning_tokens: tokenCount(outputDetails.reasoning_tokens) },
   };
 }
 
@@ -284,12 +285,4 @@ function data(value: unknown): SseEvent {
 
 function isResponse(body: unknown): body is Record<string, unknown> {
   return isRecord(body) && body.object === "response";
-}
-
-function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
