@@ -1,6 +1,7 @@
 export type * from "./provider";
 export type { SseEvent } from "./sse";
 export { emptyUsage, type Usage } from "./usage";
+export { createProviderRegistry } from "./provider-registry";
 export { ProviderError, type ProviderErrorCode, type ProviderErrorOptions } from "./provider-error";
 export { createSseParser, type SseParser } from "./sse-parser";
 export { formatSseEvent } from "./format-sse-event";

@@ -2,11 +2,14 @@ const marker = Symbol.for("@subrelay/providers-core/ProviderError");
 
 /**
  * - unsupported: the account type cannot serve the operation (e.g. an OpenAI operation on a Claude account).
- * - invalid_request: the client request lacks what the platform needs (e.g. no model, a missing access token),
- *   or, from `prepareCredentials`, the platform says the account cannot be set up as it is.
+ * - invalid_request: the client request lacks what the platform needs (e.g. no model), or, from
+ *   `prepareCredentials`, the platform says the account cannot be set up as it is.
+ * - misconfigured: the account lacks what the platform needs (no API key, no access token, no project):
+ *   the account's fault, not the client's. The gateway fails over to another account and never shows the
+ *   message (which may name the account) to the client.
  * - upstream: the platform could not be asked (network failure, timeout, a 5xx), from `prepareCredentials`.
  */
-export type ProviderErrorCode = "unsupported" | "invalid_request" | "upstream";
+export type ProviderErrorCode = "unsupported" | "invalid_request" | "misconfigured" | "upstream";
 
 export interface ProviderErrorOptions {
   code: ProviderErrorCode;

@@ -162,13 +162,22 @@ export interface ModelInfo {
  * they call only this.
  */
 export interface Provider {
-  /** `"claude"`, `"openai"` or `"gemini"`. */
+  /** `"claude"`, `"openai"` or `"gemini"`: the platform of the accounts this provider serves. */
   readonly platform: string;
-  /** The dialect of this platform's own API (the gateway routes a dialect's endpoints to its platform). */
+  /**
+   * The dialect of this platform's own API: the shape of the error bodies its upstream sends. The gateway
+   * relays an upstream error body unchanged only to a client of this dialect; a client of another dialect
+   * (an operation this provider translates) gets the gateway's own error in its dialect instead.
+   */
   readonly dialect: Dialect;
   /** OAuth refresh against this platform's token endpoint. */
   readonly refresher: TokenRefresher;
-  /** Whether an account of `type` can serve `operation` (the gateway routes only to accounts that can). */
+  /**
+   * Whether an account of this platform and `type` can serve `operation`. This is the routing declaration:
+   * the gateway sends a request only to accounts whose own platform's provider supports its operation, so a
+   * provider that translates another dialect's operation (say `chat_completions` onto Claude messages)
+   * declares it here and nothing else changes.
+   */
   supports(operation: Operation, type: AccountType): boolean;
   /** Shapes the upstream request. Throws ProviderError (`code: "unsupported"`) for an unsupported combination. */
   buildRequest(input: BuildRequestInput): UpstreamRequest;
@@ -191,4 +200,17 @@ export interface Provider {
    * it is (the message says what an operator can do), `upstream` when the platform could not be asked.
    */
   prepareCredentials?(input: PrepareCredentialsInput): Promise<OAuthCredentials>;
+}
+
+/**
+ * The providers a process serves, keyed by platform. The gateway picks the provider of each attempt by
+ * the account's platform (never by the route), and lists models by what a dialect's operations can reach.
+ */
+export interface ProviderRegistry {
+  /** The provider of `platform`, or undefined when this process does not serve it. */
+  get(platform: string): Provider | undefined;
+  /** Every provider, in registration order. */
+  all(): readonly Provider[];
+  /** Whether an account of `platform` and `type` can serve `operation` (false for an unserved platform). */
+  supports(platform: string, operation: Operation, type: AccountType): boolean;
 }
