@@ -103,3 +103,22 @@ describe("TokenManager without a reachable store (rule 9)", () => {
     expect(TokenRefreshError.isInstance(error) && error.permanent).toBe(true);
   });
 });
+
+describe("TokenManager when a refresh leaves no valid token", () => {
+  it("fails transiently with no_valid_token, not lock_timeout", async () => {
+    const clock = Date.now();
+    const old = { id: "a1", platform: "claude", credentials: { accessToken: "old", refreshToken: "rt", expiresAt: clock - 1 } };
+    // The platform answers with a token that has already expired: there is nothing to serve.
+    const refresher = new FakeRefresher(() => Promise.resolve({ accessToken: "stale", expiresAt: clock - 1 }));
+    const tokens = new TokenManager({
+      accounts: new FakeAccounts(old),
+      refreshers: { claude: refresher },
+      store: new MemoryTokenStore(),
+      now: () => clock,
+    });
+    const error = await tokens.getToken(old).catch((caught: unknown) => caught);
+    expect(TokenRefreshError.isInstance(error) && error.code).toBe("no_valid_token");
+    expect(TokenRefreshError.isInstance(error) && error.permanent).toBe(false);
+    expect(refresher.calls).toHaveLength(1);
+  });
+});

@@ -119,7 +119,7 @@ export class TokenManager {
    * expiry, or was invalidated; then the account is refreshed, once per process and once across processes.
    *
    * Rejects with TokenRefreshError: `permanent: true` when the account must be re-authorised; transient
-   * (`lock_timeout`, `network`, ...) only when no valid token is left to serve. Never rejects because the
+   * (`lock_timeout`, `no_valid_token`, `network`, ...) only when no valid token is left to serve. Never rejects because the
    * store is unreachable. Rejects with `signal.reason` when `signal` aborts; the refresh goes on for the others.
    */
   async getAccessToken(account: TokenAccount, options: { signal?: AbortSignal } = {}): Promise<string> {
@@ -158,7 +158,7 @@ export class TokenManager {
       if (permanent || !outcome.refreshed && !this.#isValid(served.expiresAt)) throw outcome.failure;
     }
     if (!this.#isValid(served.expiresAt)) {
-      throw new TokenRefreshError("no valid token is available", { code: "lock_timeout", permanent: false });
+      throw new TokenRefreshError("no valid token is available", { code: "no_valid_token", permanent: false });
     }
     return { accessToken: served.accessToken, expiresAt: served.expiresAt };
   }

@@ -12,6 +12,7 @@ export type TokenRefreshErrorCode =
   | "aborted" // the caller's signal aborted: transient
   | "invalid_response" // the endpoint answered something we cannot read: transient
   | "lock_timeout" // another process held the refresh lock longer than we could wait: transient
+  | "no_valid_token" // a refresh or a wait ended and still left no unexpired token to serve: transient
   | "account_not_found" // the AccountStore no longer has the account: permanent
   | "unknown";
 
