@@ -1,17 +1,5 @@
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
-
-/**
- * Whether an account may serve a request for `model` at `now`. Cool-downs are compared with the clock
- * here, at selection time, so an account comes back by itself the moment its time is up — no event,
- * no rebuild needed.
- */
-export function isUsable(account: AccountSnapshot, now: number, model: string): boolean {
-  if (account.status !== "active" || !account.schedulable) return false;
-  if ((account.rateLimitedUntil ?? 0) > now) return false;
-  if ((account.tempUnschedulableUntil ?? 0) > now) return false;
-  if ((account.overloadedUntil ?? 0) > now) return false;
-  return servesModel(account, model);
-}
+import { availability } from "./availability";
 
 /**
  * An account with a model list serves exactly those; one without serves any model (the upstream
@@ -23,15 +11,16 @@ export function servesModel(account: AccountSnapshot, model: string): boolean {
 }
 
 /**
- * The usable accounts in preference order: lowest priority number first, then least recently used.
- * Load (in-flight / concurrency) is weighed when a slot is taken, within the best priority tier.
+ * The accounts usable now (see `availability`) in preference order: lowest priority number first, then
+ * least recently used. Load (in-flight / concurrency) is weighed when a slot is taken, within the best
+ * priority tier.
  */
 export function rankCandidates(
   accounts: readonly AccountSnapshot[],
-  options: { now: number; model: string; exclude: ReadonlySet<string> },
+  options: { now: number; exclude: ReadonlySet<string> },
 ): AccountSnapshot[] {
   const usable = accounts.filter(
-    (account) => !options.exclude.has(account.id) && isUsable(account, options.now, options.model),
+    (account) => !options.exclude.has(account.id) && availability(account, options.now).state === "active",
   );
   return usable.sort((a, b) => a.priority - b.priority || (a.lastUsedAt ?? 0) - (b.lastUsedAt ?? 0));
 }

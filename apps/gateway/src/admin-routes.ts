@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
-import { GatewayError } from "./dialect-error";
+import { GatewayError } from "./gateway-error";
 
 export interface GroupInput {
   name: string;

@@ -1,9 +1,9 @@
 import type { Database } from "@subrelay/db";
-import { ProviderError, type Provider } from "@subrelay/providers-core";
+import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
-import { GatewayError } from "./dialect-error";
+import { GatewayError } from "./gateway-error";
 
 /** An operator's token is used for set-up calls only while it has this long left; otherwise it is refreshed first. */
 const TOKEN_MARGIN_MS = 60_000;
@@ -16,7 +16,7 @@ export interface AdminServiceOptions {
   /** Drops what this process cached about an account. */
   onAccountChanged(id: string): void;
   /** The platforms' providers, by platform: their `prepareCredentials` completes an OAuth account's credentials. */
-  providers?: ReadonlyMap<string, Provider>;
+  providers?: Pick<ProviderRegistry, "get">;
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
 }

@@ -1,6 +1,6 @@
 import { Group } from "@subrelay/singleflight";
 import type { SchedulerMode } from "@subrelay/scheduler-cache";
-import { GatewayError } from "./dialect-error";
+import { GatewayError } from "./gateway-error";
 
 /** What a valid subrelay key grants. */
 export interface ApiKeyGrant {

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { DatabaseError } from "@subrelay/db";
-import { ProviderError, type Dialect, type Operation, type Provider } from "@subrelay/providers-core";
-import type { ApiKeyAuthenticator } from "./api-key-authenticator";
+import { ProviderError, type Dialect, type ProviderRegistry } from "@subrelay/providers-core";
+import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
-import { GatewayError, errorBody } from "./dialect-error";
+import { NodeResponseSink } from "./client-response";
+import { dialectNamed, dialectOf, dialects, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
+import { GatewayError } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
 import { registerAdminRoutes, type AdminService } from "./admin-routes";
@@ -12,7 +14,7 @@ import { registerAdminRoutes, type AdminService } from "./admin-routes";
 export interface AppDependencies {
   relay: Relay;
   authenticator: ApiKeyAuthenticator;
-  providers: ReadonlyMap<string, Provider>;
+  providers: ProviderRegistry;
   metrics: GatewayMetrics;
   admin: AdminService;
   adminToken: string;
@@ -23,12 +25,6 @@ export interface AppDependencies {
   collectMetrics?(): Promise<void>;
   logLevel: string;
   now?: () => number;
-}
-
-interface RouteSpec {
-  dialect: Dialect;
-  platform: string;
-  operation: Operation;
 }
 
 declare module "fastify" {
@@ -78,37 +74,34 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const dialect = request.routeOptions.config.dialect ?? "openai";
+    const name = request.routeOptions.config.dialect;
+    const dialect = name ? dialectNamed(name) : dialectOf(request);
     const gatewayError = toGatewayError(error);
-    if (gatewayError.kind === "internal") request.log.error({ err: error }, "unhandled error");
-    countRequest(deps.metrics, request, gatewayError.status, platformOf(dialect));
-    return reply.code(gatewayError.status).type("application/json").send(errorBody(dialect, gatewayError));
+    if (gatewayError.code === "internal") request.log.error({ err: error }, "unhandled error");
+    countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
+    return reply.code(gatewayError.status).type("application/json").send(dialect.errorBody(gatewayError));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const dialect: Dialect = request.url.startsWith("/v1beta") ? "gemini" : request.headers["anthropic-version"] ? "anthropic" : "openai";
     const error = new GatewayError("not_found", `No route for ${request.method} ${request.url.split("?")[0]}.`);
-    return reply.code(404).send(errorBody(dialect, error));
+    return reply.code(404).send(dialectOf(request).errorBody(error));
   });
 
-  const relayRoute = (spec: RouteSpec) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const grant = await deps.authenticator.authenticate(apiKeyOf(spec.dialect, request));
+  const relayRoute = (dialect: ClientDialect, routes: readonly DialectRoute[]) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const pathRest = (request.params as Record<string, string | undefined>)["*"] ?? "";
+    const route = routeOf(routes, pathRest);
+    if (!route) throw new GatewayError("not_found", `Unsupported method "${actionOf(pathRest) ?? ""}".`);
+    const query = request.query as Record<string, unknown>;
+    const grant = await deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query }));
     const body = request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new GatewayError("invalid_request", "The request body must be a JSON object.");
     }
-    const fields = body as Record<string, unknown>;
-    const model = spec.dialect === "gemini" ? geminiModelOf(request) : fields.model;
+    const read: DialectRequest = { url: request.url, headers: request.headers, query, pathRest, body: body as Record<string, unknown> };
+    const model = dialect.model(read);
     if (typeof model !== "string" || model.trim() === "") {
       throw new GatewayError("invalid_request", "The request must name a model.");
     }
-    if (grant.mode !== "mixed" && grant.platform !== spec.platform) {
-      throw new GatewayError(
-        "permission",
-        `This key's group serves the ${grant.platform} platform; ${request.url.split("?")[0]} is a ${spec.platform} endpoint.`,
-      );
-    }
-    const stream = spec.operation === "stream_generate_content" || (spec.dialect !== "gemini" && fields.stream === true);
 
     reply.hijack();
     const response = reply.raw;
@@ -116,89 +109,59 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     response.on("close", () => {
       if (!response.writableFinished) clientGone.abort();
     });
+    const sink = new NodeResponseSink(response, request.id, dialect, now);
+    let platform = grant.platform;
     try {
-      await deps.relay.handle({
+      const result = await deps.relay.handle({
         requestId: request.id,
-        route: request.routeOptions.url ?? request.url,
-        dialect: spec.dialect,
-        platform: spec.platform,
+        route: request.url.split("?")[0]!,
+        dialect,
         grant,
-        request: { operation: spec.operation, model, stream, body: fields, headers: request.headers },
-        response,
+        request: {
+          operation: route.operation,
+          model,
+          stream: dialect.stream(read, route.operation),
+          body: read.body,
+          headers: request.headers,
+        },
+        sessionId: dialect.sessionId(read),
+        sink,
         clientGone,
         startedAt: now(),
       });
+      platform = result.platform;
     } catch (error) {
       const gatewayError = toGatewayError(error);
-      if (gatewayError.kind === "internal") request.log.error({ err: error }, "relay failed");
-      if (!response.headersSent && !response.destroyed) {
-        response.writeHead(gatewayError.status, {
-          "content-type": "application/json",
-          "x-request-id": request.id,
-          ...(gatewayError.retryAfterSeconds === undefined ? {} : { "retry-after": String(gatewayError.retryAfterSeconds) }),
-        });
-        response.end(JSON.stringify(errorBody(spec.dialect, gatewayError)));
-      } else if (!response.writableEnded) {
-        response.end();
-      }
+      if (gatewayError.code === "internal") request.log.error({ err: error }, "relay failed");
+      sink.sendError(gatewayError);
     }
-    countRequest(deps.metrics, request, response.statusCode, spec.platform);
+    countRequest(deps.metrics, request, response.statusCode, platform);
   };
 
-  const relay = (method: "POST", url: string, spec: RouteSpec) =>
-    app.route({ method, url, config: { dialect: spec.dialect }, handler: relayRoute(spec) });
-
-  relay("POST", "/v1/messages", { dialect: "anthropic", platform: "claude", operation: "messages" });
-  relay("POST", "/v1/messages/count_tokens", { dialect: "anthropic", platform: "claude", operation: "count_tokens" });
-  relay("POST", "/v1/chat/completions", { dialect: "openai", platform: "openai", operation: "chat_completions" });
-  relay("POST", "/v1/responses", { dialect: "openai", platform: "openai", operation: "responses" });
-
-  app.route({
-    method: "POST",
-    url: "/v1beta/models/*",
-    config: { dialect: "gemini" },
-    handler: async (request, reply) => {
-      const action = geminiActionOf(request);
-      if (action === "generateContent") {
-        return relayRoute({ dialect: "gemini", platform: "gemini", operation: "generate_content" })(request, reply);
-      }
-      if (action === "streamGenerateContent") {
-        return relayRoute({ dialect: "gemini", platform: "gemini", operation: "stream_generate_content" })(request, reply);
-      }
-      throw new GatewayError("not_found", `Unsupported method "${action ?? ""}".`);
-    },
-  });
-
-  app.get("/v1/models", { config: { dialect: "openai" } }, async (request) => {
-    const anthropic = request.headers["anthropic-version"] !== undefined || request.headers["x-api-key"] !== undefined;
-    const grant = await deps.authenticator.authenticate(apiKeyOf(anthropic ? "anthropic" : "openai", request));
-    const models = modelsOf(deps.providers, grant.platform, grant.mode);
-    if (anthropic) {
-      const data = models.map((model) => ({
-        type: "model",
-        id: model.id,
-        display_name: model.displayName ?? model.id,
-        created_at: new Date((model.created ?? 0) * 1000).toISOString(),
-      }));
-      return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  // Every dialect's endpoints; routes that share a path (Gemini's `{model}:{method}`) share one handler.
+  for (const dialect of dialects) {
+    const byUrl = groupBy(dialect.routes, (route) => `${route.method} ${route.url}`);
+    for (const routes of byUrl.values()) {
+      const { method, url } = routes[0]!;
+      app.route({ method, url, config: { dialect: dialect.name }, handler: relayRoute(dialect, routes) });
     }
-    return {
-      object: "list",
-      data: models.map((model) => ({ id: model.id, object: "model", created: model.created ?? 0, owned_by: model.platform })),
-    };
-  });
+  }
 
-  app.get("/v1beta/models", { config: { dialect: "gemini" } }, async (request) => {
-    const grant = await deps.authenticator.authenticate(apiKeyOf("gemini", request));
-    const models = modelsOf(deps.providers, grant.platform, grant.mode).filter((model) => model.platform === "gemini");
-    return {
-      models: models.map((model) => ({
-        name: `models/${model.id}`,
-        displayName: model.displayName ?? model.id,
-        supportedGenerationMethods: ["generateContent", "streamGenerateContent"],
-      })),
-    };
-  });
+  // Model lists; dialects that share a path (`GET /v1/models`) are told apart by `claims`.
+  for (const [url, sharing] of groupBy(dialects, (dialect) => dialect.modelsUrl)) {
+    app.get(url, async (request, reply) => {
+      const dialect = dialectOf(request, sharing);
+      const query = request.query as Record<string, unknown>;
+      try {
+        const grant = await deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query }));
+        return dialect.renderModels(modelsFor(deps.providers, grant, dialect));
+      } catch (error) {
+        const gatewayError = toGatewayError(error);
+        countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
+        return reply.code(gatewayError.status).type("application/json").send(dialect.errorBody(gatewayError));
+      }
+    });
+  }
 
   app.get("/healthz", () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
@@ -215,40 +178,45 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   return app;
 }
 
-/** The subrelay key as each dialect's SDK sends it. */
-function apiKeyOf(dialect: Dialect, request: FastifyRequest): string | undefined {
-  const header = (name: string) => {
-    const value = request.headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const bearer = header("authorization")?.replace(/^Bearer\s+/i, "").trim();
-  if (dialect === "anthropic") return header("x-api-key") ?? bearer;
-  if (dialect === "gemini") {
-    const query = request.query as Record<string, string | undefined>;
-    return header("x-goog-api-key") ?? query.key ?? bearer;
+/** The platform label of a request no account or key is known for (refused before authentication). */
+const UNKNOWN_PLATFORM = "unknown";
+
+/** `items` by `keyOf`, in first-seen order (`Map.groupBy` arrives in Node 21). */
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
   }
-  return bearer;
+  return groups;
 }
 
-function geminiActionOf(request: FastifyRequest): string | undefined {
-  const rest = (request.params as Record<string, string>)["*"] ?? "";
-  const colon = rest.lastIndexOf(":");
-  return colon === -1 ? undefined : rest.slice(colon + 1);
+/** `{method}` of a `{model}:{method}` path rest. */
+function actionOf(pathRest: string): string | undefined {
+  const colon = pathRest.lastIndexOf(":");
+  return colon === -1 ? undefined : pathRest.slice(colon + 1);
 }
 
-function geminiModelOf(request: FastifyRequest): string {
-  const rest = (request.params as Record<string, string>)["*"] ?? "";
-  const colon = rest.lastIndexOf(":");
-  return decodeURIComponent(colon === -1 ? rest : rest.slice(0, colon));
+/** The route a request is for: the only one at its path, or the one whose `action` its path names. */
+function routeOf(routes: readonly DialectRoute[], pathRest: string): DialectRoute | undefined {
+  if (routes.length === 1 && routes[0]!.action === undefined) return routes[0];
+  const action = actionOf(pathRest);
+  return routes.find((route) => route.action === action);
 }
 
-function modelsOf(providers: ReadonlyMap<string, Provider>, platform: string, mode: string) {
-  const chosen = mode === "mixed" ? [...providers.values()] : [providers.get(platform)].filter((p) => p !== undefined);
-  return chosen.flatMap((provider) => provider.models().map((model) => ({ ...model, platform: provider.platform })));
-}
-
-function platformOf(dialect: Dialect): string {
-  return dialect === "anthropic" ? "claude" : dialect;
+/**
+ * The models a key can use through `dialect`: those of its group's platform (every platform, for a mixed
+ * group) whose provider serves one of the dialect's operations.
+ */
+function modelsFor(providers: ProviderRegistry, grant: ApiKeyGrant, dialect: ClientDialect): ListedModel[] {
+  const chosen = grant.mode === "mixed" ? providers.all() : [providers.get(grant.platform)].filter((p) => p !== undefined);
+  return chosen
+    .filter((provider) =>
+      dialect.routes.some((route) => providers.supports(provider.platform, route.operation, "apikey") || providers.supports(provider.platform, route.operation, "oauth")),
+    )
+    .flatMap((provider) => provider.models().map((model) => ({ ...model, platform: provider.platform })));
 }
 
 function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: number, platform: string): void {
@@ -257,7 +225,7 @@ function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: 
 
 /** Fastify's own errors (body too large, bad content) and anything unexpected, as a GatewayError. */
 function toGatewayError(error: unknown): GatewayError {
-  if (error instanceof GatewayError) return error;
+  if (GatewayError.isInstance(error)) return error;
   // A request the account's provider cannot shape (e.g. a non-streaming Codex request): the client's to fix.
   if (ProviderError.isInstance(error)) return new GatewayError("invalid_request", error.message, { cause: error });
   if (DatabaseError.isInstance(error)) {

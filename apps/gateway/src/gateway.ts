@@ -1,13 +1,14 @@
 import type { Cluster, Redis } from "ioredis";
 import { Agent, type Dispatcher } from "undici";
-import type { AccountRecord, Database } from "@subrelay/db";
-import type { Provider, UpstreamAccount } from "@subrelay/providers-core";
+import type { Database } from "@subrelay/db";
+import { createProviderRegistry, type Provider, type ProviderRegistry, type UpstreamAccount } from "@subrelay/providers-core";
 import { CachedSchedulerReader, MemorySchedulerCache, type RevalidatingSchedulerCache } from "@subrelay/scheduler-cache";
 import { MemoryTokenStore, RedisTokenStore, TokenManager, type Logger, type TokenStore } from "@subrelay/token-cache";
 import type { FastifyInstance } from "fastify";
 import { AccessTokens } from "./access-tokens";
 import { AccountDirectory } from "./account-directory";
 import { AccountStateRecorder, type AccountStateVerdict } from "./account-state-recorder";
+import { availability } from "./availability";
 import { createAdminService } from "./admin-service";
 import { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { buildApp } from "./app";
@@ -25,8 +26,9 @@ import {
 import { GatewayMetrics } from "./gateway-metrics";
 import { LastUsedTracker } from "./last-used-tracker";
 import { createWarnLimiter, describeError } from "./redis-support";
-import { Relay } from "./relay";
+import { Relay, type RelayEvents } from "./relay";
 import { MemoryStickySessions, RedisStickySessions, type StickySessions } from "./sticky-sessions";
+import { UndiciUpstreamClient } from "./upstream-client";
 import { UsageRecorder } from "./usage-recorder";
 
 /** Everything a running gateway holds; `close()` shuts it down in order. */
@@ -37,7 +39,7 @@ export interface Gateway {
   redis: Redis | Cluster | null;
   tokens: TokenManager;
   scheduler: RevalidatingSchedulerCache;
-  providers: ReadonlyMap<string, Provider>;
+  providers: ProviderRegistry;
   usage: UsageRecorder;
   metrics: GatewayMetrics;
   adminToken: string;
@@ -94,8 +96,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const shared = redis ? redisStores(redis, config) : null;
   const tokenStore: TokenStore = shared?.tokenStore ?? new MemoryTokenStore();
   const built = createProviders(config, { dispatcher, now });
-  const providers = overrides.providers?.(built) ?? built;
-  const refreshers = Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher]));
+  const providers = createProviderRegistry((overrides.providers?.(built) ?? built).values());
+  const refreshers = Object.fromEntries(providers.all().map((provider) => [provider.platform, provider.refresher]));
   const tokens = new TokenManager({
     accounts: database.accounts,
     refreshers,
@@ -162,18 +164,20 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   });
   const relay = new Relay({
     providers,
-    buckets,
+    candidates: buckets,
     accounts: directory,
     tokens: new AccessTokens(tokens, { now }),
     slots,
     sticky,
+    upstream: new UndiciUpstreamClient({
+      dispatcher,
+      headersTimeoutMs: config.upstreamHeadersTimeoutMs,
+      bodyTimeoutMs: config.upstreamBodyTimeoutMs,
+    }),
     states,
     lastUsed,
     usage,
-    metrics,
-    dispatcher,
-    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
-    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
+    events: relayMetrics(metrics),
     logger: log,
     now,
   });
@@ -277,15 +281,18 @@ async function writeAccountState(database: Database, accountId: string, verdict:
 async function collectAccountStates(database: Database, metrics: GatewayMetrics, now: number): Promise<void> {
   const accounts = await database.accounts.list();
   metrics.accountsByState.reset();
-  for (const account of accounts) metrics.accountsByState.inc({ platform: account.platform, state: stateOf(account, now) });
+  for (const account of accounts) {
+    metrics.accountsByState.inc({ platform: account.platform, state: availability(account, now).state });
+  }
 }
 
-function stateOf(account: AccountRecord, now: number): string {
-  if (account.status !== "active") return account.status;
-  if ((account.rateLimitedUntil ?? 0) > now) return "rate_limited";
-  if ((account.tempUnschedulableUntil ?? 0) > now) return "cooling_down";
-  if ((account.overloadedUntil ?? 0) > now) return "overloaded";
-  return account.schedulable ? "active" : "unschedulable";
+/** The relay's events as metrics. */
+function relayMetrics(metrics: GatewayMetrics): RelayEvents {
+  return {
+    upstreamAnswered: (platform, outcome, seconds) => metrics.upstreamLatency.observe({ platform, outcome }, seconds),
+    firstByte: (platform, seconds) => metrics.timeToFirstByte.observe({ platform }, seconds),
+    failedOver: (platform, reason) => metrics.failovers.inc({ platform, reason }),
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 export { buildApp, type AppDependencies } from "./app";
 export { ConfigError, loadConfig, parseDuration, type GatewayConfig, type PlatformEndpoints } from "@subrelay/refresh-worker";
+export { dialects, type ClientDialect, type DialectRoute } from "./dialects";
 export { createGateway, type Gateway, type GatewayOverrides } from "./gateway";
-export { GatewayError, errorBody, errorEvent, type GatewayErrorKind } from "./dialect-error";
+export { GatewayError, codeOfStatus, type GatewayErrorCode } from "./gateway-error";

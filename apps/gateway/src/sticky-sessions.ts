@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import type { Redis, Cluster } from "ioredis";
-import type { IncomingHeaders } from "@subrelay/providers-core";
 import { withTimeout, type WarnLimiter } from "./redis-support";
 
 /** Session -> account bindings (TTL sliding on every use), so a conversation keeps hitting the account that holds its prompt cache. */
@@ -15,33 +14,11 @@ export interface StickySessions {
 export const STICKY_TTL_MS = 60 * 60_000;
 
 /**
- * The session a request belongs to, if the client said: `x-session-id` / `session_id` /
- * `conversation_id` headers, Anthropic's `metadata.user_id`, OpenAI's `conversation` or
- * `prompt_cache_key`. Returned hashed and scoped to the bucket, so raw ids never reach the store.
+ * The store key of a client's session id (see `ClientDialect.sessionId`): hashed, so raw ids never reach
+ * the store, and prefixed by `scope`, so one id used by two groups (or two dialects) binds separately.
  */
-export function sessionKeyOf(
-  scope: string,
-  headers: IncomingHeaders,
-  body: Record<string, unknown>,
-): string | null {
-  const header = (name: string) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const metadata = body.metadata as Record<string, unknown> | undefined;
-  const conversation = body.conversation;
-  const raw =
-    header("x-session-id") ??
-    header("session_id") ??
-    header("conversation_id") ??
-    (typeof metadata?.user_id === "string" ? metadata.user_id : undefined) ??
-    (typeof conversation === "string" ? conversation : undefined) ??
-    (typeof conversation === "object" && conversation !== null && typeof (conversation as { id?: unknown }).id === "string"
-      ? (conversation as { id: string }).id
-      : undefined) ??
-    (typeof body.prompt_cache_key === "string" ? body.prompt_cache_key : undefined);
-  if (!raw) return null;
-  return `${scope}:${createHash("sha256").update(raw).digest("hex").slice(0, 32)}`;
+export function sessionKeyOf(scope: string, sessionId: string): string {
+  return `${scope}:${createHash("sha256").update(sessionId).digest("hex").slice(0, 32)}`;
 }
 
 /** In-process bindings, bounded; the oldest go first when full. */

@@ -1,0 +1,78 @@
+import type { Dialect, IncomingHeaders, ModelInfo, Operation } from "@subrelay/providers-core";
+import type { GatewayError } from "../gateway-error";
+
+/** One client endpoint: the operation a request to it asks for. */
+export interface DialectRoute {
+  method: "POST";
+  /** The route as Fastify matches it. */
+  url: string;
+  operation: Operation;
+  /**
+   * For a path that names its method after a colon (Gemini's `/v1beta/models/{model}:generateContent`):
+   * the method this entry serves. Entries that share a `url` are told apart by it.
+   */
+  action?: string;
+}
+
+/** A client request as far as a dialect reads it, before any account is involved. */
+export interface DialectRequest {
+  url: string;
+  headers: IncomingHeaders;
+  query: Record<string, unknown>;
+  /** The part of the path a wildcard route matched (Gemini's `{model}:{method}`), else "". */
+  pathRest: string;
+  /** The JSON body; an object (non-objects are refused before a dialect sees them). */
+  body: Record<string, unknown>;
+}
+
+/** A model as a model list shows it: the platform's model, with the platform that serves it. */
+export interface ListedModel extends ModelInfo {
+  platform: string;
+}
+
+/**
+ * Everything the gateway knows about one client API: its endpoints, where its SDKs put the key, the
+ * model, the stream flag and the session id, and the shape of its errors and model list. Adding an
+ * endpoint is one entry in `routes` (plus the provider's `supports`); adding a dialect is one file.
+ */
+export interface ClientDialect {
+  readonly name: Dialect;
+  readonly routes: readonly DialectRoute[];
+  /** The model list endpoint (GET). Dialects may share one; `claims` tells them apart. */
+  readonly modelsUrl: string;
+  /**
+   * Whether a request that matched no route, or a shared one, is this dialect's. Asked in the order of
+   * `dialects`; the last dialect claims everything.
+   */
+  claims(request: { url: string; headers: IncomingHeaders }): boolean;
+  /** The subrelay key, where this dialect's SDKs send it. */
+  apiKey(request: Omit<DialectRequest, "body" | "pathRest">): string | undefined;
+  /** The model asked for; undefined or "" when the request names none. */
+  model(request: DialectRequest): unknown;
+  /** Whether the client expects an SSE stream. */
+  stream(request: DialectRequest, operation: Operation): boolean;
+  /** The client's own conversation id, raw (the caller hashes and scopes it). */
+  sessionId(request: DialectRequest): string | undefined;
+  /** The JSON body of `error`. */
+  errorBody(error: GatewayError): unknown;
+  /** The SSE event that ends a stream which failed after its first byte. */
+  streamErrorEvent(error: GatewayError): string;
+  /** The model list body. */
+  renderModels(models: readonly ListedModel[]): unknown;
+}
+
+/** The first value of a header. */
+export function headerOf(headers: IncomingHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `Authorization: Bearer <key>`, which every dialect's SDK can send. */
+export function bearerOf(headers: IncomingHeaders): string | undefined {
+  return headerOf(headers, "authorization")?.replace(/^Bearer\s+/i, "").trim();
+}
+
+/** The session headers every dialect's tools send (Claude Code, Codex, proxies in front of them). */
+export function sessionHeaderOf(headers: IncomingHeaders): string | undefined {
+  return headerOf(headers, "x-session-id") ?? headerOf(headers, "session_id") ?? headerOf(headers, "conversation_id");
+}

@@ -1,0 +1,58 @@
+import type { GatewayErrorCode } from "../gateway-error";
+import { bearerOf, headerOf, sessionHeaderOf, type ClientDialect } from "./client-dialect";
+
+const errorStatus: Record<GatewayErrorCode, string> = {
+  invalid_request: "INVALID_ARGUMENT",
+  authentication: "UNAUTHENTICATED",
+  permission: "PERMISSION_DENIED",
+  not_found: "NOT_FOUND",
+  too_large: "INVALID_ARGUMENT",
+  rate_limited: "RESOURCE_EXHAUSTED",
+  upstream: "UNAVAILABLE",
+  overloaded: "UNAVAILABLE",
+  unavailable: "UNAVAILABLE",
+  timeout: "DEADLINE_EXCEEDED",
+  internal: "INTERNAL",
+};
+
+/** `{model}` of a `{model}:{method}` path rest. */
+function modelOfPath(rest: string): string {
+  const colon = rest.lastIndexOf(":");
+  try {
+    return decodeURIComponent(colon === -1 ? rest : rest.slice(0, colon));
+  } catch {
+    return "";
+  }
+}
+
+const routes: ClientDialect["routes"] = [
+  { method: "POST", url: "/v1beta/models/*", action: "generateContent", operation: "generate_content" },
+  { method: "POST", url: "/v1beta/models/*", action: "streamGenerateContent", operation: "stream_generate_content" },
+];
+const generationMethods = routes.map((route) => route.action);
+
+/** The Gemini API (`v1beta`), as the Google Gen AI SDKs and gemini-cli speak it. */
+export const gemini: ClientDialect = {
+  name: "gemini",
+  routes,
+  modelsUrl: "/v1beta/models",
+  claims: ({ url }) => url.startsWith("/v1beta"),
+  apiKey: ({ headers, query }) => {
+    const key = query.key;
+    return headerOf(headers, "x-goog-api-key") ?? (typeof key === "string" ? key : undefined) ?? bearerOf(headers);
+  },
+  model: ({ pathRest }) => modelOfPath(pathRest),
+  stream: (_request, operation) => operation === "stream_generate_content",
+  sessionId: ({ headers }) => sessionHeaderOf(headers),
+  errorBody: (error) => ({ error: { code: error.status, message: error.message, status: errorStatus[error.code] } }),
+  streamErrorEvent(error) {
+    return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
+  },
+  renderModels: (models) => ({
+    models: models.map((model) => ({
+      name: `models/${model.id}`,
+      displayName: model.displayName ?? model.id,
+      supportedGenerationMethods: generationMethods,
+    })),
+  }),
+};

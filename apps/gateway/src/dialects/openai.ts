@@ -1,0 +1,58 @@
+import type { GatewayErrorCode } from "../gateway-error";
+import { bearerOf, sessionHeaderOf, type ClientDialect } from "./client-dialect";
+
+const errorType: Record<GatewayErrorCode, string> = {
+  invalid_request: "invalid_request_error",
+  authentication: "invalid_request_error",
+  permission: "invalid_request_error",
+  not_found: "invalid_request_error",
+  too_large: "invalid_request_error",
+  rate_limited: "rate_limit_exceeded",
+  upstream: "server_error",
+  overloaded: "server_error",
+  unavailable: "server_error",
+  timeout: "server_error",
+  internal: "server_error",
+};
+
+const errorCode: Partial<Record<GatewayErrorCode, string>> = {
+  authentication: "invalid_api_key",
+  not_found: "model_not_found",
+  rate_limited: "rate_limit_exceeded",
+};
+
+/** The OpenAI API (chat completions and responses), as the OpenAI SDKs and Codex speak it. */
+export const openai: ClientDialect = {
+  name: "openai",
+  routes: [
+    { method: "POST", url: "/v1/chat/completions", operation: "chat_completions" },
+    { method: "POST", url: "/v1/responses", operation: "responses" },
+  ],
+  modelsUrl: "/v1/models",
+  // The fallback: a request no other dialect claims gets OpenAI-shaped errors.
+  claims: () => true,
+  apiKey: ({ headers }) => bearerOf(headers),
+  model: ({ body }) => body.model,
+  stream: ({ body }) => body.stream === true,
+  sessionId: ({ headers, body }) => {
+    const conversation = body.conversation;
+    return (
+      sessionHeaderOf(headers) ??
+      (typeof conversation === "string" ? conversation : undefined) ??
+      (typeof conversation === "object" && conversation !== null && typeof (conversation as { id?: unknown }).id === "string"
+        ? (conversation as { id: string }).id
+        : undefined) ??
+      (typeof body.prompt_cache_key === "string" ? body.prompt_cache_key : undefined)
+    );
+  },
+  errorBody: (error) => ({
+    error: { message: error.message, type: errorType[error.code], param: null, code: errorCode[error.code] ?? null },
+  }),
+  streamErrorEvent(error) {
+    return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
+  },
+  renderModels: (models) => ({
+    object: "list",
+    data: models.map((model) => ({ id: model.id, object: "model", created: model.created ?? 0, owned_by: model.platform })),
+  }),
+};

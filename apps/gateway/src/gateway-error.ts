@@ -1,0 +1,77 @@
+const marker = Symbol.for("@subrelay/gateway/GatewayError");
+
+/** What went wrong, independent of the client's dialect; each dialect renders it in its own shape. */
+export type GatewayErrorCode =
+  | "invalid_request" // 400
+  | "authentication" // 401
+  | "permission" // 403
+  | "not_found" // 404
+  | "too_large" // 413
+  | "rate_limited" // 429
+  | "upstream" // 502
+  | "overloaded" // 529
+  | "unavailable" // 503
+  | "timeout" // 504
+  | "internal"; // 500
+
+const statusOf: Record<GatewayErrorCode, number> = {
+  invalid_request: 400,
+  authentication: 401,
+  permission: 403,
+  not_found: 404,
+  too_large: 413,
+  rate_limited: 429,
+  upstream: 502,
+  overloaded: 529,
+  unavailable: 503,
+  timeout: 504,
+  internal: 500,
+};
+
+export interface GatewayErrorOptions {
+  /** The HTTP status, when it is not the code's own (a 409 conflict is an `invalid_request`). */
+  status?: number;
+  /** Sent as `Retry-After`. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+/**
+ * An error a client gets, rendered in its own API's dialect (see `dialects/`). The message is shown to
+ * the client: it never carries a secret or an account id.
+ */
+export class GatewayError extends Error {
+  override readonly name = "GatewayError";
+  readonly code: GatewayErrorCode;
+  readonly status: number;
+  /** Sent as `Retry-After` when set. */
+  readonly retryAfterSeconds: number | undefined;
+  private readonly [marker] = true;
+
+  constructor(code: GatewayErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? statusOf[code];
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** `instanceof` that also holds across duplicate copies of this module. */
+  static isInstance(value: unknown): value is GatewayError {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[marker] === true;
+  }
+}
+
+/** The closest code to an upstream status, for an upstream refusal a client of another dialect is told about. */
+export function codeOfStatus(status: number): GatewayErrorCode {
+  if (status === 400 || status === 422) return "invalid_request";
+  if (status === 401) return "authentication";
+  if (status === 403) return "permission";
+  if (status === 404) return "not_found";
+  if (status === 413) return "too_large";
+  if (status === 429) return "rate_limited";
+  if (status === 529) return "overloaded";
+  if (status === 503) return "unavailable";
+  if (status === 504) return "timeout";
+  if (status >= 500) return "upstream";
+  return "invalid_request";
+}
