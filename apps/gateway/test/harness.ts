@@ -59,6 +59,8 @@ export interface SeedOptions {
   mode?: "single" | "mixed" | "forced";
   accounts: Array<{
     name?: string;
+    /** The account's platform when it is not the group's (a mixed group holds several). */
+    platform?: "claude" | "openai" | "gemini";
     type: "oauth" | "apikey";
     credentials: Record<string, unknown>;
     priority?: number;
@@ -166,7 +168,7 @@ export async function seedThrough(
   for (const [index, account] of seed.accounts.entries()) {
     const created = await admin<{ id: string }>("POST", "/admin/accounts", {
       name: account.name ?? `account-${index}`,
-      platform: seed.platform,
+      platform: account.platform ?? seed.platform,
       type: account.type,
       credentials: account.credentials,
       groupIds: [group.body.id],
