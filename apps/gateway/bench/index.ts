@@ -5,6 +5,9 @@
 // Redis commands each request costs in steady state.
 // Knobs: BENCH_DURATION (s per row), BENCH_CONNECTIONS, BENCH_RATES, BENCH_MODES, BENCH_BACKENDS, BENCH_PROFILE,
 // BENCH_GATEWAY_NODE_OPTIONS (Node flags for the gateway process only, e.g. `--require` a probe or GC settings).
+// BENCH_BASELINE=<another build's apps/gateway/dist/main.js> compares this build with that one instead: both run
+// side by side on each backend and take turns, case by case, for BENCH_ROUNDS rounds (default 3; the order flips
+// each round), so the machine's drift hits both alike. Prints medians and the change.
 //   cd /work/main && node scripts/test-env.mjs -- pnpm --filter @subrelay/gateway bench
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -97,7 +100,7 @@ function load(url: string, key: string | null, stream: boolean, connections: num
   });
 }
 
-async function startGateway(upstream: string, backend: "embedded" | "postgres-redis") {
+async function startGateway(upstream: string, backend: "embedded" | "postgres-redis", main = join(here, "../dist/main.js")) {
   const dataDir = mkdtempSync(join(tmpdir(), "subrelay-bench-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const port = await freePort();
@@ -131,7 +134,7 @@ async function startGateway(upstream: string, backend: "embedded" | "postgres-re
     env.REDIS_PREFIX = `bench-${randomBytes(4).toString("hex")}:`;
   }
   // The built gateway, as `pnpm start` runs it (the bench script builds it first).
-  const url = await startChild(join(here, "../dist/main.js"), env, /listening on (http:\/\/\S+)/, true);
+  const url = await startChild(main, env, /listening on (http:\/\/\S+)/, true);
   await admin(url, "/admin/groups", { name: "bench", platform: "claude" });
   for (const name of ["a", "b", "c", "d"]) {
     await admin(url, "/admin/accounts", {
@@ -155,6 +158,7 @@ async function redisCommands(url: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_BASELINE) return compare(process.env.BENCH_BASELINE);
   const upstream = await startChild(join(here, "upstream.ts"), {}, /^(http:\/\/\S+)$/);
   const bare = await startChild(join(here, "bare-relay.ts"), { UPSTREAM_URL: upstream }, /^(http:\/\/\S+)$/);
   const rows: Row[] = [];
@@ -175,13 +179,8 @@ async function main(): Promise<void> {
   await run("upstream directly", upstream, null);
   await load(bare, null, false, 16); // warm-up: connections to the upstream pooled
   await run("bare Node.js relay", bare, null);
-  const backends = (
-    process.env.DATABASE_URL && process.env.REDIS_URL ? ["embedded", "postgres-redis"] : ["embedded"]
-  ).filter((backend) => !process.env.BENCH_BACKENDS || process.env.BENCH_BACKENDS.split(",").includes(backend)) as Array<
-    "embedded" | "postgres-redis"
-  >;
   let commandsPerRequest: number | undefined;
-  for (const backend of backends) {
+  for (const backend of backendsToRun()) {
     const gateway = await startGateway(upstream, backend);
     // Warm up: keys, snapshots and tokens cached, the JIT done.
     await load(gateway.url, gateway.key, false, 16);
@@ -194,6 +193,54 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${report(rows, commandsPerRequest)}\n`);
+}
+
+function backendsToRun(): Array<"embedded" | "postgres-redis"> {
+  return (
+    process.env.DATABASE_URL && process.env.REDIS_URL ? ["embedded", "postgres-redis"] : ["embedded"]
+  ).filter((backend) => !process.env.BENCH_BACKENDS || process.env.BENCH_BACKENDS.split(",").includes(backend)) as Array<
+    "embedded" | "postgres-redis"
+  >;
+}
+
+/** This build against `baseline` (another build's dist/main.js), alternating case by case in one run. */
+async function compare(baseline: string): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const upstream = await startChild(join(here, "upstream.ts"), {}, /^(http:\/\/\S+)$/);
+  const modes = [false, true].filter((stream) => MODES.includes(stream ? "stream" : "json"));
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const pct = (now: number, before: number) => `${now >= before ? "+" : ""}${(((now - before) / before) * 100).toFixed(1)} %`;
+  const lines = [
+    `Machine: ${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores, Node ${process.version}; ${DURATION_S} s per run, ${rounds} rounds, the two builds taking turns. Medians; added p50 = gateway p50 minus the upstream's at the same load.`,
+    "",
+    "| backend | body | connections | req/s this | req/s baseline | change | added p50 this | added p50 baseline | change |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const backend of backendsToRun()) {
+    const builds = { this: await startGateway(upstream, backend), baseline: await startGateway(upstream, backend, baseline) };
+    for (const build of Object.values(builds)) await load(build.url, build.key, false, 16);
+    for (const stream of modes) {
+      for (const connections of CONCURRENCIES) {
+        const seen = { this: { rps: [] as number[], p50: [] as number[] }, baseline: { rps: [] as number[], p50: [] as number[] } };
+        for (let round = 0; round < rounds; round += 1) {
+          const direct = await load(upstream, null, stream, connections);
+          const order = round % 2 === 0 ? (["this", "baseline"] as const) : (["baseline", "this"] as const);
+          for (const name of order) {
+            const result = await load(builds[name].url, builds[name].key, stream, connections);
+            seen[name].rps.push(result.rps);
+            seen[name].p50.push(result.p50 - direct.p50);
+            process.stderr.write(`${JSON.stringify({ backend, build: name, stream, connections, round, rps: result.rps, p50: result.p50 })}\n`);
+          }
+        }
+        const [rpsThis, rpsBase] = [median(seen.this.rps), median(seen.baseline.rps)];
+        const [p50This, p50Base] = [median(seen.this.p50), median(seen.baseline.p50)];
+        lines.push(
+          `| ${backend} | ${stream ? "stream" : "json"} | ${connections} | ${Math.round(rpsThis)} | ${Math.round(rpsBase)} | ${pct(rpsThis, rpsBase)} | ${p50This.toFixed(2)} | ${p50Base.toFixed(2)} | ${pct(p50This, p50Base)} |`,
+        );
+      }
+    }
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 /** The README's tables: throughput (closed loop), then latency at fixed offered rates (open loop). */
