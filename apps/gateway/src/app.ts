@@ -59,6 +59,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // On close: idle keep-alive connections go at once; in-flight requests (streams included) finish.
     forceCloseConnections: "idle",
+    // Requests Fastify refuses before routing (a path that is not valid percent-encoding, a bad content
+    // type) are answered in the caller's dialect too.
+    frameworkErrors: (error, request, reply) => {
+      const gatewayError = toGatewayError(error);
+      void (reply as FastifyReply).code(gatewayError.status).type("application/json").send(dialectOf(request).errorBody(gatewayError));
+    },
   });
 
   // Any content type is read as JSON: some clients omit or misstate it, and the dialect error is clearer.

@@ -178,6 +178,12 @@ describe("client errors in each dialect (embedded)", () => {
       expect(missing.body).toMatchObject({ error: { code: 400, status: "INVALID_ARGUMENT" } });
     });
 
+    it("refuses a Gemini path whose model is not valid percent-encoding with a 400, not a 500", async () => {
+      const malformed = await post("/v1beta/models/%E0%A4%A:generateContent", keyHeader("gemini", gemini.key), JSON.stringify(validBody("gemini")));
+      expect(malformed.status).toBe(400);
+      expect(malformed.body).toMatchObject({ error: { code: 400, status: "INVALID_ARGUMENT" } });
+    });
+
     it.each(["anthropic", "openai", "gemini"] as const)("refuses a %s body over the size limit with a 413", async (dialect) => {
       const big = { ...validBody(dialect), padding: "x".repeat(BODY_LIMIT * 2) };
       const tooLarge = await post(endpoint[dialect], keyHeader(dialect, keyOf(dialect)), JSON.stringify(big));
