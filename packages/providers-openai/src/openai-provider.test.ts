@@ -9,8 +9,8 @@ import { ProviderError, createSseParser, formatSseEvent, type SseEvent } from "@
 import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOpenAIProvider } from "./create-openai-provider";
-import { defaultOpenAIModels } from "./default-openai-models";
+import { createOpenAIProvider } from "./openai-provider";
+import { defaultOpenAIModels } from "./openai-models";
 
 const fixtures = join(import.meta.dirname, "__fixtures__");
 let upstream: FakeUpstream;
