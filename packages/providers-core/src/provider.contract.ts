@@ -150,10 +150,14 @@ export function describeProviderContract(name: string, options: ProviderContract
         const request = { ...testCase.request, headers: {} };
         const tracker = provider.usageTracker(request);
         for (const chunk of garbageChunks()) tracker.push(chunk);
-        for (const body of garbageBodies()) provider.usageTracker(request).json(body);
         const json = provider.usageTracker(request);
         for (const body of garbageBodies()) json.json(body);
-        for (const usage of [tracker.result(), json.result()]) {
+        const each = garbageBodies().map((body) => {
+          const single = provider.usageTracker(request);
+          single.json(body);
+          return single.result();
+        });
+        for (const usage of [tracker.result(), json.result(), ...each]) {
           for (const field of ["inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"] as const) {
             assert.ok(Number.isSafeInteger(usage[field]) && usage[field] >= 0, `${field} = ${usage[field]}`);
           }
