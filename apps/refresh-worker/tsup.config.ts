@@ -1,4 +1,4 @@
 import { defineConfig } from "tsup";
 import { packageConfig } from "../../tsup.shared.ts";
 
-export default defineConfig(packageConfig({ entry: ["src/index.ts","src/main.ts"], app: true }));
+export default defineConfig(packageConfig({ entry: ["src/main.ts"], app: true }));

@@ -8,7 +8,7 @@
 import { cpus } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
 import { FakeUpstream, type RecordedRequest, type Reply } from "@subrelay/providers-core/testing";
-import { parseDuration } from "@subrelay/refresh-worker";
+import { parseDuration } from "@subrelay/runtime";
 import { claudeReply, claudeStreamEvents, paths } from "../test/harness";
 import { startDeployment, type Deployment } from "../test/deployment/deployment";
 import { LoadRun } from "../test/deployment/load-run";

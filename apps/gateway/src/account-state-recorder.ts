@@ -2,7 +2,7 @@ import { Group } from "@subrelay/singleflight";
 import type { Verdict } from "@subrelay/providers-core";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import type { Logger } from "@subrelay/token-cache";
-import { describeError } from "./redis-support";
+import { describeError } from "@subrelay/runtime";
 
 /** The account states a verdict can put an account in. */
 export type AccountStateVerdict = Extract<Verdict, { kind: "rate_limited" | "overloaded" | "forbidden" }>;

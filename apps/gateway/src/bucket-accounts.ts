@@ -2,7 +2,7 @@ import { Group } from "@subrelay/singleflight";
 import type { AccountSnapshot, SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { formatBucket } from "@subrelay/scheduler-cache";
 import type { Logger } from "@subrelay/token-cache";
-import { describeError } from "./redis-support";
+import { describeError } from "@subrelay/runtime";
 
 export interface BucketAccountsOptions {
   /** The read-through snapshot reader (process-local copy revalidated against the shared cache). */

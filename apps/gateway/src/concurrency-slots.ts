@@ -1,7 +1,7 @@
 import type { Redis, Cluster } from "ioredis";
 import acquireSlotScript from "./lua/acquire-slot.lua";
 import releaseSlotsScript from "./lua/release-slots.lua";
-import { withTimeout, type WarnLimiter } from "./redis-support";
+import { withTimeout, type WarnLimiter } from "@subrelay/runtime";
 
 /** A candidate for a slot, in preference order. */
 export interface SlotCandidate {

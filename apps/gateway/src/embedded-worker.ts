@@ -1,4 +1,4 @@
-import { startWorker } from "@subrelay/refresh-worker";
+import { startWorker } from "@subrelay/worker";
 import type { Gateway } from "./gateway";
 
 /**

@@ -17,15 +17,16 @@ import { MemoryConcurrencySlots, RedisConcurrencySlots, type ConcurrencySlots } 
 import {
   connectRedis,
   createProviders,
+  createWarnLimiter,
   dataDirSecret,
+  describeError,
   generateAdminToken,
   openDatabase,
   redisStores,
   type GatewayConfig,
-} from "@subrelay/refresh-worker";
+} from "@subrelay/runtime";
 import { GatewayMetrics } from "./gateway-metrics";
 import { LastUsedTracker } from "./last-used-tracker";
-import { createWarnLimiter, describeError } from "./redis-support";
 import { Relay, type RelayEvents } from "./relay";
 import { MemoryStickySessions, RedisStickySessions, type StickySessions } from "./sticky-sessions";
 import { UndiciUpstreamClient } from "./upstream-client";
@@ -96,7 +97,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const shared = redis ? redisStores(redis, config) : null;
   const tokenStore: TokenStore = shared?.tokenStore ?? new MemoryTokenStore();
   const built = createProviders(config, { dispatcher, now });
-  const providers = createProviderRegistry((overrides.providers?.(built) ?? built).values());
+  const providers = overrides.providers
+    ? createProviderRegistry(overrides.providers(new Map(built.all().map((provider) => [provider.platform, provider]))).values())
+    : built;
   const refreshers = Object.fromEntries(providers.all().map((provider) => [provider.platform, provider.refresher]));
   const tokens = new TokenManager({
     accounts: database.accounts,

@@ -1,5 +1,5 @@
 import type { Logger } from "@subrelay/token-cache";
-import { describeError } from "./redis-support";
+import { describeError } from "@subrelay/runtime";
 
 export interface LastUsedTrackerOptions {
   /** Writes the latest use per account (the scheduler cache and the database); values only move forward. */

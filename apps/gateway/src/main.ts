@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from "@subrelay/refresh-worker";
+import { loadConfigOrExit } from "@subrelay/runtime";
 import { createGateway } from "./gateway";
 import { embeddedWorker } from "./embedded-worker";
 

@@ -20,7 +20,7 @@ import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
-import { describeError } from "./redis-support";
+import { describeError } from "@subrelay/runtime";
 import { sessionKeyOf, type StickySessions } from "./sticky-sessions";
 import { headerValue, readText, type AnswerHeaders, type UpstreamAnswer, type UpstreamClient } from "./upstream-client";
 import type { UsageRow } from "./usage-recorder";

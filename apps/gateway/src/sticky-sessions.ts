@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Redis, Cluster } from "ioredis";
-import { withTimeout, type WarnLimiter } from "./redis-support";
+import { withTimeout, type WarnLimiter } from "@subrelay/runtime";
 
 /** Session -> account bindings (TTL sliding on every use), so a conversation keeps hitting the account that holds its prompt cache. */
 export interface StickySessions {

@@ -1,6 +1,6 @@
 import type { UsageRow } from "@subrelay/db";
 import type { Logger } from "@subrelay/token-cache";
-import { describeError } from "./redis-support";
+import { describeError } from "@subrelay/runtime";
 
 export type { UsageRow };
 

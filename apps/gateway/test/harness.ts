@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import type { UsageTotals } from "@subrelay/db";
-import { loadConfig } from "@subrelay/refresh-worker";
+import { loadConfig } from "@subrelay/runtime";
 import { createGateway, type Gateway, type GatewayOverrides } from "../src/index";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";

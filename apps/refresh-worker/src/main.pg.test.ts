@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeSourceArgs } from "../../../scripts/node-source.mjs";
-import { freshPostgres } from "./testing/worker-fixture";
+import { freshPostgres } from "@subrelay/worker/testing";
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error("REDIS_URL is not set: run through `node scripts/test-env.mjs -- ...`");

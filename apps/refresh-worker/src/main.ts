@@ -1,22 +1,18 @@
 import type { AddressInfo } from "node:net";
-import { TokenManager, type Logger } from "@subrelay/token-cache";
-import { loadConfigOrExit, type GatewayConfig } from "./config";
-import { connectRedis, createProviders, openDatabase, redisStores } from "./runtime";
-import { startWorker } from "./worker";
-import { WorkerMetrics } from "./worker-metrics";
+import {
+  connectRedis,
+  createLogger,
+  createProviders,
+  createWarnLimiter,
+  describeError,
+  loadConfigOrExit,
+  openDatabase,
+  redisStores,
+} from "@subrelay/runtime";
+import { TokenManager } from "@subrelay/token-cache";
+import { startWorker, WorkerMetrics } from "@subrelay/worker";
+
 import { createWorkerServer } from "./worker-server";
-
-const levels = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
-
-/** JSON lines on stdout (pino's shape), filtered by LOG_LEVEL. */
-function createLogger(level: GatewayConfig["logLevel"]): Logger {
-  const threshold = level === "silent" ? Number.POSITIVE_INFINITY : levels.indexOf(level);
-  const write = (name: (typeof levels)[number]) => (fields: Record<string, unknown>, message: string) => {
-    if (levels.indexOf(name) < threshold) return;
-    process.stdout.write(`${JSON.stringify({ level: name, time: Date.now(), pid: process.pid, ...fields, msg: message })}\n`);
-  };
-  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
-}
 
 /** `node dist/main.js`: the refresh worker process (needs Redis; in embedded mode the gateway runs it). */
 async function main(): Promise<void> {
@@ -34,18 +30,14 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, logger);
   const redis = connectRedis(config);
   if (!redis) throw new Error("Redis is configured but no client was created");
-  let lastRedisWarning = 0;
-  redis.on("error", (error: unknown) => {
-    if (Date.now() - lastRedisWarning < 10_000) return;
-    lastRedisWarning = Date.now();
-    logger.warn({ error: error instanceof Error ? error.message : String(error) }, "redis connection error");
-  });
+  const warn = createWarnLimiter(logger);
+  redis.on("error", (error: unknown) => warn("redis connection error", error));
 
   const { tokenStore, scheduler } = redisStores(redis, config);
   const providers = createProviders(config);
   const tokens = new TokenManager({
     accounts: database.accounts,
-    refreshers: Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher])),
+    refreshers: Object.fromEntries(providers.all().map((provider) => [provider.platform, provider.refresher])),
     store: tokenStore,
     logger,
     metrics: { refresh: (platform, outcome) => metrics.refreshAttempts.inc({ platform, outcome }) },
@@ -87,7 +79,7 @@ async function main(): Promise<void> {
     })().then(
       () => process.exit(0),
       (error: unknown) => {
-        logger.error({ error: error instanceof Error ? error.message : String(error) }, "shutdown failed");
+        logger.error({ error: describeError(error) }, "shutdown failed");
         process.exit(1);
       },
     );

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { WorkerMetrics } from "./worker-metrics";
+import type { WorkerMetrics } from "@subrelay/worker";
 
 export interface WorkerServerOptions {
   metrics: WorkerMetrics;

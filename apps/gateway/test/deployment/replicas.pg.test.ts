@@ -15,7 +15,7 @@ interface AccountRow {
 /**
  * Three gateway processes and two refresh-worker processes on one Postgres database and one Redis
  * prefix: what one replica learns (a refreshed token, a rate limit) is what every replica acts on.
- * (A worker killed mid-batch is apps/refresh-worker/src/worker-crash.pg.test.ts.)
+ * (A worker killed mid-batch is packages/worker/src/worker-crash.pg.test.ts.)
  */
 describe("3 gateways + 2 workers on one Postgres and one Redis", () => {
   let upstream: FakeUpstream;

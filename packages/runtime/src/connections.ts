@@ -1,12 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
-import type { Dispatcher } from "undici";
 import { createDatabase, generateSecretKey, parseSecretKey, type Database } from "@subrelay/db";
-import type { Provider } from "@subrelay/providers-core";
-import { createClaudeProvider } from "@subrelay/providers-claude";
-import { createGeminiProvider } from "@subrelay/providers-gemini";
-import { createOpenAIProvider } from "@subrelay/providers-openai";
 import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
 import { RedisTokenStore, type Logger } from "@subrelay/token-cache";
 import type { GatewayConfig } from "./config";
@@ -27,35 +22,6 @@ export function connectRedis(config: Pick<GatewayConfig, "redisUrl" | "redisClus
   }
   if (config.redisUrl) return new Redis(config.redisUrl, options);
   return null;
-}
-
-/** The platform adapters, with upstream URLs from the configuration. */
-export function createProviders(
-  config: Pick<GatewayConfig, "claude" | "openai" | "gemini">,
-  options: { dispatcher?: Dispatcher; now?: () => number } = {},
-): Map<string, Provider> {
-  const { dispatcher, now } = options;
-  const claude = createClaudeProvider({ baseUrl: config.claude.baseUrl, tokenUrl: config.claude.tokenUrl, dispatcher, now });
-  const openai = createOpenAIProvider({
-    baseUrl: config.openai.baseUrl,
-    // A base URL override (a proxy, a test upstream) serves the Codex routes too.
-    codexBaseUrl: config.openai.baseUrl ? `${config.openai.baseUrl}/backend-api/codex` : undefined,
-    tokenUrl: config.openai.tokenUrl,
-    dispatcher,
-    now,
-  });
-  const gemini = createGeminiProvider({
-    baseUrl: config.gemini.baseUrl,
-    codeAssistBaseUrl: config.gemini.baseUrl,
-    tokenUrl: config.gemini.tokenUrl,
-    dispatcher,
-    now,
-  });
-  return new Map<string, Provider>([
-    [claude.platform, claude],
-    [openai.platform, openai],
-    [gemini.platform, gemini],
-  ]);
 }
 
 /** Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data directory. */

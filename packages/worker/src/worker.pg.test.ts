@@ -5,7 +5,7 @@ import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
 import { MemoryTokenStore, RedisTokenStore, TokenManager } from "@subrelay/token-cache";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProviders, tokenCacheKey } from "./runtime";
+import { createProviders, tokenCacheKey } from "@subrelay/runtime";
 import { deferred, freshPostgres, refreshTokenOf, silentLogger, testConfig, tokenPath } from "./testing/worker-fixture";
 import { startWorker, type WorkerHandle, type WorkerOptions } from "./worker";
 
@@ -41,7 +41,7 @@ describe("two refresh workers on one Postgres and one Redis", () => {
     const providers = createProviders(config);
     const tokens = new TokenManager({
       accounts: database.accounts,
-      refreshers: Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher])),
+      refreshers: Object.fromEntries(providers.all().map((provider) => [provider.platform, provider.refresher])),
       store,
     });
     const accounts = database.accounts;

@@ -5,7 +5,7 @@ import { createDatabase } from "@subrelay/db";
 import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
 import { MemoryTokenStore, TokenManager } from "@subrelay/token-cache";
 import { Redis } from "ioredis";
-import { loadConfig } from "../config";
+import { loadConfig } from "@subrelay/runtime";
 import { startWorker } from "../worker";
 import { silentLogger } from "./worker-fixture";
 

@@ -5,7 +5,7 @@ import { MemoryTokenStore, TokenManager } from "@subrelay/token-cache";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { refreshCooldownReasonPrefix } from "./refresh-cooldown-reason";
 import { ProactiveRefresher, type ProactiveRefresherOptions } from "./proactive-refresher";
-import { createProviders } from "./runtime";
+import { createProviders } from "@subrelay/runtime";
 import { deferred, postgresDatabase, refreshTokenOf, serveTokens, testConfig, tokenPath, truncateAll } from "./testing/worker-fixture";
 import { WorkerMetrics } from "./worker-metrics";
 
@@ -36,7 +36,7 @@ describe("ProactiveRefresher", () => {
     const providers = createProviders(testConfig(upstream.url));
     tokens = new TokenManager({
       accounts: database.accounts,
-      refreshers: Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher])),
+      refreshers: Object.fromEntries(providers.all().map((provider) => [provider.platform, provider.refresher])),
       store,
     });
     scheduler = new MemorySchedulerCache();

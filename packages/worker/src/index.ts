@@ -1,6 +1,3 @@
-export { ConfigError, loadConfig, loadConfigOrExit, parseDuration, type GatewayConfig, type PlatformEndpoints } from "./config";
-export { dataDirSecret, generateAdminToken } from "./data-dir-secrets";
-export { connectRedis, createProviders, openDatabase, redisStores, secretKeyOf, tokenCacheKey } from "./runtime";
 export { startWorker, type WorkerHandle, type WorkerOptions } from "./worker";
 export { WorkerMetrics, type RefreshPassOutcome } from "./worker-metrics";
 export {
@@ -25,4 +22,3 @@ export { RedisOutboxLease, type RedisOutboxLeaseOptions } from "./redis-outbox-l
 export { refreshCooldownReasonPrefix } from "./refresh-cooldown-reason";
 export { backoffDelay, type BackoffOptions } from "./backoff-delay";
 export { abortableSleep, type Sleep } from "./abortable-sleep";
-export { createWorkerServer, type WorkerServerOptions } from "./worker-server";

@@ -3,7 +3,7 @@ import type { SchedulerCache } from "@subrelay/scheduler-cache";
 import type { Logger } from "@subrelay/token-cache";
 import { abortableSleep, type Sleep } from "./abortable-sleep";
 import { refreshCooldownReasonPrefix } from "./refresh-cooldown-reason";
-import type { GatewayConfig } from "./config";
+import type { GatewayConfig } from "@subrelay/runtime";
 import { MemoryOutboxLease } from "./memory-outbox-lease";
 import { OutboxConsumer, type OutboxAccountSource, type OutboxBatchResult, type OutboxSource } from "./outbox-consumer";
 import { ProactiveRefresher, type RefreshAccountStore, type RefreshTokens } from "./proactive-refresher";

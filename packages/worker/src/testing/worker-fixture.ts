@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createDatabase, generateSecretKey, type Database } from "@subrelay/db";
 import type { FakeUpstream, RecordedRequest } from "@subrelay/providers-core/testing";
 import type { Logger } from "@subrelay/token-cache";
-import { loadConfig, type GatewayConfig } from "../config";
+import { loadConfig, type GatewayConfig } from "@subrelay/runtime";
 
 /** Claude's token path on the fake upstream. */
 export const tokenPath = "/v1/oauth/token";

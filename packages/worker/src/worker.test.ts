@@ -3,7 +3,7 @@ import { FakeUpstream } from "@subrelay/providers-core/testing";
 import { MemorySchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenManager } from "@subrelay/token-cache";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProviders } from "./runtime";
+import { createProviders } from "@subrelay/runtime";
 import { deferred, memoryDatabase, serveTokens, silentLogger, testConfig, tokenPath } from "./testing/worker-fixture";
 import { startWorker } from "./worker";
 
@@ -36,7 +36,7 @@ describe("startWorker, embedded mode (no Redis, PGlite, in-memory caches)", () =
     const providers = createProviders(config);
     const tokens = new TokenManager({
       accounts: database.accounts,
-      refreshers: Object.fromEntries([...providers.values()].map((provider) => [provider.platform, provider.refresher])),
+      refreshers: Object.fromEntries(providers.all().map((provider) => [provider.platform, provider.refresher])),
     });
     const scheduler = new MemorySchedulerCache();
     let target = Number.POSITIVE_INFINITY;

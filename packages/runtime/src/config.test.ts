@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, parseDuration } from "./config";
+
+describe("loadConfig", () => {
+  it("gives the embedded defaults for an empty environment", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 8080, host: "127.0.0.1", redisPrefix: "subrelay:", logLevel: "info" });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.claude).toEqual({ baseUrl: undefined, tokenUrl: undefined });
+  });
+
+  it("reads every platform's upstream URLs, trailing slashes dropped", () => {
+    const config = loadConfig({
+      SUBRELAY_CLAUDE_BASE_URL: "http://127.0.0.1:1/",
+      SUBRELAY_OPENAI_TOKEN_URL: "http://127.0.0.1:2/oauth/token",
+      SUBRELAY_GEMINI_BASE_URL: "https://proxy.example//",
+    });
+    expect(config.claude.baseUrl).toBe("http://127.0.0.1:1");
+    expect(config.openai.tokenUrl).toBe("http://127.0.0.1:2/oauth/token");
+    expect(config.gemini.baseUrl).toBe("https://proxy.example");
+  });
+
+  it("lists every problem at once and never echoes a URL that may hold credentials", () => {
+    let caught: unknown;
+    try {
+      loadConfig({
+        PORT: "70000",
+        DATABASE_URL: "postgres://user:hunter2@[bad",
+        REDIS_CLUSTER_NODES: "a:1,b",
+        LOG_LEVEL: "loud",
+        REFRESH_INTERVAL: "soon",
+        ADMIN_TOKEN: "short",
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const problems = (caught as ConfigError).problems;
+    expect(problems).toHaveLength(6);
+    expect(problems.join("\n")).toContain('PORT must be an integer from 0 to 65535, got "70000"');
+    expect((caught as ConfigError).message).not.toContain("hunter2");
+  });
+
+  it("requires a secret key with Postgres", () => {
+    expect(() => loadConfig({ DATABASE_URL: "postgres://db/subrelay" })).toThrow(/SUBRELAY_SECRET_KEY is required/);
+    expect(loadConfig({ DATABASE_URL: "postgres://db/subrelay", SUBRELAY_SECRET_KEY: "k".repeat(64) }).databaseUrl).toBe(
+      "postgres://db/subrelay",
+    );
+  });
+});
+
+describe("parseDuration", () => {
+  it.each([
+    ["500ms", 500],
+    ["30s", 30_000],
+    ["5m", 300_000],
+    ["1h", 3_600_000],
+    ["250", 250],
+    ["1.5s", 1500],
+  ])("%s is %d ms", (raw, ms) => {
+    expect(parseDuration(raw)).toBe(ms);
+  });
+
+  it.each(["", "s", "-1s", "1d", "1 s s"])("refuses %j", (raw) => {
+    expect(parseDuration(raw)).toBeUndefined();
+  });
+});
