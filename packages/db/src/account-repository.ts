@@ -582,7 +582,7 @@ export class AccountRepository implements AccountStore {
 
   /**
    * The accounts of a bucket, whatever their state (the scheduler filters by status and time): the group's
-   * accounts of the bucket's platform for `single` and `forced`, of every platform for `mixed`.
+   * accounts of the bucket's platform for `single`, of every platform for `mixed`.
    */
   async listBucketAccounts(bucket: SchedulerBucket): Promise<AccountSnapshot[]> {
     const inGroup = eq(accountGroups.groupId, bucket.groupId);

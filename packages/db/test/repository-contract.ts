@@ -471,12 +471,19 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         ).rejects.toMatchObject({
           code: "invalid_input",
         });
+        await expect(
+          database.groups.create({ name: "x", platform: "claude", mode: "forced" as "single" }),
+        ).rejects.toMatchObject({
+          code: "invalid_input",
+          message: 'Group mode "forced" no longer exists: use single or mixed',
+        });
+        expect(await database.groups.list()).toEqual([group]);
       });
     });
 
     describe("API keys", () => {
       it("stores only the SHA-256 of the key and finds it by hash", async () => {
-        const group = await database.groups.create({ name: "g", platform: "gemini", mode: "forced" });
+        const group = await database.groups.create({ name: "g", platform: "gemini", mode: "single" });
         const created = await database.apiKeys.create({ name: "ci", groupId: group.id, expiresAt: T0 });
         expect(created.key).toMatch(/^sr-[0-9A-Za-z]{40}$/);
         expect(created.prefix).toBe(created.key.slice(0, 9));
@@ -492,7 +499,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           groupId: group.id,
           status: "active",
           expiresAt: T0,
-          group: { platform: "gemini", mode: "forced" },
+          group: { platform: "gemini", mode: "single" },
         });
         expect(await database.apiKeys.findByKey(`${created.key}x`)).toBeNull();
         const listed = await database.apiKeys.list();
