@@ -59,4 +59,48 @@ describe.each(backends)("group modes and platforms (%s)", (backend) => {
     expect(response.body.error.message).toBe("body/mode must be equal to one of the allowed values: single, mixed");
     expect(await groups()).toEqual(before);
   });
+
+  it("refuses an OpenAI account for a single Claude group on create with a 400, and creates nothing", async () => {
+    const groupsBefore = await groups();
+    const accountsBefore = await accounts();
+    for (const groupIds of [[claudeSingle.id], [claudeMixed.id, claudeSingle.id]]) {
+      const response = await harness.admin<ErrorBody>("POST", "/admin/accounts", openaiAccount("refused", groupIds));
+      expect(response.status, JSON.stringify(groupIds)).toBe(400);
+      expect(response.body.error.message).toBe(
+        'Account of platform openai cannot join group "claude-single": it is a single claude group; only a mixed group holds accounts of several platforms',
+      );
+      expect(JSON.stringify(response.body)).not.toContain("SECRET");
+    }
+    expect(await accounts()).toEqual(accountsBefore);
+    expect(await groups()).toEqual(groupsBefore);
+  });
+
+  it("refuses to move an OpenAI account into a single Claude group on update with a 400, and changes nothing", async () => {
+    const created = await harness.admin<Account>("POST", "/admin/accounts", openaiAccount("openai-in-mixed", [claudeMixed.id]));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.groupIds).toEqual([claudeMixed.id]);
+    const accountsBefore = await accounts();
+
+    const response = await harness.admin<ErrorBody>("PATCH", `/admin/accounts/${created.body.id}`, {
+      groupIds: [claudeSingle.id],
+      name: "renamed",
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toContain('cannot join group "claude-single"');
+    expect(await accounts()).toEqual(accountsBefore);
+
+    // A Claude account joins both; a patch of other fields leaves the OpenAI account's groups alone.
+    const claude = await harness.admin<Account>("POST", "/admin/accounts", {
+      name: "claude",
+      platform: "claude",
+      type: "apikey",
+      credentials: { apiKey: "sk-ant-SECRET" },
+      groupIds: [claudeSingle.id, claudeMixed.id],
+    });
+    expect(claude.status, JSON.stringify(claude.body)).toBe(201);
+    expect(claude.body.groupIds).toEqual([claudeSingle.id, claudeMixed.id]);
+    const patched = await harness.admin<Account>("PATCH", `/admin/accounts/${created.body.id}`, { name: "renamed" });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ name: "renamed", groupIds: [claudeMixed.id] });
+  });
 });
