@@ -6,7 +6,7 @@ import { GatewayError } from "./gateway-error";
 export interface GroupInput {
   name: string;
   platform: string;
-  mode?: "single" | "mixed" | "forced";
+  mode?: "single" | "mixed";
 }
 
 export interface AccountInput {
@@ -105,7 +105,7 @@ export function registerAdminRoutes(
               properties: {
                 name: { type: "string", minLength: 1, maxLength: 200 },
                 platform,
-                mode: { type: "string", enum: ["single", "mixed", "forced"] },
+                mode: { type: "string", enum: ["single", "mixed"] },
               },
             },
           },

@@ -241,8 +241,9 @@ function toGatewayError(error: unknown): GatewayError {
     if (error.code === "conflict") return new GatewayError("invalid_request", error.message, { status: 409 });
     if (error.code === "not_found") return new GatewayError("not_found", error.message);
   }
-  if ((error as { validation?: unknown }).validation !== undefined) {
-    return new GatewayError("invalid_request", (error as Error).message);
+  const validation = (error as { validation?: unknown }).validation;
+  if (validation !== undefined) {
+    return new GatewayError("invalid_request", validationMessage(error as Error, validation));
   }
   const code = (error as { code?: unknown }).code;
   const statusCode = (error as { statusCode?: unknown }).statusCode;
@@ -254,4 +255,11 @@ function toGatewayError(error: unknown): GatewayError {
     return new GatewayError("invalid_request", (error as Error).message);
   }
   return new GatewayError("internal", "Internal error.", { cause: error });
+}
+
+/** Ajv's message, with the allowed values when one is out of an enum (Ajv leaves them out). */
+function validationMessage(error: Error, validation: unknown): string {
+  const [first] = Array.isArray(validation) ? (validation as Array<{ keyword?: unknown; params?: { allowedValues?: unknown } }>) : [];
+  const allowed = first?.keyword === "enum" ? first.params?.allowedValues : undefined;
+  return Array.isArray(allowed) ? `${error.message}: ${allowed.join(", ")}` : error.message;
 }

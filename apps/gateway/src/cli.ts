@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 
 const usage = `subrelay — operate a running gateway through its admin API
 
-  subrelay groups add --name NAME --platform claude|openai|gemini [--mode single|mixed|forced]
+  subrelay groups add --name NAME --platform claude|openai|gemini [--mode single|mixed]
   subrelay groups list
   subrelay accounts add --name NAME --platform P --group ID [--group ID ...]
                         (--api-key KEY | --refresh-token TOKEN [--access-token TOKEN] [--expires-at EPOCH_MS]

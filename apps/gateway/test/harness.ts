@@ -56,7 +56,7 @@ export type { UsageTotals } from "@subrelay/db";
 
 export interface SeedOptions {
   platform: "claude" | "openai" | "gemini";
-  mode?: "single" | "mixed" | "forced";
+  mode?: "single" | "mixed";
   accounts: Array<{
     name?: string;
     /** The account's platform when it is not the group's (a mixed group holds several). */

@@ -1,6 +1,6 @@
 import type { AccountSnapshot, SchedulerBucket } from "@subrelay/scheduler-cache";
 import type { AccountStore, OAuthCredentials, TokenAccount } from "@subrelay/token-cache";
-import { and, asc, eq, gt, isNull, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { CredentialCipher } from "./credential-cipher";
 import { DatabaseError, translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
@@ -62,7 +62,10 @@ export interface AccountRecord {
 interface NewAccountFields {
   name: string;
   platform: string;
-  /** Existing group ids; an unknown id throws DatabaseError `invalid_reference` and nothing is written. */
+  /**
+   * Existing group ids; an unknown id throws DatabaseError `invalid_reference`, a `single` group of another
+   * platform throws `invalid_input` (only `mixed` groups hold several platforms), and nothing is written.
+   */
   groupIds?: number[];
   /** Lower is preferred. Default 50. */
   priority?: number;
@@ -83,7 +86,8 @@ export type NewAccount = NewAccountFields &
   );
 
 /**
- * A partial update; omitted fields are left alone. `groupIds` replaces the account's groups. `credentials`
+ * A partial update; omitted fields are left alone. `groupIds` replaces the account's groups (refused as on
+ * create: unknown ids, and `single` groups of another platform; nothing is written then). `credentials`
  * replaces the secret (shape by the account's type). Setting `status: "active"` clears `errorMessage`.
  */
 export interface AccountPatch {
@@ -250,6 +254,7 @@ export class AccountRepository implements AccountStore {
     const groupIds = validateGroupIds(input.groupIds ?? []);
     try {
       const id = await this.#db.transaction(async (transaction) => {
+        await requireGroupsTake(transaction, input.platform, groupIds);
         const [row] = await transaction
           .insert(accounts)
           .values({
@@ -310,11 +315,12 @@ export class AccountRepository implements AccountStore {
     try {
       return await this.#db.transaction(async (transaction) => {
         const [current] = await transaction
-          .select({ type: accounts.type })
+          .select({ type: accounts.type, platform: accounts.platform })
           .from(accounts)
           .where(eq(accounts.id, numericId))
           .for("update");
         if (!current) return null;
+        if (groupIds !== undefined) await requireGroupsTake(transaction, current.platform, groupIds);
         const set: Partial<typeof accounts.$inferInsert> = { ...fields };
         if (patch.status === "active") set.errorMessage = null;
         if (patch.credentials !== undefined) {
@@ -582,7 +588,7 @@ export class AccountRepository implements AccountStore {
 
   /**
    * The accounts of a bucket, whatever their state (the scheduler filters by status and time): the group's
-   * accounts of the bucket's platform for `single` and `forced`, of every platform for `mixed`.
+   * accounts of the bucket's platform for `single`, of every platform for `mixed`.
    */
   async listBucketAccounts(bucket: SchedulerBucket): Promise<AccountSnapshot[]> {
     const inGroup = eq(accountGroups.groupId, bucket.groupId);
@@ -665,6 +671,31 @@ export class AccountRepository implements AccountStore {
 
 function invalid(message: string): DatabaseError {
   return new DatabaseError(`Account ${message}`, { code: "invalid_input" });
+}
+
+/**
+ * Refuses to link an account of `platform` to a `single` group of another platform. The groups are locked
+ * (FOR SHARE) until the transaction ends, so no change to their platform or mode can slip in between this
+ * check and the link. Unknown ids are left to the foreign key (`invalid_reference`).
+ */
+async function requireGroupsTake(
+  transaction: SqlExecutor,
+  platform: string,
+  groupIds: number[],
+): Promise<void> {
+  if (groupIds.length === 0) return;
+  const rows = await transaction
+    .select({ name: groups.name, platform: groups.platform, mode: groups.mode })
+    .from(groups)
+    .where(inArray(groups.id, groupIds))
+    .orderBy(asc(groups.id))
+    .for("share");
+  const refusing = rows.find((group) => group.mode !== "mixed" && group.platform !== platform);
+  if (refusing) {
+    throw invalid(
+      `of platform ${platform} cannot join group "${refusing.name}": it is a single ${refusing.platform} group; only a mixed group holds accounts of several platforms`,
+    );
+  }
 }
 
 function requireEpoch(value: number, name: string): Date {

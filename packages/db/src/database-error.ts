@@ -54,6 +54,8 @@ export function translateConstraintError(error: unknown, what: string): never {
   const state = sqlState(error);
   if (state === "23505")
     throw new DatabaseError(`${what}: already exists`, { code: "conflict", cause: error });
+  if (state === "23514")
+    throw new DatabaseError(`${what}: a value is not allowed`, { code: "invalid_input", cause: error });
   if (state === "23503")
     throw new DatabaseError(`${what}: references a row that does not exist`, {
       code: "invalid_reference",

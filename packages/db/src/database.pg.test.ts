@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { migrationContract } from "../test/migration-contract";
 import { repositoryContract } from "../test/repository-contract";
 import { createDatabase } from "./create-database";
 import { generateSecretKey } from "./credential-cipher";
@@ -44,6 +45,15 @@ repositoryContract("Postgres (pg pool)", async () => {
       await database.close();
       await target.drop();
     },
+  };
+});
+
+migrationContract("Postgres", async () => {
+  const target = await freshDatabaseUrl();
+  const secretKey = generateSecretKey();
+  return {
+    open: (migrationsFolder) => createDatabase({ url: target.url, secretKey, poolSize: 2, migrationsFolder }),
+    dispose: () => target.drop(),
   };
 });
 

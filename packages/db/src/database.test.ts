@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { migrationContract } from "../test/migration-contract";
 import { repositoryContract } from "../test/repository-contract";
 import { createDatabase } from "./create-database";
 import { generateSecretKey } from "./credential-cipher";
@@ -10,6 +11,15 @@ repositoryContract("PGlite (in memory)", async () => {
   const database = await createDatabase({ secretKey: generateSecretKey() });
   await database.migrate();
   return { database, dispose: () => database.close() };
+});
+
+migrationContract("PGlite (on a data directory)", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "subrelay-db-"));
+  const secretKey = generateSecretKey();
+  return {
+    open: (migrationsFolder) => createDatabase({ dataDir, secretKey, migrationsFolder }),
+    dispose: () => rm(dataDir, { recursive: true, force: true }),
+  };
 });
 
 describe("PGlite on a data directory", () => {

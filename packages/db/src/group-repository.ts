@@ -19,11 +19,14 @@ export interface NewGroup {
   /** Unique across groups; a duplicate throws DatabaseError `conflict`. */
   name: string;
   platform: string;
-  /** Default `"single"`. */
+  /**
+   * Default `"single"`: the group holds accounts of its `platform` only. `"mixed"`: accounts of every
+   * platform. Anything else (including the removed `"forced"`) throws DatabaseError `invalid_input`.
+   */
   mode?: SchedulerMode;
 }
 
-const modes: readonly SchedulerMode[] = ["single", "mixed", "forced"];
+const modes: readonly SchedulerMode[] = ["single", "mixed"];
 
 export class GroupRepository {
   readonly #db: SqlExecutor;
@@ -39,7 +42,12 @@ export class GroupRepository {
     if (typeof input.platform !== "string" || input.platform.trim() === "")
       throw invalid("platform must be a non-empty string");
     const mode = input.mode ?? "single";
-    if (!modes.includes(mode)) throw invalid(`mode must be one of ${modes.join(", ")}`);
+    if (!modes.includes(mode))
+      throw invalid(
+        mode === ("forced" as string)
+          ? `mode "forced" no longer exists: use ${modes.join(" or ")}`
+          : `mode must be one of ${modes.join(", ")}`,
+      );
     try {
       return await this.#db.transaction(async (transaction) => {
         const [row] = await transaction

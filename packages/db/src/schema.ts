@@ -3,6 +3,7 @@ import {
   bigserial,
   boolean,
   char,
+  check,
   index,
   integer,
   jsonb,
@@ -19,15 +20,19 @@ import {
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
 /** A group of accounts that API keys are bound to; one scheduling bucket per group. */
-export const groups = pgTable("groups", {
-  id: serial("id").primaryKey(),
-  name: text("name").notNull().unique(),
-  platform: text("platform").notNull(),
-  mode: text("mode", { enum: ["single", "mixed", "forced"] })
-    .notNull()
-    .default("single"),
-  createdAt: timestamptz("created_at").notNull().defaultNow(),
-});
+export const groups = pgTable(
+  "groups",
+  {
+    id: serial("id").primaryKey(),
+    name: text("name").notNull().unique(),
+    platform: text("platform").notNull(),
+    mode: text("mode", { enum: ["single", "mixed"] })
+      .notNull()
+      .default("single"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [check("groups_mode_check", sql`${table.mode} in ('single', 'mixed')`)],
+);
 
 /** An upstream account. Credentials are AES-256-GCM ciphertext (see credential-cipher.ts), never plaintext. */
 export const accounts = pgTable(

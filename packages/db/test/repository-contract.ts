@@ -457,6 +457,58 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(await raw(sql`select * from account_groups`)).toEqual([]);
       });
 
+      it("refuses to link an account to a single group of another platform, writing nothing", async () => {
+        const single = await database.groups.create({ name: "claude-single", platform: "claude" });
+        const mixed = await database.groups.create({ name: "claude-mixed", platform: "claude", mode: "mixed" });
+        const outboxBefore = await outboxRows();
+        const refusal = {
+          code: "invalid_input",
+          message:
+            'Account of platform openai cannot join group "claude-single": it is a single claude group; only a mixed group holds accounts of several platforms',
+        };
+        for (const groupIds of [[single.id], [mixed.id, single.id]]) {
+          const error = await database.accounts
+            .create({
+              name: "o",
+              platform: "openai",
+              type: "apikey",
+              credentials: { apiKey: "sk-SECRET-openai" },
+              groupIds,
+            })
+            .catch((caught: unknown) => caught);
+          expect(DatabaseError.isInstance(error)).toBe(true);
+          expect(error).toMatchObject(refusal);
+          expect((error as Error).message).not.toContain("SECRET");
+        }
+        expect(await database.accounts.list()).toEqual([]);
+        expect(await raw(sql`select * from account_groups`)).toEqual([]);
+        expect(await outboxRows()).toEqual(outboxBefore);
+
+        // Its own platform's single group and any mixed group take it.
+        const claude = await oauthAccount({ platform: "claude", groupIds: [single.id, mixed.id] });
+        expect(claude.groupIds).toEqual([single.id, mixed.id]);
+        const openai = await database.accounts.create({
+          name: "o",
+          platform: "openai",
+          type: "apikey",
+          credentials: { apiKey: "sk-SECRET-openai" },
+          groupIds: [mixed.id],
+        });
+
+        const outboxBeforeUpdate = await outboxRows();
+        await expect(
+          database.accounts.update(openai.id, { groupIds: [mixed.id, single.id], name: "renamed", priority: 1 }),
+        ).rejects.toMatchObject(refusal);
+        expect(await database.accounts.getById(openai.id)).toEqual(openai);
+        expect(await outboxRows()).toEqual(outboxBeforeUpdate);
+        // A patch without groupIds is not checked against the groups, and an empty list is always allowed.
+        expect(await database.accounts.update(openai.id, { priority: 2 })).toMatchObject({
+          priority: 2,
+          groupIds: [mixed.id],
+        });
+        expect(await database.accounts.update(openai.id, { groupIds: [] })).toMatchObject({ groupIds: [] });
+      });
+
       it("groups: create, list, get; duplicate names conflict", async () => {
         const group = await database.groups.create({ name: "team", platform: "openai" });
         expect(group).toMatchObject({ name: "team", platform: "openai", mode: "single" });
@@ -471,12 +523,19 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         ).rejects.toMatchObject({
           code: "invalid_input",
         });
+        await expect(
+          database.groups.create({ name: "x", platform: "claude", mode: "forced" as "single" }),
+        ).rejects.toMatchObject({
+          code: "invalid_input",
+          message: 'Group mode "forced" no longer exists: use single or mixed',
+        });
+        expect(await database.groups.list()).toEqual([group]);
       });
     });
 
     describe("API keys", () => {
       it("stores only the SHA-256 of the key and finds it by hash", async () => {
-        const group = await database.groups.create({ name: "g", platform: "gemini", mode: "forced" });
+        const group = await database.groups.create({ name: "g", platform: "gemini", mode: "single" });
         const created = await database.apiKeys.create({ name: "ci", groupId: group.id, expiresAt: T0 });
         expect(created.key).toMatch(/^sr-[0-9A-Za-z]{40}$/);
         expect(created.prefix).toBe(created.key.slice(0, 9));
@@ -492,7 +551,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           groupId: group.id,
           status: "active",
           expiresAt: T0,
-          group: { platform: "gemini", mode: "forced" },
+          group: { platform: "gemini", mode: "single" },
         });
         expect(await database.apiKeys.findByKey(`${created.key}x`)).toBeNull();
         const listed = await database.apiKeys.list();
@@ -751,10 +810,15 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         platform: "openai",
         type: "apikey",
         credentials: { apiKey: "sk-SECRET" },
-        groupIds: [single.id, mixed.id],
+        groupIds: [mixed.id],
         models: ["gpt-x"],
         priority: 1,
       });
+      // A link the repositories refuse to make, as a database from before that check may hold: the single
+      // bucket must still list only its own platform's accounts.
+      await database.db.execute(
+        sql`insert into account_groups (account_id, group_id) values (${Number(openai.id)}, ${single.id})`,
+      );
       await database.accounts.markRateLimited(claude.id, T0, "429");
       await database.accounts.touchLastUsed(new Map([[claude.id, T0 - 5]]));
 

@@ -5,7 +5,7 @@ describe("formatBucket / parseBucket", () => {
   it.each([
     [{ groupId: 7, platform: "claude", mode: "single" }, "7:claude:single"],
     [{ groupId: 0, platform: "openai", mode: "mixed" }, "0:openai:mixed"],
-    [{ groupId: 123456, platform: "gemini", mode: "forced" }, "123456:gemini:forced"],
+    [{ groupId: 123456, platform: "gemini", mode: "single" }, "123456:gemini:single"],
   ] as const)("round-trips %o as %s", (bucket, raw) => {
     expect(formatBucket(bucket)).toBe(raw);
     expect(parseBucket(raw)).toEqual(bucket);
@@ -17,6 +17,7 @@ describe("formatBucket / parseBucket", () => {
     ["-1:claude:single", "negative group id"],
     ["1::single", "empty platform"],
     ["1:claude:weird", "unknown mode"],
+    ["1:claude:forced", "removed mode"],
     ["1:claude:single:extra", "too many parts"],
     ["", "empty string"],
     ["1.5:claude:single", "fractional group id"],

@@ -1,6 +1,6 @@
 import type { SchedulerBucket, SchedulerMode } from "./types";
 
-const modes: ReadonlySet<string> = new Set<SchedulerMode>(["single", "mixed", "forced"]);
+const modes: ReadonlySet<string> = new Set<SchedulerMode>(["single", "mixed"]);
 // Colons would change the part count, braces would break the Redis Cluster hash tag the bucket is keyed by.
 const platformPattern = /^[^\s:{}]+$/;
 const groupIdPattern = /^(0|[1-9][0-9]*)$/;

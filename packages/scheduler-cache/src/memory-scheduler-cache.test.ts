@@ -5,7 +5,7 @@ import { account, describeSchedulerCacheContract } from "./scheduler-cache.contr
 describeSchedulerCacheContract("MemorySchedulerCache", async (options) => new MemorySchedulerCache(options));
 
 describe("MemorySchedulerCache", () => {
-  const bucket = { groupId: 1, platform: "openai", mode: "forced" } as const;
+  const bucket = { groupId: 1, platform: "openai", mode: "single" } as const;
 
   it("frees a lock when its ttl ran out on the injected clock, and the old owner can no longer unlock", async () => {
     let now = 1_000;

@@ -1,5 +1,5 @@
-/** How a group schedules: one platform only, mixed platforms, or forced to one account. */
-export type SchedulerMode = "single" | "mixed" | "forced";
+/** How a group schedules: `single` holds accounts of the group's platform only; `mixed` pools accounts of several platforms. */
+export type SchedulerMode = "single" | "mixed";
 
 /** A scheduling bucket: the candidate accounts of one group for one platform and mode. */
 export interface SchedulerBucket {
