@@ -62,7 +62,6 @@ export interface AdminService {
   usage(query: UsageQuery): Promise<object>;
 }
 
-const platform = { type: "string", enum: ["claude", "openai", "gemini"] } as const;
 const groupIds = { type: "array", items: { type: "integer", minimum: 1 }, maxItems: 1000 } as const;
 const models = { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, maxItems: 1000 } as const;
 const idParams = { type: "object", properties: { id: { type: "string", pattern: "^[0-9]+$" } }, required: ["id"] } as const;
@@ -70,9 +69,16 @@ const idParams = { type: "object", properties: { id: { type: "string", pattern: 
 /** The admin API under /admin, behind `Authorization: Bearer $ADMIN_TOKEN`. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  options: { admin: AdminService; adminToken: string; authenticator: ApiKeyAuthenticator },
+  options: {
+    admin: AdminService;
+    adminToken: string;
+    authenticator: ApiKeyAuthenticator;
+    /** The platforms groups and accounts may name: the provider registry's, so a new provider needs no edit here. */
+    platforms: readonly string[];
+  },
 ): void {
   const { admin } = options;
+  const platform = { type: "string", enum: [...options.platforms] } as const;
   const expected = createHash("sha256").update(options.adminToken).digest();
   const authorise = (request: FastifyRequest) => {
     const header = request.headers.authorization ?? "";

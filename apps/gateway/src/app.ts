@@ -180,7 +180,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.render());
   });
 
-  registerAdminRoutes(app, { admin: deps.admin, adminToken: deps.adminToken, authenticator: deps.authenticator });
+  registerAdminRoutes(app, {
+    admin: deps.admin,
+    adminToken: deps.adminToken,
+    authenticator: deps.authenticator,
+    platforms: deps.providers.all().map((provider) => provider.platform),
+  });
   return app;
 }
 

@@ -48,6 +48,17 @@ describe.each(backends)("group modes and platforms (%s)", (backend) => {
   });
   afterAll(async () => harness?.close());
 
+  it("takes the platforms of the provider registry, and refuses any other with a 400 that names them", async () => {
+    const before = await groups();
+    const response = await harness.admin<ErrorBody>("POST", "/admin/groups", { name: "mistral", platform: "mistral" });
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toBe("body/platform must be equal to one of the allowed values: claude, openai, gemini");
+    expect(await groups()).toEqual(before);
+    for (const platform of ["claude", "openai", "gemini"]) {
+      expect((await createGroup({ name: `${platform}-registry`, platform })).platform).toBe(platform);
+    }
+  });
+
   it("refuses the removed mode `forced` with a 400 that names the modes, and creates no group", async () => {
     const before = await groups();
     const response = await harness.admin<ErrorBody>("POST", "/admin/groups", {
