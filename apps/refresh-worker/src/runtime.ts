@@ -7,8 +7,9 @@ import type { Provider } from "@subrelay/providers-core";
 import { createClaudeProvider } from "@subrelay/providers-claude";
 import { createGeminiProvider } from "@subrelay/providers-gemini";
 import { createOpenAIProvider } from "@subrelay/providers-openai";
-import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
-import { RedisTokenStore, type Logger } from "@subrelay/token-cache";
+import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
+import type { Logger } from "@subrelay/token-cache";
+import { RedisTokenStore } from "@subrelay/token-cache/redis";
 import type { GatewayConfig } from "./config";
 import { dataDirSecret } from "./data-dir-secrets";
 
