@@ -131,8 +131,8 @@ describe("Claude request shaping", () => {
     const cases: Array<[Partial<BuildRequestInput>, string]> = [
       [{ request: clientRequest({ operation: "chat_completions" }) }, "unsupported"],
       [{ request: clientRequest({ operation: "generate_content" }) }, "unsupported"],
-      [{ accessToken: undefined }, "invalid_request"],
-      [{ account: { ...apiKeyAccount, credentials: { apiKey: "" } }, accessToken: undefined }, "invalid_request"],
+      [{ accessToken: undefined }, "misconfigured"],
+      [{ account: { ...apiKeyAccount, credentials: { apiKey: "" } }, accessToken: undefined }, "misconfigured"],
     ];
     for (const [input, code] of cases) {
       let thrown: unknown;

@@ -22,7 +22,7 @@ const paths = { messages: "/v1/messages", count_tokens: "/v1/messages/count_toke
  * Shapes a Messages API request for one account. OAuth: `Authorization: Bearer`, and `anthropic-beta` merged
  * with `oauth-2025-04-20`; API key: `x-api-key`. Either way `anthropic-version` is the client's or 2023-06-01,
  * and the body is the client's with `model` set to the routed model (`stream` dropped for count_tokens, which
- * rejects it). Throws ProviderError: `unsupported` for a non-Claude operation, `invalid_request` when the
+ * rejects it). Throws ProviderError: `unsupported` for a non-Claude operation, `misconfigured` when the
  * account lacks its secret.
  */
 export function buildClaudeRequest(input: BuildRequestInput, defaultBaseUrl: string): UpstreamRequest {
@@ -44,14 +44,14 @@ export function buildClaudeRequest(input: BuildRequestInput, defaultBaseUrl: str
   let beta: string | undefined;
   if (account.type === "oauth") {
     if (!input.accessToken) {
-      throw new ProviderError(`Claude OAuth account ${account.id} has no access token`, { code: "invalid_request" });
+      throw new ProviderError("Claude OAuth account has no access token", { code: "misconfigured" });
     }
     headers.authorization = `Bearer ${input.accessToken}`;
     beta = clientBeta === undefined ? claudeOAuthBeta : mergeCommaList(claudeOAuthBeta, clientBeta);
   } else {
     const apiKey = "apiKey" in account.credentials ? account.credentials.apiKey : undefined;
     if (typeof apiKey !== "string" || apiKey === "") {
-      throw new ProviderError(`Claude API-key account ${account.id} has no API key`, { code: "invalid_request" });
+      throw new ProviderError("Claude API-key account has no API key", { code: "misconfigured" });
     }
     headers["x-api-key"] = apiKey;
     beta = mergeCommaList(clientBeta);

@@ -3,7 +3,7 @@ import type { Dispatcher } from "undici";
 import { buildClaudeRequest } from "./build-claude-request";
 import { classifyClaudeResponse } from "./classify-claude-response";
 import { defaultClaudeBaseUrl, defaultOverloadedCooldownMs, defaultRateLimitFallbackMs } from "./claude-defaults";
-import { claudeModels } from "./claude-models";
+import { defaultClaudeModels } from "./claude-models";
 import { ClaudeTokenRefresher } from "./claude-token-refresher";
 import { createClaudeUsageTracker } from "./claude-usage-tracker";
 
@@ -24,8 +24,8 @@ export interface ClaudeProviderOptions {
   rateLimitFallbackMs?: number;
   /** Cool-down (ms) after a 529 or a 503 "overloaded". Default 60 000. */
   overloadedCooldownMs?: number;
-  /** The model list `models()` returns. Default: current Claude models (`claudeModels`). */
-  models?: ModelInfo[];
+  /** The model list `models()` returns. Default: current Claude models (`defaultClaudeModels`). */
+  models?: readonly ModelInfo[];
 }
 
 /**
@@ -38,7 +38,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
     rateLimitFallbackMs: options.rateLimitFallbackMs ?? defaultRateLimitFallbackMs,
     overloadedCooldownMs: options.overloadedCooldownMs ?? defaultOverloadedCooldownMs,
   };
-  const models = options.models ?? claudeModels;
+  const models = (options.models ?? defaultClaudeModels).map((model) => ({ ...model }));
   const refresher = new ClaudeTokenRefresher({
     tokenUrl: options.tokenUrl,
     clientId: options.clientId,

@@ -46,5 +46,5 @@ function applyUsage(source: AnthropicUsage | undefined, usage: Usage): void {
 }
 
 function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }

@@ -8,4 +8,5 @@ export { formatSseEvent } from "./format-sse-event";
 export { createSseUsageTracker, parseSseJson, type SseUsageTrackerOptions } from "./sse-usage-tracker";
 export { requestToken, credentialsFromTokenResponse, requireRefreshToken, type TokenRequestOptions } from "./token-request";
 export { networkErrorCode } from "./network-error-code";
+export { isRecord } from "./is-record";
 export { forwardableHeaders, mergeCommaList, parseRetryAfter, isBlockedHeader, headerValue } from "./headers";

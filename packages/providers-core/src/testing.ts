@@ -10,3 +10,9 @@ export {
 } from "./fake-upstream";
 export { readFixture } from "./read-fixture";
 export { sseEvents } from "./sse-events";
+export {
+  describeProviderContract,
+  type ContractTestApi,
+  type ProviderContractCase,
+  type ProviderContractOptions,
+} from "./provider.contract";

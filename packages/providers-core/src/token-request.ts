@@ -1,6 +1,7 @@
 import { type OAuthCredentials, type TokenAccount, TokenRefreshError, type TokenRefreshErrorCode } from "@subrelay/token-cache";
 import { type Dispatcher, request } from "undici";
 import { parseRetryAfter } from "./headers";
+import { isRecord } from "./is-record";
 
 export interface TokenRequestOptions {
   /** The token endpoint. */
@@ -215,10 +216,6 @@ function parseJson(text: string): unknown {
 
 function stringOrUndefined(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

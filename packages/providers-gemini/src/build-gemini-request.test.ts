@@ -153,10 +153,10 @@ describe("Gemini request shaping", () => {
     [
       "an OAuth account without projectId",
       { account: { ...oauthAccount, credentials: { accessToken: "x", refreshToken: "y" } }, accessToken, request: clientRequest() },
-      "invalid_request",
+      "misconfigured",
     ],
-    ["an OAuth account given no access token", { account: oauthAccount, request: clientRequest() }, "invalid_request"],
-    ["an API-key account without a key", { account: { ...apiKeyAccount, credentials: { apiKey: "" } }, request: clientRequest() }, "invalid_request"],
+    ["an OAuth account given no access token", { account: oauthAccount, request: clientRequest() }, "misconfigured"],
+    ["an API-key account without a key", { account: { ...apiKeyAccount, credentials: { apiKey: "" } }, request: clientRequest() }, "misconfigured"],
   ] as const)("refuses %s with ProviderError %s", (_name, input: BuildRequestInput, code) => {
     let caught: unknown;
     try {

@@ -30,7 +30,7 @@ export const geminiForwardedHeaders: readonly string[] = ["x-goog-api-client"];
  *   :streamGenerateContent?alt=sse; `authorization: Bearer`; body `{model, project, request: <client body>}`,
  *   `project` from the credentials' `projectId`.
  * The model loses any `models/` prefix. Throws ProviderError `unsupported` for operations other than
- * generate_content / stream_generate_content, and `invalid_request` for an empty model, an `oauth` account
+ * generate_content / stream_generate_content, `invalid_request` for an empty model, and `misconfigured` for an `oauth` account
  * without `projectId` or access token, or an `apikey` account without a key. Messages never hold secrets.
  */
 export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEndpoints): UpstreamRequest {
@@ -51,7 +51,7 @@ export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEn
   if (account.type === "apikey") {
     const apiKey = (account.credentials as Partial<ApiKeyCredentials>).apiKey;
     if (typeof apiKey !== "string" || apiKey === "") {
-      throw new ProviderError(`Gemini account ${account.id} has no API key`, { code: "invalid_request" });
+      throw new ProviderError("Gemini API-key account has no API key", { code: "misconfigured" });
     }
     const base = trimSlashes(account.baseUrl ?? endpoints.baseUrl);
     return {
@@ -65,14 +65,14 @@ export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEn
   const credentials = account.credentials as Partial<OAuthCredentials>;
   const projectId = credentials.projectId;
   if (typeof projectId !== "string" || projectId === "") {
-    throw new ProviderError(`Gemini OAuth account ${account.id} has no Code Assist projectId`, {
-      code: "invalid_request",
+    throw new ProviderError("Gemini OAuth account has no Code Assist projectId", {
+      code: "misconfigured",
     });
   }
   const accessToken = input.accessToken;
   if (accessToken === undefined || accessToken === "") {
-    throw new ProviderError(`Gemini OAuth account ${account.id} was given no access token`, {
-      code: "invalid_request",
+    throw new ProviderError("Gemini OAuth account was given no access token", {
+      code: "misconfigured",
     });
   }
   const base = trimSlashes(account.baseUrl ?? endpoints.codeAssistBaseUrl);

@@ -1,7 +1,7 @@
-import { networkErrorCode, ProviderError, type ProviderErrorCode } from "@subrelay/providers-core";
+import { isRecord, networkErrorCode, ProviderError, type ProviderErrorCode } from "@subrelay/providers-core";
 import type { OAuthCredentials } from "@subrelay/token-cache";
 import { type Dispatcher, request } from "undici";
-import { isRecord, parseGoogleError } from "./parse-google-error";
+import { parseGoogleError } from "./parse-google-error";
 
 /** What `setupCodeAssistProject` is given: `Provider.prepareCredentials`'s input plus the provider's settings. */
 export interface CodeAssistSetupOptions {

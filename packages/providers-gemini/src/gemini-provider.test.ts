@@ -1,6 +1,6 @@
 import type { AccountType, Operation } from "@subrelay/providers-core";
 import { describe, expect, it } from "vitest";
-import { defaultGeminiModels } from "./default-gemini-models";
+import { defaultGeminiModels } from "./gemini-models";
 import { createGeminiProvider } from "./gemini-provider";
 
 const operations: Operation[] = [

@@ -12,7 +12,7 @@ import { buildGeminiRequest } from "./build-gemini-request";
 import { classifyGeminiResponse } from "./classify-gemini-response";
 import { setupCodeAssistProject } from "./code-assist-setup";
 import { codeAssistResponseShaper } from "./code-assist-response-shaper";
-import { defaultGeminiModels } from "./default-gemini-models";
+import { defaultGeminiModels } from "./gemini-models";
 import { createGeminiUsageTracker } from "./gemini-usage-tracker";
 import { GeminiTokenRefresher } from "./gemini-token-refresher";
 

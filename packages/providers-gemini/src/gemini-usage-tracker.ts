@@ -46,5 +46,6 @@ function applyAnswer(body: unknown, usage: Usage): void {
 }
 
 function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+  // Capped so sums of absurd reports stay safe integers.
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.min(Math.floor(value), 2 ** 40) : 0;
 }

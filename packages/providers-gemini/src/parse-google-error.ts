@@ -1,3 +1,5 @@
+import { isRecord } from "@subrelay/providers-core";
+
 /**
  * One entry of a Google error's `details` (`google.rpc.RetryInfo`, `ErrorInfo`, `QuotaFailure`, ...), keyed by
  * `@type`. Left untyped: fields are checked where they are read.
@@ -67,9 +69,4 @@ function unescapeJsonString(raw: string): string {
   } catch {
     return raw;
   }
-}
-
-/** A JSON object (not null, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

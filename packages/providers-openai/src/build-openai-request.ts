@@ -30,8 +30,8 @@ const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-reques
  *   speaks only the Responses API: a chat completion is translated (`chatToResponsesBody`), and the provider's
  *   response shaper translates the answer back. The backend only streams: for a non-streaming client the
  *   shaper collects the stream into one body (`createCodexResponseCollector`).
- * Throws ProviderError `unsupported` (a non-OpenAI operation) and `invalid_request` (no access token / API
- * key, a chat completion that cannot be translated). Never mutates the client's body.
+ * Throws ProviderError `unsupported` (a non-OpenAI operation) and `misconfigured` (no access token / API
+ * key), `invalid_request` (a chat completion that cannot be translated). Never mutates the client's body.
  */
 export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEndpoints): UpstreamRequest {
   const { account, request } = input;
@@ -43,7 +43,7 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
   if (account.type === "oauth") {
     const accessToken = input.accessToken;
     if (accessToken === undefined || accessToken === "") {
-      throw new ProviderError("OpenAI OAuth account needs an access token", { code: "invalid_request" });
+      throw new ProviderError("OpenAI OAuth account needs an access token", { code: "misconfigured" });
     }
     const accountId = "accountId" in account.credentials ? account.credentials.accountId : undefined;
     const headers: Record<string, string> = {
@@ -70,7 +70,7 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
 
   const apiKey = "apiKey" in account.credentials ? account.credentials.apiKey : undefined;
   if (typeof apiKey !== "string" || apiKey === "") {
-    throw new ProviderError("OpenAI API-key account has no API key", { code: "invalid_request" });
+    throw new ProviderError("OpenAI API-key account has no API key", { code: "misconfigured" });
   }
   const headers: Record<string, string> = {
     ...forwardableHeaders(request.headers, apiKeyForwardedHeaders),

@@ -1,5 +1,4 @@
-import { ProviderError } from "@subrelay/providers-core";
-import { isRecord } from "./json-values";
+import { isRecord, ProviderError } from "@subrelay/providers-core";
 
 /**
  * Chat Completions fields the Codex backend refuses (it answers 400 "Unsupported parameter") or that have no

@@ -1,6 +1,5 @@
-import { parseSseJson } from "@subrelay/providers-core";
+import { isRecord, parseSseJson } from "@subrelay/providers-core";
 import type { CollectedResponse, ResponseCollector, SseEvent } from "@subrelay/providers-core";
-import { isRecord } from "./json-values";
 
 /** Error codes of a failed Codex response that are the request's own fault (HTTP 400 from the API). */
 const requestErrorCodes = new Set(["context_length_exceeded", "invalid_prompt", "invalid_request_error", "invalid_image"]);

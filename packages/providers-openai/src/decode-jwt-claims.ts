@@ -1,3 +1,5 @@
+import { isRecord } from "@subrelay/providers-core";
+
 /**
  * Reads the claims of a JWT without verifying its signature: the token came straight from the issuer over
  * TLS, and we only read routing data from it (account id, expiry), never make trust decisions.
@@ -9,9 +11,7 @@ export function decodeJwtClaims(token: string): Record<string, unknown> | undefi
   if (parts.length !== 3 || parts[1] === undefined || parts[1] === "") return undefined;
   try {
     const payload: unknown = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
-    return typeof payload === "object" && payload !== null && !Array.isArray(payload)
-      ? (payload as Record<string, unknown>)
-      : undefined;
+    return isRecord(payload) ? payload : undefined;
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-export { createOpenAIProvider, type OpenAIProviderOptions } from "./create-openai-provider";
+export { createOpenAIProvider, type OpenAIProviderOptions } from "./openai-provider";
 export {
   OpenAITokenRefresher,
   codexClientId,
@@ -7,4 +7,4 @@ export {
 export { createCodexResponseCollector } from "./codex-response-collector";
 export { chatToResponsesBody } from "./chat-to-responses";
 export { createResponsesToChatShaper, responseToChatCompletion } from "./responses-to-chat";
-export { defaultOpenAIModels } from "./default-openai-models";
+export { defaultOpenAIModels } from "./openai-models";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { parseSseJson } from "@subrelay/providers-core";
+import { isRecord, parseSseJson } from "@subrelay/providers-core";
 import type {
   CollectedResponse,
   ResponseCollector,
@@ -7,7 +7,7 @@ import type {
   SseEvent,
 } from "@subrelay/providers-core";
 import { codexErrorResponse, createCodexResponseCollector } from "./codex-response-collector";
-import { isRecord, tokenCount } from "./json-values";
+import { tokenCount } from "./token-count";
 
 /**
  * The response shaper of a Chat Completions request served by the Codex backend (which answers with a

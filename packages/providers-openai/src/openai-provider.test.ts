@@ -9,8 +9,8 @@ import { ProviderError, createSseParser, formatSseEvent, type SseEvent } from "@
 import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOpenAIProvider } from "./create-openai-provider";
-import { defaultOpenAIModels } from "./default-openai-models";
+import { createOpenAIProvider } from "./openai-provider";
+import { defaultOpenAIModels } from "./openai-models";
 
 const fixtures = join(import.meta.dirname, "__fixtures__");
 let upstream: FakeUpstream;
@@ -171,7 +171,7 @@ describe("createOpenAIProvider: API-key accounts", () => {
       account: { ...apiKeyAccount, credentials: { apiKey: "" } },
       request: clientRequest({}),
     });
-    expect(ProviderError.isInstance(error) && error.code).toBe("invalid_request");
+    expect(ProviderError.isInstance(error) && error.code).toBe("misconfigured");
   });
 });
 
@@ -373,7 +373,7 @@ describe("createOpenAIProvider: OAuth (Codex) accounts", () => {
 
   it("refuses a request without an access token, without naming any token", () => {
     const error = unsupported({ account: oauthAccount, request: clientRequest({}) });
-    expect(ProviderError.isInstance(error) && error.code).toBe("invalid_request");
+    expect(ProviderError.isInstance(error) && error.code).toBe("misconfigured");
     expect(String(error)).not.toContain("codex-access-token");
   });
 });

@@ -1,6 +1,6 @@
-import { createSseUsageTracker, parseSseJson } from "@subrelay/providers-core";
+import { createSseUsageTracker, isRecord, parseSseJson } from "@subrelay/providers-core";
 import type { Operation, SseEvent, Usage, UsageTracker } from "@subrelay/providers-core";
-import { isRecord, tokenCount } from "./json-values";
+import { tokenCount } from "./token-count";
 
 /**
  * Follows token usage through an OpenAI answer.

@@ -3,7 +3,7 @@ import type { Operation, Usage } from "@subrelay/providers-core";
 import { FakeUpstream, readFixture } from "@subrelay/providers-core/testing";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { createOpenAIUsageTracker } from "./create-openai-usage-tracker";
+import { createOpenAIUsageTracker } from "./openai-usage-tracker";
 
 const fixtures = join(import.meta.dirname, "__fixtures__");
 

@@ -4,8 +4,8 @@ import { buildOpenAIRequest } from "./build-openai-request";
 import { createCodexResponseCollector } from "./codex-response-collector";
 import { classifyOpenAIResponse } from "./classify-openai-response";
 import { classifyOpenAINetworkError } from "./classify-openai-network-error";
-import { createOpenAIUsageTracker } from "./create-openai-usage-tracker";
-import { defaultOpenAIModels } from "./default-openai-models";
+import { createOpenAIUsageTracker } from "./openai-usage-tracker";
+import { defaultOpenAIModels } from "./openai-models";
 import { OpenAITokenRefresher } from "./openai-token-refresher";
 import { createResponsesToChatShaper } from "./responses-to-chat";
 
@@ -29,7 +29,7 @@ export interface OpenAIProviderOptions {
   /** Cool-down after an "overloaded" answer without `retry-after`, in ms. Default 30 000. */
   overloadedCooldownMs?: number;
   /** The models list (`GET /v1/models`). Default `defaultOpenAIModels`. */
-  models?: ModelInfo[];
+  models?: readonly ModelInfo[];
 }
 
 /**
@@ -47,7 +47,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
     rateLimitFallbackMs: options.rateLimitFallbackMs ?? 60_000,
     overloadedCooldownMs: options.overloadedCooldownMs ?? 30_000,
   };
-  const models = options.models ?? defaultOpenAIModels;
+  const models = (options.models ?? defaultOpenAIModels).map((model) => ({ ...model }));
   const refresher = new OpenAITokenRefresher({
     tokenUrl: options.tokenUrl,
     clientId: options.clientId,
