@@ -6,9 +6,14 @@
 //   - every file the manifest names (main, module, types, bin, every exports target) is in the tarball, no
 //     export condition points into unshipped source, publishConfig.exports is exports minus @subrelay/source;
 //   - every relative README link resolves to a shipped file; no README names a machine path;
-//   - a consumer project outside the workspace installs all tarballs together (no ioredis), compiles an ESM
-//     and a CJS file importing every main entry with `module: node16`, `strict`, `skipLibCheck: false`, and
-//     loads every entry with import() and require(); importing a `/redis` subpath is what needs ioredis.
+//   - no file an entry loads imports a module that entry must not load (providers-core's main entry: no
+//     server or test modules, which belong to ./testing);
+//   - a consumer project outside the workspace installs all tarballs together, offline, without ioredis;
+//     compiles an ESM and a CJS file importing every entry (but db, see notTypeChecked) with
+//     `module: node16`, `strict`, `skipLibCheck: false`; the `/redis` subpaths are what needs ioredis;
+//   - it loads every entry with import() and require() and compares its exports with the lists below,
+//     then runs a smoke test per package (db: migrationsFolder() finds the shipped drizzle journal and SQL).
+// Runs first in `pnpm test`; it replaced the per-package package-exports tests, which checked dist/ in place.
 // Prints one line per failure and exits 1 if there is any.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -21,11 +26,21 @@ const root = resolve(import.meta.dirname, "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const sourceCondition = "@subrelay/source";
 
-/** Publishable packages and what their built entries must expose at run time (checked from import and require). */
+/**
+ * Publishable packages and every run-time export of each entry, by `typeof`, as the built entry must expose
+ * them to import() and require(): a missing name, a wrong type or a name not listed here is a failure, so
+ * these lists are the public value API (type-only exports are checked by the consumer's tsc instead).
+ *   absent         names that must not be on this entry (they live on another one): a clearer message
+ *   needsIoredis   the entry's types need ioredis (an optional peer), so the consumer's tsc leaves it out
+ *   forbidImports  modules nothing loaded by this entry may import (followed through relative imports)
+ */
 const packages = {
   singleflight: { ".": { functions: ["Group"] } },
   "token-cache": {
-    ".": { functions: ["TokenManager", "MemoryTokenStore", "TokenRefreshError", "TokenStoreError"], absent: ["RedisTokenStore"] },
+    ".": {
+      functions: ["TokenManager", "MemoryTokenStore", "TokenKeys", "TokenRefreshError", "TokenStoreError"],
+      absent: ["RedisTokenStore"],
+    },
     "./redis": { functions: ["RedisTokenStore"], needsIoredis: true },
   },
   "scheduler-cache": {
@@ -38,29 +53,63 @@ const packages = {
   "providers-core": {
     ".": {
       functions: [
-        "ProviderError", "createSseParser", "formatSseEvent", "createSseUsageTracker", "parseSseJson", "requestToken",
-        "credentialsFromTokenResponse", "forwardableHeaders", "mergeCommaList", "parseRetryAfter", "isBlockedHeader",
-        "headerValue", "emptyUsage",
+        "ProviderError", "createProviderRegistry", "createSseParser", "formatSseEvent", "createSseUsageTracker", "parseSseJson",
+        "requestToken", "credentialsFromTokenResponse", "requireRefreshToken", "networkErrorCode", "isRecord",
+        "forwardableHeaders", "mergeCommaList", "parseRetryAfter", "isBlockedHeader", "headerValue", "emptyUsage",
       ],
-      absent: ["FakeUpstream"],
+      absent: ["FakeUpstream", "describeProviderContract"],
+      // The testing kit (FakeUpstream's HTTP server, the contract suite's TCP server and node:assert) is
+      // on ./testing so that a gateway loading the main entry never loads a server or test code; the main
+      // entry only makes requests (undici's `request`).
+      forbidImports: ["http", "https", "http2", "net", "assert", "assert/strict"],
     },
-    "./testing": { functions: ["FakeUpstream", "readFixture", "sseEvents"] },
+    "./testing": { functions: ["FakeUpstream", "readFixture", "sseEvents", "describeProviderContract"] },
   },
   "providers-claude": {
     ".": {
       functions: ["createClaudeProvider", "ClaudeTokenRefresher", "buildClaudeRequest", "classifyClaudeResponse", "rateLimitEnd", "createClaudeUsageTracker"],
-      objects: ["claudeModels"],
-      strings: ["defaultClaudeClientId"],
+      objects: ["defaultClaudeModels", "claudeModels", "claudeForwardedHeaders"],
+      strings: ["defaultClaudeClientId", "claudeOAuthBeta", "defaultAnthropicVersion", "defaultClaudeBaseUrl", "defaultClaudeTokenUrl"],
     },
   },
-  "providers-openai": { ".": { functions: ["createOpenAIProvider", "OpenAITokenRefresher"] } },
-  "providers-gemini": { ".": { functions: ["createGeminiProvider", "GeminiTokenRefresher", "setupCodeAssistProject"] } },
-  db: { ".": { functions: ["createDatabase", "parseSecretKey", "DatabaseError", "migrationsFolder"] } },
+  "providers-openai": {
+    ".": {
+      functions: ["createOpenAIProvider", "OpenAITokenRefresher", "createCodexResponseCollector", "chatToResponsesBody", "createResponsesToChatShaper", "responseToChatCompletion"],
+      objects: ["defaultOpenAIModels"],
+      strings: ["codexClientId"],
+    },
+  },
+  "providers-gemini": {
+    ".": {
+      functions: ["createGeminiProvider", "GeminiTokenRefresher", "setupCodeAssistProject"],
+      objects: ["defaultGeminiModels", "codeAssistClientMetadata", "geminiCliOAuthClient"],
+    },
+  },
+  db: {
+    ".": {
+      functions: [
+        "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
+        "AccountRepository", "ApiKeyRepository", "hashApiKey", "GroupRepository", "OutboxRepository", "UsageRepository",
+      ],
+      objects: ["schema"],
+    },
+  },
 };
+
+/**
+ * Packages the consumer's tsc leaves out (they are still packed, publint- and attw-checked, installed and
+ * loaded by both runtime probes). db: its declarations import drizzle-orm's, and drizzle-orm 0.45's own
+ * .d.ts files do not compile with `skipLibCheck: false` under node16 (TS2344 in
+ * sqlite-core/query-builders/select.d.ts, TS1542 missing resolution-mode in utils.d.cts, TS2749 TextDecoder).
+ * Those errors are in drizzle-orm, not in what we ship, and a consumer avoids them only with
+ * `skipLibCheck: true`, under which this step would re-check no more than attw's resolution check does.
+ */
+const notTypeChecked = new Set(["db"]);
 
 /** Behaviour smoke tests run on the installed tarballs, as `m` the loaded main entry; each returns true or a message. */
 const smokes = {
   singleflight: `new m.Group().size === 0 || "new Group().size is not 0"`,
+  "providers-claude": `(m.claudeModels === m.defaultClaudeModels && m.defaultClaudeModels.length > 0) || "claudeModels is not the deprecated alias of a non-empty defaultClaudeModels"`,
   "scheduler-cache": `(m.formatBucket({ groupId: 1, platform: "claude", mode: "single" }) === "1:claude:single" && m.parseBucket("1:claude") === null) || "formatBucket/parseBucket"`,
   "providers-gemini": `await (async () => {
     const provider = m.createGeminiProvider();
@@ -168,27 +217,51 @@ function checkManifest(name, source, packed, unpacked) {
   }
 }
 
+// `from "x"`, `import "x"`, `import("x")`, `require("x")`: over-matches (a string that looks like one), never under.
+const importSpecifier = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)(["'])([^"'\n]+)\1/g;
+
+/** Fails when a file an entry loads (its import and require targets and their relative imports) imports a module in `forbidImports`. */
+function checkImports(name, packed, unpacked) {
+  for (const [entry, expected] of Object.entries(packages[name])) {
+    if (!expected.forbidImports) continue;
+    const label = `@subrelay/${name}${entry.slice(1)}`;
+    const forbidden = new Set(expected.forbidImports);
+    const targets = targetsOf(packed.exports?.[entry]).filter((target) => /\.[cm]?js$/.test(target));
+    if (targets.length === 0) fail(`${label}: no JavaScript target in exports to check the imports of`);
+    const queue = targets.map((target) => resolve(unpacked, target));
+    const seen = new Set();
+    while (queue.length) {
+      const file = queue.shift();
+      // A missing file is checkManifest's failure to report.
+      if (seen.has(file) || !existsSync(file)) continue;
+      seen.add(file);
+      for (const [, , specifier] of readFileSync(file, "utf8").matchAll(importSpecifier)) {
+        if (specifier.startsWith(".")) queue.push(resolve(dirname(file), specifier));
+        else if (forbidden.has(specifier.replace(/^node:/, ""))) fail(`${label}: ${relative(unpacked, file)} imports ${specifier}, which this entry must not load`);
+      }
+    }
+  }
+}
+
+/** The consumer's TypeScript: every entry imported (ESM) and required (CJS), but those that need ioredis. */
 function consumerSources() {
-  const names = Object.keys(packages);
-  const main = names.map((name, index) => `import * as m${index} from "@subrelay/${name}";`);
-  const subpaths = names.flatMap((name) => Object.keys(packages[name]).filter((entry) => entry !== "." && !packages[name][entry].needsIoredis).map((entry) => `@subrelay/${name}${entry.slice(1)}`));
+  const typeChecked = Object.keys(packages).filter((name) => !notTypeChecked.has(name));
+  const specifiers = (needsIoredis) => typeChecked.flatMap((name) =>
+    Object.entries(packages[name]).filter(([, expected]) => Boolean(expected.needsIoredis) === needsIoredis).map(([entry]) => `@subrelay/${name}${entry.slice(1)}`));
+  const entries = specifiers(false);
+  const binding = (index) => `entry${index}`;
+  const all = `export const all = [${entries.map((_, index) => binding(index)).join(", ")}];`;
   const esm = [
-    ...main,
-    ...subpaths.map((specifier, index) => `import * as s${index} from "${specifier}";`),
-    'import type { TokenStore } from "@subrelay/token-cache";',
-    'import type { SchedulerCache } from "@subrelay/scheduler-cache";',
-    "export const tokenStore: TokenStore = new m1.MemoryTokenStore();",
-    "export const scheduler: SchedulerCache = new m2.MemorySchedulerCache();",
-    `export const all = [${names.map((_, index) => `m${index}`).concat(subpaths.map((_, index) => `s${index}`)).join(", ")}];`,
+    ...entries.map((specifier, index) => `import * as ${binding(index)} from "${specifier}";`),
+    'import { MemoryTokenStore, type TokenStore } from "@subrelay/token-cache";',
+    'import { MemorySchedulerCache, type SchedulerCache } from "@subrelay/scheduler-cache";',
+    "export const tokenStore: TokenStore = new MemoryTokenStore();",
+    "export const scheduler: SchedulerCache = new MemorySchedulerCache();",
+    all,
     "",
   ].join("\n");
-  const cjs = [
-    ...names.map((name, index) => `import m${index} = require("@subrelay/${name}");`),
-    ...subpaths.map((specifier, index) => `import s${index} = require("${specifier}");`),
-    `export const all = [${names.map((_, index) => `m${index}`).concat(subpaths.map((_, index) => `s${index}`)).join(", ")}];`,
-    "",
-  ].join("\n");
-  const redis = names.flatMap((name) => Object.keys(packages[name]).filter((entry) => packages[name][entry].needsIoredis).map((entry) => `export * from "@subrelay/${name}${entry.slice(1)}";`)).join("\n");
+  const cjs = [...entries.map((specifier, index) => `import ${binding(index)} = require("${specifier}");`), all, ""].join("\n");
+  const redis = specifiers(true).map((specifier) => `export * from "${specifier}";`).join("\n");
   return { esm, cjs, redis };
 }
 
@@ -210,6 +283,8 @@ function runtimeProbe(loader) {
         }
       }
       for (const member of expected.absent ?? []) lines.push(`if (${JSON.stringify(member)} in m) problems.push(label + ": exports ${member}, which belongs elsewhere");`);
+      const known = JSON.stringify([...(expected.functions ?? []), ...(expected.objects ?? []), ...(expected.strings ?? []), ...(expected.absent ?? [])]);
+      lines.push(`for (const member of Object.keys(m)) if (!${known}.includes(member)) problems.push(label + ": exports " + member + ", which scripts/check-packages.mjs does not list");`);
       if (entry === "." && smokes[name]) lines.push(`{ const result = ${smokes[name]}; if (result !== true) problems.push(label + ": " + result); }`);
       lines.push(`} catch (error) { problems.push(${JSON.stringify(`${loader} ${specifier}`)} + ": " + String(error && error.message || error).split("\\n")[0]); }`);
     }
@@ -239,7 +314,9 @@ async function main() {
       mkdirSync(unpackTo, { recursive: true });
       await run("tar", ["-xzf", tarball, "-C", unpackTo]);
       const unpacked = join(unpackTo, "package");
-      checkManifest(name, source, JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8")), unpacked);
+      const packed = JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8"));
+      checkManifest(name, source, packed, unpacked);
+      checkImports(name, packed, unpacked);
       await attempt(`@subrelay/${name}: publint --strict`, bin("publint"), ["run", "--strict", tarball], { cwd: work });
       await attempt(`@subrelay/${name}: attw --profile node16`, bin("attw"), [tarball, "--profile", "node16", "--no-definitely-typed", "--format", "ascii", "--no-color"], { cwd: work });
     });
@@ -269,7 +346,7 @@ async function main() {
     writeFileSync(join(consumer, "probe-esm.cjs"), runtimeProbe("import"));
 
     const env = { ...process.env, NODE_OPTIONS: "" };
-    const installed = await attempt("consumer: pnpm install of the tarballs", "pnpm", ["install", "--prefer-offline", "--ignore-workspace", "--config.confirmModulesPurge=false"], { cwd: consumer, env });
+    const installed = await attempt("consumer: pnpm install of the tarballs", "pnpm", ["install", "--offline", "--ignore-workspace", "--config.confirmModulesPurge=false"], { cwd: consumer, env });
     if (installed === null) return;
     if (existsSync(join(consumer, "node_modules", "ioredis")) || existsSync(join(consumer, "node_modules", ".pnpm", "node_modules", "ioredis"))) {
       fail("consumer: ioredis got installed; it must stay an optional peer");
