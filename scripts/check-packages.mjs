@@ -352,7 +352,7 @@ async function main() {
       fail("consumer: ioredis got installed; it must stay an optional peer");
     }
     const tsc = join(consumer, "node_modules", "typescript", "bin", "tsc");
-    await attempt("consumer: tsc (node16, strict, skipLibCheck false, no ioredis) over every main entry", process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: consumer, env });
+    await attempt("consumer: tsc (node16, strict, skipLibCheck false, no ioredis) over every entry but notTypeChecked and the /redis subpaths", process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: consumer, env });
     try {
       await run(process.execPath, [tsc, "-p", "tsconfig.redis.json"], { cwd: consumer, env });
       fail("consumer: the /redis subpaths compiled without ioredis installed; they should be what needs it");
