@@ -2,8 +2,9 @@ import { hkdfSync } from "node:crypto";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { createDatabase, generateSecretKey, parseSecretKey, type Database } from "@subrelay/db";
-import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
-import { RedisTokenStore, type Logger } from "@subrelay/token-cache";
+import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
+import type { Logger } from "@subrelay/token-cache";
+import { RedisTokenStore } from "@subrelay/token-cache/redis";
 import type { GatewayConfig } from "./config";
 import { dataDirSecret } from "./data-dir-secrets";
 

@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
 import { Bench } from "tinybench";
-import { CachedSchedulerReader, RedisSchedulerCache, type AccountSnapshot, type SchedulerBucket } from "../src/index";
+import { CachedSchedulerReader, type AccountSnapshot, type SchedulerBucket } from "../src/index";
+import { RedisSchedulerCache } from "../src/redis";
 
 const url = process.env.REDIS_URL;
 if (!url) throw new Error("REDIS_URL is not set: run through scripts/test-env.mjs");

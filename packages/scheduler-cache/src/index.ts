@@ -10,5 +10,4 @@ export type {
 export { formatBucket, parseBucket } from "./bucket";
 export { CachedSchedulerReader, type CachedSchedulerReaderOptions } from "./cached-scheduler-reader";
 export { MemorySchedulerCache, type MemorySchedulerCacheOptions } from "./memory-scheduler-cache";
-export { RedisSchedulerCache, type RedisSchedulerCacheOptions } from "./redis-scheduler-cache";
 export { SchedulerCacheError, type SchedulerCacheErrorCode, type SchedulerCacheErrorOptions } from "./scheduler-cache-error";

@@ -5,5 +5,4 @@ export type { RefreshOutcome, TokenMetrics } from "./token-metrics";
 export type { CachedToken, SetTokenResult, TokenLookup, TokenStore, WaitForRefreshResult } from "./token-store";
 export { TokenStoreError, type TokenStoreErrorCode } from "./token-store-error";
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from "./memory-token-store";
-export { RedisTokenStore, type RedisTokenStoreOptions } from "./redis-token-store";
 export { TokenKeys } from "./token-keys";

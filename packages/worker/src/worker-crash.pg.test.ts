@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createDatabase, type Database } from "@subrelay/db";
-import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
+import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeSourceArgs } from "../../../scripts/node-source.mjs";

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { createDatabase, type Database } from "@subrelay/db";
 import { FakeUpstream } from "@subrelay/providers-core/testing";
-import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
-import { MemoryTokenStore, RedisTokenStore, TokenManager } from "@subrelay/token-cache";
+import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
+import { MemoryTokenStore, TokenManager } from "@subrelay/token-cache";
+import { RedisTokenStore } from "@subrelay/token-cache/redis";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProviders, tokenCacheKey } from "@subrelay/runtime";

@@ -2,7 +2,7 @@
 // { lease: held }, { batch: watermark }, and "batch-pending" when HANG_BEFORE_WATERMARK=1 made it stop
 // for good just before writing its first watermark (the moment a crash hurts most).
 import { createDatabase } from "@subrelay/db";
-import { RedisSchedulerCache } from "@subrelay/scheduler-cache";
+import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
 import { MemoryTokenStore, TokenManager } from "@subrelay/token-cache";
 import { Redis } from "ioredis";
 import { loadConfig } from "@subrelay/runtime";

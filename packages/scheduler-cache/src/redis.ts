@@ -1,0 +1,2 @@
+// The Redis implementation, on its own entry so that the main entry's types never mention ioredis.
+export { RedisSchedulerCache, type RedisSchedulerCacheOptions } from "./redis-scheduler-cache";
