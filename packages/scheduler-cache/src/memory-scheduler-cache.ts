@@ -110,7 +110,8 @@ export class MemorySchedulerCache implements RevalidatingSchedulerCache {
     }
     // Writers interleave here in Redis; do the same so the compare-and-set is exercised.
     await (this.#beforeActivate ? this.#beforeActivate(bucket, version) : yieldToOthers());
-    if (version <= state.active) return { version, activated: false };
+    if (version < state.active) return { version, activated: false };
+    if (version === state.active) return { version, activated: true };
     const now = this.#now();
     for (const id of ids) {
       state.orphans.delete(id);
@@ -146,7 +147,10 @@ export class MemorySchedulerCache implements RevalidatingSchedulerCache {
     for (const key of account.buckets) {
       const state = this.#bucket(key);
       state.changedAt.set(snapshot.id, ++state.sequence);
-      if (!state.records.has(snapshot.id)) continue;
+      // Written even when absent: a staged version may list the account and will keep this newer record.
+      if (!state.records.has(snapshot.id) && !state.orphans.has(snapshot.id)) {
+        state.orphans.set(snapshot.id, this.#now() + this.#graceMs);
+      }
       state.records.set(snapshot.id, record);
       state.changes += 1;
     }
@@ -187,8 +191,8 @@ export class MemorySchedulerCache implements RevalidatingSchedulerCache {
     assertPositiveInteger(ttlMs, "ttlMs");
     const now = this.#now();
     const held = this.#locks.get(key);
-    if (held && held.expiresAt > now) return null;
     const token = this.#createToken();
+    if (held && held.expiresAt > now) return held.token === token ? token : null;
     this.#locks.set(key, { token, expiresAt: now + ttlMs });
     return token;
   }

@@ -184,7 +184,11 @@ export class RedisSchedulerCache implements RevalidatingSchedulerCache {
     );
     await Promise.all(
       this.#bucketKeysOf(buckets).map((keys) =>
-        this.#script("setBucketAccount", [keys.meta, keys.accounts, keys.changed], [account.id, record]),
+        this.#script("setBucketAccount", [keys.meta, keys.accounts, keys.changed, keys.orphans], [
+          account.id,
+          record,
+          this.#graceMs,
+        ]),
       ),
     );
   }
@@ -238,8 +242,8 @@ export class RedisSchedulerCache implements RevalidatingSchedulerCache {
     const keys = this.#keys.bucket(bucketKeyOf(bucket));
     assertPositiveInteger(ttlMs, "ttlMs");
     const token = this.#createToken();
-    const reply = await this.#redis.set(keys.lock, token, "PX", ttlMs, "NX");
-    return reply === "OK" ? token : null;
+    const acquired = parseFlagReply("try-lock-bucket", await this.#script("tryLockBucket", [keys.lock], [token, ttlMs]));
+    return acquired ? token : null;
   }
 
   async unlockBucket(bucket: SchedulerBucket, token: string): Promise<boolean> {

@@ -5,6 +5,13 @@ import type { AccountSnapshot, RevalidatingSchedulerCache, SchedulerBucket } fro
 /** What a contract test may ask of the implementation it runs against. */
 export interface ContractCacheOptions {
   beforeActivate?: (bucket: SchedulerBucket, version: number) => Promise<void>;
+  createToken?: () => string;
+  /**
+   * Deliver every activation and lock command twice, the way ioredis re-sends a command after a reconnect
+   * when the first delivery ran but its reply was lost. Only meaningful for a cache with a transport; the
+   * memory cache ignores it.
+   */
+  resendCommands?: boolean;
 }
 
 export type ContractCacheFactory = (options?: ContractCacheOptions) => Promise<RevalidatingSchedulerCache>;
@@ -190,6 +197,59 @@ export function describeSchedulerCacheContract(name: string, createCache: Contra
       expect(await rebuild).toEqual({ version: 2, activated: true });
       const snapshot = await cache.getSnapshot(bucket);
       expect(snapshot.accounts).toEqual([errored, account("b", { priority: 5 })]);
+    });
+
+    it("a re-sent activation reports activated and leaves the version it activated readable", async () => {
+      const cache = await createCache({ resendCommands: true });
+      const accounts = [account("a"), account("b")];
+      expect(await cache.setSnapshot(bucket, accounts)).toEqual({ version: 1, activated: true });
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 1, accounts });
+      expect(await cache.setSnapshot(bucket, [account("b")])).toEqual({ version: 2, activated: true });
+      for (let read = 0; read < 3; read += 1) {
+        expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 2, accounts: [account("b")] });
+      }
+    });
+
+    it("a setAccount for an account new to the bucket, between staging and activation, is in every read of that version", async () => {
+      const reachedActivation = deferred();
+      const proceed = deferred();
+      const cache = await createCache({
+        beforeActivate: async (_bucket, version) => {
+          if (version !== 2) return;
+          reachedActivation.resolve();
+          await proceed.promise;
+        },
+      });
+      await cache.setSnapshot(bucket, [account("a")]);
+      const rebuild = cache.setSnapshot(bucket, [account("a"), account("newcomer", { priority: 4 })]);
+      await reachedActivation.promise;
+      const limited = account("newcomer", { priority: 4, schedulable: false, rateLimitedUntil: 1_800_000_000_000 });
+      await cache.setAccount(limited);
+      // The active version (1) does not list the newcomer: it still reads as before.
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 1, accounts: [account("a")] });
+      proceed.resolve();
+      expect(await rebuild).toEqual({ version: 2, activated: true });
+      for (let read = 0; read < 3; read += 1) {
+        expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 2, accounts: [account("a"), limited] });
+      }
+      expect(await cache.getAccount("newcomer")).toEqual(limited);
+    });
+
+    it("tryLockBucket is safe to re-send: the same owner token is answered acquired, another owner is refused", async () => {
+      let next = "owner-1";
+      const cache = await createCache({ createToken: () => next });
+      expect(await cache.tryLockBucket(bucket, 60_000)).toBe("owner-1");
+      expect(await cache.tryLockBucket(bucket, 60_000)).toBe("owner-1");
+      next = "owner-2";
+      expect(await cache.tryLockBucket(bucket, 60_000)).toBeNull();
+      expect(await cache.unlockBucket(bucket, "owner-1")).toBe(true);
+      expect(await cache.tryLockBucket(bucket, 60_000)).toBe("owner-2");
+
+      const resent = await createCache({ resendCommands: true });
+      const token = await resent.tryLockBucket(bucket, 60_000);
+      expect(typeof token).toBe("string");
+      expect(await resent.tryLockBucket(bucket, 60_000)).toBeNull();
+      expect(await resent.unlockBucket(bucket, token!)).toBe(true);
     });
 
     it("getAccount returns the record a snapshot brought, then the one setAccount wrote; null when unknown", async () => {

@@ -4,6 +4,7 @@ import { CachedSchedulerReader } from "./cached-scheduler-reader";
 import { RedisSchedulerCache, type RedisSchedulerCacheOptions } from "./redis-scheduler-cache";
 import { account, deferred, describeSchedulerCacheContract } from "./scheduler-cache.contract";
 import { SchedulerKeys } from "./scheduler-keys";
+import { schedulerScripts, type SchedulerScriptName } from "./scheduler-scripts";
 import { countCommands, createTestRedis } from "./redis-test-client";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -17,7 +18,24 @@ async function setUp(options: RedisSchedulerCacheOptions = {}): Promise<{ cache:
   return { cache: new RedisSchedulerCache(redis, { prefix, ...options }), redis, keys: new SchedulerKeys(prefix) };
 }
 
-describeSchedulerCacheContract("RedisSchedulerCache", async (options) => (await setUp(options)).cache);
+/** Makes the connection deliver each named command twice and answer with the second reply (ioredis's re-send after a reconnect). */
+function resendCommands(redis: Redis, names: readonly SchedulerScriptName[]): void {
+  const commands = redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of names) {
+    const command = schedulerScripts[name].command;
+    const send = commands[command]!;
+    commands[command] = async (...args: unknown[]) => {
+      await send.apply(redis, args);
+      return send.apply(redis, args);
+    };
+  }
+}
+
+describeSchedulerCacheContract("RedisSchedulerCache", async ({ resendCommands: resend, ...options } = {}) => {
+  const { cache, redis } = await setUp(options);
+  if (resend) resendCommands(redis, ["activateSnapshot", "tryLockBucket"]);
+  return cache;
+});
 
 describe("RedisSchedulerCache", () => {
   const bucket = { groupId: 3, platform: "gemini", mode: "mixed" } as const;

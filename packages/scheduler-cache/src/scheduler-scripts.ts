@@ -5,9 +5,10 @@ import deleteBucketAccount from "./lua/delete-bucket-account-3.lua";
 import indexAccount from "./lua/index-account-2.lua";
 import readSnapshot from "./lua/read-snapshot-3.lua";
 import setAccount from "./lua/set-account-2.lua";
-import setBucketAccount from "./lua/set-bucket-account-3.lua";
+import setBucketAccount from "./lua/set-bucket-account-4.lua";
 import setWatermark from "./lua/set-watermark-1.lua";
 import stageSnapshot from "./lua/stage-snapshot-2.lua";
+import tryLockBucket from "./lua/try-lock-bucket-1.lua";
 import unlockBucket from "./lua/unlock-bucket-1.lua";
 import updateAccountLastUsed from "./lua/update-account-last-used-2.lua";
 import updateLastUsed from "./lua/update-last-used-2.lua";
@@ -17,15 +18,16 @@ export type SchedulerRedis = Redis | Cluster;
 
 /** Every script, under a versioned command name: change the name when a script's contract changes. */
 export const schedulerScripts = {
-  activateSnapshot: { command: "subrelaySchedulerActivateSnapshotV1", keys: 8, lua: activateSnapshot },
+  activateSnapshot: { command: "subrelaySchedulerActivateSnapshotV2", keys: 8, lua: activateSnapshot },
   allocateVersion: { command: "subrelaySchedulerAllocateVersionV1", keys: 1, lua: allocateVersion },
   deleteBucketAccount: { command: "subrelaySchedulerDeleteBucketAccountV1", keys: 3, lua: deleteBucketAccount },
   indexAccount: { command: "subrelaySchedulerIndexAccountV1", keys: 2, lua: indexAccount },
   readSnapshot: { command: "subrelaySchedulerReadSnapshotV1", keys: 3, lua: readSnapshot },
   setAccount: { command: "subrelaySchedulerSetAccountV1", keys: 2, lua: setAccount },
-  setBucketAccount: { command: "subrelaySchedulerSetBucketAccountV1", keys: 3, lua: setBucketAccount },
+  setBucketAccount: { command: "subrelaySchedulerSetBucketAccountV2", keys: 4, lua: setBucketAccount },
   setWatermark: { command: "subrelaySchedulerSetWatermarkV1", keys: 1, lua: setWatermark },
   stageSnapshot: { command: "subrelaySchedulerStageSnapshotV1", keys: 2, lua: stageSnapshot },
+  tryLockBucket: { command: "subrelaySchedulerTryLockBucketV1", keys: 1, lua: tryLockBucket },
   unlockBucket: { command: "subrelaySchedulerUnlockBucketV1", keys: 1, lua: unlockBucket },
   updateAccountLastUsed: { command: "subrelaySchedulerUpdateAccountLastUsedV1", keys: 2, lua: updateAccountLastUsed },
   updateLastUsed: { command: "subrelaySchedulerUpdateLastUsedV1", keys: 2, lua: updateLastUsed },

@@ -16,7 +16,8 @@
   ARGV[3]  meta `sequence` read when this version was allocated
   ARGV[4]  grace, ms
   Returns  {code, active version after the call}:
-           1 activated; 2 superseded (a version >= this one is active; this version's keys are deleted);
+           1 activated (also when this version is already the active one: a re-sent call changes nothing);
+           2 superseded (a newer version is active; this version's keys are deleted);
            3 the active version is not ARGV[2] (call again with KEYS[8] for the returned one);
            4 this version's staged keys expired (deleted; nothing changed)
 ]]
@@ -27,7 +28,11 @@ local grace = tonumber(ARGV[4])
 local chunk = 500
 
 local active = tonumber(redis.call('HGET', KEYS[1], 'active') or '0')
-if version <= active then
+if version == active then
+  -- Versions are allocated once each, so only this writer activated it: this is a re-sent call.
+  return {1, active}
+end
+if version < active then
   redis.call('DEL', KEYS[2], KEYS[3])
   return {2, active}
 end
