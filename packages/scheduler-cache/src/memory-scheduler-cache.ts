@@ -54,6 +54,13 @@ interface AccountState {
   buckets: Set<string>;
 }
 
+/** True when both records carry a stateVersion and `record`'s is lower than `than`'s. */
+function isOlder(record: string, than: string): boolean {
+  const version = (JSON.parse(record) as AccountSnapshot).stateVersion;
+  const other = (JSON.parse(than) as AccountSnapshot).stateVersion;
+  return typeof version === "number" && typeof other === "number" && version < other;
+}
+
 const yieldToOthers = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -115,8 +122,13 @@ export class MemorySchedulerCache implements RevalidatingSchedulerCache {
     const now = this.#now();
     for (const id of ids) {
       state.orphans.delete(id);
-      if ((state.changedAt.get(id) ?? 0) > sequenceAtStart) continue;
-      state.records.set(id, staged.get(id)!);
+      const record = staged.get(id)!;
+      if ((state.changedAt.get(id) ?? 0) > sequenceAtStart) {
+        // A setAccount touched the id after allocation: keep its record unless ours has a higher stateVersion.
+        const held = state.records.get(id);
+        if (held === undefined || !isOlder(held, record)) continue;
+      }
+      state.records.set(id, record);
     }
     const kept = new Set(ids);
     for (const id of state.members) if (!kept.has(id)) state.orphans.set(id, now + this.#graceMs);
@@ -143,9 +155,12 @@ export class MemorySchedulerCache implements RevalidatingSchedulerCache {
     assertAccount(snapshot);
     const record = JSON.stringify(snapshot);
     const account = this.#account(snapshot.id);
+    if (account.record !== undefined && isOlder(record, account.record)) return;
     account.record = record;
     for (const key of account.buckets) {
       const state = this.#bucket(key);
+      const held = state.records.get(snapshot.id);
+      if (held !== undefined && isOlder(record, held)) continue;
       state.changedAt.set(snapshot.id, ++state.sequence);
       // Written even when absent: a staged version may list the account and will keep this newer record.
       if (!state.records.has(snapshot.id) && !state.orphans.has(snapshot.id)) {

@@ -30,6 +30,7 @@ import {
   assertNonNegativeInteger,
   assertPositiveInteger,
   bucketKeyOf,
+  stateVersionArgument,
 } from "./validation";
 
 export interface RedisSchedulerCacheOptions {
@@ -180,7 +181,7 @@ export class RedisSchedulerCache implements RevalidatingSchedulerCache {
     const accountKeys = this.#keys.account(account.id);
     const buckets = parseBucketListReply(
       "set-account",
-      await this.#script("setAccount", [accountKeys.account, accountKeys.buckets], [record]),
+      await this.#script("setAccount", [accountKeys.account, accountKeys.buckets], [record, stateVersionArgument(account)]),
     );
     await Promise.all(
       this.#bucketKeysOf(buckets).map((keys) =>
@@ -188,6 +189,7 @@ export class RedisSchedulerCache implements RevalidatingSchedulerCache {
           account.id,
           record,
           this.#graceMs,
+          stateVersionArgument(account),
         ]),
       ),
     );

@@ -252,6 +252,50 @@ export function describeSchedulerCacheContract(name: string, createCache: Contra
       expect(await resent.unlockBucket(bucket, token!)).toBe(true);
     });
 
+    it("setAccount refuses a record older than the one held: push v2 then v1, v2 stays in every bucket", async () => {
+      const cache = await createCache();
+      await cache.setSnapshot(bucket, [account("a", { stateVersion: 1 }), account("b")]);
+      await cache.setSnapshot(otherBucket, [account("a", { stateVersion: 1 })]);
+      const disabled = account("a", { stateVersion: 2, status: "disabled", schedulable: false });
+      await cache.setAccount(disabled);
+      const stamp = await cache.getSnapshotStamp(bucket);
+      await cache.setAccount(account("a", { stateVersion: 1 }));
+      expect(await cache.getAccount("a")).toEqual(disabled);
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 1, accounts: [disabled, account("b")] });
+      expect(await cache.getSnapshot(otherBucket)).toEqual({ hit: true, version: 1, accounts: [disabled] });
+      expect(await cache.getSnapshotStamp(bucket)).toEqual(stamp);
+      // The same version again, and a newer one, are written.
+      const again = account("a", { stateVersion: 2, status: "disabled", schedulable: false, priority: 4 });
+      await cache.setAccount(again);
+      expect((await cache.getSnapshot(bucket)).accounts[0]).toEqual(again);
+      const active = account("a", { stateVersion: 3 });
+      await cache.setAccount(active);
+      expect((await cache.getSnapshot(otherBucket)).accounts).toEqual([active]);
+    });
+
+    it("an activation keeps the newer of its record and one a racing setAccount wrote, by stateVersion", async () => {
+      const reachedActivation = deferred();
+      const proceed = deferred();
+      const cache = await createCache({
+        beforeActivate: async (_bucket, version) => {
+          if (version !== 2) return;
+          reachedActivation.resolve();
+          await proceed.promise;
+        },
+      });
+      await cache.setSnapshot(bucket, [account("a", { stateVersion: 1 }), account("b", { stateVersion: 1 })]);
+      const newer = account("a", { stateVersion: 3, status: "disabled", schedulable: false });
+      const rebuild = cache.setSnapshot(bucket, [newer, account("b", { stateVersion: 1 })]);
+      await reachedActivation.promise;
+      // A late push of an older state of a, and a push of a newer state of b, land between staging and activation.
+      await cache.setAccount(account("a", { stateVersion: 2, priority: 7 }));
+      const limited = account("b", { stateVersion: 2, rateLimitedUntil: 1_800_000_000_000 });
+      await cache.setAccount(limited);
+      proceed.resolve();
+      expect(await rebuild).toEqual({ version: 2, activated: true });
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 2, accounts: [newer, limited] });
+    });
+
     it("getAccount returns the record a snapshot brought, then the one setAccount wrote; null when unknown", async () => {
       const cache = await createCache();
       expect(await cache.getAccount("a")).toBeNull();
@@ -343,6 +387,8 @@ export function describeSchedulerCacheContract(name: string, createCache: Contra
       expect(await rejection(cache.getSnapshot({ groupId: "1" as unknown as number, platform: "claude", mode: "single" }))).toBe("invalid_bucket");
       expect(await rejection(cache.setSnapshot(bucket, [account("x"), account("x")]))).toBe("invalid_account");
       expect(await rejection(cache.setAccount(account("")))).toBe("invalid_account");
+      expect(await rejection(cache.setAccount(account("a", { stateVersion: -1 })))).toBe("invalid_account");
+      expect(await rejection(cache.setAccount(account("a", { stateVersion: 1.5 })))).toBe("invalid_account");
       expect(await rejection(cache.tryLockBucket(bucket, 0))).toBe("invalid_argument");
       expect(await rejection(cache.setOutboxWatermark(-1))).toBe("invalid_argument");
       expect(await rejection(cache.updateLastUsed(new Map([["a", Number.NaN]])))).toBe("invalid_argument");

@@ -23,7 +23,7 @@ export const schedulerScripts = {
   deleteBucketAccount: { command: "subrelaySchedulerDeleteBucketAccountV1", keys: 3, lua: deleteBucketAccount },
   indexAccount: { command: "subrelaySchedulerIndexAccountV1", keys: 2, lua: indexAccount },
   readSnapshot: { command: "subrelaySchedulerReadSnapshotV1", keys: 3, lua: readSnapshot },
-  setAccount: { command: "subrelaySchedulerSetAccountV1", keys: 2, lua: setAccount },
+  setAccount: { command: "subrelaySchedulerSetAccountV2", keys: 2, lua: setAccount },
   setBucketAccount: { command: "subrelaySchedulerSetBucketAccountV2", keys: 4, lua: setBucketAccount },
   setWatermark: { command: "subrelaySchedulerSetWatermarkV1", keys: 1, lua: setWatermark },
   stageSnapshot: { command: "subrelaySchedulerStageSnapshotV1", keys: 2, lua: stageSnapshot },

@@ -30,6 +30,13 @@ export interface AccountSnapshot {
   models?: string[];
   /** Epoch ms of the last request served (moves forward only). */
   lastUsedAt?: number;
+  /**
+   * Version of this state, a non-negative safe integer that moves up with every change of the account's
+   * state (the database bumps it in the transaction that writes the change's outbox row). `setAccount`
+   * refuses a record older than the one held, and an activation keeps the newer of its record and one a
+   * concurrent `setAccount` wrote. Absent: unversioned, written whatever is held (last write wins).
+   */
+  stateVersion?: number;
   [extra: string]: unknown;
 }
 
@@ -46,7 +53,10 @@ export interface SchedulerCache {
    */
   setSnapshot(bucket: SchedulerBucket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }>;
   getAccount(id: string): Promise<AccountSnapshot | null>;
-  /** Updates one account's state for every bucket that lists it, without a rebuild. */
+  /**
+   * Updates one account's state for every bucket that lists it, without a rebuild. A record whose
+   * `stateVersion` is lower than the held record's is refused (nothing changes).
+   */
   setAccount(account: AccountSnapshot): Promise<void>;
   deleteAccount(id: string): Promise<void>;
   /** Sets `lastUsedAt` per account id; only ever moves a value forward. */

@@ -26,6 +26,17 @@ export function assertAccountId(id: unknown): asserts id is string {
 
 export function assertAccount(account: AccountSnapshot): void {
   assertAccountId(account?.id);
+  const version = account.stateVersion;
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 0)) {
+    throw new SchedulerCacheError(`account ${account.id} has a stateVersion that is not a non-negative safe integer`, {
+      code: "invalid_account",
+    });
+  }
+}
+
+/** The record's `stateVersion`, or -1 when unversioned (the scripts' convention). */
+export function stateVersionArgument(account: AccountSnapshot): number {
+  return account.stateVersion ?? -1;
 }
 
 /** Checks ids are present and unique; returns them in order. */

@@ -1,7 +1,7 @@
 --[[
   Activates a staged version with a compare-and-set: only if it is newer than the active one.
   Records a setAccount/deleteAccount touched after the version was allocated are kept (they are newer than
-  the rebuild's); the previous version's list expires after the grace period instead of being deleted, and
+  the rebuild's), unless this version's record has a higher stateVersion; the previous version's list expires after the grace period instead of being deleted, and
   records of accounts it listed but the new version drops are collected only after the grace period.
   KEYS[1]  bucket meta hash (`active`, `sequence`)
   KEYS[2]  this version's list ('#' header, then ids)
@@ -27,6 +27,12 @@ local sequence_at_start = tonumber(ARGV[3])
 local grace = tonumber(ARGV[4])
 local chunk = 500
 
+local function state_version(record)
+  local ok, decoded = pcall(cjson.decode, record)
+  if ok and type(decoded) == 'table' and type(decoded.stateVersion) == 'number' then return decoded.stateVersion end
+  return nil
+end
+
 local active = tonumber(redis.call('HGET', KEYS[1], 'active') or '0')
 if version == active then
   -- Versions are allocated once each, so only this writer activated it: this is a re-sent call.
@@ -50,9 +56,19 @@ for first = 1, #ids, chunk do
   local records = redis.call('HMGET', KEYS[3], unpack(slice))
   local changed = redis.call('HMGET', KEYS[5], unpack(slice))
   local fields = {}
+  local held = nil
   for i = 1, #slice do
     local changed_at = changed[i] and tonumber(changed[i]) or 0
-    if records[i] and changed_at <= sequence_at_start then
+    local take = records[i] and changed_at <= sequence_at_start
+    if records[i] and not take then
+      -- A setAccount touched the id after allocation: keep its record unless ours has a higher stateVersion
+      -- (a deleteAccount leaves no record to compare, and the id stays missing until a rebuild).
+      held = held or redis.call('HMGET', KEYS[4], unpack(slice))
+      local current = held[i] and state_version(held[i]) or nil
+      local staged = state_version(records[i])
+      take = current ~= nil and staged ~= nil and staged > current
+    end
+    if take then
       fields[#fields + 1] = slice[i]
       fields[#fields + 1] = records[i]
     end

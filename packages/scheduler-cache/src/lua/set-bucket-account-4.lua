@@ -11,8 +11,20 @@
   ARGV[1]  account id
   ARGV[2]  record JSON
   ARGV[3]  grace, ms
-  Returns  1 when an existing record was replaced, 0 when the bucket held none
+  ARGV[4]  the record's stateVersion (-1: unversioned, always written)
+  Returns  1 when an existing record was replaced, 0 when the bucket held none, 2 when refused (the held
+           record's stateVersion is higher than ARGV[4]; nothing changes)
 ]]
+local incoming = tonumber(ARGV[4])
+if incoming >= 0 then
+  local held = redis.call('HGET', KEYS[2], ARGV[1])
+  if held then
+    local ok, decoded = pcall(cjson.decode, held)
+    if ok and type(decoded) == 'table' and type(decoded.stateVersion) == 'number' and decoded.stateVersion > incoming then
+      return 2
+    end
+  end
+end
 local sequence = redis.call('HINCRBY', KEYS[1], 'sequence', 1)
 redis.call('HSET', KEYS[3], ARGV[1], sequence)
 local existed = redis.call('HEXISTS', KEYS[2], ARGV[1])
