@@ -145,6 +145,7 @@ const stateColumns = {
   lastUsedAt: accounts.lastUsedAt,
   baseUrl: accounts.baseUrl,
   models: accounts.models,
+  stateVersion: accounts.stateVersion,
   createdAt: accounts.createdAt,
   updatedAt: accounts.updatedAt,
 };
@@ -152,6 +153,14 @@ const stateColumns = {
 type StateRow = {
   [Key in keyof typeof stateColumns]: (typeof accounts.$inferSelect)[Key];
 };
+
+/**
+ * The `set` fragment every update that writes an outbox row carries: the state version moves up in the same
+ * transaction as the row, so pushes built from later reads carry higher versions.
+ */
+function nextStateVersion() {
+  return { stateVersion: sql`${accounts.stateVersion} + 1` };
+}
 
 const statuses: readonly AccountStatus[] = ["active", "error", "disabled"];
 
@@ -333,7 +342,7 @@ export class AccountRepository implements AccountStore {
           return this.#recordOf(transaction, numericId);
         await transaction
           .update(accounts)
-          .set({ ...set, updatedAt: sql`now()` })
+          .set({ ...set, ...nextStateVersion(), updatedAt: sql`now()` })
           .where(eq(accounts.id, numericId));
         if (groupIds !== undefined) {
           await transaction.delete(accountGroups).where(eq(accountGroups.accountId, numericId));
@@ -387,6 +396,7 @@ export class AccountRepository implements AccountStore {
           tempUnschedulableUntil: null,
           tempUnschedulableReason: null,
           overloadedUntil: null,
+          ...nextStateVersion(),
           updatedAt: sql`now()`,
         })
         .where(eq(accounts.id, numericId))
@@ -436,7 +446,7 @@ export class AccountRepository implements AccountStore {
     return this.#db.transaction(async (transaction) => {
       const updated = await transaction
         .update(accounts)
-        .set({ tempUnschedulableUntil: null, tempUnschedulableReason: null, updatedAt: sql`now()` })
+        .set({ tempUnschedulableUntil: null, tempUnschedulableReason: null, ...nextStateVersion(), updatedAt: sql`now()` })
         .where(and(eq(accounts.id, numericId), like(accounts.tempUnschedulableReason, pattern)))
         .returning({ id: accounts.id });
       if (updated.length === 0) return false;
@@ -484,6 +494,7 @@ export class AccountRepository implements AccountStore {
           tempUnschedulableUntil: sql`case when ${expired(accounts.tempUnschedulableUntil)} then null else ${accounts.tempUnschedulableUntil} end`,
           tempUnschedulableReason: sql`case when ${expired(accounts.tempUnschedulableUntil)} then null else ${accounts.tempUnschedulableReason} end`,
           overloadedUntil: sql`case when ${expired(accounts.overloadedUntil)} then null else ${accounts.overloadedUntil} end`,
+          ...nextStateVersion(),
           updatedAt: sql`now()`,
         })
         .where(
@@ -634,7 +645,7 @@ export class AccountRepository implements AccountStore {
     return this.#db.transaction(async (transaction) => {
       const updated = await transaction
         .update(accounts)
-        .set({ ...set, updatedAt: sql`now()` })
+        .set({ ...set, ...nextStateVersion(), updatedAt: sql`now()` })
         .where(and(eq(accounts.id, numericId), condition))
         .returning({ id: accounts.id });
       if (updated.length === 0) return false;
@@ -825,6 +836,7 @@ function toSnapshot(row: StateRow): AccountSnapshot {
     status: row.status,
     schedulable: row.schedulable,
     type: row.type,
+    stateVersion: row.stateVersion,
   };
   if (row.rateLimitedUntil) snapshot.rateLimitedUntil = row.rateLimitedUntil.getTime();
   if (row.tempUnschedulableUntil) snapshot.tempUnschedulableUntil = row.tempUnschedulableUntil.getTime();

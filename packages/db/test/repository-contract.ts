@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
+import { MemorySchedulerCache } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AccountRepository } from "../src/account-repository";
 import type { Database } from "../src/create-database";
@@ -319,6 +320,48 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           status: "error",
           errorMessage: "other",
         });
+      });
+
+      it("every change with an outbox row moves stateVersion up by one; a stale push of an older state is refused", async () => {
+        const account = await oauthAccount();
+        const version = async () => (await database.accounts.getAccountSnapshot(account.id))!.stateVersion;
+        expect(await version()).toBe(1);
+        const steps: Array<[string, () => Promise<unknown>]> = [
+          ["markRateLimited", () => database.accounts.markRateLimited(account.id, T0 + MINUTE, "429")],
+          ["markOverloaded", () => database.accounts.markOverloaded(account.id, T0 + MINUTE)],
+          ["markTempUnschedulable", () => database.accounts.markTempUnschedulable(account.id, T0 + MINUTE, "refresh: x")],
+          ["clearTempUnschedulable", () => database.accounts.clearTempUnschedulable(account.id, "refresh:")],
+          ["clearExpiredStates", () => database.accounts.clearExpiredStates(T0 + 2 * MINUTE)],
+          ["markError", () => database.accounts.markError(account.id, "invalid_grant")],
+          ["reset", () => database.accounts.reset(account.id)],
+          ["update", () => database.accounts.update(account.id, { status: "disabled" })],
+        ];
+        let expected = 1;
+        for (const [name, step] of steps) {
+          const rowsBefore = (await outboxRows()).length;
+          await step();
+          const wroteRow = (await outboxRows()).length > rowsBefore;
+          expect(wroteRow, name).toBe(true);
+          expected += 1;
+          expect(await version(), name).toBe(expected);
+        }
+        // No-ops and token saves write no outbox row and leave the version alone.
+        expect(await database.accounts.markOverloaded(account.id, T0 + 5 * MINUTE)).toBe(true);
+        expected += 1;
+        expect(await database.accounts.markOverloaded(account.id, T0 + 5 * MINUTE)).toBe(false);
+        expect(await database.accounts.markOverloaded(account.id, T0)).toBe(false);
+        await database.accounts.saveCredentials(account.id, { accessToken: "at-2", refreshToken: "rt-2", expiresAt: T0 });
+        expect(await version()).toBe(expected);
+
+        // The race: a push built from an older read lands after one built from a newer read.
+        const scheduler = new MemorySchedulerCache();
+        const older = (await database.accounts.getAccountSnapshot(account.id))!;
+        await database.accounts.update(account.id, { status: "active" });
+        const newer = (await database.accounts.getAccountSnapshot(account.id))!;
+        expect(newer.stateVersion).toBe(older.stateVersion! + 1);
+        await scheduler.setAccount(newer);
+        await scheduler.setAccount(older);
+        expect(await scheduler.getAccount(account.id)).toEqual(newer);
       });
 
       it("coalesce a burst of identical concurrent marks into one outbox row", async () => {
@@ -840,6 +883,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           status: "active",
           schedulable: true,
           type: "oauth",
+          stateVersion: 2,
           rateLimitedUntil: T0,
           lastUsedAt: T0 - 5,
         },

@@ -1,0 +1,1 @@
+ALTER TABLE "accounts" ADD COLUMN "state_version" integer DEFAULT 1 NOT NULL;
