@@ -12,7 +12,10 @@ const SETUP_REFRESH_TIMEOUT_MS = 30_000;
 
 export interface AdminServiceOptions {
   database: Database;
-  scheduler: Pick<SchedulerCache, "setSnapshot" | "tryLockBucket" | "unlockBucket" | "setAccount" | "deleteAccount">;
+  scheduler: Pick<
+    SchedulerCache,
+    "beginSnapshot" | "commitSnapshot" | "tryLockBucket" | "unlockBucket" | "setAccount" | "deleteAccount"
+  >;
   /** Drops what this process cached about an account. */
   onAccountChanged(id: string): void;
   /** The platforms' providers, by platform: their `prepareCredentials` completes an OAuth account's credentials. */
@@ -34,7 +37,9 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       const lock = await scheduler.tryLockBucket(bucket, 30_000).catch(() => null);
       if (!lock) continue; // someone else is rebuilding it; the outbox brings this change too
       try {
-        await scheduler.setSnapshot(bucket, await database.accounts.listBucketAccounts(bucket));
+        // Allocated before the read, so this activates only over snapshots read before it.
+        const ticket = await scheduler.beginSnapshot(bucket);
+        await scheduler.commitSnapshot(ticket, await database.accounts.listBucketAccounts(bucket));
       } catch {
         // Best effort: the outbox consumer rebuilds it in any case.
       } finally {

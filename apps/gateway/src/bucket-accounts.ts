@@ -8,7 +8,7 @@ export interface BucketAccountsOptions {
   /** The read-through snapshot reader (process-local copy revalidated against the shared cache). */
   read(bucket: SchedulerBucket): Promise<{ hit: boolean; accounts: AccountSnapshot[] }>;
   /** The shared cache, for rebuilding a missing snapshot under its lock. */
-  cache: Pick<SchedulerCache, "setSnapshot" | "tryLockBucket" | "unlockBucket">;
+  cache: Pick<SchedulerCache, "beginSnapshot" | "commitSnapshot" | "tryLockBucket" | "unlockBucket">;
   /** Loads a bucket's accounts from the database. */
   load(bucket: SchedulerBucket): Promise<AccountSnapshot[]>;
   /** How long a bucket loaded straight from the database (cache down) is reused, ms. Default 1 s. */
@@ -49,11 +49,17 @@ export class BucketAccounts {
     return value;
   }
 
+  /**
+   * The snapshot's version is allocated before the database read, so a read that a change (and the outbox
+   * consumer's rebuild after it) overtakes can never activate over the newer one, however long this takes:
+   * the lock only spares the database duplicate reads, it does not need to outlive the rebuild.
+   */
   private async rebuild(bucket: SchedulerBucket): Promise<AccountSnapshot[]> {
     const lock = await this.options.cache.tryLockBucket(bucket, 30_000).catch(() => null);
     try {
+      const ticket = lock ? await this.options.cache.beginSnapshot(bucket) : null;
       const accounts = await this.options.load(bucket);
-      if (lock) await this.options.cache.setSnapshot(bucket, accounts);
+      if (ticket) await this.options.cache.commitSnapshot(ticket, accounts);
       return accounts;
     } finally {
       if (lock) await this.options.cache.unlockBucket(bucket, lock).catch(() => false);

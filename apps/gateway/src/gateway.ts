@@ -307,7 +307,10 @@ function relayMetrics(metrics: GatewayMetrics): RelayEvents {
 function seenAtOnce(
   scheduler: RevalidatingSchedulerCache,
   reader: CachedSchedulerReader,
-): Pick<RevalidatingSchedulerCache, "setSnapshot" | "setAccount" | "deleteAccount" | "tryLockBucket" | "unlockBucket"> {
+): Pick<
+  RevalidatingSchedulerCache,
+  "beginSnapshot" | "commitSnapshot" | "setAccount" | "deleteAccount" | "tryLockBucket" | "unlockBucket"
+> {
   const then = async <T>(write: Promise<T>): Promise<T> => {
     try {
       return await write;
@@ -316,7 +319,8 @@ function seenAtOnce(
     }
   };
   return {
-    setSnapshot: (bucket, accounts) => then(scheduler.setSnapshot(bucket, accounts)),
+    beginSnapshot: (bucket) => scheduler.beginSnapshot(bucket),
+    commitSnapshot: (ticket, accounts) => then(scheduler.commitSnapshot(ticket, accounts)),
     setAccount: (account) => then(scheduler.setAccount(account)),
     deleteAccount: (id) => then(scheduler.deleteAccount(id)),
     tryLockBucket: (bucket, ttlMs) => scheduler.tryLockBucket(bucket, ttlMs),

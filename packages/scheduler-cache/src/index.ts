@@ -6,6 +6,7 @@ export type {
   SchedulerMode,
   SchedulerSnapshot,
   SnapshotStamp,
+  SnapshotTicket,
 } from "./types";
 export { formatBucket, parseBucket } from "./bucket";
 export { CachedSchedulerReader, type CachedSchedulerReaderOptions } from "./cached-scheduler-reader";

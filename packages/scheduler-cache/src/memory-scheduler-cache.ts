@@ -9,6 +9,7 @@ import type {
   SchedulerBucket,
   SchedulerSnapshot,
   SnapshotStamp,
+  SnapshotTicket,
 } from "./types";
 import {
   accountIdsOf,
@@ -16,6 +17,7 @@ import {
   assertAccountId,
   assertNonNegativeInteger,
   assertPositiveInteger,
+  assertTicket,
   bucketKeyOf,
 } from "./validation";
 
@@ -104,12 +106,23 @@ export class MemorySchedulerCache implements RevalidatingSchedulerCache {
   }
 
   async setSnapshot(bucket: SchedulerBucket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }> {
+    accountIdsOf(accounts);
+    return this.commitSnapshot(await this.beginSnapshot(bucket), accounts);
+  }
+
+  async beginSnapshot(bucket: SchedulerBucket): Promise<SnapshotTicket> {
+    const state = this.#bucket(bucketKeyOf(bucket));
+    return { bucket, version: ++state.nextVersion, active: state.active, sequence: state.sequence };
+  }
+
+  async commitSnapshot(ticket: SnapshotTicket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }> {
+    const { bucket, version, sequence: sequenceAtStart } = ticket;
     const key = bucketKeyOf(bucket);
+    assertTicket(ticket);
     const ids = accountIdsOf(accounts);
     const staged = new Map(accounts.map((account) => [account.id, JSON.stringify(account)]));
     const state = this.#bucket(key);
-    const version = ++state.nextVersion;
-    const sequenceAtStart = state.sequence;
+    if (version <= state.active) return { version, activated: false };
     for (const [id, record] of staged) {
       const account = this.#account(id);
       account.buckets.add(key);

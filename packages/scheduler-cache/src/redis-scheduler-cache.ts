@@ -22,6 +22,7 @@ import type {
   SchedulerBucket,
   SchedulerSnapshot,
   SnapshotStamp,
+  SnapshotTicket,
 } from "./types";
 import {
   accountIdsOf,
@@ -29,6 +30,7 @@ import {
   assertAccountId,
   assertNonNegativeInteger,
   assertPositiveInteger,
+  assertTicket,
   bucketKeyOf,
   stateVersionArgument,
 } from "./validation";
@@ -61,7 +63,7 @@ const miss = (version: number): SchedulerSnapshot => ({ hit: false, version, acc
 /**
  * SchedulerCache on Redis (a single server or a Cluster: every script touches keys of one hash tag).
  * Costs: getSnapshot and getSnapshotStamp 2 and 1 round trips whatever the bucket size; setSnapshot 3
- * (allocate, write, activate) plus one per lost activation race; setAccount, deleteAccount and
+ * (allocate, write, activate) plus one per lost activation race (beginSnapshot 1, commitSnapshot 2); setAccount, deleteAccount and
  * updateLastUsed 2 (account, then every bucket listing it, sent together).
  */
 export class RedisSchedulerCache implements RevalidatingSchedulerCache {
@@ -111,20 +113,32 @@ export class RedisSchedulerCache implements RevalidatingSchedulerCache {
   }
 
   async setSnapshot(bucket: SchedulerBucket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }> {
+    accountIdsOf(accounts);
+    return this.commitSnapshot(await this.beginSnapshot(bucket), accounts);
+  }
+
+  async beginSnapshot(bucket: SchedulerBucket): Promise<SnapshotTicket> {
+    const keys = this.#keys.bucket(bucketKeyOf(bucket));
+    const allocation = parseAllocateVersionReply(await this.#script("allocateVersion", [keys.meta], []));
+    return { bucket, ...allocation };
+  }
+
+  async commitSnapshot(ticket: SnapshotTicket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }> {
+    const { bucket, version, sequence } = ticket;
     const bucketString = bucketKeyOf(bucket);
+    assertTicket(ticket);
     const ids = accountIdsOf(accounts);
     const records = accounts.map((account) => JSON.stringify(account));
     const keys = this.#keys.bucket(bucketString);
-    const allocation = parseAllocateVersionReply(await this.#script("allocateVersion", [keys.meta], []));
-    const { version, sequence } = allocation;
     // The account index is written before activation, so a setAccount racing the activation already finds
     // this bucket; an index entry left by a version that loses is harmless (it changes nothing visible).
-    await Promise.all([
-      this.#script("stageSnapshot", [keys.version(version), keys.staged(version)], [
+    const [staged] = await Promise.all([
+      this.#script("stageSnapshot", [keys.version(version), keys.staged(version), keys.meta], [
         this.#pendingTtlMs,
         ids.length,
         ...ids,
         ...records,
+        version,
       ]),
       this.#redis.sadd(this.#keys.buckets, bucketString),
       ...ids.map((id, index) => {
@@ -132,8 +146,9 @@ export class RedisSchedulerCache implements RevalidatingSchedulerCache {
         return this.#script("indexAccount", [accountKeys.account, accountKeys.buckets], [bucketString, records[index]!]);
       }),
     ]);
+    if (!parseFlagReply("stage-snapshot", staged)) return { version, activated: false };
     await this.#beforeActivate?.(bucket, version);
-    let expected = allocation.active;
+    let expected = ticket.active;
     for (;;) {
       const reply = parseActivateSnapshotReply(
         await this.#script(

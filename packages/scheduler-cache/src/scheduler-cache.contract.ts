@@ -296,6 +296,40 @@ export function describeSchedulerCacheContract(name: string, createCache: Contra
       expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 2, accounts: [newer, limited] });
     });
 
+    it("activations follow read order: a read begun before a change never activates over one begun after it", async () => {
+      const cache = await createCache();
+      let database = account("a", { stateVersion: 1 });
+      const read = () => [database];
+      await cache.setSnapshot(bucket, read());
+      // The gateway's miss-rebuild allocates, then reads "active"; it is slow to write.
+      const gatewayTicket = await cache.beginSnapshot(bucket);
+      const staleRead = read();
+      // An admin disables the account; the outbox consumer rebuilds from a read after the change.
+      database = account("a", { stateVersion: 2, status: "disabled", schedulable: false });
+      const consumerTicket = await cache.beginSnapshot(bucket);
+      expect(consumerTicket.version).toBeGreaterThan(gatewayTicket.version);
+      expect(await cache.commitSnapshot(consumerTicket, read())).toEqual({ version: consumerTicket.version, activated: true });
+      // The gateway's stale read is refused.
+      expect(await cache.commitSnapshot(gatewayTicket, staleRead)).toEqual({ version: gatewayTicket.version, activated: false });
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: consumerTicket.version, accounts: [database] });
+      // In the other order the later read wins too.
+      const first = await cache.beginSnapshot(bucket);
+      const second = await cache.beginSnapshot(bucket);
+      expect((await cache.commitSnapshot(first, [account("a", { stateVersion: 2 })])).activated).toBe(true);
+      expect((await cache.commitSnapshot(second, read())).activated).toBe(true);
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: second.version, accounts: [database] });
+    });
+
+    it("committing a ticket twice changes nothing the second time: the active list stays readable", async () => {
+      const cache = await createCache();
+      const ticket = await cache.beginSnapshot(bucket);
+      expect(await cache.commitSnapshot(ticket, [account("a")])).toEqual({ version: 1, activated: true });
+      expect(await cache.commitSnapshot(ticket, [account("b")])).toEqual({ version: 1, activated: false });
+      expect(await cache.getSnapshot(bucket)).toEqual({ hit: true, version: 1, accounts: [account("a")] });
+      const rejection = await cache.commitSnapshot({ ...ticket, version: 0 }, []).then(() => null, (error: unknown) => error);
+      expect(SchedulerCacheError.isInstance(rejection) && rejection.code).toBe("invalid_argument");
+    });
+
     it("getAccount returns the record a snapshot brought, then the one setAccount wrote; null when unknown", async () => {
       const cache = await createCache();
       expect(await cache.getAccount("a")).toBeNull();

@@ -7,7 +7,7 @@ import readSnapshot from "./lua/read-snapshot-3.lua";
 import setAccount from "./lua/set-account-2.lua";
 import setBucketAccount from "./lua/set-bucket-account-4.lua";
 import setWatermark from "./lua/set-watermark-1.lua";
-import stageSnapshot from "./lua/stage-snapshot-2.lua";
+import stageSnapshot from "./lua/stage-snapshot-3.lua";
 import tryLockBucket from "./lua/try-lock-bucket-1.lua";
 import unlockBucket from "./lua/unlock-bucket-1.lua";
 import updateAccountLastUsed from "./lua/update-account-last-used-2.lua";
@@ -26,7 +26,7 @@ export const schedulerScripts = {
   setAccount: { command: "subrelaySchedulerSetAccountV2", keys: 2, lua: setAccount },
   setBucketAccount: { command: "subrelaySchedulerSetBucketAccountV2", keys: 4, lua: setBucketAccount },
   setWatermark: { command: "subrelaySchedulerSetWatermarkV1", keys: 1, lua: setWatermark },
-  stageSnapshot: { command: "subrelaySchedulerStageSnapshotV1", keys: 2, lua: stageSnapshot },
+  stageSnapshot: { command: "subrelaySchedulerStageSnapshotV2", keys: 3, lua: stageSnapshot },
   tryLockBucket: { command: "subrelaySchedulerTryLockBucketV1", keys: 1, lua: tryLockBucket },
   unlockBucket: { command: "subrelaySchedulerUnlockBucketV1", keys: 1, lua: unlockBucket },
   updateAccountLastUsed: { command: "subrelaySchedulerUpdateAccountLastUsedV1", keys: 2, lua: updateAccountLastUsed },

@@ -50,8 +50,27 @@ export interface SchedulerCache {
   /**
    * Writes a new version of the bucket's snapshot and activates it if it is newer than the active one.
    * A loser reports `activated: false` and cleans up its own keys. The active version never decreases.
+   * The version is allocated here, after the caller read `accounts`: a caller that reads the database should
+   * use `beginSnapshot` before its read and `commitSnapshot` after, so that activations follow read order.
+   * Same as `commitSnapshot(await beginSnapshot(bucket), accounts)`.
    */
   setSnapshot(bucket: SchedulerBucket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }>;
+  /**
+   * Allocates the bucket's next snapshot version (and its update sequence), to be called *before* the
+   * database read whose result `commitSnapshot` writes. Versions are handed out in call order, so a read
+   * that started after another's allocation always activates over it, and a read that started before a
+   * change can never activate over a snapshot allocated after that change was committed. A ticket never
+   * committed only leaves a gap in the version numbers.
+   */
+  beginSnapshot(bucket: SchedulerBucket): Promise<SnapshotTicket>;
+  /**
+   * Writes the ticket's version with `accounts` and activates it if no newer version is active; otherwise
+   * reports `activated: false` and cleans up its own keys. Records a `setAccount`/`deleteAccount` touched
+   * after the ticket was allocated are kept unless the committed record has a higher `stateVersion`.
+   * Commit each ticket once (a re-sent activation is safe; a second commit of one ticket is refused as
+   * superseded or `staging_expired`).
+   */
+  commitSnapshot(ticket: SnapshotTicket, accounts: AccountSnapshot[]): Promise<{ version: number; activated: boolean }>;
   getAccount(id: string): Promise<AccountSnapshot | null>;
   /**
    * Updates one account's state for every bucket that lists it, without a rebuild. A record whose
@@ -69,6 +88,17 @@ export interface SchedulerCache {
   getOutboxWatermark(): Promise<number>;
   /** Never moves backwards. */
   setOutboxWatermark(id: number): Promise<void>;
+}
+
+/** A snapshot version allocated by `beginSnapshot`; pass it unchanged to `commitSnapshot`. */
+export interface SnapshotTicket {
+  readonly bucket: SchedulerBucket;
+  /** The version `commitSnapshot` activates. */
+  readonly version: number;
+  /** The version that was active when this one was allocated (0: none). */
+  readonly active: number;
+  /** The bucket's update sequence when this version was allocated. */
+  readonly sequence: number;
 }
 
 /** What `getSnapshot` resolves to. `accounts` is in the order the snapshot was written. */

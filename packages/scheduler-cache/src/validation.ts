@@ -1,6 +1,6 @@
 import { formatBucket, isValidBucket } from "./bucket";
 import { SchedulerCacheError } from "./scheduler-cache-error";
-import type { AccountSnapshot, SchedulerBucket } from "./types";
+import type { AccountSnapshot, SchedulerBucket, SnapshotTicket } from "./types";
 
 /** Keys already checked: every read names its bucket, and checking one costs more than the read itself. */
 const checkedKeys = new Set<string>();
@@ -61,5 +61,14 @@ export function assertNonNegativeInteger(value: number, what: string): void {
 export function assertPositiveInteger(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new SchedulerCacheError(`${what} must be a positive safe integer`, { code: "invalid_argument" });
+  }
+}
+
+/** Checks a ticket's numbers (its bucket is checked by the caller's `bucketKeyOf`). */
+export function assertTicket(ticket: SnapshotTicket): void {
+  const { version, active, sequence } = ticket;
+  if (!Number.isSafeInteger(version) || version <= 0 || !Number.isSafeInteger(active) || active < 0 || active >= version ||
+    !Number.isSafeInteger(sequence) || sequence < 0) {
+    throw new SchedulerCacheError("snapshot ticket does not come from beginSnapshot", { code: "invalid_argument" });
   }
 }

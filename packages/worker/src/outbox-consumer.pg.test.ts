@@ -1,8 +1,8 @@
 import type { Database } from "@subrelay/db";
-import { formatBucket, MemorySchedulerCache, type SchedulerBucket } from "@subrelay/scheduler-cache";
+import { formatBucket, MemorySchedulerCache, type SnapshotTicket } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MemoryOutboxLease } from "./memory-outbox-lease";
-import { OutboxConsumer, type OutboxConsumerOptions } from "./outbox-consumer";
+import { OutboxConsumer, type OutboxAccountSource, type OutboxConsumerOptions } from "./outbox-consumer";
 import { deferred, postgresDatabase, truncateAll } from "./testing/worker-fixture";
 import { WorkerMetrics } from "./worker-metrics";
 
@@ -11,10 +11,11 @@ class CountingScheduler extends MemorySchedulerCache {
   readonly snapshotWrites = new Map<string, number>();
   failNextWatermark = false;
 
-  override async setSnapshot(bucket: SchedulerBucket, accounts: Parameters<MemorySchedulerCache["setSnapshot"]>[1]) {
-    const key = formatBucket(bucket);
+  // setSnapshot commits through commitSnapshot too, so every snapshot write is counted here.
+  override async commitSnapshot(ticket: SnapshotTicket, accounts: Parameters<MemorySchedulerCache["commitSnapshot"]>[1]) {
+    const key = formatBucket(ticket.bucket);
     this.snapshotWrites.set(key, (this.snapshotWrites.get(key) ?? 0) + 1);
-    return super.setSnapshot(bucket, accounts);
+    return super.commitSnapshot(ticket, accounts);
   }
 
   override async setOutboxWatermark(id: number): Promise<void> {
@@ -231,6 +232,38 @@ describe("OutboxConsumer", () => {
     await consumer({ bucketLockWaitMs: 200, sleep: async (ms) => void waits.push(ms) }).processBatch();
     expect(waits).toEqual([50, 50, 50, 50]);
     expect((await scheduler.getSnapshot(bucket)).accounts.map((account) => account.id)).toEqual([id]);
+  });
+
+  it("a lease takeover's overlap: the old holder's older read never activates over the new holder's", async () => {
+    const group = await database.groups.create({ name: "g", platform: "claude" });
+    const bucket = { groupId: group.id, platform: "claude", mode: "single" } as const;
+    const id = await apiKeyAccount("a", [group.id]);
+    const oldHolderRead = deferred();
+    const releaseOldHolder = deferred();
+    // The old holder reads the bucket ("active"), then stalls (GC pause, lost lease) before writing it.
+    const slowAccounts: OutboxAccountSource = {
+      listBuckets: () => database.accounts.listBuckets(),
+      bucketsOfAccount: (account) => database.accounts.bucketsOfAccount(account),
+      getAccountSnapshot: (account) => database.accounts.getAccountSnapshot(account),
+      listBucketAccounts: async (target) => {
+        const read = await database.accounts.listBucketAccounts(target);
+        oldHolderRead.resolve();
+        await releaseOldHolder.promise;
+        return read;
+      },
+    };
+    const oldHolder = consumer({ accounts: slowAccounts }).processBatch();
+    await oldHolderRead.promise;
+    // An admin disables the account; the new holder processes the outbox (past its short wait for the
+    // bucket lock the old holder still holds) and activates "disabled".
+    await database.accounts.update(id, { status: "disabled" });
+    await consumer({ bucketLockWaitMs: 100, sleep: async () => undefined }).processBatch();
+    expect((await scheduler.getSnapshot(bucket)).accounts.map((account) => account.status)).toEqual(["disabled"]);
+    releaseOldHolder.resolve();
+    await oldHolder;
+    const snapshot = await scheduler.getSnapshot(bucket);
+    expect(snapshot.hit).toBe(true);
+    expect(snapshot.accounts.map((account) => [account.id, account.status])).toEqual([[id, "disabled"]]);
   });
 
   it("reports the lag (age of the oldest unprocessed row) and the rows behind", async () => {

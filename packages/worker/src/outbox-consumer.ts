@@ -23,7 +23,8 @@ export interface OutboxSource {
 /** The scheduler cache the snapshots are written to; it also keeps the watermark (shared by every replica). */
 export type OutboxScheduler = Pick<
   SchedulerCache,
-  | "setSnapshot"
+  | "beginSnapshot"
+  | "commitSnapshot"
   | "setAccount"
   | "deleteAccount"
   | "tryLockBucket"
@@ -95,8 +96,10 @@ const silent: Logger = { info: () => undefined, warn: () => undefined, error: ()
  * before the watermark moves makes the next holder process the batch again, which is harmless because
  * every step re-reads the current database state (rebuilds and pushes are idempotent). Nothing is lost.
  *
- * A holder that loses the lease mid-batch finishes that batch (a takeover may overlap by one batch, again
- * harmless), then stops consuming.
+ * A holder that loses the lease mid-batch finishes that batch, then stops consuming. A takeover may overlap
+ * by one batch: the old holder's rebuilds may then run with reads older than the new holder's. That is safe
+ * only because every rebuild allocates its snapshot version before its database read (`beginSnapshot`), so
+ * activations follow read order and an older read can never activate over a newer one.
  */
 export class OutboxConsumer {
   readonly #accounts: OutboxAccountSource;
@@ -320,9 +323,10 @@ export class OutboxConsumer {
   }
 
   /**
-   * Rebuilds one bucket under its lock. A lock held elsewhere (a gateway rebuilding on a miss, possibly
-   * from a read older than this batch) is waited for, so ours is the later write; past `bucketLockWaitMs`
-   * the rebuild goes ahead anyway (the snapshot is versioned; the next change or full rebuild corrects it).
+   * Rebuilds one bucket under its lock: allocate the version, then read the database, then commit, so the
+   * snapshot activates only over snapshots read before ours (a gateway's miss-rebuild that read before this
+   * batch's change and writes late is refused). A lock held elsewhere is waited for to spare the database a
+   * duplicate read; past `bucketLockWaitMs` the rebuild goes ahead anyway, which the version order makes safe.
    */
   async #rebuild(bucket: SchedulerBucket, reason: "outbox" | "full", accounts?: AccountSnapshot[]): Promise<void> {
     // Counted in attempts, not by the clock, so an injected clock that stands still cannot spin forever.
@@ -334,7 +338,8 @@ export class OutboxConsumer {
     }
     if (token === null) this.#logger.warn({ bucket: formatBucket(bucket) }, "bucket lock still held elsewhere; rebuilding anyway");
     try {
-      await this.#scheduler.setSnapshot(bucket, accounts ?? (await this.#accounts.listBucketAccounts(bucket)));
+      const ticket = await this.#scheduler.beginSnapshot(bucket);
+      await this.#scheduler.commitSnapshot(ticket, accounts ?? (await this.#accounts.listBucketAccounts(bucket)));
       this.#metrics.bucketRebuilds.inc({ reason });
     } finally {
       if (token !== null) await this.#scheduler.unlockBucket(bucket, token).catch(() => false);
