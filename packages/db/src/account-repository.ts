@@ -446,7 +446,12 @@ export class AccountRepository implements AccountStore {
     return this.#db.transaction(async (transaction) => {
       const updated = await transaction
         .update(accounts)
-        .set({ tempUnschedulableUntil: null, tempUnschedulableReason: null, ...nextStateVersion(), updatedAt: sql`now()` })
+        .set({
+          tempUnschedulableUntil: null,
+          tempUnschedulableReason: null,
+          ...nextStateVersion(),
+          updatedAt: sql`now()`,
+        })
         .where(and(eq(accounts.id, numericId), like(accounts.tempUnschedulableReason, pattern)))
         .returning({ id: accounts.id });
       if (updated.length === 0) return false;

@@ -3,7 +3,10 @@ import { MemorySchedulerCache } from "./memory-scheduler-cache";
 import { account, describeSchedulerCacheContract } from "./scheduler-cache.contract";
 
 // The memory cache has no transport to re-send through; resendCommands does not apply to it.
-describeSchedulerCacheContract("MemorySchedulerCache", async ({ resendCommands: _resend, ...options } = {}) => new MemorySchedulerCache(options));
+describeSchedulerCacheContract(
+  "MemorySchedulerCache",
+  async ({ resendCommands: _resend, ...options } = {}) => new MemorySchedulerCache(options),
+);
 
 describe("MemorySchedulerCache", () => {
   const bucket = { groupId: 1, platform: "openai", mode: "single" } as const;

@@ -75,6 +75,30 @@ describe("RedisSchedulerCache", () => {
     expect(await redis.zcard(bucketKey.orphans)).toBe(0);
   });
 
+  it("a newcomer's record written by setAccount for a version that then lost is collected after graceMs", async () => {
+    const reachedActivation = deferred();
+    const proceed = deferred();
+    const { cache, redis, keys } = await setUp({
+      graceMs: 0,
+      beforeActivate: async (_bucket, version) => {
+        if (version !== 2) return;
+        reachedActivation.resolve();
+        await proceed.promise;
+      },
+    });
+    await cache.setSnapshot(bucket, [account("a")]);
+    const loser = cache.setSnapshot(bucket, [account("a"), account("newcomer")]);
+    await reachedActivation.promise;
+    await cache.setAccount(account("newcomer", { priority: 2 }));
+    const bucketKey = bucketKeys(keys);
+    expect(await redis.hexists(bucketKey.accounts, "newcomer")).toBe(1);
+    expect(await cache.setSnapshot(bucket, [account("a")])).toEqual({ version: 3, activated: true });
+    proceed.resolve();
+    expect(await loser).toEqual({ version: 2, activated: false });
+    expect(await redis.hkeys(bucketKey.accounts)).toEqual(["a"]);
+    expect(await redis.zcard(bucketKey.orphans)).toBe(0);
+  });
+
   it("getSnapshot of a 1,000-account bucket sends 2 commands; through CachedSchedulerReader, unchanged, 1", async () => {
     const { cache, redis } = await setUp();
     const accounts = Array.from({ length: 1_000 }, (_, index) => account(`account-${index}`));
