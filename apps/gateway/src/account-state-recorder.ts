@@ -16,39 +16,76 @@ export interface AccountStateRecorderOptions {
   /** Pushes the new snapshot to every replica's scheduler cache at once (no rebuild). */
   push(snapshot: AccountSnapshot): Promise<void>;
   logger: Logger;
+  /**
+   * How long a recorded state stops this process from writing it again, ms. Default 30 s. The memo only
+   * spares the database a burst; it cannot know of an admin reset made through another replica, so past
+   * this bound the state is written again (the write is a no-op when the database already holds it).
+   */
+  memoMs?: number;
+  /** Epoch ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** A state this process has recorded: its end, and when it was written. */
+interface Recorded {
+  until: number;
+  recordedAt: number;
 }
 
 /**
  * Records what upstream refusals mean for an account, coalesced: a burst of 429s on one account with
  * one reset time is one database write and one outbox row, and a state already recorded in this process
- * (same or later end) is not written again.
+ * (same or later end) is not written again for `memoMs`.
  */
 export class AccountStateRecorder {
   private readonly writes = new Group<void>();
   /** The latest end recorded per account and state, so a burst does not rewrite what is known. */
-  private readonly recorded = new Map<string, number>();
+  private readonly recorded = new Map<string, Recorded>();
+  private readonly memoMs: number;
+  private readonly now: () => number;
 
-  constructor(private readonly options: AccountStateRecorderOptions) {}
-
-  /** Records in the background; failures are logged, never thrown (the request has failed over already). */
-  record(accountId: string, verdict: AccountStateVerdict): void {
-    const until = "until" in verdict ? verdict.until : Number.MAX_SAFE_INTEGER;
-    const stateKey = `${accountId}:${verdict.kind}`;
-    if ((this.recorded.get(stateKey) ?? 0) >= until) return;
-    // Ends within one second coalesce: retry-after headers of one burst differ by milliseconds.
-    const key = `${stateKey}:${Math.ceil(until / 1000)}`;
-    void this.writes
-      .do(key, async () => {
-        const snapshot = await this.options.write(accountId, verdict);
-        this.recorded.set(stateKey, Math.max(this.recorded.get(stateKey) ?? 0, until));
-        if (snapshot) await this.options.push(snapshot);
-      })
-      .catch((error: unknown) => {
-        this.options.logger.warn({ accountId, state: verdict.kind, error: describeError(error) }, "recording account state failed");
-      });
+  constructor(private readonly options: AccountStateRecorderOptions) {
+    this.memoMs = options.memoMs ?? 30_000;
+    this.now = options.now ?? Date.now;
   }
 
-  /** Forgets what was recorded for an account (after an admin reset). */
+  /**
+   * Records in the background; failures are logged, never thrown (the request has failed over already).
+   * The promise settles once the state is written and pushed, or skipped; it never rejects.
+   */
+  record(accountId: string, verdict: AccountStateVerdict): Promise<void> {
+    const until = "until" in verdict ? verdict.until : Number.MAX_SAFE_INTEGER;
+    const stateKey = `${accountId}:${verdict.kind}`;
+    const known = this.recorded.get(stateKey);
+    if (known && this.now() - known.recordedAt < this.memoMs && known.until >= until) return Promise.resolve();
+    // Ends within one second coalesce: retry-after headers of one burst differ by milliseconds.
+    const key = `${stateKey}:${Math.ceil(until / 1000)}`;
+    return this.writes
+      .do(key, async () => {
+        const snapshot = await this.options.write(accountId, verdict);
+        this.remember(stateKey, until);
+        if (snapshot) await this.options.push(snapshot);
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.options.logger.warn({ accountId, state: verdict.kind, error: describeError(error) }, "recording account state failed");
+        },
+      );
+  }
+
+  private remember(stateKey: string, until: number): void {
+    const now = this.now();
+    const known = this.recorded.get(stateKey);
+    const fresh = known !== undefined && now - known.recordedAt < this.memoMs;
+    this.recorded.set(stateKey, { until: fresh ? Math.max(known.until, until) : until, recordedAt: now });
+    // Entries past the bound are worth nothing: drop them so the map holds only the recent ones.
+    if (this.recorded.size > 1_000) {
+      for (const [entry, value] of this.recorded) if (now - value.recordedAt >= this.memoMs) this.recorded.delete(entry);
+    }
+  }
+
+  /** Forgets what was recorded for an account (after an admin reset through this process). */
   forget(accountId: string): void {
     for (const key of this.recorded.keys()) if (key.startsWith(`${accountId}:`)) this.recorded.delete(key);
   }

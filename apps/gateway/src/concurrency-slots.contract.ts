@@ -70,6 +70,18 @@ export function describeConcurrencySlotsContract(
         }
       }));
 
+    it("takes no second slot for a call repeated with the same lease id (a re-send), and answers the same account", () =>
+      withSlots(async ({ slots }) => {
+        const two = [candidate("a", 1), candidate("b", 1)];
+        const first = await slots.acquire(two, "sent-twice");
+        const again = await slots.acquire(two, "sent-twice");
+        expect([first?.accountId, again?.accountId]).toEqual(["a", "a"]);
+        // b is still free: the repeat did not take it.
+        expect((await slots.acquire(two, "other"))?.accountId).toBe("b");
+        await again!.release();
+        expect((await slots.acquire(two, "after"))?.accountId).toBe("a");
+      }));
+
     if (options.shared) {
       it("shares counts between processes", () =>
         withSlots(async ({ slots, peer }) => {

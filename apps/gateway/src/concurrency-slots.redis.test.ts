@@ -3,6 +3,7 @@ import { Cluster, Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeConcurrencySlotsContract } from "./concurrency-slots.contract";
 import { RedisConcurrencySlots } from "./concurrency-slots";
+import { startLossyProxy, startRedisServer } from "../test/own-redis-server";
 
 const redisUrl = () => {
   const url = process.env.REDIS_URL;
@@ -70,17 +71,44 @@ describeConcurrencySlotsContract("RedisConcurrencySlots", async () => {
 }, { shared: true });
 
 describe("RedisConcurrencySlots on Redis", () => {
-  it("ends a lease by itself after its TTL, so a crashed process cannot hold a slot", async () => {
+  it("ends a lease by itself after its TTL on Redis's clock, so a crashed process cannot hold a slot", async () => {
     const redis = client();
     await ready(redis);
-    let now = 1_000_000;
-    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn, leaseTtlMs: 60_000, now: () => now });
+    const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn, leaseTtlMs: 60_000 });
     const one = [{ id: "a", concurrency: 1, priority: 1 }];
+    const redisNow = async () => {
+      const [seconds, micros] = await redis.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    };
+    const before = await redisNow();
     expect(await slots.acquire(one, "crashed-holder")).not.toBeNull();
-    now += 59_999;
+    const after = await redisNow();
+    // The lease ends TTL after Redis's own time of the acquisition.
+    const ends = Number(await redis.zscore(slots.key("a"), "crashed-holder"));
+    expect(ends).toBeGreaterThanOrEqual(before + 60_000);
+    expect(ends).toBeLessThanOrEqual(after + 60_000);
     expect(await slots.acquire(one, "too-early")).toBeNull();
-    now += 2;
+    // 60 s pass on Redis's clock: the same as the lease having been taken 60 s ago.
+    await redis.zincrby(slots.key("a"), -(ends - (await redisNow()) + 1), "crashed-holder");
     expect((await slots.acquire(one, "after-expiry"))?.accountId).toBe("a");
+  });
+
+  it("keeps leases on Redis's clock: a gateway whose clock is off by more than the TTL neither ends others' leases nor takes short ones", async () => {
+    const shared = prefix();
+    const [right, ahead, behind] = [client(), client(), client()];
+    await Promise.all([ready(right), ready(ahead), ready(behind)]);
+    const sixteenMinutes = 16 * 60_000;
+    const onTime = new RedisConcurrencySlots(right, { prefix: shared, warn });
+    const fast = new RedisConcurrencySlots(ahead, { prefix: shared, warn, now: () => Date.now() + sixteenMinutes });
+    const slow = new RedisConcurrencySlots(behind, { prefix: shared, warn, now: () => Date.now() - sixteenMinutes });
+    const one = [{ id: "a", concurrency: 1, priority: 1 }];
+    const held = await onTime.acquire(one, "on-time");
+    expect(held?.accountId).toBe("a");
+    expect(await fast.acquire(one, "fast")).toBeNull();
+    await held!.release();
+    expect((await slow.acquire(one, "slow"))?.accountId).toBe("a");
+    expect(await onTime.acquire(one, "on-time-2")).toBeNull();
+    expect(await right.zrange(onTime.key("a"), 0, -1)).toEqual(["slow"]);
   });
 
   it("sends a release with the next acquisition: one command per request under load", async () => {
@@ -170,12 +198,79 @@ describe("RedisConcurrencySlots on Redis", () => {
     await lease!.release();
     expect(slots.pendingReleases).toBe(1);
     outage.down = false;
+    // 60 s pass, on this process's clock and on Redis's (where the lease has ended by itself).
     now += 60_000;
+    await redis.zincrby(slots.key("a"), -60_000, "old");
     const sent = counted(redis);
     // The lease has expired by itself; the acquisition neither needs nor carries its release.
     expect((await slots.acquire(one, "new"))?.accountId).toBe("a");
     expect(slots.pendingReleases).toBe(0);
     expect(sent()).toBe(1);
+  });
+
+  it("undoes an acquisition that timed out once Redis gets to it (CLIENT PAUSE): the account is not left busy", async () => {
+    // A server of the test's own: pausing the shared one would stall every other test file's commands.
+    const server = await startRedisServer();
+    try {
+      const redis = client(server.url);
+      const pauser = client(server.url);
+      const other = client(server.url);
+      await Promise.all([ready(redis), ready(pauser), ready(other)]);
+      const shared = prefix();
+      const slots = new RedisConcurrencySlots(redis, { prefix: shared, warn, commandTimeoutMs: 250 });
+      const peer = new RedisConcurrencySlots(other, { prefix: shared, warn });
+      const one = [{ id: "a", concurrency: 1, priority: 1 }];
+      const two = [{ id: "a", concurrency: 1, priority: 1 }, { id: "b", concurrency: 1, priority: 1 }];
+      // Loads the script, so what is paused below is the script call itself.
+      await (await slots.acquire(one, "warm-up"))!.release();
+      const before = warnings.length;
+      await pauser.client("PAUSE", 600);
+      const lease = await slots.acquire(two, "timed-out");
+      expect(lease?.accountId).toBe("a");
+      expect(warnings.slice(before)).toContain("concurrency slots unavailable; failing open");
+      await lease!.release();
+      // Answered only after Redis has resumed and run everything this connection sent before it.
+      await redis.ping();
+      expect(await other.zcard(slots.key("a"))).toBe(0);
+      expect(await other.zcard(slots.key("b"))).toBe(0);
+      expect((await peer.acquire(one, "after-pause"))?.accountId).toBe("a");
+      for (const connection of [redis, pauser, other]) connection.disconnect();
+    } finally {
+      server.stop();
+    }
+  });
+
+  it("takes one slot when ioredis re-sends an acquisition whose answer was lost (a reconnect)", async () => {
+    const server = await startRedisServer();
+    const proxy = await startLossyProxy(server.port);
+    try {
+      const redis = new Redis(proxy.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 10 });
+      clients.push(redis);
+      redis.on("error", () => undefined);
+      const direct = client(server.url);
+      await Promise.all([ready(redis), ready(direct)]);
+      const slots = new RedisConcurrencySlots(redis, { prefix: prefix(), warn, commandTimeoutMs: 5_000 });
+      const two = [{ id: "a", concurrency: 1, priority: 1 }, { id: "b", concurrency: 1, priority: 1 }];
+      await (await slots.acquire(two, "warm-up"))!.release();
+      await redis.ping();
+      proxy.swallowing = true;
+      const acquired = slots.acquire(two, "sent-twice");
+      // Redis ran the script and answered; the answer is lost with the connection.
+      await proxy.swallowed;
+      proxy.swallowing = false;
+      proxy.dropClients();
+      const lease = await acquired;
+      expect(lease?.accountId).toBe("a");
+      expect(await direct.zrange(slots.key("a"), 0, -1)).toEqual(["sent-twice"]);
+      expect(await direct.zcard(slots.key("b"))).toBe(0);
+      await lease!.release();
+      expect(await direct.zcard(slots.key("a"))).toBe(0);
+      redis.disconnect();
+      direct.disconnect();
+    } finally {
+      await proxy.close();
+      server.stop();
+    }
   });
 
   it("works on Redis Cluster: candidates and carried releases in one script call", async () => {

@@ -12,7 +12,7 @@ it("MemoryConcurrencySlots counts per instance: the embedded gateway is one proc
   const mine = new MemoryConcurrencySlots();
   const other = new MemoryConcurrencySlots();
   const only = [{ id: "x", concurrency: 1, priority: 1 }];
-  await mine.acquire(only);
+  await mine.acquire(only, "mine");
   expect(mine.inFlight("x")).toBe(1);
-  expect((await other.acquire(only))?.accountId).toBe("x");
+  expect((await other.acquire(only, "other"))?.accountId).toBe("x");
 });

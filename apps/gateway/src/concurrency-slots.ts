@@ -21,7 +21,10 @@ export interface SlotLease {
  * tier that has room, the least loaded candidate and takes a lease on it — one atomic step.
  */
 export interface ConcurrencySlots {
-  /** Null when every candidate is at its concurrency limit. */
+  /**
+   * Null when every candidate is at its concurrency limit. `leaseId` names this acquisition: unique per
+   * call; a call repeated with the same id (a re-send) answers the account it took and takes no second slot.
+   */
   acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null>;
 }
 
@@ -46,23 +49,21 @@ function pick(candidates: readonly SlotCandidate[], inFlight: (id: string) => nu
 
 /** In-process slots for the single-process embedded default. */
 export class MemoryConcurrencySlots implements ConcurrencySlots {
-  private readonly counts = new Map<string, number>();
+  /** The lease ids held per account. */
+  private readonly leases = new Map<string, Set<string>>();
 
-  acquire(candidates: readonly SlotCandidate[]): Promise<SlotLease | null> {
-    const index = pick(candidates, (id) => this.counts.get(id) ?? 0);
-    const chosen = candidates[index];
+  acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
+    const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
+    const chosen = held ?? candidates[pick(candidates, (id) => this.inFlight(id))];
     if (!chosen) return Promise.resolve(null);
-    this.counts.set(chosen.id, (this.counts.get(chosen.id) ?? 0) + 1);
-    let released = false;
+    const leases = this.leases.get(chosen.id) ?? new Set<string>();
+    leases.add(leaseId);
+    this.leases.set(chosen.id, leases);
     return Promise.resolve({
       accountId: chosen.id,
       release: () => {
-        if (!released) {
-          released = true;
-          const left = (this.counts.get(chosen.id) ?? 1) - 1;
-          if (left <= 0) this.counts.delete(chosen.id);
-          else this.counts.set(chosen.id, left);
-        }
+        leases.delete(leaseId);
+        if (leases.size === 0 && this.leases.get(chosen.id) === leases) this.leases.delete(chosen.id);
         return Promise.resolve();
       },
     });
@@ -70,12 +71,12 @@ export class MemoryConcurrencySlots implements ConcurrencySlots {
 
   /** Slots held now on an account (for tests and metrics). */
   inFlight(accountId: string): number {
-    return this.counts.get(accountId) ?? 0;
+    return this.leases.get(accountId)?.size ?? 0;
   }
 }
 
 type SlotRedis = (Redis | Cluster) & {
-  subrelayAcquireSlotV2(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  subrelayAcquireSlotV3(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
   subrelayReleaseSlotsV2(numberOfKeys: number, ...args: string[]): Promise<number>;
 };
 
@@ -85,6 +86,10 @@ export interface RedisConcurrencySlotsOptions {
   leaseTtlMs?: number;
   /** Longest wait for Redis before failing open, ms. Default 250. */
   commandTimeoutMs?: number;
+  /**
+   * Epoch ms, for this process's own bookkeeping only (when a release that could not be sent is moot).
+   * Leases start and end on Redis's clock, so gateways with skewed clocks agree on them.
+   */
   now?: () => number;
   warn: WarnLimiter;
 }
@@ -105,6 +110,10 @@ const RETRY_LIMIT = 10_000;
  * Slots in Redis, one sorted set of expiring leases per account. Every slot key shares one hash tag so
  * the acquire script can weigh several accounts at once on Redis Cluster. When Redis fails or is slow
  * the gateway fails open: it takes the first candidate without a lease rather than refusing traffic.
+ * The script may still run later (a paused or slow Redis works through what it was sent, and ioredis
+ * re-sends unanswered commands after a reconnect), so a failed acquisition queues a release of its lease
+ * id on every candidate: sent on the same connection after the acquisition, it undoes it wherever it
+ * landed. The script takes nothing when the lease id is already held, so a re-send takes no second slot.
  *
  * Releases are not sent one by one: a release waits for the next acquisition, which carries it in the
  * same script call, or at the latest for the end of the current event-loop turn, when every release
@@ -123,7 +132,7 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
   private flushScheduled = false;
 
   constructor(redis: Redis | Cluster, options: RedisConcurrencySlotsOptions) {
-    redis.defineCommand("subrelayAcquireSlotV2", { lua: acquireSlotScript });
+    redis.defineCommand("subrelayAcquireSlotV3", { lua: acquireSlotScript });
     redis.defineCommand("subrelayReleaseSlotsV2", { lua: releaseSlotsScript });
     this.redis = redis as SlotRedis;
     this.prefix = options.prefix ?? "subrelay:";
@@ -142,7 +151,7 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     if (candidates.length === 0) return null;
     const releases = this.takePending();
     const keys: string[] = candidates.map((candidate) => this.key(candidate.id));
-    const args: (string | number)[] = [this.now(), this.leaseTtlMs, leaseId, candidates.length];
+    const args: (string | number)[] = [this.leaseTtlMs, leaseId, candidates.length];
     for (const candidate of candidates) args.push(candidate.concurrency, candidate.priority);
     for (const release of releases) {
       keys.push(release.key);
@@ -150,15 +159,23 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     }
     let chosen: number;
     try {
-      chosen = await withTimeout(this.redis.subrelayAcquireSlotV2(keys.length, ...keys, ...args), this.commandTimeoutMs);
+      chosen = await withTimeout(this.redis.subrelayAcquireSlotV3(keys.length, ...keys, ...args), this.commandTimeoutMs);
       for (const release of releases) release.done();
     } catch (error) {
       // The releases may or may not have been applied; removing a lease twice is harmless, so they
       // ride on a later call.
       this.failed(releases, error);
       this.warn("concurrency slots unavailable; failing open", error);
+      // The script may yet run, on whichever candidate it picks: undo it on all of them. The release
+      // goes after the acquisition on the connection, so it finds the lease once Redis gets to it.
+      const releasedAt = this.now();
+      const undone = Promise.all(
+        candidates.map(
+          (candidate) => new Promise<void>((done) => this.queue({ key: this.key(candidate.id), leaseId, releasedAt, done })),
+        ),
+      ).then(() => undefined);
       const first = candidates[0]!;
-      return { accountId: first.id, release: () => Promise.resolve() };
+      return { accountId: first.id, release: () => undone };
     }
     const candidate = candidates[chosen - 1];
     if (!candidate) return null;

@@ -141,6 +141,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const directory = new AccountDirectory({ now, load: (id) => loadUpstreamAccount(database, id) });
   const states = new AccountStateRecorder({
     logger: log,
+    now,
     write: (accountId, verdict) => writeAccountState(database, accountId, verdict),
     push: (snapshot) => ownWrites.setAccount(snapshot),
   });

@@ -114,6 +114,8 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
   const tokenVersion = new Map<string, number>();
   const calls = new Map<string, number>();
   const sticky = options.sticky ?? new MemoryStickySessions({ now: () => NOW });
+  const leaseIds: string[] = [];
+  const slots = new MemoryConcurrencySlots();
 
   const ports: RelayPorts = {
     providers,
@@ -135,7 +137,12 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
         return Promise.resolve();
       },
     },
-    slots: new MemoryConcurrencySlots(),
+    slots: {
+      acquire: (candidates, leaseId) => {
+        leaseIds.push(leaseId);
+        return slots.acquire(candidates, leaseId);
+      },
+    },
     sticky,
     upstream: {
       send: (request) => {
@@ -196,7 +203,7 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
       ...overrides,
     });
   };
-  return { call, sent, states, usage, failovers, invalidated, responses, errors, sticky, providers };
+  return { call, sent, states, usage, failovers, invalidated, responses, errors, sticky, providers, leaseIds };
 }
 
 describe("Relay failover loop", () => {
@@ -222,6 +229,18 @@ describe("Relay failover loop", () => {
     expect(relay.responses).toEqual([expect.objectContaining({ status: 200, body: '{"from":"b"}' })]);
     expect(relay.failovers).toEqual([{ platform: "claude", reason }]);
     expect(relay.states).toEqual(recorded ? [{ accountId: "a", verdict: expect.objectContaining(recorded) }] : []);
+  });
+
+  it("takes each slot of one request under its own lease id, so undoing one attempt's lease cannot end another's", async () => {
+    const relay = relayOver([
+      { id: "a", priority: 0, type: "oauth", answers: [{ status: 401 }, { status: 429 }] },
+      { id: "b", priority: 1 },
+    ]);
+    await relay.call();
+    expect(relay.sent.map((one) => one.accountId)).toEqual(["a", "a", "b"]);
+    expect(relay.leaseIds).toHaveLength(3);
+    expect(new Set(relay.leaseIds).size).toBe(3);
+    expect(relay.leaseIds.every((id) => id.startsWith("req-1"))).toBe(true);
   });
 
   it("fails over on a network error with no upstream text", async () => {

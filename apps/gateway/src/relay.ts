@@ -150,10 +150,13 @@ export class Relay {
     let lastRefusal: Refusal | undefined;
     let lastPlatform = grant.platform;
 
+    // One lease id per acquisition: a late undo of an earlier attempt's lease must not end a later one's.
+    let acquisitions = 0;
     for (let tried = 0; tried < MAX_ACCOUNTS; ) {
       const ranked = rankCandidates(eligible, { now: this.now(), exclude: excluded });
       if (ranked.length === 0) break;
-      const lease = await this.ports.slots.acquire(slotCandidates(ranked, stickyAccountId), call.requestId);
+      acquisitions += 1;
+      const lease = await this.ports.slots.acquire(slotCandidates(ranked, stickyAccountId), `${call.requestId}:${acquisitions}`);
       if (!lease) {
         lastRefusal ??= new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.");
         break;
