@@ -42,10 +42,10 @@ describe("outbox ordering guards", () => {
   /** Resolves once some backend of this database waits on an advisory lock (the outbox lock). */
   async function someoneWaitsOnTheOutboxLock(): Promise<"waiting"> {
     for (;;) {
-      const result = (await database.db.execute(
+      const result: unknown = await database.db.execute(
         "select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = 'advisory'",
-      )) as unknown as { rows: { waiting: number }[] };
-      if ((result.rows[0]?.waiting ?? 0) > 0) return "waiting";
+      );
+      if (((result as { rows: { waiting: number }[] }).rows[0]?.waiting ?? 0) > 0) return "waiting";
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
