@@ -65,8 +65,9 @@ export class MemoryTokenStore implements TokenStore {
 
   invalidateToken(key: string, tokenVersion: number, ttlMs: number): Promise<void> {
     const entry = this.#entry(key);
-    const version = Math.max(tokenVersion, entry?.tokenVersion ?? 0);
-    this.#tokens.set(key, { token: undefined, tokenVersion: version, expiresAt: this.#now() + ttlMs });
+    // A newer token (or a marker at a newer version) is kept: the 401 was for an older token.
+    if (entry !== undefined && entry.tokenVersion > tokenVersion) return Promise.resolve();
+    this.#tokens.set(key, { token: undefined, tokenVersion, expiresAt: this.#now() + ttlMs });
     return Promise.resolve();
   }
 

@@ -30,7 +30,7 @@ export interface RedisTokenStoreOptions {
 /** Lua commands, registered once per connection under versioned names. */
 const scripts = {
   setTokenIfNewer: { name: "subrelayTokenSetIfNewerV1", lua: setTokenIfNewerScript },
-  invalidateToken: { name: "subrelayTokenInvalidateV1", lua: invalidateTokenScript },
+  invalidateToken: { name: "subrelayTokenInvalidateV2", lua: invalidateTokenScript },
   extendLock: { name: "subrelayTokenExtendLockV1", lua: extendLockScript },
   releaseLock: { name: "subrelayTokenReleaseLockV1", lua: releaseLockScript },
 } as const;

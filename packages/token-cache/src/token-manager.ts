@@ -135,7 +135,7 @@ export class TokenManager {
     const lookup = await this.#lookup(key);
     if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
       this.#metrics.cacheHit?.(account.platform);
-      return { accessToken: lookup.token.accessToken, expiresAt: lookup.token.expiresAt };
+      return served(lookup.token);
     }
     this.#metrics.cacheMiss?.(account.platform);
     const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
@@ -146,21 +146,21 @@ export class TokenManager {
         // Our copy of the account predates a refresh: serve the newer cached token instead.
         const newer = await this.#lookup(key);
         if (newer.state === "hit" && this.#isValid(newer.token.expiresAt)) {
-          return { accessToken: newer.token.accessToken, expiresAt: newer.token.expiresAt };
+          return served(newer.token);
         }
       }
-      if (written !== "invalidated") return { accessToken: credentials.accessToken, expiresAt: credentials.expiresAt };
+      if (written !== "invalidated") return served(credentials);
     }
     const outcome = await this.#refresh(account, refresher, key, this.#refreshSkewMs, options.signal);
-    const served = outcome.account.credentials;
+    const result = outcome.account.credentials;
     if (outcome.failure !== undefined) {
       const permanent = TokenRefreshError.isInstance(outcome.failure) && outcome.failure.permanent;
-      if (permanent || !outcome.refreshed && !this.#isValid(served.expiresAt)) throw outcome.failure;
+      if (permanent || !outcome.refreshed && !this.#isValid(result.expiresAt)) throw outcome.failure;
     }
-    if (!this.#isValid(served.expiresAt)) {
+    if (!this.#isValid(result.expiresAt)) {
       throw new TokenRefreshError("no valid token is available", { code: "no_valid_token", permanent: false });
     }
-    return { accessToken: served.accessToken, expiresAt: served.expiresAt };
+    return served(result);
   }
 
   /**
@@ -191,13 +191,16 @@ export class TokenManager {
 
   /**
    * Marks the account's cached token bad (call it after an upstream 401): it is dropped from the cache
-   * and neither it nor any older token is cached again; the next getAccessToken refreshes. A no-op
-   * (with a warning) while the store is unreachable.
+   * and neither it nor any older token is cached again; the next getAccessToken refreshes.
+   * `failedVersion` is the `tokenVersion` {@link getToken} returned with the token that got the 401
+   * (default: the version in `account.credentials`): when the cache already holds a newer token, it is kept
+   * (a late 401 on an old token must not throw away the one just refreshed). A no-op (with a warning) while
+   * the store is unreachable.
    */
-  async invalidate(account: TokenAccount): Promise<void> {
+  async invalidate(account: TokenAccount, failedVersion: number = versionOf(account.credentials)): Promise<void> {
     const { key } = this.#route(account);
     await this.#storeCall("invalidateToken", () =>
-      this.#store.invalidateToken(key, versionOf(account.credentials), this.#unknownExpiryTtlMs),
+      this.#store.invalidateToken(key, failedVersion, this.#unknownExpiryTtlMs),
     );
   }
 
@@ -448,6 +451,10 @@ export class TokenManager {
 
 function versionOf(credentials: { tokenVersion?: number }): number {
   return credentials.tokenVersion ?? 0;
+}
+
+function served(token: { accessToken: string; expiresAt?: number; tokenVersion?: number }): AccessToken {
+  return { accessToken: token.accessToken, expiresAt: token.expiresAt, tokenVersion: versionOf(token) };
 }
 
 function withToken(account: TokenAccount, token: CachedToken): TokenAccount {

@@ -60,9 +60,10 @@ export interface TokenStore {
   setTokenIfNewer(key: string, token: CachedToken, ttlMs: number): Promise<SetTokenResult>;
 
   /**
-   * Drops the cached token and leaves an invalidation marker for `ttlMs` recording
-   * `max(tokenVersion, cached version)`: no token of that version or older can be cached again, and the
-   * next caller refreshes (used after an upstream 401).
+   * Drops the cached token and leaves an invalidation marker for `ttlMs` at `tokenVersion`: no token of
+   * that version or older can be cached again, and the next caller refreshes (used after an upstream 401).
+   * A no-op when the key already holds a token or a marker with a higher version: a late 401 on an old token
+   * never throws away a newer one.
    */
   invalidateToken(key: string, tokenVersion: number, ttlMs: number): Promise<void>;
 
