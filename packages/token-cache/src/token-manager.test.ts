@@ -122,3 +122,32 @@ describe("TokenManager when a refresh leaves no valid token", () => {
     expect(refresher.calls).toHaveLength(1);
   });
 });
+
+describe("TokenManager and the refresh skew (injected clock)", () => {
+  it("never serves a cached token inside its last refreshSkewMs: the next call refreshes", async () => {
+    const minute = 60_000;
+    let clock = Date.now();
+    const near = { id: "a1", platform: "claude", credentials: { accessToken: "near", refreshToken: "rt", expiresAt: clock + 4 * minute } };
+    const accounts = new FakeAccounts(near);
+    const refresher = new FakeRefresher(() => ({ accessToken: "new", refreshToken: "rt-2", expiresAt: clock + 8 * 60 * minute }));
+    const store = new MemoryTokenStore({ now: () => clock });
+    const tokens = new TokenManager({
+      accounts,
+      refreshers: { claude: refresher },
+      store,
+      now: () => clock,
+      refreshSkewMs: 3 * minute,
+      cacheSkewMs: 5 * minute,
+    });
+    // 4 min left, more than the refresh skew: served and cached.
+    expect(await tokens.getAccessToken(near)).toBe("near");
+    expect(await store.getToken("claude:account:a1")).toMatchObject({ state: "hit", token: { accessToken: "near" } });
+    clock += minute - 1;
+    expect(await tokens.getAccessToken(near)).toBe("near");
+    expect(refresher.calls).toHaveLength(0);
+    // Now inside the refresh skew (3 min left): no cached hit, a refresh.
+    clock += 1;
+    expect(await tokens.getAccessToken(near)).toBe("new");
+    expect(refresher.calls).toHaveLength(1);
+  });
+});

@@ -4,7 +4,7 @@ import { KeyedMutex } from "./keyed-mutex";
 import { MemoryTokenStore } from "./memory-token-store";
 import { TokenRefreshError } from "./token-refresh-error";
 import type { RefreshOutcome, TokenMetrics } from "./token-metrics";
-import type { CachedToken, TokenLookup, TokenStore } from "./token-store";
+import type { CachedToken, SetTokenResult, TokenLookup, TokenStore } from "./token-store";
 import { TokenStoreError } from "./token-store-error";
 import type { AccessToken, AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
 
@@ -17,7 +17,10 @@ export interface TokenManagerOptions {
   store?: TokenStore;
   /** getAccessToken refreshes a token that expires within this many ms (or whose expiry is unknown). Default 180_000. */
   refreshSkewMs?: number;
-  /** A cached token's TTL is its time to expiry minus this many ms (the whole remaining time when less is left). Default 300_000. */
+  /**
+   * A cached token's TTL is its time to expiry minus this many ms, and never reaches into the last
+   * `refreshSkewMs` (so a token that getAccessToken would refresh is never served from the cache). Default 300_000.
+   */
   cacheSkewMs?: number;
   /** TTL of the refresh lock in ms; a refresh that runs longer extends it every `lockTtlMs / 3`. Default 30_000. */
   lockTtlMs?: number;
@@ -309,7 +312,7 @@ export class TokenManager {
       }
       this.#recordRefresh(current.platform, "transient_failure", started);
       this.#logger?.warn({ ...fields, code: failure.code, status: failure.status }, "token refresh failed");
-      if (this.#isValid(current.credentials.expiresAt)) await this.#cache(key, current.credentials, this.#failureTtlMs);
+      if (this.#isValid(current.credentials.expiresAt)) await this.#cache(key, current.credentials, true);
       return { refreshed: false, lockHeld, account: current, failure };
     }
     const tokenVersion = Math.max(versionOf(current.credentials), cachedVersion, 0) + 1;
@@ -394,19 +397,29 @@ export class TokenManager {
     return expiresAt === undefined || expiresAt > this.#now();
   }
 
-  /** Rule 2: TTL = expiry - cacheSkew; the remaining time when less is left; unknown expiry: 30 min; expired: failureTtl. */
-  #cacheTtl(expiresAt: number | undefined): number {
+  /**
+   * Rule 2: TTL = expiry - cacheSkew, and never past expiry - refreshSkew (a hit is served without a clock
+   * check against the skew, so the TTL is what keeps a token inside its refresh skew out of the cache);
+   * 0 (not cached) when the token is already inside the skew. After a failed refresh (`afterFailure`) the
+   * still-valid token is cached for failureTtl at most, and never past its expiry. Unknown expiry: 30 min;
+   * expired: failureTtl.
+   */
+  #cacheTtl(expiresAt: number | undefined, afterFailure: boolean): number {
     if (expiresAt === undefined) return this.#unknownExpiryTtlMs;
     const remaining = expiresAt - this.#now();
     if (remaining <= 0) return this.#failureTtlMs;
-    if (remaining < this.#cacheSkewMs) return remaining;
-    return remaining - this.#cacheSkewMs;
+    if (afterFailure) return Math.min(remaining, this.#failureTtlMs);
+    const beforeSkew = remaining - this.#refreshSkewMs;
+    if (beforeSkew <= 0) return 0;
+    if (remaining < this.#cacheSkewMs) return beforeSkew;
+    return Math.min(remaining - this.#cacheSkewMs, beforeSkew);
   }
 
-  #cache(key: string, credentials: OAuthCredentials, maxTtlMs = Number.POSITIVE_INFINITY) {
+  async #cache(key: string, credentials: OAuthCredentials, afterFailure = false): Promise<SetTokenResult | undefined> {
     const token: CachedToken = { accessToken: credentials.accessToken, tokenVersion: versionOf(credentials) };
     if (credentials.expiresAt !== undefined) token.expiresAt = credentials.expiresAt;
-    const ttlMs = Math.min(this.#cacheTtl(credentials.expiresAt), maxTtlMs);
+    const ttlMs = this.#cacheTtl(credentials.expiresAt, afterFailure);
+    if (ttlMs <= 0) return undefined;
     return this.#storeCall("setTokenIfNewer", () => this.#store.setTokenIfNewer(key, token, ttlMs));
   }
 

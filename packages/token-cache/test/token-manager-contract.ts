@@ -70,10 +70,10 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       expect(await peer.getToken(key)).toMatchObject({ state: "hit", token: { accessToken: "far" } });
       expect(accounts.gets).toBe(0);
 
-      // Less than cacheSkew left (but more than refreshSkew): the remaining time.
+      // Less than cacheSkew left (but more than refreshSkew): until the refresh skew begins, not to expiry.
       const other = { id: "a2", platform: "claude", credentials: { accessToken: "near", expiresAt: clock + 4 * minute } };
       await tokens.getAccessToken(other);
-      expect(ttls[1]).toBe(4 * minute);
+      expect(ttls[1]).toBe(minute);
 
       // Unknown expiry and already expired are refreshed (rule 3); the refreshed token's TTL follows the same rule.
       refresher.respond = () => ({ accessToken: "no-expiry" });
