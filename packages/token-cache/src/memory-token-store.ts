@@ -72,7 +72,8 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    if (this.#lockOwner(key) !== undefined) return Promise.resolve(false);
+    const holder = this.#lockOwner(key);
+    if (holder !== undefined && holder !== owner) return Promise.resolve(false);
     this.#locks.set(key, { owner, expiresAt: this.#now() + ttlMs });
     return Promise.resolve(true);
   }

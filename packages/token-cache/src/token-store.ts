@@ -69,7 +69,8 @@ export interface TokenStore {
 
   /**
    * Takes the refresh lock for `key` for `ttlMs` milliseconds if nobody holds it. `owner` is a random
-   * token unique to this attempt; only the owner can extend or release. Resolves true when taken.
+   * token unique to this attempt; only the owner can extend or release. Resolves true when taken, and also
+   * when `owner` already holds it (the TTL is reset): the call is safe to re-send after a reconnect.
    */
   acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean>;
 

@@ -383,6 +383,21 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       expect(refresher.calls).toHaveLength(2);
     });
 
+    it("a lock acquire re-sent after a reconnect: the owner refreshes and does not wait for itself", async () => {
+      const expired = account({ accessToken: "old-at", refreshToken: "rt-1", expiresAt: clock - 1 });
+      accounts = new FakeAccounts(expired);
+      // The first send of the acquire reached the store but its reply was lost; the client re-sends it.
+      store.hooks.acquireLock = async (lockKey, owner, ttlMs) => {
+        await shared.store.acquireLock(lockKey, owner, ttlMs);
+      };
+      const tokens = manager({ lockWaitMs: 100 });
+      expect(await tokens.getAccessToken(expired)).toBe("new-at-1");
+      expect(store.count("waitForRefresh")).toBe(0);
+      expect(refresher.calls).toHaveLength(1);
+      // The lock was released: another owner takes it at once.
+      expect(await peer.acquireLock(key, "after", 1_000)).toBe(true);
+    });
+
     it("rule 11: token values never reach logs, metrics or error messages", async () => {
       const secrets = ["secret-at-1", "secret-rt-1", "secret-at-2", "secret-rt-2"];
       const logger = recordingLogger();

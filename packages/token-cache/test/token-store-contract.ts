@@ -67,6 +67,15 @@ export function describeTokenStoreContract(name: string, setup: () => Promise<St
       expect(await store.getToken("claude:account:9")).toEqual({ state: "invalidated", tokenVersion: 4 });
     });
 
+    it("an acquire re-sent by the owner (after a reconnect) answers acquired; another owner still waits", async () => {
+      expect(await store.acquireLock(key, "owner-a", 10_000)).toBe(true);
+      expect(await store.acquireLock(key, "owner-a", 10_000)).toBe(true);
+      expect(await peer.acquireLock(key, "owner-a", 10_000)).toBe(true);
+      expect(await peer.acquireLock(key, "owner-b", 10_000)).toBe(false);
+      expect(await store.releaseLock(key, "owner-a")).toBe(true);
+      expect(await peer.acquireLock(key, "owner-b", 10_000)).toBe(true);
+    });
+
     it("gives the lock to one owner; only the owner extends or releases it", async () => {
       expect(await store.acquireLock(key, "owner-a", 10_000)).toBe(true);
       expect(await peer.acquireLock(key, "owner-b", 10_000)).toBe(false);
