@@ -41,6 +41,15 @@ export interface TokenManagerOptions {
   now?: () => number;
   /** Lock owner tokens. Default `crypto.randomUUID`. */
   createLockOwner?: () => string;
+  /**
+   * After a refresh, a failed `saveCredentials` is retried after each of these delays (ms) while the lock is
+   * held. If every attempt fails, the credentials are kept in memory (served and refreshed from, instead of
+   * the stale stored ones) and saved again in the background, every last delay, until written.
+   * Default `[100, 500, 2_000]`.
+   */
+  saveRetryDelaysMs?: readonly number[];
+  /** Waits `ms` (the save retries' backoff). Default: an unref'd `setTimeout`. */
+  sleep?: (ms: number) => Promise<void>;
   /** Default: silent. Never receives token values. */
   logger?: Logger;
   metrics?: TokenMetrics;
@@ -95,6 +104,10 @@ export class TokenManager {
   /** Concurrent cache reads of one key share one store call: a herd costs one GET per process, not one per caller. */
   readonly #reads = new Group<TokenLookup>();
   readonly #mutex = new KeyedMutex();
+  readonly #saveRetryDelaysMs: readonly number[];
+  readonly #sleep: (ms: number) => Promise<void>;
+  /** Refreshed credentials not yet written to the database, per account id (newest only). */
+  readonly #unsaved = new Map<string, OAuthCredentials>();
   #lastWarningAt = Number.NEGATIVE_INFINITY;
   #suppressedWarnings = 0;
 
@@ -112,6 +125,8 @@ export class TokenManager {
     this.#warningIntervalMs = options.warningIntervalMs ?? 10_000;
     this.#now = options.now ?? Date.now;
     this.#createLockOwner = options.createLockOwner ?? randomUUID;
+    this.#saveRetryDelaysMs = options.saveRetryDelaysMs ?? [100, 500, 2_000];
+    this.#sleep = options.sleep ?? sleepUnref;
     this.#logger = options.logger;
     this.#metrics = options.metrics ?? noMetrics;
   }
@@ -268,7 +283,7 @@ export class TokenManager {
     }
     // Every caller left before anything irreversible started: no reason to spend a refresh token.
     flightSignal.throwIfAborted();
-    const current = await this.#accounts.get(account.id);
+    const current = await this.#withUnsaved(await this.#accounts.get(account.id));
     if (current === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
@@ -323,15 +338,61 @@ export class TokenManager {
     };
     const account: TokenAccount = { ...current, credentials };
     this.#recordRefresh(current.platform, "refreshed", started);
+    // The endpoint may have rotated the refresh token: the new one exists only here until it is written.
+    this.#unsaved.set(current.id, credentials);
     let failure: unknown;
-    try {
-      await this.#accounts.saveCredentials(current.id, credentials);
-    } catch (error) {
-      failure = error;
-      this.#logger?.error(fields, "refreshed credentials could not be saved; the rotated refresh token may be lost");
+    for (let attempt = 0; ; attempt++) {
+      failure = await this.#saveUnsaved(current.id, credentials);
+      if (failure === undefined) break;
+      const delay = this.#saveRetryDelaysMs[attempt];
+      if (delay === undefined) break;
+      await this.#sleep(delay);
+    }
+    if (failure !== undefined) {
+      this.#logger?.error(fields, "refreshed credentials could not be saved; kept in memory and retried until written");
+      void this.#retryUnsavedInBackground(current.id, credentials, fields);
     }
     await this.#cache(key, credentials);
     return failure === undefined ? { refreshed: true, lockHeld, account } : { refreshed: true, lockHeld, account, failure };
+  }
+
+  /** Writes `credentials` unless newer ones replaced them meanwhile; the error when the write failed. */
+  async #saveUnsaved(id: string, credentials: OAuthCredentials): Promise<unknown> {
+    if (this.#unsaved.get(id) !== credentials) return undefined;
+    try {
+      await this.#accounts.saveCredentials(id, credentials);
+    } catch (error) {
+      return error ?? new Error("saveCredentials failed");
+    }
+    if (this.#unsaved.get(id) === credentials) this.#unsaved.delete(id);
+    return undefined;
+  }
+
+  async #retryUnsavedInBackground(id: string, credentials: OAuthCredentials, fields: Record<string, unknown>): Promise<void> {
+    const delay = this.#saveRetryDelaysMs.at(-1) ?? 1_000;
+    while (this.#unsaved.get(id) === credentials) {
+      await this.#sleep(delay);
+      if ((await this.#saveUnsaved(id, credentials)) === undefined) {
+        this.#logger?.info(fields, "refreshed credentials saved after a retry");
+        return;
+      }
+    }
+  }
+
+  /**
+   * The stored account, with credentials this process refreshed but could not save yet in place of the
+   * stored ones (which still hold the refresh token the endpoint already rotated away). Tries the save again.
+   */
+  async #withUnsaved(stored: TokenAccount | null): Promise<TokenAccount | null> {
+    if (stored === null) return null;
+    const pending = this.#unsaved.get(stored.id);
+    if (pending === undefined) return stored;
+    if (versionOf(stored.credentials) >= versionOf(pending)) {
+      this.#unsaved.delete(stored.id);
+      return stored;
+    }
+    await this.#saveUnsaved(stored.id, pending);
+    return { ...stored, credentials: pending };
   }
 
   async #awaitOtherProcess(
@@ -358,7 +419,7 @@ export class TokenManager {
     if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
       return { refreshed: false, lockHeld: false, account: withToken(account, lookup.token) };
     }
-    const current = await this.#accounts.get(account.id);
+    const current = await this.#withUnsaved(await this.#accounts.get(account.id));
     if (current === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
@@ -464,6 +525,10 @@ export class TokenManager {
 
 function versionOf(credentials: { tokenVersion?: number }): number {
   return credentials.tokenVersion ?? 0;
+}
+
+function sleepUnref(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function served(token: { accessToken: string; expiresAt?: number; tokenVersion?: number }): AccessToken {
