@@ -19,14 +19,18 @@ function manager(tokens: AccessToken[]) {
       asked.push(tokenAccount);
       return Promise.resolve(tokens[Math.min(asked.length, tokens.length) - 1]!);
     },
-    invalidate: () => Promise.resolve(),
+    invalidated: [] as (number | undefined)[],
+    invalidate(_account: TokenAccount, failedVersion?: number) {
+      this.invalidated.push(failedVersion);
+      return Promise.resolve();
+    },
   };
 }
 
 describe("AccessTokens", () => {
   it("reuses a token for a few seconds without asking the shared cache", async () => {
     let now = 1_000_000;
-    const shared = manager([{ accessToken: "a", expiresAt: now + 3_600_000 }, { accessToken: "b", expiresAt: now + 3_600_000 }]);
+    const shared = manager([{ accessToken: "a", expiresAt: now + 3_600_000, tokenVersion: 1 }, { accessToken: "b", expiresAt: now + 3_600_000, tokenVersion: 1 }]);
     const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
     expect(await tokens.get(account)).toBe("a");
     now += 4_999;
@@ -39,7 +43,7 @@ describe("AccessTokens", () => {
 
   it("never keeps a token past its expiry, however long the local reuse", async () => {
     let now = 1_000_000;
-    const shared = manager([{ accessToken: "ending", expiresAt: now + 2_000 }, { accessToken: "next", expiresAt: now + 3_600_000 }]);
+    const shared = manager([{ accessToken: "ending", expiresAt: now + 2_000, tokenVersion: 1 }, { accessToken: "next", expiresAt: now + 3_600_000, tokenVersion: 1 }]);
     const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
     expect(await tokens.get(account)).toBe("ending");
     now += 1_999;
@@ -50,11 +54,31 @@ describe("AccessTokens", () => {
 
   it("asks again at once after an invalidation", async () => {
     const now = 1_000_000;
-    const shared = manager([{ accessToken: "refused", expiresAt: now + 3_600_000 }, { accessToken: "fresh" }]);
+    const shared = manager([{ accessToken: "refused", expiresAt: now + 3_600_000, tokenVersion: 1 }, { accessToken: "fresh", tokenVersion: 2 }]);
     const tokens = new AccessTokens(shared, { now: () => now });
     expect(await tokens.get(account)).toBe("refused");
     await tokens.invalidate(account);
     expect(await tokens.get(account)).toBe("fresh");
     expect(shared.asked.map((asked) => asked.id)).toEqual(["7", "7"]);
+  });
+
+  it("invalidates the shared cache at the version of the token that got the 401, not the account's", async () => {
+    let now = 1_000_000;
+    const shared = manager([
+      { accessToken: "old", expiresAt: now + 3_600_000, tokenVersion: 5 },
+      { accessToken: "new", expiresAt: now + 3_600_000, tokenVersion: 9 },
+    ]);
+    const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
+    expect(await tokens.get(account)).toBe("old");
+    now += 5_000;
+    expect(await tokens.get(account)).toBe("new");
+    // A late 401 on the old token: invalidated at version 5 (the store keeps the newer 9), and the
+    // fresh token is kept here too.
+    await tokens.invalidate(account, "old");
+    expect(shared.invalidated).toEqual([5]);
+    expect(await tokens.get(account)).toBe("new");
+    expect(shared.asked).toHaveLength(2);
+    await tokens.invalidate(account, "new");
+    expect(shared.invalidated).toEqual([5, 9]);
   });
 });

@@ -18,6 +18,8 @@ export interface AccessTokensOptions {
  */
 export class AccessTokens {
   private readonly local = new Map<string, { token: string; until: number }>();
+  /** Per account, the versions of the last few tokens served here, so a 401 names the version it was for. */
+  private readonly served = new Map<string, Map<string, number>>();
   private readonly now: () => number;
 
   constructor(
@@ -31,19 +33,38 @@ export class AccessTokens {
   async get(account: UpstreamAccount, clientGone?: Cancellation): Promise<string> {
     const cached = this.local.get(account.id);
     if (cached && cached.until > this.now()) return cached.token;
-    const { accessToken, expiresAt } = await this.manager.getToken(tokenAccount(account), { signal: clientGone?.signal });
+    const { accessToken, expiresAt, tokenVersion } = await this.manager.getToken(tokenAccount(account), {
+      signal: clientGone?.signal,
+    });
     // Kept a few seconds, and never past the token's own end.
     const until = Math.min(this.now() + (this.options.localTtlMs ?? 5_000), expiresAt ?? Number.POSITIVE_INFINITY);
     this.local.set(account.id, { token: accessToken, until });
+    this.remember(account.id, accessToken, tokenVersion);
     return accessToken;
   }
 
-  /** After an upstream 401: forget the token here and in the shared cache, so the next call refreshes. */
-  async invalidate(account: UpstreamAccount): Promise<void> {
-    this.local.delete(account.id);
-    await this.manager.invalidate(tokenAccount(account));
+  /**
+   * After an upstream 401 on `failedToken` (the token the request sent): forget it here and in the shared
+   * cache, so the next call refreshes. The shared cache is invalidated at the version that token was served
+   * with, so a late 401 on an old token keeps a newer one that was refreshed meanwhile.
+   */
+  async invalidate(account: UpstreamAccount, failedToken?: string): Promise<void> {
+    const local = this.local.get(account.id);
+    if (failedToken === undefined || local?.token === failedToken) this.local.delete(account.id);
+    const failedVersion = failedToken === undefined ? undefined : this.served.get(account.id)?.get(failedToken);
+    await this.manager.invalidate(tokenAccount(account), failedVersion);
+  }
+
+  private remember(accountId: string, accessToken: string, tokenVersion: number): void {
+    let versions = this.served.get(accountId);
+    if (versions === undefined) this.served.set(accountId, (versions = new Map<string, number>()));
+    versions.delete(accessToken);
+    versions.set(accessToken, tokenVersion);
+    if (versions.size > SERVED_VERSIONS_KEPT) versions.delete(versions.keys().next().value!);
   }
 }
+
+const SERVED_VERSIONS_KEPT = 4;
 
 export function tokenAccount(account: UpstreamAccount): TokenAccount {
   return { id: account.id, platform: account.platform, credentials: account.credentials as OAuthCredentials };

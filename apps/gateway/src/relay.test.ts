@@ -111,6 +111,8 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
   const usage: UsageRow[] = [];
   const failovers: Array<{ platform: string; reason: string }> = [];
   const invalidated: string[] = [];
+  /** The access token each invalidation named (the one that got the 401). */
+  const failedTokens: (string | undefined)[] = [];
   const tokenVersion = new Map<string, number>();
   const calls = new Map<string, number>();
   const sticky = options.sticky ?? new MemoryStickySessions({ now: () => NOW });
@@ -131,8 +133,9 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
     },
     tokens: {
       get: (account) => Promise.resolve(`token-${account.id}-${tokenVersion.get(account.id) ?? 0}`),
-      invalidate: (account) => {
+      invalidate: (account, failedToken) => {
         invalidated.push(account.id);
+        failedTokens.push(failedToken);
         tokenVersion.set(account.id, (tokenVersion.get(account.id) ?? 0) + 1);
         return Promise.resolve();
       },
@@ -203,7 +206,7 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
       ...overrides,
     });
   };
-  return { call, sent, states, usage, failovers, invalidated, responses, errors, sticky, providers, leaseIds };
+  return { call, sent, states, usage, failovers, invalidated, failedTokens, responses, errors, sticky, providers, leaseIds };
 }
 
 describe("Relay failover loop", () => {
@@ -267,6 +270,8 @@ describe("Relay failover loop", () => {
       ["a", "token-a-1"],
     ]);
     expect(once.invalidated).toEqual(["a"]);
+    // The invalidation names the token that got the 401, so a late 401 cannot drop a newer token.
+    expect(once.failedTokens).toEqual(["token-a-0"]);
     expect(once.responses[0]!.body).toBe('{"from":"a"}');
 
     const twice = relayOver([{ id: "a", type: "oauth", priority: 0, answers: [{ status: 401 }] }, { id: "b", priority: 1 }]);

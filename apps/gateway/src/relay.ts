@@ -55,7 +55,8 @@ export interface RelayPorts {
   /** Access tokens of OAuth accounts. */
   tokens: {
     get(account: UpstreamAccount, clientGone?: Cancellation): Promise<string>;
-    invalidate(account: UpstreamAccount): Promise<void>;
+    /** After a 401 on `failedToken` (the access token the request sent). */
+    invalidate(account: UpstreamAccount, failedToken?: string): Promise<void>;
   };
   /** Per-account concurrency: picks the least loaded of the best candidates and holds a slot. */
   slots: { acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> };
@@ -245,7 +246,7 @@ export class Relay {
         const verdict = provider.classify({ status: answer.status, headers: answer.headers, bodyText }, this.now());
         if (verdict.kind === "auth" && account.type === "oauth" && !authRetried.has(account.id)) {
           authRetried.add(account.id);
-          await this.ports.tokens.invalidate(account);
+          await this.ports.tokens.invalidate(account, accessToken);
           return { kind: "retry_same" };
         }
         const refusal = { status: answer.status, headers: answer.headers, bodyText, dialect: provider.dialect };

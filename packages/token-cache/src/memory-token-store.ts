@@ -65,13 +65,15 @@ export class MemoryTokenStore implements TokenStore {
 
   invalidateToken(key: string, tokenVersion: number, ttlMs: number): Promise<void> {
     const entry = this.#entry(key);
-    const version = Math.max(tokenVersion, entry?.tokenVersion ?? 0);
-    this.#tokens.set(key, { token: undefined, tokenVersion: version, expiresAt: this.#now() + ttlMs });
+    // A newer token (or a marker at a newer version) is kept: the 401 was for an older token.
+    if (entry !== undefined && entry.tokenVersion > tokenVersion) return Promise.resolve();
+    this.#tokens.set(key, { token: undefined, tokenVersion, expiresAt: this.#now() + ttlMs });
     return Promise.resolve();
   }
 
   acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    if (this.#lockOwner(key) !== undefined) return Promise.resolve(false);
+    const holder = this.#lockOwner(key);
+    if (holder !== undefined && holder !== owner) return Promise.resolve(false);
     this.#locks.set(key, { owner, expiresAt: this.#now() + ttlMs });
     return Promise.resolve(true);
   }

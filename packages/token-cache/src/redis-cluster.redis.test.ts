@@ -51,6 +51,8 @@ describe("RedisTokenStore on Redis Cluster", () => {
       expect(await peer.setTokenIfNewer(key, { accessToken: "older", tokenVersion: 4 }, 60_000)).toBe("stale");
       expect(await peer.getToken(key)).toEqual({ state: "hit", token: { accessToken: `at-${key}`, expiresAt: 9e12, tokenVersion: 5 } });
       await peer.invalidateToken(key, 1, 60_000);
+      expect(await store.getToken(key)).toMatchObject({ state: "hit", token: { tokenVersion: 5 } });
+      await peer.invalidateToken(key, 5, 60_000);
       expect(await store.getToken(key)).toEqual({ state: "invalidated", tokenVersion: 5 });
       expect(await store.setTokenIfNewer(key, { accessToken: "same", tokenVersion: 5 }, 60_000)).toBe("invalidated");
 

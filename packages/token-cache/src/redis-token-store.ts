@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
+import acquireLockScript from "./lua/acquire-lock-1.lua";
 import extendLockScript from "./lua/extend-lock-1.lua";
 import invalidateTokenScript from "./lua/invalidate-token-1.lua";
 import releaseLockScript from "./lua/release-lock-1.lua";
@@ -30,7 +31,8 @@ export interface RedisTokenStoreOptions {
 /** Lua commands, registered once per connection under versioned names. */
 const scripts = {
   setTokenIfNewer: { name: "subrelayTokenSetIfNewerV1", lua: setTokenIfNewerScript },
-  invalidateToken: { name: "subrelayTokenInvalidateV1", lua: invalidateTokenScript },
+  invalidateToken: { name: "subrelayTokenInvalidateV2", lua: invalidateTokenScript },
+  acquireLock: { name: "subrelayTokenAcquireLockV1", lua: acquireLockScript },
   extendLock: { name: "subrelayTokenExtendLockV1", lua: extendLockScript },
   releaseLock: { name: "subrelayTokenReleaseLockV1", lua: releaseLockScript },
 } as const;
@@ -102,8 +104,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.#run("acquireLock", () => this.#redis.set(this.#keys.lock(key), owner, "PX", ttl(ttlMs), "NX"));
-    return reply === "OK";
+    // A script, not SET NX: re-sent after a reconnect, it still answers "acquired" to the owner.
+    return Number(await this.#script("acquireLock", this.#keys.lock(key), owner, ttl(ttlMs))) === 1;
   }
 
   async extendLock(key: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -122,3 +122,106 @@ describe("TokenManager when a refresh leaves no valid token", () => {
     expect(refresher.calls).toHaveLength(1);
   });
 });
+
+describe("TokenManager and the refresh skew (injected clock)", () => {
+  it("never serves a cached token inside its last refreshSkewMs: the next call refreshes", async () => {
+    const minute = 60_000;
+    let clock = Date.now();
+    const near = { id: "a1", platform: "claude", credentials: { accessToken: "near", refreshToken: "rt", expiresAt: clock + 4 * minute } };
+    const accounts = new FakeAccounts(near);
+    const refresher = new FakeRefresher(() => ({ accessToken: "new", refreshToken: "rt-2", expiresAt: clock + 8 * 60 * minute }));
+    const store = new MemoryTokenStore({ now: () => clock });
+    const tokens = new TokenManager({
+      accounts,
+      refreshers: { claude: refresher },
+      store,
+      now: () => clock,
+      refreshSkewMs: 3 * minute,
+      cacheSkewMs: 5 * minute,
+    });
+    // 4 min left, more than the refresh skew: served and cached.
+    expect(await tokens.getAccessToken(near)).toBe("near");
+    expect(await store.getToken("claude:account:a1")).toMatchObject({ state: "hit", token: { accessToken: "near" } });
+    clock += minute - 1;
+    expect(await tokens.getAccessToken(near)).toBe("near");
+    expect(refresher.calls).toHaveLength(0);
+    // Now inside the refresh skew (3 min left): no cached hit, a refresh.
+    clock += 1;
+    expect(await tokens.getAccessToken(near)).toBe("new");
+    expect(refresher.calls).toHaveLength(1);
+  });
+});
+
+describe("TokenManager when saveCredentials fails (the rotated refresh token must not be lost)", () => {
+  const hour = 3_600_000;
+  /** Saves fail while `failures` > 0; every attempt is counted. */
+  class FailingAccounts extends FakeAccounts {
+    failures = 0;
+    attempts = 0;
+    override saveCredentials(id: string, credentials: Parameters<FakeAccounts["saveCredentials"]>[1]): Promise<void> {
+      this.attempts++;
+      if (this.failures > 0) {
+        this.failures--;
+        return Promise.reject(new Error("connection terminated"));
+      }
+      return super.saveCredentials(id, credentials);
+    }
+  }
+
+  function setup(failures: number) {
+    const clock = Date.now();
+    const stale = { id: "a1", platform: "claude", credentials: { accessToken: "at-0", refreshToken: "rt-0", expiresAt: clock - 1 } };
+    const accounts = new FailingAccounts(stale);
+    accounts.failures = failures;
+    const sentRefreshTokens: unknown[] = [];
+    const refresher = new FakeRefresher((account, call) => {
+      sentRefreshTokens.push(account.credentials.refreshToken);
+      return { accessToken: `at-${call}`, refreshToken: `rt-${call}`, expiresAt: clock + 8 * hour };
+    });
+    // The two in-lock retries (after attempts 1 and 2) run at once; the background retry waits for the test
+    // to open `background`.
+    let background = deferred();
+    const tokens = new TokenManager({
+      accounts,
+      refreshers: { claude: refresher },
+      store: new MemoryTokenStore(),
+      now: () => clock,
+      saveRetryDelaysMs: [1, 2],
+      sleep: () => (accounts.attempts < 3 ? Promise.resolve() : background.promise),
+    });
+    return { stale, accounts, refresher, sentRefreshTokens, tokens, open: () => { background.resolve(); background = deferred(); } };
+  }
+
+  it("retries the save while holding the lock", async () => {
+    const { stale, accounts, refresher, tokens } = setup(2);
+    expect(await tokens.getAccessToken(stale)).toBe("at-1");
+    expect(accounts.attempts).toBe(3);
+    expect(accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-1");
+    expect(refresher.calls).toHaveLength(1);
+  });
+
+  it("keeps unsaved credentials, refreshes from them (never from the stale stored ones), and writes them eventually", async () => {
+    const { stale, accounts, sentRefreshTokens, tokens, open } = setup(4);
+    expect(await tokens.getAccessToken(stale)).toBe("at-1");
+    // Three attempts under the lock failed: the database still has rt-0, which the endpoint rotated away.
+    expect(accounts.attempts).toBe(3);
+    expect(accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-0");
+    // A 401 forces the next refresh before the background retry ran: it must use rt-1, not the stored rt-0.
+    await tokens.invalidate(stale, (await tokens.getToken(stale)).tokenVersion);
+    expect(await tokens.getAccessToken(stale)).toBe("at-2");
+    expect(sentRefreshTokens).toEqual(["rt-0", "rt-1"]);
+    expect(accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-2");
+    open();
+
+    // And a save that keeps failing under the lock is written by the background retry.
+    const second = setup(3);
+    expect(await second.tokens.getAccessToken(second.stale)).toBe("at-1");
+    expect(second.accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-0");
+    const written = deferred();
+    second.accounts.onSave = () => written.resolve();
+    second.open();
+    await written.promise;
+    expect(second.accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-1");
+    expect(second.sentRefreshTokens).toEqual(["rt-0"]);
+  });
+});

@@ -4,7 +4,7 @@ import { KeyedMutex } from "./keyed-mutex";
 import { MemoryTokenStore } from "./memory-token-store";
 import { TokenRefreshError } from "./token-refresh-error";
 import type { RefreshOutcome, TokenMetrics } from "./token-metrics";
-import type { CachedToken, TokenLookup, TokenStore } from "./token-store";
+import type { CachedToken, SetTokenResult, TokenLookup, TokenStore } from "./token-store";
 import { TokenStoreError } from "./token-store-error";
 import type { AccessToken, AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
 
@@ -17,7 +17,10 @@ export interface TokenManagerOptions {
   store?: TokenStore;
   /** getAccessToken refreshes a token that expires within this many ms (or whose expiry is unknown). Default 180_000. */
   refreshSkewMs?: number;
-  /** A cached token's TTL is its time to expiry minus this many ms (the whole remaining time when less is left). Default 300_000. */
+  /**
+   * A cached token's TTL is its time to expiry minus this many ms, and never reaches into the last
+   * `refreshSkewMs` (so a token that getAccessToken would refresh is never served from the cache). Default 300_000.
+   */
   cacheSkewMs?: number;
   /** TTL of the refresh lock in ms; a refresh that runs longer extends it every `lockTtlMs / 3`. Default 30_000. */
   lockTtlMs?: number;
@@ -38,6 +41,15 @@ export interface TokenManagerOptions {
   now?: () => number;
   /** Lock owner tokens. Default `crypto.randomUUID`. */
   createLockOwner?: () => string;
+  /**
+   * After a refresh, a failed `saveCredentials` is retried after each of these delays (ms) while the lock is
+   * held. If every attempt fails, the credentials are kept in memory (served and refreshed from, instead of
+   * the stale stored ones) and saved again in the background, every last delay, until written.
+   * Default `[100, 500, 2_000]`.
+   */
+  saveRetryDelaysMs?: readonly number[];
+  /** Waits `ms` (the save retries' backoff). Default: an unref'd `setTimeout`. */
+  sleep?: (ms: number) => Promise<void>;
   /** Default: silent. Never receives token values. */
   logger?: Logger;
   metrics?: TokenMetrics;
@@ -92,6 +104,10 @@ export class TokenManager {
   /** Concurrent cache reads of one key share one store call: a herd costs one GET per process, not one per caller. */
   readonly #reads = new Group<TokenLookup>();
   readonly #mutex = new KeyedMutex();
+  readonly #saveRetryDelaysMs: readonly number[];
+  readonly #sleep: (ms: number) => Promise<void>;
+  /** Refreshed credentials not yet written to the database, per account id (newest only). */
+  readonly #unsaved = new Map<string, OAuthCredentials>();
   #lastWarningAt = Number.NEGATIVE_INFINITY;
   #suppressedWarnings = 0;
 
@@ -109,6 +125,8 @@ export class TokenManager {
     this.#warningIntervalMs = options.warningIntervalMs ?? 10_000;
     this.#now = options.now ?? Date.now;
     this.#createLockOwner = options.createLockOwner ?? randomUUID;
+    this.#saveRetryDelaysMs = options.saveRetryDelaysMs ?? [100, 500, 2_000];
+    this.#sleep = options.sleep ?? sleepUnref;
     this.#logger = options.logger;
     this.#metrics = options.metrics ?? noMetrics;
   }
@@ -135,7 +153,7 @@ export class TokenManager {
     const lookup = await this.#lookup(key);
     if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
       this.#metrics.cacheHit?.(account.platform);
-      return { accessToken: lookup.token.accessToken, expiresAt: lookup.token.expiresAt };
+      return served(lookup.token);
     }
     this.#metrics.cacheMiss?.(account.platform);
     const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
@@ -146,21 +164,21 @@ export class TokenManager {
         // Our copy of the account predates a refresh: serve the newer cached token instead.
         const newer = await this.#lookup(key);
         if (newer.state === "hit" && this.#isValid(newer.token.expiresAt)) {
-          return { accessToken: newer.token.accessToken, expiresAt: newer.token.expiresAt };
+          return served(newer.token);
         }
       }
-      if (written !== "invalidated") return { accessToken: credentials.accessToken, expiresAt: credentials.expiresAt };
+      if (written !== "invalidated") return served(credentials);
     }
     const outcome = await this.#refresh(account, refresher, key, this.#refreshSkewMs, options.signal);
-    const served = outcome.account.credentials;
+    const result = outcome.account.credentials;
     if (outcome.failure !== undefined) {
       const permanent = TokenRefreshError.isInstance(outcome.failure) && outcome.failure.permanent;
-      if (permanent || !outcome.refreshed && !this.#isValid(served.expiresAt)) throw outcome.failure;
+      if (permanent || !outcome.refreshed && !this.#isValid(result.expiresAt)) throw outcome.failure;
     }
-    if (!this.#isValid(served.expiresAt)) {
+    if (!this.#isValid(result.expiresAt)) {
       throw new TokenRefreshError("no valid token is available", { code: "no_valid_token", permanent: false });
     }
-    return { accessToken: served.accessToken, expiresAt: served.expiresAt };
+    return served(result);
   }
 
   /**
@@ -191,13 +209,16 @@ export class TokenManager {
 
   /**
    * Marks the account's cached token bad (call it after an upstream 401): it is dropped from the cache
-   * and neither it nor any older token is cached again; the next getAccessToken refreshes. A no-op
-   * (with a warning) while the store is unreachable.
+   * and neither it nor any older token is cached again; the next getAccessToken refreshes.
+   * `failedVersion` is the `tokenVersion` {@link getToken} returned with the token that got the 401
+   * (default: the version in `account.credentials`): when the cache already holds a newer token, it is kept
+   * (a late 401 on an old token must not throw away the one just refreshed). A no-op (with a warning) while
+   * the store is unreachable.
    */
-  async invalidate(account: TokenAccount): Promise<void> {
+  async invalidate(account: TokenAccount, failedVersion: number = versionOf(account.credentials)): Promise<void> {
     const { key } = this.#route(account);
     await this.#storeCall("invalidateToken", () =>
-      this.#store.invalidateToken(key, versionOf(account.credentials), this.#unknownExpiryTtlMs),
+      this.#store.invalidateToken(key, failedVersion, this.#unknownExpiryTtlMs),
     );
   }
 
@@ -262,7 +283,7 @@ export class TokenManager {
     }
     // Every caller left before anything irreversible started: no reason to spend a refresh token.
     flightSignal.throwIfAborted();
-    const current = await this.#accounts.get(account.id);
+    const current = await this.#withUnsaved(await this.#accounts.get(account.id));
     if (current === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
@@ -306,7 +327,7 @@ export class TokenManager {
       }
       this.#recordRefresh(current.platform, "transient_failure", started);
       this.#logger?.warn({ ...fields, code: failure.code, status: failure.status }, "token refresh failed");
-      if (this.#isValid(current.credentials.expiresAt)) await this.#cache(key, current.credentials, this.#failureTtlMs);
+      if (this.#isValid(current.credentials.expiresAt)) await this.#cache(key, current.credentials, true);
       return { refreshed: false, lockHeld, account: current, failure };
     }
     const tokenVersion = Math.max(versionOf(current.credentials), cachedVersion, 0) + 1;
@@ -317,15 +338,61 @@ export class TokenManager {
     };
     const account: TokenAccount = { ...current, credentials };
     this.#recordRefresh(current.platform, "refreshed", started);
+    // The endpoint may have rotated the refresh token: the new one exists only here until it is written.
+    this.#unsaved.set(current.id, credentials);
     let failure: unknown;
-    try {
-      await this.#accounts.saveCredentials(current.id, credentials);
-    } catch (error) {
-      failure = error;
-      this.#logger?.error(fields, "refreshed credentials could not be saved; the rotated refresh token may be lost");
+    for (let attempt = 0; ; attempt++) {
+      failure = await this.#saveUnsaved(current.id, credentials);
+      if (failure === undefined) break;
+      const delay = this.#saveRetryDelaysMs[attempt];
+      if (delay === undefined) break;
+      await this.#sleep(delay);
+    }
+    if (failure !== undefined) {
+      this.#logger?.error(fields, "refreshed credentials could not be saved; kept in memory and retried until written");
+      void this.#retryUnsavedInBackground(current.id, credentials, fields);
     }
     await this.#cache(key, credentials);
     return failure === undefined ? { refreshed: true, lockHeld, account } : { refreshed: true, lockHeld, account, failure };
+  }
+
+  /** Writes `credentials` unless newer ones replaced them meanwhile; the error when the write failed. */
+  async #saveUnsaved(id: string, credentials: OAuthCredentials): Promise<unknown> {
+    if (this.#unsaved.get(id) !== credentials) return undefined;
+    try {
+      await this.#accounts.saveCredentials(id, credentials);
+    } catch (error) {
+      return error ?? new Error("saveCredentials failed");
+    }
+    if (this.#unsaved.get(id) === credentials) this.#unsaved.delete(id);
+    return undefined;
+  }
+
+  async #retryUnsavedInBackground(id: string, credentials: OAuthCredentials, fields: Record<string, unknown>): Promise<void> {
+    const delay = this.#saveRetryDelaysMs.at(-1) ?? 1_000;
+    while (this.#unsaved.get(id) === credentials) {
+      await this.#sleep(delay);
+      if ((await this.#saveUnsaved(id, credentials)) === undefined) {
+        this.#logger?.info(fields, "refreshed credentials saved after a retry");
+        return;
+      }
+    }
+  }
+
+  /**
+   * The stored account, with credentials this process refreshed but could not save yet in place of the
+   * stored ones (which still hold the refresh token the endpoint already rotated away). Tries the save again.
+   */
+  async #withUnsaved(stored: TokenAccount | null): Promise<TokenAccount | null> {
+    if (stored === null) return null;
+    const pending = this.#unsaved.get(stored.id);
+    if (pending === undefined) return stored;
+    if (versionOf(stored.credentials) >= versionOf(pending)) {
+      this.#unsaved.delete(stored.id);
+      return stored;
+    }
+    await this.#saveUnsaved(stored.id, pending);
+    return { ...stored, credentials: pending };
   }
 
   async #awaitOtherProcess(
@@ -352,7 +419,7 @@ export class TokenManager {
     if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
       return { refreshed: false, lockHeld: false, account: withToken(account, lookup.token) };
     }
-    const current = await this.#accounts.get(account.id);
+    const current = await this.#withUnsaved(await this.#accounts.get(account.id));
     if (current === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
@@ -391,19 +458,29 @@ export class TokenManager {
     return expiresAt === undefined || expiresAt > this.#now();
   }
 
-  /** Rule 2: TTL = expiry - cacheSkew; the remaining time when less is left; unknown expiry: 30 min; expired: failureTtl. */
-  #cacheTtl(expiresAt: number | undefined): number {
+  /**
+   * Rule 2: TTL = expiry - cacheSkew, and never past expiry - refreshSkew (a hit is served without a clock
+   * check against the skew, so the TTL is what keeps a token inside its refresh skew out of the cache);
+   * 0 (not cached) when the token is already inside the skew. After a failed refresh (`afterFailure`) the
+   * still-valid token is cached for failureTtl at most, and never past its expiry. Unknown expiry: 30 min;
+   * expired: failureTtl.
+   */
+  #cacheTtl(expiresAt: number | undefined, afterFailure: boolean): number {
     if (expiresAt === undefined) return this.#unknownExpiryTtlMs;
     const remaining = expiresAt - this.#now();
     if (remaining <= 0) return this.#failureTtlMs;
-    if (remaining < this.#cacheSkewMs) return remaining;
-    return remaining - this.#cacheSkewMs;
+    if (afterFailure) return Math.min(remaining, this.#failureTtlMs);
+    const beforeSkew = remaining - this.#refreshSkewMs;
+    if (beforeSkew <= 0) return 0;
+    if (remaining < this.#cacheSkewMs) return beforeSkew;
+    return Math.min(remaining - this.#cacheSkewMs, beforeSkew);
   }
 
-  #cache(key: string, credentials: OAuthCredentials, maxTtlMs = Number.POSITIVE_INFINITY) {
+  async #cache(key: string, credentials: OAuthCredentials, afterFailure = false): Promise<SetTokenResult | undefined> {
     const token: CachedToken = { accessToken: credentials.accessToken, tokenVersion: versionOf(credentials) };
     if (credentials.expiresAt !== undefined) token.expiresAt = credentials.expiresAt;
-    const ttlMs = Math.min(this.#cacheTtl(credentials.expiresAt), maxTtlMs);
+    const ttlMs = this.#cacheTtl(credentials.expiresAt, afterFailure);
+    if (ttlMs <= 0) return undefined;
     return this.#storeCall("setTokenIfNewer", () => this.#store.setTokenIfNewer(key, token, ttlMs));
   }
 
@@ -448,6 +525,14 @@ export class TokenManager {
 
 function versionOf(credentials: { tokenVersion?: number }): number {
   return credentials.tokenVersion ?? 0;
+}
+
+function sleepUnref(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function served(token: { accessToken: string; expiresAt?: number; tokenVersion?: number }): AccessToken {
+  return { accessToken: token.accessToken, expiresAt: token.expiresAt, tokenVersion: versionOf(token) };
 }
 
 function withToken(account: TokenAccount, token: CachedToken): TokenAccount {

@@ -60,15 +60,17 @@ export interface TokenStore {
   setTokenIfNewer(key: string, token: CachedToken, ttlMs: number): Promise<SetTokenResult>;
 
   /**
-   * Drops the cached token and leaves an invalidation marker for `ttlMs` recording
-   * `max(tokenVersion, cached version)`: no token of that version or older can be cached again, and the
-   * next caller refreshes (used after an upstream 401).
+   * Drops the cached token and leaves an invalidation marker for `ttlMs` at `tokenVersion`: no token of
+   * that version or older can be cached again, and the next caller refreshes (used after an upstream 401).
+   * A no-op when the key already holds a token or a marker with a higher version: a late 401 on an old token
+   * never throws away a newer one.
    */
   invalidateToken(key: string, tokenVersion: number, ttlMs: number): Promise<void>;
 
   /**
    * Takes the refresh lock for `key` for `ttlMs` milliseconds if nobody holds it. `owner` is a random
-   * token unique to this attempt; only the owner can extend or release. Resolves true when taken.
+   * token unique to this attempt; only the owner can extend or release. Resolves true when taken, and also
+   * when `owner` already holds it (the TTL is reset): the call is safe to re-send after a reconnect.
    */
   acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean>;
 

@@ -19,6 +19,11 @@ export interface OAuthCredentials {
 export interface AccessToken {
   accessToken: string;
   expiresAt?: number;
+  /**
+   * The served token's `tokenVersion`. Pass it to `TokenManager.invalidate` after an upstream 401, so a late
+   * 401 on an older token cannot throw away a newer one.
+   */
+  tokenVersion: number;
 }
 
 /** An upstream account as token-cache sees it. */

@@ -70,10 +70,10 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       expect(await peer.getToken(key)).toMatchObject({ state: "hit", token: { accessToken: "far" } });
       expect(accounts.gets).toBe(0);
 
-      // Less than cacheSkew left (but more than refreshSkew): the remaining time.
+      // Less than cacheSkew left (but more than refreshSkew): until the refresh skew begins, not to expiry.
       const other = { id: "a2", platform: "claude", credentials: { accessToken: "near", expiresAt: clock + 4 * minute } };
       await tokens.getAccessToken(other);
-      expect(ttls[1]).toBe(4 * minute);
+      expect(ttls[1]).toBe(minute);
 
       // Unknown expiry and already expired are refreshed (rule 3); the refreshed token's TTL follows the same rule.
       refresher.respond = () => ({ accessToken: "no-expiry" });
@@ -135,15 +135,15 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       accounts = new FakeAccounts(fresh);
       const tokens = manager();
       // Not cached yet: the account's own token, which is then cached.
-      expect(await tokens.getToken(fresh)).toEqual({ accessToken: "at-1", expiresAt: clock + hour });
-      expect(await tokens.getToken(fresh)).toEqual({ accessToken: "at-1", expiresAt: clock + hour });
+      expect(await tokens.getToken(fresh)).toEqual({ accessToken: "at-1", expiresAt: clock + hour, tokenVersion: 4 });
+      expect(await tokens.getToken(fresh)).toEqual({ accessToken: "at-1", expiresAt: clock + hour, tokenVersion: 4 });
       expect(accounts.gets).toBe(0);
       // Near expiry: refreshed, and the new expiry reported.
       const expiring = account({ accessToken: "old-at", refreshToken: "rt-1", expiresAt: clock + minute, tokenVersion: 5 });
       await tokens.invalidate(expiring);
       accounts = new FakeAccounts(expiring);
       const refreshed = manager();
-      expect(await refreshed.getToken(expiring)).toEqual({ accessToken: "new-at-1", expiresAt: clock + 8 * hour });
+      expect(await refreshed.getToken(expiring)).toEqual({ accessToken: "new-at-1", expiresAt: clock + 8 * hour, tokenVersion: expect.any(Number) });
       expect(await refreshed.getAccessToken(expiring)).toBe("new-at-1");
     });
 
@@ -356,6 +356,46 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       expect(await tokens.getAccessToken(valid)).toBe("new-at-1");
       expect(refresher.calls).toHaveLength(1);
       expect(await tokens.getAccessToken(valid)).toBe("new-at-1");
+    });
+
+    it("a late 401 on the old token keeps the token just refreshed (invalidate with the served version)", async () => {
+      const valid = account({ accessToken: "at-1", refreshToken: "rt-1", expiresAt: clock + hour, tokenVersion: 5 });
+      accounts = new FakeAccounts(valid);
+      const tokens = manager();
+      // R1 and R2 are both served the old token.
+      const first = await tokens.getToken(valid);
+      const second = await tokens.getToken(valid);
+      expect(first).toEqual({ accessToken: "at-1", expiresAt: clock + hour, tokenVersion: 5 });
+      expect(second.tokenVersion).toBe(5);
+      // R1's 401: invalidated, refreshed once.
+      await tokens.invalidate(valid, first.tokenVersion);
+      const fresh = await tokens.getToken(valid);
+      expect(fresh.accessToken).toBe("new-at-1");
+      expect(fresh.tokenVersion).toBeGreaterThan(5);
+      // R2's 401 on the old token arrives late, with an account read from a directory that predates the
+      // refresh: the fresh token stays, and no second rotation follows.
+      await tokens.invalidate(valid, second.tokenVersion);
+      expect(await tokens.getToken(valid)).toEqual(fresh);
+      expect(refresher.calls).toHaveLength(1);
+      // A 401 on the fresh token does invalidate it.
+      await tokens.invalidate(valid, fresh.tokenVersion);
+      expect((await tokens.getToken(valid)).accessToken).toBe("new-at-2");
+      expect(refresher.calls).toHaveLength(2);
+    });
+
+    it("a lock acquire re-sent after a reconnect: the owner refreshes and does not wait for itself", async () => {
+      const expired = account({ accessToken: "old-at", refreshToken: "rt-1", expiresAt: clock - 1 });
+      accounts = new FakeAccounts(expired);
+      // The first send of the acquire reached the store but its reply was lost; the client re-sends it.
+      store.hooks.acquireLock = async (lockKey, owner, ttlMs) => {
+        await shared.store.acquireLock(lockKey, owner, ttlMs);
+      };
+      const tokens = manager({ lockWaitMs: 100 });
+      expect(await tokens.getAccessToken(expired)).toBe("new-at-1");
+      expect(store.count("waitForRefresh")).toBe(0);
+      expect(refresher.calls).toHaveLength(1);
+      // The lock was released: another owner takes it at once.
+      expect(await peer.acquireLock(key, "after", 1_000)).toBe(true);
     });
 
     it("rule 11: token values never reach logs, metrics or error messages", async () => {

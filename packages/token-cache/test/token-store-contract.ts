@@ -45,9 +45,19 @@ export function describeTokenStoreContract(name: string, setup: () => Promise<St
       expect(await store.getToken(key)).toMatchObject({ token: { accessToken: "at-6", tokenVersion: 6 } });
     });
 
-    it("invalidates at the highest version seen and refuses that version and older afterwards", async () => {
+    it("a late invalidation of an older version keeps the newer token (a 401 on the old token)", async () => {
       await store.setTokenIfNewer(key, { accessToken: "at-7", tokenVersion: 7 }, hour);
-      await peer.invalidateToken(key, 2, hour);
+      await peer.invalidateToken(key, 6, hour);
+      expect(await store.getToken(key)).toEqual({ state: "hit", token: { accessToken: "at-7", tokenVersion: 7 } });
+      await peer.invalidateToken(key, 7, hour);
+      await store.invalidateToken(key, 5, hour);
+      // A marker at a higher version is kept too.
+      expect(await store.getToken(key)).toEqual({ state: "invalidated", tokenVersion: 7 });
+    });
+
+    it("invalidates at the served version and refuses that version and older afterwards", async () => {
+      await store.setTokenIfNewer(key, { accessToken: "at-7", tokenVersion: 7 }, hour);
+      await peer.invalidateToken(key, 7, hour);
       expect(await store.getToken(key)).toEqual({ state: "invalidated", tokenVersion: 7 });
       expect(await store.setTokenIfNewer(key, { accessToken: "at-7", tokenVersion: 7 }, hour)).toBe("invalidated");
       expect(await store.setTokenIfNewer(key, { accessToken: "at-3", tokenVersion: 3 }, hour)).toBe("invalidated");
@@ -55,6 +65,15 @@ export function describeTokenStoreContract(name: string, setup: () => Promise<St
       expect(await peer.getToken(key)).toMatchObject({ state: "hit", token: { accessToken: "at-8" } });
       await store.invalidateToken("claude:account:9", 4, hour);
       expect(await store.getToken("claude:account:9")).toEqual({ state: "invalidated", tokenVersion: 4 });
+    });
+
+    it("an acquire re-sent by the owner (after a reconnect) answers acquired; another owner still waits", async () => {
+      expect(await store.acquireLock(key, "owner-a", 10_000)).toBe(true);
+      expect(await store.acquireLock(key, "owner-a", 10_000)).toBe(true);
+      expect(await peer.acquireLock(key, "owner-a", 10_000)).toBe(true);
+      expect(await peer.acquireLock(key, "owner-b", 10_000)).toBe(false);
+      expect(await store.releaseLock(key, "owner-a")).toBe(true);
+      expect(await peer.acquireLock(key, "owner-b", 10_000)).toBe(true);
     });
 
     it("gives the lock to one owner; only the owner extends or releases it", async () => {
