@@ -1,7 +1,7 @@
 // Guards of the outbox's ordering (issue step 8, item 13). Real Postgres: the interleavings below need two
 // connections, which PGlite (one connection, transactions serialised) cannot produce.
 import { GroupRepository, type Database } from "@subrelay/db";
-import { formatBucket, MemorySchedulerCache, type SchedulerBucket } from "@subrelay/scheduler-cache";
+import { formatBucket, MemorySchedulerCache, type SnapshotTicket } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MemoryOutboxLease } from "./memory-outbox-lease";
 import { OutboxConsumer } from "./outbox-consumer";
@@ -11,12 +11,13 @@ import { deferred, postgresDatabase, truncateAll } from "./testing/worker-fixtur
 class FailingScheduler extends MemorySchedulerCache {
   failOnce: string | undefined;
 
-  override async setSnapshot(bucket: SchedulerBucket, accounts: Parameters<MemorySchedulerCache["setSnapshot"]>[1]) {
-    if (this.failOnce === formatBucket(bucket)) {
+  // Every snapshot write (setSnapshot too) ends in commitSnapshot.
+  override async commitSnapshot(ticket: SnapshotTicket, accounts: Parameters<MemorySchedulerCache["commitSnapshot"]>[1]) {
+    if (this.failOnce === formatBucket(ticket.bucket)) {
       this.failOnce = undefined;
       throw new Error("scheduler cache failed midway through the batch");
     }
-    return super.setSnapshot(bucket, accounts);
+    return super.commitSnapshot(ticket, accounts);
   }
 }
 
