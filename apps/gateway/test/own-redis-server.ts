@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, startRedis, type Cleanups } from "../../../scripts/test-servers.mjs";
 
 /** A redis-server of the test's own, to pause without stalling the shared one other test files use. */
 export interface OwnRedisServer {
@@ -11,40 +11,17 @@ export interface OwnRedisServer {
   stop(): void;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
+/** Starts one with the test command's own helper (`scripts/test-servers.mjs`); `stop` kills it and drops its data. */
 export async function startRedisServer(): Promise<OwnRedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "gateway-redis-"));
-  const child: ChildProcess = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let output = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-      output += chunk;
-      if (output.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  child.stdout!.resume();
+  const cleanups: Cleanups = [];
+  await startRedis(port, dir, cleanups);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     stop() {
-      child.kill("SIGKILL");
+      for (const cleanup of cleanups.reverse()) cleanup();
       rmSync(dir, { recursive: true, force: true });
     },
   };
