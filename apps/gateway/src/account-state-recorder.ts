@@ -26,6 +26,9 @@ export interface AccountStateRecorderOptions {
   now?: () => number;
 }
 
+/** Entries the memo holds before its first sweep of expired ones. */
+const SWEEP_FLOOR = 1_000;
+
 /** A state this process has recorded: its end, and when it was written. */
 interface Recorded {
   until: number;
@@ -42,6 +45,7 @@ export class AccountStateRecorder {
   /** The latest end recorded per account and state, so a burst does not rewrite what is known. */
   private readonly recorded = new Map<string, Recorded>();
   private readonly memoMs: number;
+  private sweepAt = SWEEP_FLOOR;
   private readonly now: () => number;
 
   constructor(private readonly options: AccountStateRecorderOptions) {
@@ -79,9 +83,11 @@ export class AccountStateRecorder {
     const known = this.recorded.get(stateKey);
     const fresh = known !== undefined && now - known.recordedAt < this.memoMs;
     this.recorded.set(stateKey, { until: fresh ? Math.max(known.until, until) : until, recordedAt: now });
-    // Entries past the bound are worth nothing: drop them so the map holds only the recent ones.
-    if (this.recorded.size > 1_000) {
+    // Entries past the bound are worth nothing: drop them so the map holds only the recent ones. The next
+    // sweep waits until the map has doubled, so a burst of fresh entries is not swept on every record.
+    if (this.recorded.size > this.sweepAt) {
       for (const [entry, value] of this.recorded) if (now - value.recordedAt >= this.memoMs) this.recorded.delete(entry);
+      this.sweepAt = Math.max(SWEEP_FLOOR, this.recorded.size * 2);
     }
   }
 
