@@ -1,10 +1,17 @@
 import type { AccountSnapshot, SchedulerBucket } from "@subrelay/scheduler-cache";
-import type { AccountStore, OAuthCredentials, TokenAccount } from "@subrelay/token-cache";
+import type {
+  AccountStore,
+  CredentialsExpectation,
+  OAuthCredentials,
+  RefreshLockResult,
+  TokenAccount,
+} from "@subrelay/token-cache";
 import { and, asc, eq, gt, inArray, isNull, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { CredentialCipher } from "./credential-cipher";
 import { DatabaseError, translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
 import { writeOutboxEvents } from "./outbox-repository";
+import { inProcessRefreshLocks, type RefreshLocks } from "./refresh-locks";
 import { accountGroups, accounts, groups } from "./schema";
 import type { SqlExecutor } from "./sql-executor";
 
@@ -182,10 +189,13 @@ function parseId(id: string): number | null {
 export class AccountRepository implements AccountStore {
   readonly #db: SqlExecutor;
   readonly #cipher: CredentialCipher;
+  readonly #refreshLocks: RefreshLocks;
 
-  constructor(db: SqlExecutor, cipher: CredentialCipher) {
+  /** `refreshLocks`: how `withRefreshLock` locks (default: in this process only, right for embedded PGlite). */
+  constructor(db: SqlExecutor, cipher: CredentialCipher, refreshLocks: RefreshLocks = inProcessRefreshLocks(db)) {
     this.#db = db;
     this.#cipher = cipher;
+    this.#refreshLocks = refreshLocks;
   }
 
   // ---- AccountStore ----
@@ -217,20 +227,53 @@ export class AccountRepository implements AccountStore {
   /**
    * Stores refreshed OAuth credentials. Writes only `credentials_encrypted`, `token_expires_at` and
    * `updated_at` — never the whole record — so a concurrent admin update of other columns cannot drop a
-   * rotated refresh token, nor this write undo theirs. A missing or API-key account is left alone.
+   * rotated refresh token, nor this write undo theirs. A missing or API-key account is left alone (false).
+   * With `expected`, a compare-and-set: written (true) only while the stored credentials still hold that
+   * refresh token and token version (the row is locked while they are compared); false otherwise.
    */
-  async saveCredentials(id: string, credentials: OAuthCredentials): Promise<void> {
+  async saveCredentials(id: string, credentials: OAuthCredentials, expected?: CredentialsExpectation): Promise<boolean> {
     const numericId = parseId(id);
-    if (numericId === null) return;
+    if (numericId === null) return false;
     const normalised = normaliseCredentials("oauth", credentials);
-    await this.#db
-      .update(accounts)
-      .set({
-        credentialsEncrypted: this.#cipher.encryptJson(normalised.stored),
-        tokenExpiresAt: normalised.expiresAt,
-        updatedAt: sql`now()`,
-      })
-      .where(and(eq(accounts.id, numericId), eq(accounts.type, "oauth")));
+    const values = {
+      credentialsEncrypted: this.#cipher.encryptJson(normalised.stored),
+      tokenExpiresAt: normalised.expiresAt,
+      updatedAt: sql`now()`,
+    };
+    const oauthAccount = and(eq(accounts.id, numericId), eq(accounts.type, "oauth"));
+    if (expected === undefined) {
+      const written = await this.#db.update(accounts).set(values).where(oauthAccount).returning({ id: accounts.id });
+      return written.length > 0;
+    }
+    return this.#db.transaction(async (transaction) => {
+      const [row] = await transaction
+        .select({ credentialsEncrypted: accounts.credentialsEncrypted })
+        .from(accounts)
+        .where(oauthAccount)
+        .for("update");
+      if (!row) return false;
+      const stored = this.#decryptOAuth(row.credentialsEncrypted);
+      if (stored.refreshToken !== expected.refreshToken || (stored.tokenVersion ?? 0) !== expected.tokenVersion) return false;
+      await transaction.update(accounts).set(values).where(eq(accounts.id, numericId));
+      return true;
+    });
+  }
+
+  /**
+   * Runs `critical` holding the account's refresh lock (Postgres: a session advisory lock, across every
+   * process on the database; embedded: in this process), with a repository on the lock's own connection to
+   * read and save through. `{ locked: false }` when another holder kept it for `waitMs`.
+   */
+  async withRefreshLock<T>(
+    id: string,
+    waitMs: number,
+    critical: (locked: Pick<AccountStore, "get" | "saveCredentials">) => Promise<T>,
+  ): Promise<RefreshLockResult<T>> {
+    const numericId = parseId(id);
+    if (numericId === null) return { locked: true, value: await critical(this) };
+    return this.#refreshLocks.run(numericId, waitMs, (db) =>
+      critical(db === this.#db ? this : new AccountRepository(db, this.#cipher, this.#refreshLocks)),
+    );
   }
 
   // ---- secrets ----

@@ -6,6 +6,7 @@ import { CredentialCipher } from "./credential-cipher";
 import { GroupRepository } from "./group-repository";
 import { migrationsFolder as defaultMigrationsFolder } from "./migrations-folder";
 import { OutboxRepository } from "./outbox-repository";
+import { advisoryRefreshLocks, type RefreshLocks } from "./refresh-locks";
 import type { SqlExecutor } from "./sql-executor";
 import { UsageRepository, type CopyFromCsv } from "./usage-repository";
 
@@ -71,7 +72,12 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     // An idle client's connection error is emitted on the pool; unhandled, it would crash the process.
     pool.on("error", (error) => logger?.warn({ error: error.message }, "postgres pool client error"));
     const db = drizzle({ client: pool });
+    const refreshLocks = advisoryRefreshLocks(
+      () => pool.connect(),
+      (client) => drizzle({ client }),
+    );
     return assemble("pg", db, cipher, {
+      refreshLocks,
       async migrate() {
         const client = await pool.connect();
         try {
@@ -116,7 +122,7 @@ function assemble(
   kind: Database["kind"],
   db: SqlExecutor,
   cipher: CredentialCipher,
-  lifecycle: { migrate(): Promise<void>; close(): Promise<void>; copy?: CopyFromCsv },
+  lifecycle: { migrate(): Promise<void>; close(): Promise<void>; copy?: CopyFromCsv; refreshLocks?: RefreshLocks },
 ): Database {
   let closed: Promise<void> | undefined;
   return {
@@ -131,7 +137,7 @@ function assemble(
       return closed;
     },
     groups: new GroupRepository(db),
-    accounts: new AccountRepository(db, cipher),
+    accounts: new AccountRepository(db, cipher, lifecycle.refreshLocks),
     apiKeys: new ApiKeyRepository(db),
     usage: new UsageRepository(db, lifecycle.copy),
     outbox: new OutboxRepository(db),

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { MemorySchedulerCache } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { TokenManager, TokenRefreshError, type AccountStore, type TokenRefresher, type TokenStore } from "@subrelay/token-cache";
 import { AccountRepository } from "../src/account-repository";
 import type { Database } from "../src/create-database";
 import { CredentialCipher, generateSecretKey } from "../src/credential-cipher";
@@ -9,6 +10,14 @@ import { DatabaseError } from "../src/database-error";
 import { queryRows } from "../src/sql-executor";
 
 /** A freshly created, migrated database and how to dispose of it. */
+function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((res) => {
+    resolve = res;
+  });
+  return { promise, resolve };
+}
+
 export interface OpenedDatabase {
   database: Database;
   dispose(): Promise<void>;
@@ -204,6 +213,133 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           credentials: { apiKey: "sk-1" },
         });
         expect(await database.accounts.getById("999")).toBeNull();
+      });
+    });
+
+    describe("refreshes: compare-and-set saves and the refresh lock (issue 12, item 1)", () => {
+      const HOUR = 60 * MINUTE;
+      /** A token store as a process sees Redis that does not answer: whether anyone holds the lock is unknown. */
+      const unreachable = (): TokenStore => {
+        const fail = () => Promise.reject(new Error("Command timed out"));
+        return {
+          getToken: fail,
+          setTokenIfNewer: fail,
+          invalidateToken: fail,
+          acquireLock: fail,
+          extendLock: fail,
+          releaseLock: fail,
+          waitForRefresh: fail,
+        };
+      };
+      /** A token endpoint that spends a refresh token on arrival (a reused one gets invalid_grant); its first reply waits for `firstReply`. */
+      const rotatingEndpoint = () => {
+        let generation = 0;
+        const sent: unknown[] = [];
+        const firstReply = deferred();
+        const firstCall = deferred();
+        const secondCall = deferred();
+        const refresher: TokenRefresher = {
+          cacheKey: (account) => `claude:account:${account.id}`,
+          async refresh(account) {
+            sent.push(account.credentials.refreshToken);
+            (sent.length === 1 ? firstCall : secondCall).resolve();
+            if (account.credentials.refreshToken !== (generation === 0 ? "rt-SECRET-refresh" : `rt-${generation}`)) {
+              throw new TokenRefreshError("refresh token reused", { code: "invalid_grant", permanent: true, status: 400 });
+            }
+            generation++;
+            const issued = { accessToken: `at-${generation}`, refreshToken: `rt-${generation}`, expiresAt: Date.now() + 8 * HOUR };
+            if (generation === 1) await firstReply.promise;
+            return issued;
+          },
+        };
+        return { refresher, sent, firstReply, firstCall, secondCall };
+      };
+
+      it("saveCredentials with `expected` writes only over the refresh token and version it names", async () => {
+        const account = await oauthAccount();
+        const read = (await database.accounts.get(account.id))!.credentials;
+        const expected = { refreshToken: read.refreshToken, tokenVersion: read.tokenVersion ?? 0 };
+        const first = { accessToken: "at-1", refreshToken: "rt-1", expiresAt: T0 + HOUR, tokenVersion: 5 };
+        const second = { accessToken: "at-2", refreshToken: "rt-2", expiresAt: T0 + HOUR, tokenVersion: 6 };
+        const [a, b] = await Promise.all([
+          database.accounts.saveCredentials(account.id, first, expected),
+          database.accounts.saveCredentials(account.id, second, expected),
+        ]);
+        expect([a, b].sort()).toEqual([false, true]);
+        expect((await database.accounts.get(account.id))!.credentials).toEqual(a ? first : second);
+        expect(await database.accounts.saveCredentials("999", first, expected)).toBe(false);
+      });
+
+      it("two processes that cannot reach the token store refresh once: the second waits for the database lock", async () => {
+        const account = await oauthAccount({ expiresAt: Date.now() - 1 });
+        const endpoint = rotatingEndpoint();
+        const entered = deferred();
+        // The second process's view of the database: tells the test when it goes for the refresh lock.
+        const observed: AccountStore = {
+          get: (id) => database.accounts.get(id),
+          saveCredentials: (...args) => database.accounts.saveCredentials(...args),
+          withRefreshLock: (id, waitMs, critical) => {
+            entered.resolve();
+            return database.accounts.withRefreshLock(id, waitMs, critical);
+          },
+        };
+        const manager = (accounts: AccountStore) =>
+          new TokenManager({ accounts, refreshers: { claude: endpoint.refresher }, store: unreachable(), lockWaitMs: 30_000 });
+        const stale = (await database.accounts.get(account.id))!;
+        const fromA = manager(database.accounts).getAccessToken(stale);
+        await endpoint.firstCall.promise;
+        const fromB = manager(observed).getAccessToken(stale);
+        // B goes for the lock (the fix), or refreshes beside A with the same refresh token at once.
+        await Promise.race([entered.promise, endpoint.secondCall.promise]);
+        if (database.kind === "pg" && endpoint.sent.length === 1) {
+          await expect
+            .poll(() => raw<{ n: number }>(sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`))
+            .toEqual([{ n: 1 }]);
+        }
+        endpoint.firstReply.resolve();
+        expect(await fromA).toBe("at-1");
+        expect(await fromB).toBe("at-1");
+        expect(endpoint.sent).toEqual(["rt-SECRET-refresh"]);
+        expect((await database.accounts.get(account.id))!.credentials.refreshToken).toBe("rt-1");
+      });
+
+      it("an operator's replacement during a refresh is kept: the refresh's save finds other credentials", async () => {
+        const account = await oauthAccount({ expiresAt: Date.now() - 1 });
+        const endpoint = rotatingEndpoint();
+        const tokens = new TokenManager({ accounts: database.accounts, refreshers: { claude: endpoint.refresher } });
+        const served = tokens.getAccessToken((await database.accounts.get(account.id))!);
+        await endpoint.firstCall.promise;
+        await database.accounts.update(account.id, {
+          credentials: { accessToken: "at-operator", refreshToken: "rt-operator", expiresAt: Date.now() + 8 * HOUR },
+        });
+        endpoint.firstReply.resolve();
+        expect(await served).toBe("at-operator");
+        expect((await database.accounts.get(account.id))!.credentials).toMatchObject({
+          accessToken: "at-operator",
+          refreshToken: "rt-operator",
+        });
+      });
+
+      it("withRefreshLock gives up after waitMs while another holder keeps the lock, without running", async () => {
+        const account = await oauthAccount();
+        const holding = deferred();
+        const held = deferred();
+        const holder = database.accounts.withRefreshLock(account.id, 1_000, async () => {
+          held.resolve();
+          await holding.promise;
+          return "holder";
+        });
+        await held.promise;
+        let ran = false;
+        const waiter = await database.accounts.withRefreshLock(account.id, 50, async () => {
+          ran = true;
+          return "waiter";
+        });
+        expect(waiter).toEqual({ locked: false });
+        expect(ran).toBe(false);
+        holding.resolve();
+        expect(await holder).toEqual({ locked: true, value: "holder" });
+        expect(await database.accounts.withRefreshLock(account.id, 50, async () => "next")).toEqual({ locked: true, value: "next" });
       });
     });
 

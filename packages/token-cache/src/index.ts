@@ -1,4 +1,13 @@
-export type { AccessToken, AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
+export type {
+  AccessToken,
+  AccountStore,
+  CredentialsExpectation,
+  Logger,
+  OAuthCredentials,
+  RefreshLockResult,
+  TokenAccount,
+  TokenRefresher,
+} from "./types";
 export { TokenRefreshError, type TokenRefreshErrorCode, type TokenRefreshErrorOptions } from "./token-refresh-error";
 export { TokenManager, type RefreshResult, type TokenManagerOptions } from "./token-manager";
 export type { RefreshOutcome, TokenMetrics } from "./token-metrics";

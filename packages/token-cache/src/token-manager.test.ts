@@ -4,6 +4,7 @@ import {
   FakeAccounts,
   FakeRefresher,
   InstrumentedTokenStore,
+  permanentError,
   recordingLogger,
   transientError,
   UnreachableTokenStore,
@@ -17,6 +18,9 @@ describeTokenManagerContract("MemoryTokenStore", () => {
   const store = new MemoryTokenStore();
   return Promise.resolve({ store, peer: store, cleanup: () => Promise.resolve() });
 });
+
+/** The wait an unknown lock state makes before re-reading, passed at once (these tests have no other process). */
+const noWait = () => Promise.resolve();
 
 describe("TokenManager without a reachable store (rule 9)", () => {
   it("serves from the database, refreshes once per key per process, and warns at most once per interval", async () => {
@@ -36,6 +40,7 @@ describe("TokenManager without a reachable store (rule 9)", () => {
       refreshers: { claude: refresher },
       store,
       now: () => clock,
+      sleep: noWait,
       logger,
       warningIntervalMs: 10_000,
       metrics: { storeError: (operation) => void storeErrors.push(operation) },
@@ -69,7 +74,7 @@ describe("TokenManager without a reachable store (rule 9)", () => {
       throw new Error("subscriber connection lost");
     };
     const refresher = new FakeRefresher(() => ({ accessToken: "mine", expiresAt: clock + 3_600_000 }));
-    const tokens = new TokenManager({ accounts, refreshers: { claude: refresher }, store, now: () => clock });
+    const tokens = new TokenManager({ accounts, refreshers: { claude: refresher }, store, now: () => clock, sleep: noWait });
     // The other process already saved its result: used without a refresh.
     await accounts.saveCredentials("a1", { accessToken: "theirs", refreshToken: "rt-2", expiresAt: clock + 3_600_000 });
     expect(await tokens.getAccessToken(old)).toBe("theirs");
@@ -90,6 +95,7 @@ describe("TokenManager without a reachable store (rule 9)", () => {
       refreshers: { claude: new FakeRefresher(() => Promise.reject(transientError())) },
       store: new UnreachableTokenStore(),
       now: () => clock,
+      sleep: noWait,
     });
     const error = await tokens.getAccessToken(old).catch((caught: unknown) => caught);
     expect(TokenRefreshError.isInstance(error) && error.code).toBe("server");
@@ -158,13 +164,13 @@ describe("TokenManager when saveCredentials fails (the rotated refresh token mus
   class FailingAccounts extends FakeAccounts {
     failures = 0;
     attempts = 0;
-    override saveCredentials(id: string, credentials: Parameters<FakeAccounts["saveCredentials"]>[1]): Promise<void> {
+    override saveCredentials(...args: Parameters<FakeAccounts["saveCredentials"]>): Promise<boolean> {
       this.attempts++;
       if (this.failures > 0) {
         this.failures--;
         return Promise.reject(new Error("connection terminated"));
       }
-      return super.saveCredentials(id, credentials);
+      return super.saveCredentials(...args);
     }
   }
 
@@ -223,5 +229,105 @@ describe("TokenManager when saveCredentials fails (the rotated refresh token mus
     await written.promise;
     expect(second.accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-1");
     expect(second.sentRefreshTokens).toEqual(["rt-0"]);
+  });
+});
+
+describe("TokenManager when whether another process holds the lock is unknown (issue 12, item 1)", () => {
+  const hour = 3_600_000;
+
+  /** Two processes' TokenManagers over one database: their shared store answers nothing about the lock. */
+  function setup() {
+    const clock = Date.now();
+    const stale = { id: "a1", platform: "claude", credentials: { accessToken: "at-0", refreshToken: "rt-0", expiresAt: clock - 1 } };
+    const accounts = new FakeAccounts(stale);
+    // The token endpoint spends a refresh token on arrival, as a rotating one does.
+    let generation = 0;
+    const sent: unknown[] = [];
+    const firstReply = deferred();
+    const refresher = new FakeRefresher(async (account) => {
+      sent.push(account.credentials.refreshToken);
+      if (account.credentials.refreshToken !== `rt-${generation}`) throw permanentError();
+      generation++;
+      const issued = { accessToken: `at-${generation}`, refreshToken: `rt-${generation}`, expiresAt: clock + 8 * hour };
+      if (generation === 1) await firstReply.promise;
+      return issued;
+    });
+    /** A process whose every wait (the n-th call to `sleep`) is what `waits(n)` returns. */
+    const manager = (waits: (n: number) => Promise<void>) => {
+      const store = new InstrumentedTokenStore(new MemoryTokenStore());
+      store.hooks.acquireLock = () => Promise.reject(new Error("Command timed out"));
+      store.hooks.waitForRefresh = () => Promise.reject(new Error("Command timed out"));
+      let n = 0;
+      return new TokenManager({ accounts, refreshers: { claude: refresher }, store, now: () => clock, sleep: () => waits(n++) });
+    };
+    return { stale, accounts, refresher, sent, firstReply, manager };
+  }
+
+  it("waits and re-reads the database instead of refreshing beside the other process", async () => {
+    const { stale, accounts, refresher, sent, firstReply, manager } = setup();
+    const aDone = deferred();
+    const bWaiting = deferred();
+    const a = manager(() => Promise.resolve());
+    const b = manager(() => {
+      bWaiting.resolve();
+      return aDone.promise;
+    });
+    const fromA = a.getAccessToken(stale);
+    await refresher.started.promise;
+    const fromB = b.getAccessToken(stale);
+    const bSettled = fromB.catch(() => undefined);
+    // B either waits (the fix) or refreshes beside A at once and is refused.
+    await Promise.race([bWaiting.promise, bSettled]);
+    firstReply.resolve();
+    expect(await fromA).toBe("at-1");
+    aDone.resolve();
+    expect(await fromB).toBe("at-1");
+    expect(sent).toEqual(["rt-0"]);
+    expect(accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-1");
+  });
+
+  it("an invalid_grant while the other process's save is still on its way is not reported as permanent", async () => {
+    const { stale, accounts, refresher, sent, firstReply, manager } = setup();
+    const aDone = deferred();
+    const bWaitingAgain = deferred();
+    const a = manager(() => Promise.resolve());
+    // B gives up its first wait while A's refresh is still in flight (as after lockWaitMs), and spends the
+    // same refresh token: refused. Its re-read at once sees nothing new; the fix waits once more.
+    const b = manager((n) => {
+      if (n === 0) return Promise.resolve();
+      bWaitingAgain.resolve();
+      return aDone.promise;
+    });
+    const fromA = a.getAccessToken(stale);
+    await refresher.started.promise;
+    const fromB = b.getAccessToken(stale);
+    await Promise.race([bWaitingAgain.promise, fromB.catch(() => undefined)]);
+    expect(sent).toEqual(["rt-0", "rt-0"]);
+    firstReply.resolve();
+    expect(await fromA).toBe("at-1");
+    aDone.resolve();
+    expect(await fromB).toBe("at-1");
+    expect(accounts.accounts.get("a1")!.credentials.refreshToken).toBe("rt-1");
+  });
+
+  it("a save finds the credentials it read replaced (an operator, or a holder it outlived): theirs stay", async () => {
+    const clock = Date.now();
+    const stale = { id: "a1", platform: "claude", credentials: { accessToken: "at-0", refreshToken: "rt-0", expiresAt: clock - 1 } };
+    const accounts = new FakeAccounts(stale);
+    const reply = deferred();
+    const refresher = new FakeRefresher(async () => {
+      await reply.promise;
+      return { accessToken: "at-mine", refreshToken: "rt-mine", expiresAt: clock + 8 * hour };
+    });
+    const tokens = new TokenManager({ accounts, refreshers: { claude: refresher }, now: () => clock });
+    const served = tokens.getAccessToken(stale);
+    await refresher.started.promise;
+    // Written without the lock and without a compare-and-set, as an operator's replacement is.
+    const replaced = { accessToken: "at-operator", refreshToken: "rt-operator", expiresAt: clock + 8 * hour, tokenVersion: clock + 1 };
+    await accounts.saveCredentials("a1", replaced);
+    reply.resolve();
+    expect(await served).toBe("at-operator");
+    expect(accounts.accounts.get("a1")!.credentials).toEqual(replaced);
+    expect(await tokens.getAccessToken(stale)).toBe("at-operator");
   });
 });

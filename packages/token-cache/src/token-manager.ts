@@ -6,7 +6,15 @@ import { TokenRefreshError } from "./token-refresh-error";
 import type { RefreshOutcome, TokenMetrics } from "./token-metrics";
 import type { CachedToken, SetTokenResult, TokenLookup, TokenStore } from "./token-store";
 import { TokenStoreError } from "./token-store-error";
-import type { AccessToken, AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "./types";
+import type {
+  AccessToken,
+  AccountStore,
+  CredentialsExpectation,
+  Logger,
+  OAuthCredentials,
+  TokenAccount,
+  TokenRefresher,
+} from "./types";
 
 export interface TokenManagerOptions {
   /** The database. Read on cache misses that need a refresh, written after every successful refresh. */
@@ -68,6 +76,36 @@ export interface RefreshResult {
   account: TokenAccount;
 }
 
+/** The shared lock this process holds; `lost` once an extension found it taken over. */
+interface Lease {
+  lost: boolean;
+}
+
+/** What this refresh holds while it runs, and where it reads and saves. */
+interface Exclusion {
+  /** The shared (token store) lock is this process's. */
+  lockHeld: boolean;
+  lease: Lease | undefined;
+  /** The database's refresh lock is held: no other process on this database refreshes the account now. */
+  databaseLocked: boolean;
+  accounts: Pick<AccountStore, "get" | "saveCredentials">;
+}
+
+/** The account as read for a refresh, and what its save must find still stored. */
+interface AccountRead {
+  account: TokenAccount;
+  expected: CredentialsExpectation;
+}
+
+/** Refreshed credentials not yet written, and what they replace. */
+interface Unsaved {
+  credentials: OAuthCredentials;
+  expected: CredentialsExpectation;
+}
+
+/** How a save ended; `failed` carries the store's error. */
+type SaveResult = { state: "saved" } | { state: "conflict" } | { state: "failed"; error: unknown };
+
 /** One run of the refresh procedure, shared by the callers that coalesced into it. */
 interface Outcome {
   refreshed: boolean;
@@ -107,7 +145,7 @@ export class TokenManager {
   readonly #saveRetryDelaysMs: readonly number[];
   readonly #sleep: (ms: number) => Promise<void>;
   /** Refreshed credentials not yet written to the database, per account id (newest only). */
-  readonly #unsaved = new Map<string, OAuthCredentials>();
+  readonly #unsaved = new Map<string, Unsaved>();
   #lastWarningAt = Number.NEGATIVE_INFINITY;
   #suppressedWarnings = 0;
 
@@ -257,15 +295,41 @@ export class TokenManager {
     const owner = this.#createLockOwner();
     const acquired = await this.#storeCall("acquireLock", () => this.#store.acquireLock(key, owner, this.#lockTtlMs));
     if (acquired === false) return this.#awaitOtherProcess(account, refresher, key, windowMs, flightSignal);
-    // undefined: the store is unreachable; the in-process mutex alone keeps this to one refresh per process.
-    const lockHeld = acquired === true;
-    const keeper = lockHeld ? this.#keepLock(key, owner, account) : undefined;
+    // undefined: the store is unreachable, so whether another process holds the lock is unknown.
+    const lease: Lease | undefined = acquired === true ? { lost: false } : undefined;
+    const keeper = lease === undefined ? undefined : this.#keepLock(key, owner, account, lease);
     try {
-      return await this.#refreshLocked(account, refresher, key, windowMs, flightSignal, lockHeld);
+      return await this.#refreshExclusive(account, refresher, key, windowMs, flightSignal, lease);
     } finally {
       clearInterval(keeper);
-      if (lockHeld) await this.#storeCall("releaseLock", () => this.#store.releaseLock(key, owner));
+      if (lease !== undefined) await this.#storeCall("releaseLock", () => this.#store.releaseLock(key, owner));
     }
+  }
+
+  /**
+   * The refresh under the database's refresh lock when the AccountStore has one (every refresh takes it, so
+   * a process that cannot tell who holds the shared lock still never refreshes beside another). Without a
+   * database lock, an unknown shared-lock state first waits for another process's refresh and re-reads.
+   */
+  async #refreshExclusive(
+    account: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    windowMs: number,
+    flightSignal: AbortSignal,
+    lease: Lease | undefined,
+  ): Promise<Outcome> {
+    const lockHeld = lease !== undefined;
+    const accounts = this.#accounts;
+    if (accounts.withRefreshLock !== undefined) {
+      const result = await accounts.withRefreshLock(account.id, this.#lockWaitMs, (locked) =>
+        this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lockHeld, lease, databaseLocked: true, accounts: locked }),
+      );
+      if (result.locked) return result.value;
+      return this.#afterWait(account, key, lockHeld);
+    }
+    if (lease === undefined) await this.#waitForRefreshElsewhere(key, flightSignal);
+    return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lockHeld, lease, databaseLocked: false, accounts });
   }
 
   async #refreshLocked(
@@ -274,8 +338,9 @@ export class TokenManager {
     key: string,
     windowMs: number,
     flightSignal: AbortSignal,
-    lockHeld: boolean,
+    exclusion: Exclusion,
   ): Promise<Outcome> {
+    const { lockHeld } = exclusion;
     const since = versionOf(account.credentials);
     const lookup = await this.#lookup(key);
     if (lookup.state === "hit" && this.#isUsable(lookup.token, windowMs, -1, since)) {
@@ -283,26 +348,29 @@ export class TokenManager {
     }
     // Every caller left before anything irreversible started: no reason to spend a refresh token.
     flightSignal.throwIfAborted();
-    const current = await this.#withUnsaved(await this.#accounts.get(account.id));
-    if (current === null) {
+    const read = await this.#withUnsaved(await exclusion.accounts.get(account.id), exclusion.accounts);
+    if (read === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
     const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
-    if (this.#isUsable(current.credentials, windowMs, floor, since)) {
-      await this.#cache(key, current.credentials);
-      return { refreshed: false, lockHeld, account: current };
+    if (this.#isUsable(read.account.credentials, windowMs, floor, since)) {
+      await this.#cache(key, read.account.credentials);
+      return { refreshed: false, lockHeld, account: read.account };
     }
     const cachedVersion = lookup.state === "hit" ? lookup.token.tokenVersion : floor;
-    return this.#refreshAccount(current, refresher, key, lockHeld, cachedVersion);
+    return this.#refreshAccount(read, refresher, key, exclusion, cachedVersion, windowMs);
   }
 
   async #refreshAccount(
-    current: TokenAccount,
+    read: AccountRead,
     refresher: TokenRefresher,
     key: string,
-    lockHeld: boolean,
+    exclusion: Exclusion,
     cachedVersion: number,
+    windowMs: number,
   ): Promise<Outcome> {
+    const { lockHeld } = exclusion;
+    const current = read.account;
     const fields = { platform: current.platform, accountId: current.id };
     const started = this.#now();
     let issued: OAuthCredentials;
@@ -314,8 +382,8 @@ export class TokenManager {
         ? error
         : new TokenRefreshError("token refresh failed", { code: "unknown", permanent: false, cause: error });
       if (failure.permanent) {
-        const latest = await this.#accounts.get(current.id).catch(() => null);
-        if (latest !== null && latest.credentials.refreshToken !== current.credentials.refreshToken) {
+        const latest = await this.#rotatedElsewhere(read, key, exclusion);
+        if (latest !== null) {
           this.#recordRefresh(current.platform, "race_recovered", started);
           this.#logger?.info({ ...fields, code: failure.code }, "refresh refused, but another writer had already refreshed");
           await this.#cache(key, latest.credentials);
@@ -339,60 +407,124 @@ export class TokenManager {
     const account: TokenAccount = { ...current, credentials };
     this.#recordRefresh(current.platform, "refreshed", started);
     // The endpoint may have rotated the refresh token: the new one exists only here until it is written.
-    this.#unsaved.set(current.id, credentials);
-    let failure: unknown;
+    const pending: Unsaved = { credentials, expected: read.expected };
+    this.#unsaved.set(current.id, pending);
+    let saved: SaveResult;
     for (let attempt = 0; ; attempt++) {
-      failure = await this.#saveUnsaved(current.id, credentials);
-      if (failure === undefined) break;
+      saved = await this.#saveUnsaved(current.id, pending, exclusion.accounts);
+      if (saved.state !== "failed") break;
       const delay = this.#saveRetryDelaysMs[attempt];
       if (delay === undefined) break;
       await this.#sleep(delay);
     }
-    if (failure !== undefined) {
+    if (saved.state === "conflict") {
+      // Someone wrote credentials after our read (a holder whose lock we outlived, or an operator's
+      // replacement): theirs stay, ours are dropped, and what is stored now is served.
+      this.#logger?.warn(fields, "credentials changed while refreshing; the stored ones were kept");
+      const latest = await this.#withUnsaved(await exclusion.accounts.get(current.id), exclusion.accounts);
+      if (latest === null) throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
+      if (this.#isUsable(latest.account.credentials, Math.min(windowMs, this.#refreshSkewMs), -1, -1)) {
+        await this.#cache(key, latest.account.credentials);
+      }
+      return { refreshed: false, lockHeld, account: latest.account };
+    }
+    if (saved.state === "failed") {
       this.#logger?.error(fields, "refreshed credentials could not be saved; kept in memory and retried until written");
-      void this.#retryUnsavedInBackground(current.id, credentials, fields);
+      void this.#retryUnsavedInBackground(current.id, pending, fields);
     }
     await this.#cache(key, credentials);
-    return failure === undefined ? { refreshed: true, lockHeld, account } : { refreshed: true, lockHeld, account, failure };
+    if (saved.state === "failed") return { refreshed: true, lockHeld, account, failure: saved.error };
+    return { refreshed: true, lockHeld, account };
   }
 
-  /** Writes `credentials` unless newer ones replaced them meanwhile; the error when the write failed. */
-  async #saveUnsaved(id: string, credentials: OAuthCredentials): Promise<unknown> {
-    if (this.#unsaved.get(id) !== credentials) return undefined;
+  /**
+   * After a permanent refusal: the account if another writer rotated its credentials since `read` (the
+   * refusal was for a refresh token already spent), else null. Without exclusion (no database lock, and the
+   * shared lock unknown or lost), a writer may still be saving: wait for its announcement and read again.
+   */
+  async #rotatedElsewhere(read: AccountRead, key: string, exclusion: Exclusion): Promise<TokenAccount | null> {
+    const changed = async () => {
+      // Through the lock's own store: a held database lock never waits for a second connection.
+      const latest = await exclusion.accounts.get(read.account.id).catch(() => null);
+      if (latest === null || sameCredentials(latest.credentials, read.expected)) return null;
+      return latest;
+    };
+    const latest = await changed();
+    if (latest !== null) return latest;
+    const exclusive = exclusion.databaseLocked || (exclusion.lease !== undefined && !exclusion.lease.lost);
+    if (exclusive) return null;
+    await this.#waitForRefreshElsewhere(key, undefined);
+    return changed();
+  }
+
+  /** Waits (up to lockWaitMs) for another process's refresh to be announced; the store being down, for lockWaitMs. */
+  async #waitForRefreshElsewhere(key: string, signal: AbortSignal | undefined): Promise<void> {
     try {
-      await this.#accounts.saveCredentials(id, credentials);
+      await this.#store.waitForRefresh(key, this.#lockWaitMs, signal ?? new AbortController().signal);
     } catch (error) {
-      return error ?? new Error("saveCredentials failed");
+      signal?.throwIfAborted();
+      this.#storeFailed("waitForRefresh", error);
+      await this.#sleep(this.#lockWaitMs);
     }
-    if (this.#unsaved.get(id) === credentials) this.#unsaved.delete(id);
-    return undefined;
   }
 
-  async #retryUnsavedInBackground(id: string, credentials: OAuthCredentials, fields: Record<string, unknown>): Promise<void> {
+  /** Writes `pending` unless newer credentials replaced it meanwhile (in memory, or in the database: "conflict"). */
+  async #saveUnsaved(
+    id: string,
+    pending: Unsaved,
+    accounts: Pick<AccountStore, "saveCredentials"> = this.#accounts,
+  ): Promise<SaveResult> {
+    if (this.#unsaved.get(id) !== pending) return { state: "saved" };
+    let written: boolean | void;
+    try {
+      written = await accounts.saveCredentials(id, pending.credentials, pending.expected);
+    } catch (error) {
+      return { state: "failed", error: error ?? new Error("saveCredentials failed") };
+    }
+    if (this.#unsaved.get(id) === pending) this.#unsaved.delete(id);
+    return { state: written === false ? "conflict" : "saved" };
+  }
+
+  async #retryUnsavedInBackground(id: string, pending: Unsaved, fields: Record<string, unknown>): Promise<void> {
     const delay = this.#saveRetryDelaysMs.at(-1) ?? 1_000;
-    while (this.#unsaved.get(id) === credentials) {
+    while (this.#unsaved.get(id) === pending) {
       await this.#sleep(delay);
-      if ((await this.#saveUnsaved(id, credentials)) === undefined) {
+      const saved = await this.#saveUnsaved(id, pending);
+      if (saved.state === "saved") {
         this.#logger?.info(fields, "refreshed credentials saved after a retry");
+        return;
+      }
+      if (saved.state === "conflict") {
+        this.#logger?.warn(fields, "credentials changed before the refreshed ones could be saved; the stored ones were kept");
         return;
       }
     }
   }
 
   /**
-   * The stored account, with credentials this process refreshed but could not save yet in place of the
-   * stored ones (which still hold the refresh token the endpoint already rotated away). Tries the save again.
+   * The stored account and what a save must find stored (the compare-and-set), with credentials this
+   * process refreshed but could not save yet in place of the stored ones (which still hold the refresh token
+   * the endpoint already rotated away) while the database still holds what that refresh read. Tries the
+   * save again.
    */
-  async #withUnsaved(stored: TokenAccount | null): Promise<TokenAccount | null> {
+  async #withUnsaved(
+    stored: TokenAccount | null,
+    accounts: Pick<AccountStore, "saveCredentials"> = this.#accounts,
+  ): Promise<AccountRead | null> {
     if (stored === null) return null;
+    const expected = expectationOf(stored.credentials);
     const pending = this.#unsaved.get(stored.id);
-    if (pending === undefined) return stored;
-    if (versionOf(stored.credentials) >= versionOf(pending)) {
+    if (pending === undefined) return { account: stored, expected };
+    if (!sameCredentials(stored.credentials, pending.expected)) {
+      // The database moved on since that refresh (saved after all, or replaced): what it holds wins.
       this.#unsaved.delete(stored.id);
-      return stored;
+      return { account: stored, expected };
     }
-    await this.#saveUnsaved(stored.id, pending);
-    return { ...stored, credentials: pending };
+    const saved = await this.#saveUnsaved(stored.id, pending, accounts);
+    const account = { ...stored, credentials: pending.credentials };
+    if (saved.state === "failed") return { account, expected: pending.expected };
+    // Written now (or written just before by its background retry): the database holds these credentials.
+    return { account, expected: expectationOf(pending.credentials) };
   }
 
   async #awaitOtherProcess(
@@ -412,32 +544,40 @@ export class TokenManager {
       result = "store_error";
     }
     this.#metrics.lockWait?.(account.platform, result, this.#now() - started);
-    // The store failed mid-wait: nothing will announce the holder's refresh, so carry on as without a store
-    // (re-read the account; refresh only if it is still not usable).
-    if (result === "store_error") return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, false);
+    // The store failed mid-wait: nothing will announce the holder's refresh, so carry on as with an
+    // unknown lock state (the database lock, or a wait, then a re-read; a refresh only if still needed).
+    if (result === "store_error") return this.#refreshExclusive(account, refresher, key, windowMs, flightSignal, undefined);
+    return this.#afterWait(account, key, false);
+  }
+
+  /** After waiting for another holder: its token when it left one, else the stored one if valid, else lock_timeout. */
+  async #afterWait(account: TokenAccount, key: string, lockHeld: boolean): Promise<Outcome> {
     const lookup = await this.#lookup(key);
     if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
-      return { refreshed: false, lockHeld: false, account: withToken(account, lookup.token) };
+      return { refreshed: false, lockHeld, account: withToken(account, lookup.token) };
     }
-    const current = await this.#withUnsaved(await this.#accounts.get(account.id));
-    if (current === null) {
+    const read = await this.#withUnsaved(await this.#accounts.get(account.id));
+    if (read === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
+    const current = read.account;
     const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
     if (versionOf(current.credentials) > floor && this.#isValid(current.credentials.expiresAt)) {
-      return { refreshed: false, lockHeld: false, account: current };
+      return { refreshed: false, lockHeld, account: current };
     }
     const failure = new TokenRefreshError("another process is refreshing this account and has not finished", {
       code: "lock_timeout",
       permanent: false,
     });
-    return { refreshed: false, lockHeld: false, account: current, failure };
+    return { refreshed: false, lockHeld, account: current, failure };
   }
 
-  #keepLock(key: string, owner: string, account: TokenAccount): NodeJS.Timeout {
+  #keepLock(key: string, owner: string, account: TokenAccount, lease: Lease): NodeJS.Timeout {
     const timer = setInterval(() => {
       void this.#storeCall("extendLock", () => this.#store.extendLock(key, owner, this.#lockTtlMs)).then((extended) => {
         if (extended === false) {
+          // Another process may take it now: the save's compare-and-set keeps its credentials from being overwritten.
+          lease.lost = true;
           this.#logger?.warn({ platform: account.platform, accountId: account.id }, "refresh lock lost while refreshing");
         }
       });
@@ -525,6 +665,14 @@ export class TokenManager {
 
 function versionOf(credentials: { tokenVersion?: number }): number {
   return credentials.tokenVersion ?? 0;
+}
+
+function expectationOf(credentials: OAuthCredentials): CredentialsExpectation {
+  return { refreshToken: credentials.refreshToken, tokenVersion: versionOf(credentials) };
+}
+
+function sameCredentials(credentials: OAuthCredentials, expected: CredentialsExpectation): boolean {
+  return credentials.refreshToken === expected.refreshToken && versionOf(credentials) === expected.tokenVersion;
 }
 
 function sleepUnref(ms: number): Promise<void> {

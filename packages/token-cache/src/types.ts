@@ -34,6 +34,18 @@ export interface TokenAccount {
   credentials: OAuthCredentials;
 }
 
+/**
+ * What a refresher read from the database: the refresh token and token version it is about to spend.
+ * `saveCredentials` writes only while the stored credentials still carry both (compare-and-set).
+ */
+export interface CredentialsExpectation {
+  refreshToken: string | undefined;
+  tokenVersion: number;
+}
+
+/** What {@link AccountStore.withRefreshLock} did: ran the critical section, or gave up after `waitMs`. */
+export type RefreshLockResult<T> = { locked: true; value: T } | { locked: false };
+
 /** The database, as token-cache needs it. Implemented by `@subrelay/db`. */
 export interface AccountStore {
   /** The account as stored now, or null when it no longer exists. */
@@ -41,8 +53,26 @@ export interface AccountStore {
   /**
    * Persists refreshed credentials. Implementations should write only the credentials (not the whole
    * account record) so a concurrent write of other columns cannot drop a rotated refresh token.
+   *
+   * With `expected`, a compare-and-set: the write happens only while the stored credentials still hold
+   * `expected.refreshToken` and `expected.tokenVersion`, and resolves `false` when they do not (another
+   * refresher, or an operator, wrote since the read; their credentials stay). Resolving `true` or nothing
+   * means written. An implementation that ignores `expected` works, without that fence.
    */
-  saveCredentials(id: string, credentials: OAuthCredentials): Promise<void>;
+  saveCredentials(id: string, credentials: OAuthCredentials, expected?: CredentialsExpectation): Promise<boolean | void>;
+  /**
+   * Optional: runs `critical` while holding a database lock on the account's refresh, one holder per account
+   * across every process using the database (Postgres: a session advisory lock). `critical` gets a store to
+   * read and save through while holding it. Resolves `{ locked: false }` without running `critical` when
+   * another holder kept the lock for `waitMs`. TokenManager takes it around every refresh, so a process that
+   * cannot reach the shared token store (and so cannot tell whether another process holds its lock) still
+   * never refreshes beside another.
+   */
+  withRefreshLock?<T>(
+    id: string,
+    waitMs: number,
+    critical: (locked: Pick<AccountStore, "get" | "saveCredentials">) => Promise<T>,
+  ): Promise<RefreshLockResult<T>>;
 }
 
 /** A platform's token endpoint. Implemented by each providers-* package. */

@@ -1,6 +1,6 @@
 import { TokenRefreshError } from "../src/token-refresh-error";
 import type { TokenStore } from "../src/token-store";
-import type { AccountStore, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "../src/types";
+import type { AccountStore, CredentialsExpectation, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "../src/types";
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -35,12 +35,21 @@ export class FakeAccounts implements AccountStore {
     return Promise.resolve(account === undefined ? null : structuredClone(account));
   }
 
-  saveCredentials(id: string, credentials: OAuthCredentials): Promise<void> {
+  /** A compare-and-set with `expected`, as the AccountStore contract asks. */
+  saveCredentials(id: string, credentials: OAuthCredentials, expected?: CredentialsExpectation): Promise<boolean> {
     const account = this.accounts.get(id);
+    if (
+      account !== undefined &&
+      expected !== undefined &&
+      (account.credentials.refreshToken !== expected.refreshToken ||
+        (account.credentials.tokenVersion ?? 0) !== expected.tokenVersion)
+    ) {
+      return Promise.resolve(false);
+    }
     if (account !== undefined) account.credentials = structuredClone(credentials);
     this.saved.push({ id, credentials: structuredClone(credentials) });
     this.onSave?.(id, credentials);
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 }
 
