@@ -32,7 +32,7 @@ const guards = [
   {
     name: "token: database re-read + second needs-refresh check under the lock",
     file: "packages/token-cache/src/token-manager.ts",
-    edits: [{ find: "    if (this.#isUsable(current.credentials, windowMs, floor, since)) {\n      await this.#cache(key, current.credentials);", replace: "    if (false) {\n      await this.#cache(key, current.credentials);" }],
+    edits: [{ find: "    if (this.#isUsable(read.account.credentials, windowMs, floor, since)) {\n      await this.#cache(key, read.account.credentials);", replace: "    if (false) {\n      await this.#cache(key, read.account.credentials);" }],
     filter: "@subrelay/token-cache",
   },
   {
@@ -49,7 +49,38 @@ const guards = [
   {
     name: "token: release-and-announce of the refresh lock",
     file: "packages/token-cache/src/token-manager.ts",
-    edits: [{ find: '      if (lockHeld) await this.#storeCall("releaseLock", () => this.#store.releaseLock(key, owner));\n', replace: "" }],
+    edits: [{ find: '      if (lease !== undefined) await this.#storeCall("releaseLock", () => this.#store.releaseLock(key, owner));\n', replace: "" }],
+    filter: "@subrelay/token-cache",
+  },
+  {
+    name: "token: every refresh under the database's refresh lock",
+    file: "packages/token-cache/src/token-manager.ts",
+    edits: [{ find: "    if (accounts.withRefreshLock !== undefined) {", replace: "    if (false) {" }],
+    filter: "@subrelay/db",
+  },
+  {
+    name: "db: the Postgres advisory refresh lock",
+    file: "packages/db/src/refresh-locks.ts",
+    edits: [{ find: '          await client.query("select pg_advisory_lock($1, $2)", [REFRESH_LOCK_CLASS, accountId]);\n', replace: "" }],
+    filter: "@subrelay/db",
+    tests: "src/database.pg",
+  },
+  {
+    name: "token: the save is a compare-and-set on what the refresh read",
+    file: "packages/token-cache/src/token-manager.ts",
+    edits: [{ find: "      written = await accounts.saveCredentials(id, pending.credentials, pending.expected);", replace: "      written = await accounts.saveCredentials(id, pending.credentials);" }],
+    filter: "@subrelay/token-cache",
+  },
+  {
+    name: "token: without exclusion, wait and re-read before an invalid_grant is permanent",
+    file: "packages/token-cache/src/token-manager.ts",
+    edits: [{ find: "    if (exclusive) return null;\n    await this.#waitForRefreshElsewhere(key, undefined);\n    return changed();", replace: "    return null;" }],
+    filter: "@subrelay/token-cache",
+  },
+  {
+    name: "token: an unknown lock state waits before it refreshes (store without a database lock)",
+    file: "packages/token-cache/src/token-manager.ts",
+    edits: [{ find: "    if (lease === undefined) await this.#waitForRefreshElsewhere(key, flightSignal);\n", replace: "" }],
     filter: "@subrelay/token-cache",
   },
   {
