@@ -81,4 +81,43 @@ describe("AccessTokens", () => {
     await tokens.invalidate(account, "new");
     expect(shared.invalidated).toEqual([5, 9]);
   });
+
+  it("skips the token kept here when the account carries newer credentials (an operator replaced them)", async () => {
+    const now = 1_000_000;
+    const shared = manager([
+      { accessToken: "old", expiresAt: now + 3_600_000, tokenVersion: 5 },
+      { accessToken: "replaced", expiresAt: now + 3_600_000, tokenVersion: 8 },
+    ]);
+    const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
+    const stored = (tokenVersion: number): UpstreamAccount => ({
+      ...account,
+      credentials: { ...account.credentials, tokenVersion },
+    });
+    expect(await tokens.get(stored(5))).toBe("old");
+    // Credentials of the version served, or older (a directory copy from before a refresh): reused.
+    expect(await tokens.get(stored(5))).toBe("old");
+    expect(await tokens.get(account)).toBe("old");
+    expect(shared.asked).toHaveLength(1);
+    // Newer credentials, within the local TTL: asked again at once, and the new token is kept.
+    expect(await tokens.get(stored(8))).toBe("replaced");
+    expect(shared.asked.map((asked) => asked.credentials.tokenVersion)).toEqual([5, 8]);
+    expect(await tokens.get(stored(8))).toBe("replaced");
+    expect(shared.asked).toHaveLength(2);
+  });
+
+  it("forget drops the token kept here at once", async () => {
+    const now = 1_000_000;
+    const shared = manager([
+      { accessToken: "before", expiresAt: now + 3_600_000, tokenVersion: 1 },
+      { accessToken: "after", expiresAt: now + 3_600_000, tokenVersion: 2 },
+    ]);
+    const tokens = new AccessTokens(shared, { now: () => now, localTtlMs: 5_000 });
+    expect(await tokens.get(account)).toBe("before");
+    tokens.forget("8");
+    expect(await tokens.get(account)).toBe("before");
+    tokens.forget(account.id);
+    expect(await tokens.get(account)).toBe("after");
+    expect(shared.asked).toHaveLength(2);
+    expect(shared.invalidated).toEqual([]);
+  });
 });

@@ -17,7 +17,8 @@ export interface AccessTokensOptions {
  * seconds of in-process memory, which keeps the shared cache off the hot path of a busy account.
  */
 export class AccessTokens {
-  private readonly local = new Map<string, { token: string; until: number }>();
+  /** Per account, the token reused here, until when, and the `tokenVersion` it was served with. */
+  private readonly local = new Map<string, { token: string; until: number; tokenVersion: number }>();
   /** Per account, the versions of the last few tokens served here, so a 401 names the version it was for. */
   private readonly served = new Map<string, Map<string, number>>();
   private readonly now: () => number;
@@ -32,13 +33,15 @@ export class AccessTokens {
   /** `clientGone` stops a wait for a refresh when the client leaves (its AbortSignal is made only then). */
   async get(account: UpstreamAccount, clientGone?: Cancellation): Promise<string> {
     const cached = this.local.get(account.id);
-    if (cached && cached.until > this.now()) return cached.token;
+    // Credentials newer than the token kept here (an operator replaced them) skip it: the shared cache
+    // was invalidated below their version, so it hands out the new token.
+    if (cached && cached.until > this.now() && credentialsVersion(account) <= cached.tokenVersion) return cached.token;
     const { accessToken, expiresAt, tokenVersion } = await this.manager.getToken(tokenAccount(account), {
       signal: clientGone?.signal,
     });
     // Kept a few seconds, and never past the token's own end.
     const until = Math.min(this.now() + (this.options.localTtlMs ?? 5_000), expiresAt ?? Number.POSITIVE_INFINITY);
-    this.local.set(account.id, { token: accessToken, until });
+    this.local.set(account.id, { token: accessToken, until, tokenVersion });
     this.remember(account.id, accessToken, tokenVersion);
     return accessToken;
   }
@@ -55,6 +58,11 @@ export class AccessTokens {
     await this.manager.invalidate(tokenAccount(account), failedVersion);
   }
 
+  /** Drops the token kept here for an account (its credentials were replaced or it was deleted). */
+  forget(accountId: string): void {
+    this.local.delete(accountId);
+  }
+
   private remember(accountId: string, accessToken: string, tokenVersion: number): void {
     let versions = this.served.get(accountId);
     if (versions === undefined) this.served.set(accountId, (versions = new Map<string, number>()));
@@ -65,6 +73,11 @@ export class AccessTokens {
 }
 
 const SERVED_VERSIONS_KEPT = 4;
+
+function credentialsVersion(account: UpstreamAccount): number {
+  const version = (account.credentials as { tokenVersion?: unknown }).tokenVersion;
+  return typeof version === "number" ? version : 0;
+}
 
 export function tokenAccount(account: UpstreamAccount): TokenAccount {
   return { id: account.id, platform: account.platform, credentials: account.credentials as OAuthCredentials };

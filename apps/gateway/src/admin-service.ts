@@ -1,7 +1,7 @@
 import type { Database } from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
-import { TokenRefreshError, type OAuthCredentials } from "@subrelay/token-cache";
+import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
 import { GatewayError } from "./gateway-error";
 
@@ -18,6 +18,14 @@ export interface AdminServiceOptions {
   >;
   /** Drops what this process cached about an account. */
   onAccountChanged(id: string): void;
+  /**
+   * The shared token cache. After an operator replaces an OAuth account's credentials, the token cached for
+   * the old ones is invalidated below the new credentials' `tokenVersion`, so no replica serves it again and
+   * the next request uses the new credentials. Omitted: the old token is served until it leaves the cache.
+   */
+  tokens?: Pick<TokenManager, "invalidate">;
+  /** Told when invalidating the shared token cache failed (the update itself stands). Never given a token. */
+  onTokenInvalidationFailed?(id: string, error: unknown): void;
   /** The platforms' providers, by platform: their `prepareCredentials` completes an OAuth account's credentials. */
   providers?: Pick<ProviderRegistry, "get">;
   /** Clock, epoch ms. Default `Date.now`. */
@@ -117,6 +125,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       const before = await bucketsOf(id);
       const updated = await database.accounts.update(id, { ...patch, credentials });
       if (!updated) return null;
+      if (credentials !== undefined && updated.type === "oauth") await invalidateReplacedToken(id);
       options.onAccountChanged(id);
       const after = await bucketsOf(id);
       await rebuild(dedupe([...before, ...after]));
@@ -164,6 +173,23 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       return { from, to, groupBy: query.groupBy, data: await database.usage.totals({ from, to, groupBy: query.groupBy }) };
     },
   };
+
+  /**
+   * The repository stamped the replaced credentials with a `tokenVersion` above every token cached or saved
+   * for the old ones: invalidating at one below it drops those from the shared cache (every replica reads it)
+   * and keeps them out, while the new credentials, read from the database, are cached on the next request.
+   */
+  async function invalidateReplacedToken(id: string): Promise<void> {
+    if (!options.tokens) return;
+    try {
+      const account = await database.accounts.get(id);
+      const version = account?.credentials.tokenVersion;
+      if (!account || version === undefined) return;
+      await options.tokens.invalidate(account, version - 1);
+    } catch (error) {
+      options.onTokenInvalidationFailed?.(id, error);
+    }
+  }
 
   function dedupe(buckets: SchedulerBucket[]): SchedulerBucket[] {
     const seen = new Map(buckets.map((bucket) => [`${bucket.groupId}:${bucket.platform}:${bucket.mode}`, bucket]));

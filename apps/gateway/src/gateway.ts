@@ -167,11 +167,12 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     load: (bucket) => database.accounts.listBucketAccounts(bucket),
     onCacheHit: (hit) => metrics.snapshotCache.inc({ result: hit ? "hit" : "miss" }),
   });
+  const accessTokens = new AccessTokens(tokens, { now });
   const relay = new Relay({
     providers,
     candidates: buckets,
     accounts: directory,
-    tokens: new AccessTokens(tokens, { now }),
+    tokens: accessTokens,
     slots,
     sticky,
     upstream: new UndiciUpstreamClient({
@@ -201,10 +202,14 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       scheduler: ownWrites,
       providers,
       now,
+      tokens,
       onAccountChanged: (id) => {
         directory.forget(id);
         states.forget(id);
+        accessTokens.forget(id);
       },
+      onTokenInvalidationFailed: (accountId, error) =>
+        log.warn({ accountId, error: describeError(error) }, "could not invalidate the cached token of replaced credentials"),
     }),
     readiness: async () => ({
       database: await database.ping().then(

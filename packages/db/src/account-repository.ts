@@ -95,7 +95,10 @@ export type NewAccount = NewAccountFields &
 /**
  * A partial update; omitted fields are left alone. `groupIds` replaces the account's groups (refused as on
  * create: unknown ids, and `single` groups of another platform; nothing is written then). `credentials`
- * replaces the secret (shape by the account's type). Setting `status: "active"` clears `errorMessage`.
+ * replaces the secret (shape by the account's type); replaced OAuth credentials are stamped with a
+ * `tokenVersion` above the stored one and at least the clock (epoch ms), whatever version they carried, so
+ * tokens cached for the old credentials can be invalidated below it. Setting `status: "active"` clears
+ * `errorMessage`.
  */
 export interface AccountPatch {
   name?: string;
@@ -367,7 +370,11 @@ export class AccountRepository implements AccountStore {
     try {
       return await this.#db.transaction(async (transaction) => {
         const [current] = await transaction
-          .select({ type: accounts.type, platform: accounts.platform })
+          .select({
+            type: accounts.type,
+            platform: accounts.platform,
+            credentialsEncrypted: accounts.credentialsEncrypted,
+          })
           .from(accounts)
           .where(eq(accounts.id, numericId))
           .for("update");
@@ -377,6 +384,13 @@ export class AccountRepository implements AccountStore {
         if (patch.status === "active") set.errorMessage = null;
         if (patch.credentials !== undefined) {
           const credentials = normaliseCredentials(current.type, patch.credentials);
+          if (current.type === "oauth") {
+            // Replaced credentials are newer than any token cached or saved for the old ones: the caller
+            // invalidates the shared cache at (tokenVersion - 1), and no older token is cached again.
+            (credentials.stored as OAuthCredentials).tokenVersion = nextTokenVersion(
+              this.#storedTokenVersion(current.credentialsEncrypted),
+            );
+          }
           set.credentialsEncrypted = this.#cipher.encryptJson(credentials.stored);
           set.tokenExpiresAt = credentials.expiresAt;
         }
@@ -719,6 +733,20 @@ export class AccountRepository implements AccountStore {
     return toRecord(row, await this.#groupIdsOf(executor, accountId));
   }
 
+  /**
+   * The `tokenVersion` of stored OAuth credentials; 0 when they have none, or cannot be decrypted (the
+   * operator is replacing them then; the clock-based version still beats any token they were cached with).
+   */
+  #storedTokenVersion(encoded: string): number {
+    try {
+      const version = (this.#cipher.decryptJson(encoded) as { tokenVersion?: unknown } | null)?.tokenVersion;
+      return typeof version === "number" && Number.isSafeInteger(version) && version > 0 ? version : 0;
+    } catch (error) {
+      if (DatabaseError.isInstance(error)) return 0;
+      throw error;
+    }
+  }
+
   #decryptOAuth(encoded: string): OAuthCredentials {
     const decoded = this.#cipher.decryptJson(encoded) as OAuthCredentials | null;
     if (typeof decoded?.accessToken !== "string") {
@@ -726,6 +754,15 @@ export class AccountRepository implements AccountStore {
     }
     return decoded;
   }
+}
+
+/**
+ * The `tokenVersion` stamped on credentials an operator replaces: above the previous stored one, and at
+ * least the clock (epoch ms), as TokenManager stamps refreshes, so it also beats a cached token whose
+ * refresh was never saved. Whatever version the operator sent is ignored.
+ */
+function nextTokenVersion(previous: number): number {
+  return Math.max(previous + 1, Date.now());
 }
 
 function invalid(message: string): DatabaseError {

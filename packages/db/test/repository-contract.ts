@@ -636,6 +636,46 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(await raw(sql`select * from account_groups`)).toEqual([]);
       });
 
+      it("replaced OAuth credentials get a tokenVersion above the stored one, whatever the operator sent", async () => {
+        const account = await oauthAccount();
+        const versionNow = async () => (await database.accounts.get(account.id))!.credentials.tokenVersion ?? 0;
+        const created = await versionNow();
+        const startedAt = Date.now();
+        await database.accounts.update(account.id, {
+          credentials: { accessToken: "at-B", refreshToken: "rt-B", expiresAt: T0, tokenVersion: 3 },
+        });
+        const replaced = await versionNow();
+        expect(replaced).toBeGreaterThan(created);
+        expect(replaced).toBeGreaterThanOrEqual(startedAt);
+        expect((await database.accounts.get(account.id))!.credentials).toMatchObject({ accessToken: "at-B", refreshToken: "rt-B" });
+
+        // A refresh saved a version far above the clock: the next replacement still goes above it.
+        const refreshed = Date.now() + 10 * MINUTE;
+        await database.accounts.saveCredentials(account.id, {
+          accessToken: "at-C",
+          refreshToken: "rt-C",
+          expiresAt: T0,
+          tokenVersion: refreshed,
+        });
+        expect(await versionNow()).toBe(refreshed);
+        await database.accounts.update(account.id, {
+          credentials: { refreshToken: "rt-D", tokenVersion: Number.MAX_SAFE_INTEGER },
+        });
+        expect(await versionNow()).toBe(refreshed + 1);
+
+        // Other patches leave the version alone; API-key accounts get none.
+        await database.accounts.update(account.id, { priority: 7 });
+        expect(await versionNow()).toBe(refreshed + 1);
+        const apiKey = await database.accounts.create({
+          name: "k",
+          platform: "claude",
+          type: "apikey",
+          credentials: { apiKey: "sk-1" },
+        });
+        await database.accounts.update(apiKey.id, { credentials: { apiKey: "sk-2" } });
+        expect(await database.accounts.getCredentials(apiKey.id)).toEqual({ type: "apikey", credentials: { apiKey: "sk-2" } });
+      });
+
       it("refuses to link an account to a single group of another platform, writing nothing", async () => {
         const single = await database.groups.create({ name: "claude-single", platform: "claude" });
         const mixed = await database.groups.create({ name: "claude-mixed", platform: "claude", mode: "mixed" });

@@ -1,7 +1,7 @@
 import { FakeUpstream, type RecordedRequest } from "@subrelay/providers-core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claudeReply, deferred, paths, tokenReply } from "../harness";
-import { startDeployment, type Deployment } from "./deployment";
+import { adminRequest, startDeployment, type Deployment } from "./deployment";
 import { eventually } from "./eventually";
 import { closeMessageClient, sendMessage } from "./message-client";
 import { metricValue } from "./metric-value";
@@ -136,6 +136,59 @@ describe("3 gateways + 2 workers on one Postgres and one Redis", () => {
     for (const gateway of [gateway2, gateway3]) expect((await sendMessage(gateway.url, seeded.key)).status).toBe(200);
     expect(hitsA() - hitsAAfterReset).toBe(2);
     expect(hitsB() - hitsBAfterReset).toBe(0);
+  });
+
+  it("an operator's credential replacement through gateway 1: its next request uses the new token, gateways 2 and 3 switch within their 5 s token memory", async () => {
+    upstream.on("POST", "/replaced/v1/messages", claudeReply);
+    const tokenCallsBefore = upstream.requestsTo(paths.claudeToken).length;
+    const seeded = await deployment.seed({
+      platform: "claude",
+      accounts: [
+        {
+          type: "oauth",
+          credentials: { accessToken: "access-A", refreshToken: "refresh-A", expiresAt: Date.now() + 2 * 3_600_000 },
+          baseUrl: `${upstream.url}/replaced`,
+        },
+      ],
+    });
+    const [gateway1, gateway2, gateway3] = deployment.gateways as [ServiceProcess, ServiceProcess, ServiceProcess];
+    const sentBy = new Map<ServiceProcess, string[]>([[gateway1, []], [gateway2, []], [gateway3, []]]);
+    /** One request through `gateway`; the token the upstream saw for it. */
+    const ask = async (gateway: ServiceProcess) => {
+      const before = upstream.requestsTo("/replaced/v1/messages").length;
+      const result = await sendMessage(gateway.url, seeded.key);
+      expect(result.status, result.text).toBe(200);
+      const sent = upstream.requestsTo("/replaced/v1/messages").slice(before);
+      expect(sent).toHaveLength(1);
+      const token = String(sent[0]!.headers.authorization);
+      sentBy.get(gateway)!.push(token);
+      return token;
+    };
+
+    // Every gateway serves A and keeps it (its token memory and the shared Redis cache).
+    for (const gateway of [gateway1, gateway2, gateway3]) expect(await ask(gateway)).toBe("Bearer access-A");
+    const keptSince = performance.now();
+
+    const patched = await adminRequest(gateway1.url, "PATCH", `/admin/accounts/${seeded.accountIds[0]}`, {
+      credentials: { accessToken: "access-B", refreshToken: "refresh-B", expiresAt: Date.now() + 2 * 3_600_000 },
+    });
+    expect(patched.status).toBe(200);
+    expect(await ask(gateway1)).toBe("Bearer access-B");
+
+    const switchedWithin = await eventually(
+      async () => (await ask(gateway2)) === "Bearer access-B" && (await ask(gateway3)) === "Bearer access-B",
+      { timeoutMs: 8_000, intervalMs: 100, what: "gateways 2 and 3 to send the replaced token" },
+    );
+    const sinceKept = performance.now() - keptSince;
+    console.info(`[credential replacement] gateways 2 and 3 sent the new token ${Math.round(switchedWithin)} ms after the PATCH`);
+    expect(sinceKept, "gateways 2 and 3 kept the old token past their 5 s token memory").toBeLessThan(5_000 + 1_000);
+    // Once switched, nobody goes back to the old token; nothing was refreshed.
+    for (const gateway of [gateway1, gateway2, gateway3]) expect(await ask(gateway)).toBe("Bearer access-B");
+    for (const [gateway, tokens] of sentBy) {
+      const firstB = tokens.indexOf("Bearer access-B");
+      expect(tokens.slice(firstB).every((token) => token === "Bearer access-B"), `${gateway.name}: ${tokens.join(", ")}`).toBe(true);
+    }
+    expect(upstream.requestsTo(paths.claudeToken).length).toBe(tokenCallsBefore);
   });
 });
 
