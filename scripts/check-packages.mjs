@@ -38,7 +38,7 @@ const packages = {
   singleflight: { ".": { functions: ["Group"] } },
   "token-cache": {
     ".": {
-      functions: ["TokenManager", "MemoryTokenStore", "TokenKeys", "TokenRefreshError", "TokenStoreError"],
+      functions: ["TokenManager", "MemoryTokenStore", "TokenKeys", "TokenRefreshError", "TokenStoreError", "expectationOf", "matchesExpectation"],
       absent: ["RedisTokenStore"],
     },
     "./redis": { functions: ["RedisTokenStore"], needsIoredis: true },
