@@ -62,9 +62,14 @@ export interface AdminService {
   usage(query: UsageQuery): Promise<object>;
 }
 
-const groupIds = { type: "array", items: { type: "integer", minimum: 1 }, maxItems: 1000 } as const;
+/** Ids are Postgres `integer`s: larger ones are the client's mistake (400), not a database error (500). */
+const MAX_ID = 2_147_483_647;
+const groupIds = { type: "array", items: { type: "integer", minimum: 1, maximum: MAX_ID }, maxItems: 1000 } as const;
 const models = { type: "array", items: { type: "string", minLength: 1, maxLength: 200 }, maxItems: 1000 } as const;
-const idParams = { type: "object", properties: { id: { type: "string", pattern: "^[0-9]+$" } }, required: ["id"] } as const;
+// 0 to 2^31 - 1, as digits (the handlers take the id as a string).
+const idPattern =
+  "^(0|[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$";
+const idParams = { type: "object", properties: { id: { type: "string", pattern: idPattern } }, required: ["id"] } as const;
 
 /** The admin API under /admin, behind `Authorization: Bearer $ADMIN_TOKEN`. */
 export function registerAdminRoutes(
@@ -200,7 +205,7 @@ export function registerAdminRoutes(
               required: ["name", "groupId"],
               properties: {
                 name: { type: "string", minLength: 1, maxLength: 200 },
-                groupId: { type: "integer", minimum: 1 },
+                groupId: { type: "integer", minimum: 1, maximum: MAX_ID },
                 // anyOf rather than a type list: Ajv's strict mode warns on non-null type unions.
                 expiresAt: { anyOf: [{ type: "string" }, { type: "integer" }, { type: "null" }] },
               },
@@ -264,9 +269,15 @@ function validateCredentials(type: "oauth" | "apikey", credentials: Record<strin
   }
 }
 
+const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function parseDate(value: string | undefined, name: string): Date | undefined {
   if (value === undefined || value === "") return undefined;
   const date = /^\d+$/.test(value) ? new Date(Number(value)) : new Date(value);
-  if (Number.isNaN(date.getTime())) throw new GatewayError("invalid_request", `${name} must be an ISO 8601 date or epoch ms.`);
+  // Within what a Postgres timestamp holds and a person means: years 1970 to 9999.
+  const time = date.getTime();
+  if (Number.isNaN(time) || time < 0 || time > MAX_DATE_MS) {
+    throw new GatewayError("invalid_request", `${name} must be an ISO 8601 date or epoch ms between 1970 and 9999.`);
+  }
   return date;
 }

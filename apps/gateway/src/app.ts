@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { DatabaseError } from "@subrelay/db";
 import { ProviderError, type Dialect, type ProviderRegistry } from "@subrelay/providers-core";
@@ -19,6 +21,10 @@ export interface AppDependencies {
   admin: AdminService;
   adminToken: string;
   bodyLimitBytes: number;
+  /** The deepest nesting of objects and arrays a JSON body may have (default 400). */
+  maxJsonDepth?: number;
+  /** The longest model name a request may give (default 256). */
+  maxModelLength?: number;
   /** Whether each backing service answers; null for one that is not configured. */
   readiness(): Promise<Record<string, boolean | null>>;
   /** Called before /metrics is rendered, to refresh gauges. */
@@ -36,6 +42,7 @@ declare module "fastify" {
 /** The gateway's HTTP surface: the client API in three dialects, health, metrics and the admin API. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const now = deps.now ?? Date.now;
+  const maxModelLength = deps.maxModelLength ?? DEFAULT_MAX_MODEL_LENGTH;
   const app = Fastify({
     bodyLimit: deps.bodyLimitBytes,
     logger: {
@@ -57,26 +64,42 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     genReqId: () => randomUUID(),
     // No per-request log lines: a relay at thousands of requests a second logs what goes wrong, not every request.
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests Node's HTTP parser refuses (headers too large, a malformed request line) never reach Fastify:
+    // they are answered on the socket, in the dialect the raw request looks like, echoing nothing of it.
+    clientErrorHandler: clientErrorHandler,
     // On close: idle keep-alive connections go at once; in-flight requests (streams included) finish.
     forceCloseConnections: "idle",
     // Requests Fastify refuses before routing (a path that is not valid percent-encoding, a bad content
     // type) are answered in the caller's dialect too.
     frameworkErrors: (error, request, reply) => {
-      const gatewayError = toGatewayError(error);
+      const gatewayError = frameworkError(error);
       void (reply as FastifyReply).code(gatewayError.status).type("application/json").send(dialectOf(request).errorBody(gatewayError));
     },
   });
 
   // Any content type is read as JSON: some clients omit or misstate it, and the dialect error is clearer.
+  // Fastify's own JSON parser (secure-json-parse) drops `__proto__` and `constructor.prototype` keys, so a
+  // body cannot poison the prototype of what the gateway builds from it; nesting is capped first, so that
+  // no body is deeper than what JSON.stringify (relaying it) can recurse through.
+  const maxJsonDepth = deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const parseJson = app.getDefaultJsonParser("remove", "remove");
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_request, body, done) => {
+  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+    const encoding = request.headers["content-encoding"];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+      return done(new GatewayError("invalid_request", "Content-Encoding is not supported; send the body uncompressed.", { status: 415 }), undefined);
+    }
     const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.trim() === "") return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new GatewayError("invalid_request", "The request body is not valid JSON."), undefined);
+    if (jsonDepthExceeds(text, maxJsonDepth)) {
+      return done(new GatewayError("invalid_request", `The request body is nested deeper than ${maxJsonDepth} levels.`), undefined);
     }
+    // The parser is typed for any server; `request` is this one's (tsc needs the cast, the linter thinks not).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+    void parseJson(request as never, text, (error, parsed) => {
+      if (error) done(new GatewayError("invalid_request", "The request body is not valid JSON."), undefined);
+      else done(null, parsed);
+    });
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -107,6 +130,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const model = dialect.model(read);
     if (typeof model !== "string" || model.trim() === "") {
       throw new GatewayError("invalid_request", "The request must name a model.");
+    }
+    if (model.length > maxModelLength) {
+      throw new GatewayError("invalid_request", `The model name is longer than ${maxModelLength} characters.`);
     }
 
     reply.hijack();
@@ -257,9 +283,87 @@ function toGatewayError(error: unknown): GatewayError {
     return new GatewayError("invalid_request", "The request body could not be read as JSON.");
   }
   if (typeof statusCode === "number" && statusCode >= 400 && statusCode < 500) {
+    // Fastify's own messages may quote the URL, `?key=` included: say what failed, not what was sent.
+    if (typeof code === "string" && code.startsWith("FST_")) return frameworkError(error);
     return new GatewayError("invalid_request", (error as Error).message);
   }
   return new GatewayError("internal", "Internal error.", { cause: error });
+}
+
+/**
+ * A request Fastify refused before routing, with a message of the gateway's own: Fastify's quote the URL
+ * (a Gemini `?key=` included).
+ */
+function frameworkError(error: unknown): GatewayError {
+  if (GatewayError.isInstance(error)) return error;
+  const code = (error as { code?: unknown }).code;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  const status = typeof statusCode === "number" && statusCode >= 400 && statusCode < 500 ? statusCode : 400;
+  if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return new GatewayError("too_large", "The request body is too large.");
+  if (code === "FST_ERR_BAD_URL") return new GatewayError("invalid_request", "The request path is not valid percent-encoding.");
+  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+    return new GatewayError("invalid_request", "The request's content type is not supported.", { status: 415 });
+  }
+  if (typeof code === "string" && code.startsWith("FST_ERR_CTP")) {
+    return new GatewayError("invalid_request", "The request body could not be read as JSON.", { status });
+  }
+  return new GatewayError("invalid_request", "The request could not be read.", { status });
+}
+
+const DEFAULT_MAX_JSON_DEPTH = 400;
+const DEFAULT_MAX_MODEL_LENGTH = 256;
+
+/**
+ * Whether `text` nests objects and arrays deeper than `max`. One pass over the structural characters:
+ * strings (where most of a large body is: base64 images, long prompts) are skipped with `indexOf`.
+ */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // The closing quote: the next one not escaped by an odd run of backslashes.
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1) {
+        let backslashes = 0;
+        for (let j = end - 1; text.charCodeAt(j) === 0x5c; j--) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      if (end === -1) return false; // unterminated: JSON.parse refuses it
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Node's own refusals (431, 400, 408), in the dialect the raw request looks like; nothing of it is echoed. */
+function clientErrorHandler(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const gatewayError =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? new GatewayError("invalid_request", "The request headers are too large.", { status: 431 })
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? new GatewayError("timeout", "The request was not received in time.", { status: 408 })
+        : new GatewayError("invalid_request", "The request could not be parsed.");
+  if (socket.writable) {
+    const head = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 8192).toString("latin1") : "";
+    const [requestLine = ""] = head.split("\r\n", 1);
+    const url = requestLine.split(" ")[1] ?? "";
+    const headers: Record<string, string> = {};
+    if (/\r\n(anthropic-version|x-api-key)\s*:/i.test(head)) headers["anthropic-version"] = "";
+    const body = JSON.stringify(dialectOf({ url, headers }).errorBody(gatewayError));
+    const reason = STATUS_CODES[gatewayError.status] ?? "Bad Request";
+    socket.write(
+      `HTTP/1.1 ${gatewayError.status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Ajv's message, with the allowed values when one is out of an enum (Ajv leaves them out). */

@@ -33,6 +33,11 @@ export interface GatewayErrorOptions {
   status?: number;
   /** Sent as `Retry-After`. */
   retryAfterSeconds?: number;
+  /**
+   * A finer machine-readable reason than `code`, for dialects whose errors carry one (OpenAI's `code`):
+   * e.g. "model_not_found" against an unknown route's "not_found", "no_account_available" for a 503.
+   */
+  reason?: string;
   cause?: unknown;
 }
 
@@ -46,6 +51,8 @@ export class GatewayError extends Error {
   readonly status: number;
   /** Sent as `Retry-After` when set. */
   readonly retryAfterSeconds: number | undefined;
+  /** See `GatewayErrorOptions.reason`. */
+  readonly reason: string | undefined;
   private readonly [marker] = true;
 
   constructor(code: GatewayErrorCode, message: string, options: GatewayErrorOptions = {}) {
@@ -53,6 +60,7 @@ export class GatewayError extends Error {
     this.code = code;
     this.status = options.status ?? statusOf[code];
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.reason = options.reason;
   }
 
   /** `instanceof` that also holds across duplicate copies of this module. */

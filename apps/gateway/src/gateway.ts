@@ -195,6 +195,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     metrics,
     adminToken: admin.value,
     bodyLimitBytes: config.bodyLimitBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    maxModelLength: config.maxModelNameLength,
     logLevel: config.logLevel,
     now,
     admin: createAdminService({

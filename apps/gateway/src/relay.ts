@@ -130,11 +130,11 @@ export class Relay {
     const bucket: SchedulerBucket = { groupId: grant.groupId, platform: grant.platform, mode: grant.mode };
     const accounts = await this.ports.candidates.get(bucket);
     if (accounts.length === 0) {
-      throw new GatewayError("unavailable", "This key's group has no upstream accounts yet.");
+      throw new GatewayError("unavailable", "This key's group has no upstream accounts yet.", { reason: NO_ACCOUNT });
     }
     const serving = accounts.filter((account) => servesModel(account, model));
     if (serving.length === 0) {
-      throw new GatewayError("not_found", `The model "${model}" is not available for this key.`);
+      throw new GatewayError("not_found", `The model "${model}" is not available for this key.`, { reason: "model_not_found" });
     }
     // Only accounts whose own platform's provider serves this operation: no request (and no credential)
     // ever goes to a platform that does not speak it.
@@ -183,7 +183,7 @@ export class Relay {
       const comeback = earliestComeback(eligible, now);
       lastRefusal =
         comeback === undefined
-          ? new GatewayError("unavailable", "No upstream account is available for this request right now.")
+          ? new GatewayError("unavailable", "No upstream account is available for this request right now.", { reason: NO_ACCOUNT })
           : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
               retryAfterSeconds: Math.max(1, Math.ceil((comeback - now) / 1000)),
             });
@@ -336,7 +336,7 @@ export class Relay {
     return {
       kind: "failover",
       reason: "token",
-      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request."),
+      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: NO_ACCOUNT }),
     };
   }
 
@@ -350,7 +350,7 @@ export class Relay {
     return {
       kind: "failover",
       reason: "misconfigured",
-      refusal: new GatewayError("unavailable", "No upstream account is set up to serve this request."),
+      refusal: new GatewayError("unavailable", "No upstream account is set up to serve this request.", { reason: NO_ACCOUNT }),
     };
   }
 
@@ -414,3 +414,6 @@ function slotCandidates(ranked: readonly AccountSnapshot[], stickyAccountId: str
 function isAnswer(value: unknown): value is UpstreamAnswer {
   return typeof value === "object" && value !== null && "status" in value && "body" in value;
 }
+
+/** The reason (OpenAI's error `code`) of a 503 that says no upstream account can serve the request. */
+const NO_ACCOUNT = "no_account_available";

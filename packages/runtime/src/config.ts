@@ -54,6 +54,10 @@ export interface GatewayConfig {
   claude: PlatformEndpoints;
   openai: PlatformEndpoints;
   gemini: PlatformEndpoints;
+  /** Deepest nesting of objects and arrays in a JSON request body (`MAX_JSON_DEPTH`). Default 400. */
+  maxJsonDepth?: number;
+  /** Longest model name a client request may give, characters (`MAX_MODEL_NAME_LENGTH`). Default 256. */
+  maxModelNameLength?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -163,6 +167,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     claude: endpoints("CLAUDE"),
     openai: endpoints("OPENAI"),
     gemini: endpoints("GEMINI"),
+    maxJsonDepth: integer("MAX_JSON_DEPTH", 400, 1, 10_000),
+    maxModelNameLength: integer("MAX_MODEL_NAME_LENGTH", 256, 1, 100_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,4 +1,4 @@
-import type { GatewayErrorCode } from "../gateway-error";
+import { GatewayError, type GatewayErrorCode } from "../gateway-error";
 import { bearerOf, headerOf, sessionHeaderOf, type ClientDialect } from "./client-dialect";
 
 const errorStatus: Record<GatewayErrorCode, string> = {
@@ -15,14 +15,18 @@ const errorStatus: Record<GatewayErrorCode, string> = {
   internal: "INTERNAL",
 };
 
-/** `{model}` of a `{model}:{method}` path rest. */
+/** What a Gemini model id is made of (`gemini-2.5-flash`, `gemini-2.0-flash-001`, `gemma-3-27b-it`). */
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._@/-]*$/;
+
+/**
+ * `{model}` of a `{model}:{method}` path rest. Fastify has decoded the path once already: no second decode
+ * (`%25` is a `%`, which no model id holds: 400).
+ */
 function modelOfPath(rest: string): string {
   const colon = rest.lastIndexOf(":");
-  try {
-    return decodeURIComponent(colon === -1 ? rest : rest.slice(0, colon));
-  } catch {
-    return "";
-  }
+  const model = colon === -1 ? rest : rest.slice(0, colon);
+  if (model !== "" && !MODEL_ID.test(model)) throw new GatewayError("invalid_request", "The model in the path is not a valid model id.");
+  return model;
 }
 
 const routes: ClientDialect["routes"] = [

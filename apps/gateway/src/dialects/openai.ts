@@ -17,7 +17,7 @@ const errorType: Record<GatewayErrorCode, string> = {
 
 const errorCode: Partial<Record<GatewayErrorCode, string>> = {
   authentication: "invalid_api_key",
-  not_found: "model_not_found",
+  not_found: "not_found",
   rate_limited: "rate_limit_exceeded",
 };
 
@@ -46,7 +46,7 @@ export const openai: ClientDialect = {
     );
   },
   errorBody: (error) => ({
-    error: { message: error.message, type: errorType[error.code], param: null, code: errorCode[error.code] ?? null },
+    error: { message: error.message, type: errorType[error.code], param: null, code: error.reason ?? errorCode[error.code] ?? null },
   }),
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
