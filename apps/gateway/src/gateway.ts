@@ -197,6 +197,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     bodyLimitBytes: config.bodyLimitBytes,
     logLevel: config.logLevel,
     now,
+    adminLoginBurst: config.adminLoginBurst,
+    adminLoginRefillMs: config.adminLoginRefillMs,
     admin: createAdminService({
       database,
       scheduler: ownWrites,

@@ -54,6 +54,10 @@ export interface GatewayConfig {
   claude: PlatformEndpoints;
   openai: PlatformEndpoints;
   gemini: PlatformEndpoints;
+  /** Failed admin logins a client address may make at once (`ADMIN_LOGIN_BURST`). Default 10. */
+  adminLoginBurst?: number;
+  /** One more failed admin login allowed per this many ms (`ADMIN_LOGIN_REFILL`). Default 6_000. */
+  adminLoginRefillMs?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -129,7 +133,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     );
   }
   const adminToken = text("ADMIN_TOKEN");
-  if (adminToken !== undefined && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+  if (adminToken !== undefined && adminToken.length < 32) {
+    problems.push(`ADMIN_TOKEN must be at least 32 characters, got ${adminToken.length}; generate one with: openssl rand -hex 24`);
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -163,6 +169,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     claude: endpoints("CLAUDE"),
     openai: endpoints("OPENAI"),
     gemini: endpoints("GEMINI"),
+    adminLoginBurst: integer("ADMIN_LOGIN_BURST", 10, 1, 1_000_000),
+    adminLoginRefillMs: duration("ADMIN_LOGIN_REFILL", 6_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
