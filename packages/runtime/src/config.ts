@@ -58,6 +58,8 @@ export interface GatewayConfig {
   adminLoginBurst?: number;
   /** One more failed admin login allowed per this many ms (`ADMIN_LOGIN_REFILL`). Default 6_000. */
   adminLoginRefillMs?: number;
+  /** How long /metrics serves the accounts gauge before reading the accounts again, ms (`METRICS_ACCOUNTS_TTL`). Default 15_000. */
+  metricsAccountsTtlMs?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -171,6 +173,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     gemini: endpoints("GEMINI"),
     adminLoginBurst: integer("ADMIN_LOGIN_BURST", 10, 1, 1_000_000),
     adminLoginRefillMs: duration("ADMIN_LOGIN_REFILL", 6_000),
+    metricsAccountsTtlMs: duration("METRICS_ACCOUNTS_TTL", 15_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
