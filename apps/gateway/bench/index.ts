@@ -27,7 +27,7 @@ const MODES = (process.env.BENCH_MODES ?? "json,stream").split(",");
 /** Offered rates (requests/s) for the open-loop latency rows, each over RATE_CONNECTIONS connections. */
 const RATES = (process.env.BENCH_RATES ?? "500,1000,2000").split(",").filter(Boolean).map(Number);
 const RATE_CONNECTIONS = 16;
-const ADMIN_TOKEN = "bench-admin-token-0123456789";
+const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];

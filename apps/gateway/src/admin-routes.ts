@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { GatewayError } from "./gateway-error";
+import { LoginThrottle } from "./login-throttle";
 
 export interface GroupInput {
   name: string;
@@ -80,15 +81,35 @@ export function registerAdminRoutes(
     authenticator: ApiKeyAuthenticator;
     /** The platforms groups and accounts may name: the provider registry's, so a new provider needs no edit here. */
     platforms: readonly string[];
+    /** Failed logins allowed per client address at once, and the ms per further one (default 10, 6 s). */
+    loginBurst?: number;
+    loginRefillMs?: number;
+    now?: () => number;
   },
 ): void {
   const { admin } = options;
   const platform = { type: "string", enum: [...options.platforms] } as const;
   const expected = createHash("sha256").update(options.adminToken).digest();
-  const authorise = (request: FastifyRequest) => {
+  const throttle = new LoginThrottle({ burst: options.loginBurst ?? 10, refillMs: options.loginRefillMs ?? 6_000, now: options.now });
+  const authorise = (request: FastifyRequest, reply: FastifyReply) => {
+    const address = request.ip;
+    // Checked before the token: a locked-out address learns nothing, not even from the right token.
+    const wait = throttle.retryAfterSeconds(address);
+    if (wait > 0) {
+      void reply.header("retry-after", String(wait));
+      throw new GatewayError("rate_limited", "Too many failed admin logins from this address; try again later.", {
+        retryAfterSeconds: wait,
+      });
+    }
     const header = request.headers.authorization ?? "";
     const given = createHash("sha256").update(header.replace(/^Bearer\s+/i, "")).digest();
     if (!header.toLowerCase().startsWith("bearer ") || !timingSafeEqual(given, expected)) {
+      const lockedOut = throttle.fail(address);
+      // The address only: the presented token may be a near-miss of the real one.
+      app.log.warn(
+        { clientAddress: address, method: request.method, path: request.url.split("?")[0], lockedOut },
+        lockedOut ? "admin login failed; address throttled" : "admin login failed",
+      );
       throw new GatewayError("authentication", "Invalid admin token.");
     }
   };
@@ -96,9 +117,9 @@ export function registerAdminRoutes(
 
   void app.register(
     (admin_, _options, done) => {
-      admin_.addHook("onRequest", (request, _reply, next) => {
+      admin_.addHook("onRequest", (request, reply, next) => {
         try {
-          authorise(request);
+          authorise(request, reply);
           next();
         } catch (error) {
           next(error as Error);

@@ -31,6 +31,9 @@ export interface AppDependencies {
   collectMetrics?(): Promise<void>;
   logLevel: string;
   now?: () => number;
+  /** Failed admin logins allowed per client address at once, and the ms per further one (default 10, 6 s). */
+  adminLoginBurst?: number;
+  adminLoginRefillMs?: number;
 }
 
 declare module "fastify" {
@@ -211,6 +214,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     adminToken: deps.adminToken,
     authenticator: deps.authenticator,
     platforms: deps.providers.all().map((provider) => provider.platform),
+    loginBurst: deps.adminLoginBurst,
+    loginRefillMs: deps.adminLoginRefillMs,
+    now,
   });
   return app;
 }

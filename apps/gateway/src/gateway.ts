@@ -188,6 +188,25 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     now,
   });
 
+  // The accounts gauge is read from the database at most once per METRICS_ACCOUNTS_TTL, however often
+  // /metrics is scraped; scrapes meanwhile are served the last figures, concurrent ones share one query.
+  const accountsTtlMs = config.metricsAccountsTtlMs ?? 15_000;
+  let accountStatesAt = -Infinity;
+  let accountStatesLoading: Promise<void> | null = null;
+  const accountStates = (): Promise<void> => {
+    if (accountStatesLoading) return accountStatesLoading;
+    if (now() - accountStatesAt < accountsTtlMs) return Promise.resolve();
+    accountStatesLoading = collectAccountStates(database, metrics, now())
+      .then(() => {
+        accountStatesAt = now();
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        accountStatesLoading = null;
+      });
+    return accountStatesLoading;
+  };
+
   const app = buildApp({
     relay,
     authenticator,
@@ -199,6 +218,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxModelLength: config.maxModelNameLength,
     logLevel: config.logLevel,
     now,
+    adminLoginBurst: config.adminLoginBurst,
+    adminLoginRefillMs: config.adminLoginRefillMs,
     admin: createAdminService({
       database,
       scheduler: ownWrites,
@@ -227,7 +248,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     }),
     collectMetrics: async () => {
       metrics.usagePending.set(usage.pending);
-      await collectAccountStates(database, metrics, now()).catch(() => undefined);
+      await accountStates();
     },
   });
   logger = app.log;

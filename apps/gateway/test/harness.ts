@@ -8,7 +8,7 @@ import type { UsageTotals } from "@subrelay/db";
 import { loadConfig } from "@subrelay/runtime";
 import { createGateway, type Gateway, type GatewayOverrides } from "../src/index";
 
-export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123";
 
 const claudeFixtures = new URL("../../../packages/providers-claude/src/__fixtures__/", import.meta.url);
 const openaiFixtures = new URL("../../../packages/providers-openai/src/__fixtures__/", import.meta.url);
@@ -96,6 +96,8 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
     SUBRELAY_OPENAI_TOKEN_URL: `${upstream.url}${paths.openaiToken}`,
     SUBRELAY_GEMINI_BASE_URL: upstream.url,
     SUBRELAY_GEMINI_TOKEN_URL: `${upstream.url}${paths.geminiToken}`,
+    // Every test client is 127.0.0.1: tests of refusals must not lock each other out (the throttle's own test lowers it).
+    ADMIN_LOGIN_BURST: "100000",
     ...options.env,
   };
   if (options.backend === "postgres-redis") {

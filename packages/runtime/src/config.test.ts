@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseDuration } from "./config";
+import { generateAdminToken } from "./data-dir-secrets";
 
 describe("loadConfig", () => {
   it("gives the embedded defaults for an empty environment", () => {
@@ -47,6 +48,23 @@ describe("loadConfig", () => {
     expect(loadConfig({ DATABASE_URL: "postgres://db/subrelay", SUBRELAY_SECRET_KEY: "k".repeat(64) }).databaseUrl).toBe(
       "postgres://db/subrelay",
     );
+  });
+});
+
+describe("ADMIN_TOKEN", () => {
+  it("must be at least 32 characters; the error names the variable, not the value", () => {
+    const short = "x".repeat(31);
+    expect(() => loadConfig({ ADMIN_TOKEN: short })).toThrow(/ADMIN_TOKEN must be at least 32 characters/);
+    try {
+      loadConfig({ ADMIN_TOKEN: short });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(short);
+    }
+    expect(loadConfig({ ADMIN_TOKEN: "x".repeat(32) }).adminToken).toBe("x".repeat(32));
+  });
+
+  it("is generated long enough when the data directory makes one", () => {
+    for (let index = 0; index < 20; index++) expect(generateAdminToken().length).toBeGreaterThanOrEqual(32);
   });
 });
 

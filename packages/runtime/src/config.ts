@@ -58,6 +58,12 @@ export interface GatewayConfig {
   maxJsonDepth?: number;
   /** Longest model name a client request may give, characters (`MAX_MODEL_NAME_LENGTH`). Default 256. */
   maxModelNameLength?: number;
+  /** Failed admin logins a client address may make at once (`ADMIN_LOGIN_BURST`). Default 10. */
+  adminLoginBurst?: number;
+  /** One more failed admin login allowed per this many ms (`ADMIN_LOGIN_REFILL`). Default 6_000. */
+  adminLoginRefillMs?: number;
+  /** How long /metrics serves the accounts gauge before reading the accounts again, ms (`METRICS_ACCOUNTS_TTL`). Default 15_000. */
+  metricsAccountsTtlMs?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -133,7 +139,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     );
   }
   const adminToken = text("ADMIN_TOKEN");
-  if (adminToken !== undefined && adminToken.length < 16) problems.push("ADMIN_TOKEN must be at least 16 characters");
+  if (adminToken !== undefined && adminToken.length < 32) {
+    problems.push(`ADMIN_TOKEN must be at least 32 characters, got ${adminToken.length}; generate one with: openssl rand -hex 24`);
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -169,6 +177,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     gemini: endpoints("GEMINI"),
     maxJsonDepth: integer("MAX_JSON_DEPTH", 400, 1, 10_000),
     maxModelNameLength: integer("MAX_MODEL_NAME_LENGTH", 256, 1, 100_000),
+    adminLoginBurst: integer("ADMIN_LOGIN_BURST", 10, 1, 1_000_000),
+    adminLoginRefillMs: duration("ADMIN_LOGIN_REFILL", 6_000),
+    metricsAccountsTtlMs: duration("METRICS_ACCOUNTS_TTL", 15_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
