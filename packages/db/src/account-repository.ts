@@ -6,6 +6,7 @@ import type {
   RefreshLockResult,
   TokenAccount,
 } from "@subrelay/token-cache";
+import { matchesExpectation } from "@subrelay/token-cache";
 import { and, asc, eq, gt, inArray, isNull, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import type { CredentialCipher } from "./credential-cipher";
 import { DatabaseError, translateConstraintError } from "./database-error";
@@ -256,7 +257,7 @@ export class AccountRepository implements AccountStore {
         .for("update");
       if (!row) return false;
       const stored = this.#decryptOAuth(row.credentialsEncrypted);
-      if (stored.refreshToken !== expected.refreshToken || (stored.tokenVersion ?? 0) !== expected.tokenVersion) return false;
+      if (!matchesExpectation(stored, expected)) return false;
       await transaction.update(accounts).set(values).where(eq(accounts.id, numericId));
       return true;
     });

@@ -65,6 +65,37 @@ describe("RedisSchedulerCache", () => {
     expect(await redis.hexists(bucketKey.accounts, "a")).toBe(1);
   });
 
+  it("no reader misses while the bucket switches 1,000 times between disjoint member sets (the grace period)", async () => {
+    const { redis, prefix, cleanup } = await createTestRedis();
+    cleanups.push(cleanup);
+    const cache = new RedisSchedulerCache(redis, { prefix, graceMs: 60_000 });
+    // Readers on a connection of their own, so their two reads (active version, then its list) interleave
+    // with the writer's activations as another process's would.
+    const readerConnection = redis.duplicate();
+    cleanups.push(async () => void readerConnection.disconnect());
+    const reader = new RedisSchedulerCache(readerConnection, { prefix });
+    const sets = [["a", "b"], ["c", "d"]];
+    await cache.setSnapshot(bucket, sets[0]!.map((id) => account(id)));
+    let writing = true;
+    const seen: string[] = [];
+    let reads = 0;
+    const readers = Array.from({ length: 4 }, async () => {
+      while (writing) {
+        const snapshot = await reader.getSnapshot(bucket);
+        reads++;
+        const ids = snapshot.hit ? snapshot.accounts.map((item) => item.id).sort().join(",") : `miss@${snapshot.version}`;
+        if (ids !== "a,b" && ids !== "c,d") seen.push(ids);
+      }
+    });
+    for (let switchNo = 1; switchNo <= 1_000; switchNo++) {
+      await cache.setSnapshot(bucket, sets[switchNo % 2]!.map((id) => account(id)));
+    }
+    writing = false;
+    await Promise.all(readers);
+    expect(reads).toBeGreaterThan(1_000);
+    expect(seen.slice(0, 5), `${seen.length} of ${reads} reads were not a whole snapshot`).toEqual([]);
+  });
+
   it("collects records of dropped accounts once their grace period is over", async () => {
     const { cache, redis, keys } = await setUp({ graceMs: 0 });
     await cache.setSnapshot(bucket, [account("a"), account("b")]);

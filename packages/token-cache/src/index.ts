@@ -8,6 +8,7 @@ export type {
   TokenAccount,
   TokenRefresher,
 } from "./types";
+export { expectationOf, matchesExpectation } from "./credentials-expectation";
 export { TokenRefreshError, type TokenRefreshErrorCode, type TokenRefreshErrorOptions } from "./token-refresh-error";
 export { TokenManager, type RefreshResult, type TokenManagerOptions } from "./token-manager";
 export type { RefreshOutcome, TokenMetrics } from "./token-metrics";

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Group } from "@subrelay/singleflight";
+import { expectationOf, matchesExpectation } from "./credentials-expectation";
 import { KeyedMutex } from "./keyed-mutex";
 import { MemoryTokenStore } from "./memory-token-store";
 import { TokenRefreshError } from "./token-refresh-error";
@@ -83,8 +84,7 @@ interface Lease {
 
 /** What this refresh holds while it runs, and where it reads and saves. */
 interface Exclusion {
-  /** The shared (token store) lock is this process's. */
-  lockHeld: boolean;
+  /** The shared (token store) lock, when this process holds it. */
   lease: Lease | undefined;
   /** The database's refresh lock is held: no other process on this database refreshes the account now. */
   databaseLocked: boolean;
@@ -319,17 +319,16 @@ export class TokenManager {
     flightSignal: AbortSignal,
     lease: Lease | undefined,
   ): Promise<Outcome> {
-    const lockHeld = lease !== undefined;
     const accounts = this.#accounts;
     if (accounts.withRefreshLock !== undefined) {
       const result = await accounts.withRefreshLock(account.id, this.#lockWaitMs, (locked) =>
-        this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lockHeld, lease, databaseLocked: true, accounts: locked }),
+        this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lease, databaseLocked: true, accounts: locked }),
       );
       if (result.locked) return result.value;
-      return this.#afterWait(account, key, lockHeld);
+      return this.#afterWait(account, key, lease !== undefined);
     }
     if (lease === undefined) await this.#waitForRefreshElsewhere(key, flightSignal);
-    return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lockHeld, lease, databaseLocked: false, accounts });
+    return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lease, databaseLocked: false, accounts });
   }
 
   async #refreshLocked(
@@ -340,7 +339,7 @@ export class TokenManager {
     flightSignal: AbortSignal,
     exclusion: Exclusion,
   ): Promise<Outcome> {
-    const { lockHeld } = exclusion;
+    const lockHeld = exclusion.lease !== undefined;
     const since = versionOf(account.credentials);
     const lookup = await this.#lookup(key);
     if (lookup.state === "hit" && this.#isUsable(lookup.token, windowMs, -1, since)) {
@@ -358,7 +357,7 @@ export class TokenManager {
       return { refreshed: false, lockHeld, account: read.account };
     }
     const cachedVersion = lookup.state === "hit" ? lookup.token.tokenVersion : floor;
-    return this.#refreshAccount(read, refresher, key, exclusion, cachedVersion, windowMs);
+    return this.#refreshAccount(read, refresher, key, exclusion, cachedVersion);
   }
 
   async #refreshAccount(
@@ -367,9 +366,8 @@ export class TokenManager {
     key: string,
     exclusion: Exclusion,
     cachedVersion: number,
-    windowMs: number,
   ): Promise<Outcome> {
-    const { lockHeld } = exclusion;
+    const lockHeld = exclusion.lease !== undefined;
     const current = read.account;
     const fields = { platform: current.platform, accountId: current.id };
     const started = this.#now();
@@ -423,9 +421,7 @@ export class TokenManager {
       this.#logger?.warn(fields, "credentials changed while refreshing; the stored ones were kept");
       const latest = await this.#withUnsaved(await exclusion.accounts.get(current.id), exclusion.accounts);
       if (latest === null) throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
-      if (this.#isUsable(latest.account.credentials, Math.min(windowMs, this.#refreshSkewMs), -1, -1)) {
-        await this.#cache(key, latest.account.credentials);
-      }
+      if (this.#isValid(latest.account.credentials.expiresAt)) await this.#cache(key, latest.account.credentials);
       return { refreshed: false, lockHeld, account: latest.account };
     }
     if (saved.state === "failed") {
@@ -446,7 +442,7 @@ export class TokenManager {
     const changed = async () => {
       // Through the lock's own store: a held database lock never waits for a second connection.
       const latest = await exclusion.accounts.get(read.account.id).catch(() => null);
-      if (latest === null || sameCredentials(latest.credentials, read.expected)) return null;
+      if (latest === null || matchesExpectation(latest.credentials, read.expected)) return null;
       return latest;
     };
     const latest = await changed();
@@ -515,7 +511,7 @@ export class TokenManager {
     const expected = expectationOf(stored.credentials);
     const pending = this.#unsaved.get(stored.id);
     if (pending === undefined) return { account: stored, expected };
-    if (!sameCredentials(stored.credentials, pending.expected)) {
+    if (!matchesExpectation(stored.credentials, pending.expected)) {
       // The database moved on since that refresh (saved after all, or replaced): what it holds wins.
       this.#unsaved.delete(stored.id);
       return { account: stored, expected };
@@ -665,14 +661,6 @@ export class TokenManager {
 
 function versionOf(credentials: { tokenVersion?: number }): number {
   return credentials.tokenVersion ?? 0;
-}
-
-function expectationOf(credentials: OAuthCredentials): CredentialsExpectation {
-  return { refreshToken: credentials.refreshToken, tokenVersion: versionOf(credentials) };
-}
-
-function sameCredentials(credentials: OAuthCredentials, expected: CredentialsExpectation): boolean {
-  return credentials.refreshToken === expected.refreshToken && versionOf(credentials) === expected.tokenVersion;
 }
 
 function sleepUnref(ms: number): Promise<void> {

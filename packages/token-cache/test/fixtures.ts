@@ -1,3 +1,4 @@
+import { matchesExpectation } from "../src/credentials-expectation";
 import { TokenRefreshError } from "../src/token-refresh-error";
 import type { TokenStore } from "../src/token-store";
 import type { AccountStore, CredentialsExpectation, Logger, OAuthCredentials, TokenAccount, TokenRefresher } from "../src/types";
@@ -38,12 +39,7 @@ export class FakeAccounts implements AccountStore {
   /** A compare-and-set with `expected`, as the AccountStore contract asks. */
   saveCredentials(id: string, credentials: OAuthCredentials, expected?: CredentialsExpectation): Promise<boolean> {
     const account = this.accounts.get(id);
-    if (
-      account !== undefined &&
-      expected !== undefined &&
-      (account.credentials.refreshToken !== expected.refreshToken ||
-        (account.credentials.tokenVersion ?? 0) !== expected.tokenVersion)
-    ) {
+    if (account !== undefined && expected !== undefined && !matchesExpectation(account.credentials, expected)) {
       return Promise.resolve(false);
     }
     if (account !== undefined) account.credentials = structuredClone(credentials);

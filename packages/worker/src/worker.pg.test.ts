@@ -132,24 +132,30 @@ describe("two refresh workers on one Postgres and one Redis", () => {
     expect([first.handle.consumer.leaseHeld, second.handle.consumer.leaseHeld].filter(Boolean)).toHaveLength(1);
   });
 
-  it("control: without the shared lock (a token store per worker) the same overlap refreshes every account twice", async () => {
+  it("without the shared lock (a token store per worker) the database's refresh lock alone keeps the same overlap to one refresh per account", async () => {
+    // Before step 8 this was the control showing that the shared lock mattered: each account was refreshed
+    // twice. A lock that cannot be shared is now backed by the database's lock (issue 12, item 1).
     const setup = await createDatabase({ url: target.url, secretKey: target.secretKey, poolSize: 2 });
     cleanups.push(() => setup.close());
     const ids = await expiringAccounts(setup, "unlocked");
     upstream.reset();
-    // Each answer waits until both workers asked for the same refresh token: only possible without the lock.
-    const arrivals = new Map<string, { count: number; both: { promise: Promise<void>; resolve: () => void } }>();
+    const firstListed = deferred();
+    const secondListed = deferred();
     upstream.on("POST", tokenPath, async (request) => {
+      await Promise.all([firstListed.promise, secondListed.promise]);
       const refreshToken = refreshTokenOf(request);
-      const entry = arrivals.get(refreshToken) ?? { count: 0, both: deferred() };
-      arrivals.set(refreshToken, entry);
-      if (++entry.count === 2) entry.both.resolve();
-      await entry.both.promise;
       return { json: { access_token: `at:${refreshToken}`, refresh_token: `${refreshToken}+`, expires_in: 3600 } };
     });
     const prefix = `test:${randomBytes(6).toString("hex")}:`;
-    const [first, second] = await Promise.all([worker(prefix, () => undefined, false), worker(prefix, () => undefined, false)]);
+    const [first, second] = await Promise.all([
+      worker(prefix, () => firstListed.resolve(), false),
+      worker(prefix, () => secondListed.resolve(), false),
+    ]);
     await Promise.all([first.handle.refresher.runOnce(), second.handle.refresher.runOnce()]);
-    expect(upstream.requestsTo(tokenPath)).toHaveLength(2 * ids.length);
+    const refreshed = upstream.requestsTo(tokenPath).map(refreshTokenOf).sort();
+    expect(refreshed).toEqual(ids.map((_id, index) => `rt-unlocked-${index}`).sort());
+    for (const [index, id] of ids.entries()) {
+      expect((await setup.accounts.get(id))?.credentials).toMatchObject({ refreshToken: `rt-unlocked-${index}+` });
+    }
   });
 });
