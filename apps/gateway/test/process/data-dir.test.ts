@@ -12,7 +12,11 @@ const mode = (path: string) => statSync(path).mode & 0o777;
 describe("the embedded gateway's data directory (built dist/main.js)", () => {
   it("starts on a DATA_DIR that does not exist yet, with ADMIN_TOKEN and SUBRELAY_SECRET_KEY from the environment, and makes it 0700", async () => {
     const dataDir = join(root, "fresh", "nested", "data");
-    const run = runGateway({ DATA_DIR: dataDir, ADMIN_TOKEN: PROCESS_ADMIN_TOKEN, SUBRELAY_SECRET_KEY: secretKey() });
+    const run = runGateway({
+      DATA_DIR: dataDir,
+      ADMIN_TOKEN: PROCESS_ADMIN_TOKEN,
+      SUBRELAY_SECRET_KEY: secretKey(),
+    });
     try {
       const url = await run.listening;
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
@@ -27,7 +31,11 @@ describe("the embedded gateway's data directory (built dist/main.js)", () => {
     const dataDir = join(root, "existing");
     mkdirSync(dataDir, { mode: 0o755 });
     expect(mode(dataDir).toString(8)).toBe("755");
-    const run = runGateway({ DATA_DIR: dataDir, ADMIN_TOKEN: PROCESS_ADMIN_TOKEN, SUBRELAY_SECRET_KEY: secretKey() });
+    const run = runGateway({
+      DATA_DIR: dataDir,
+      ADMIN_TOKEN: PROCESS_ADMIN_TOKEN,
+      SUBRELAY_SECRET_KEY: secretKey(),
+    });
     try {
       await run.listening;
       expect(mode(dataDir).toString(8)).toBe("700");
