@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from "@subrelay/runtime";
+import { loadConfigOrExit, StartupError } from "@subrelay/runtime";
 import { createGateway } from "./gateway";
 import { embeddedWorker } from "./embedded-worker";
 
@@ -35,5 +35,5 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`subrelay gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  process.exit(error instanceof StartupError ? error.exitCode : 1);
 });

@@ -8,6 +8,7 @@ import {
   loadConfigOrExit,
   openDatabase,
   redisStores,
+  StartupError,
 } from "@subrelay/runtime";
 import { TokenManager } from "@subrelay/token-cache";
 import { startWorker, WorkerMetrics } from "@subrelay/worker";
@@ -90,5 +91,5 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`subrelay refresh worker failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  process.exit(error instanceof StartupError ? error.exitCode : 1);
 });

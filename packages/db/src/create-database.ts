@@ -4,6 +4,7 @@ import { AccountRepository } from "./account-repository";
 import { ApiKeyRepository } from "./api-key-repository";
 import { CredentialCipher } from "./credential-cipher";
 import { GroupRepository } from "./group-repository";
+import { checkSecretKey } from "./key-check";
 import { migrationsFolder as defaultMigrationsFolder } from "./migrations-folder";
 import { OutboxRepository } from "./outbox-repository";
 import { advisoryRefreshLocks, type RefreshLocks } from "./refresh-locks";
@@ -42,6 +43,12 @@ export interface Database {
    * (several replicas starting at once) apply them one at a time.
    */
   migrate(): Promise<void>;
+  /**
+   * Checks the secret key against the check value stored at first start (storing it then); throws
+   * DatabaseError `secret_key_mismatch` when the key is not the one the stored credentials need. Call after
+   * `migrate()`.
+   */
+  checkSecretKey(): Promise<"stored" | "matched">;
   /** Resolves when a trivial query succeeds; rejects with the driver's error otherwise. */
   ping(): Promise<void>;
   /** Ends the pool / closes PGlite (flushing it to `dataDir`). The Database is unusable afterwards. */
@@ -125,10 +132,12 @@ function assemble(
   lifecycle: { migrate(): Promise<void>; close(): Promise<void>; copy?: CopyFromCsv; refreshLocks?: RefreshLocks },
 ): Database {
   let closed: Promise<void> | undefined;
+  const accounts = new AccountRepository(db, cipher, lifecycle.refreshLocks);
   return {
     kind,
     db,
     migrate: () => lifecycle.migrate(),
+    checkSecretKey: () => checkSecretKey(db, cipher, accounts),
     async ping() {
       await db.execute(sql`select 1`);
     },
@@ -137,7 +146,7 @@ function assemble(
       return closed;
     },
     groups: new GroupRepository(db),
-    accounts: new AccountRepository(db, cipher, lifecycle.refreshLocks),
+    accounts,
     apiKeys: new ApiKeyRepository(db),
     usage: new UsageRepository(db, lifecycle.copy),
     outbox: new OutboxRepository(db),

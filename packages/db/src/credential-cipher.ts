@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { DatabaseError } from "./database-error";
 
 const VERSION = "v1";
@@ -49,6 +49,14 @@ export class CredentialCipher {
     const bytes = typeof secretKey === "string" ? parseSecretKey(secretKey) : secretKey;
     if (bytes.length !== KEY_BYTES) throw invalidKey(`must be ${KEY_BYTES} bytes; got ${bytes.length}`);
     this.#key = Buffer.from(bytes);
+  }
+
+  /**
+   * The key's check value: HMAC-SHA256 of a fixed label, base64url. It identifies the key (the same key,
+   * the same value) without revealing it, so a database can remember which key its credentials need.
+   */
+  checkValue(): string {
+    return createHmac("sha256", this.#key).update("subrelay secret key check v1").digest("base64url");
   }
 
   encrypt(plaintext: string): string {

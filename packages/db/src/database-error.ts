@@ -4,6 +4,7 @@ const marker = Symbol.for("@subrelay/db/DatabaseError");
 export type DatabaseErrorCode =
   | "invalid_secret_key" // SUBRELAY_SECRET_KEY is not 32 bytes as hex or base64: fix the configuration
   | "decrypt_failed" // stored credentials could not be decrypted: wrong key, or tampered / corrupt row
+  | "secret_key_mismatch" // the key is not the one this database's credentials were stored with
   | "invalid_input" // a repository argument failed validation (the message says which field)
   | "conflict" // a unique constraint refused the write (e.g. a group name already taken)
   | "invalid_reference" // a referenced row does not exist (e.g. an unknown group id)
