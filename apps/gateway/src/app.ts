@@ -31,6 +31,10 @@ declare module "fastify" {
   interface FastifyContextConfig {
     dialect?: Dialect;
   }
+  interface FastifyRequest {
+    /** The caller's key grant, set by a relay route's onRequest hook before the body is read. */
+    grant: ApiKeyGrant | null;
+  }
 }
 
 /** The gateway's HTTP surface: the client API in three dialects, health, metrics and the admin API. */
@@ -93,12 +97,28 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return reply.code(404).send(dialectOf(request).errorBody(error));
   });
 
+  app.decorateRequest("grant", null);
+  // A relay request is authenticated from its headers before its body is read: a caller without a valid key
+  // gets its 401 at once, and the connection closes unless the body was already read, so it is never parsed.
+  const authenticateFirst = (dialect: ClientDialect) => (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query: request.query as Record<string, unknown> })).then(
+      (grant) => {
+        request.grant = grant;
+        done();
+      },
+      (error: Error) => {
+        if (!request.raw.complete) void reply.header("connection", "close");
+        done(error);
+      },
+    );
+  };
+
   const relayRoute = (dialect: ClientDialect, routes: readonly DialectRoute[]) => async (request: FastifyRequest, reply: FastifyReply) => {
     const pathRest = (request.params as Record<string, string | undefined>)["*"] ?? "";
     const route = routeOf(routes, pathRest);
     if (!route) throw new GatewayError("not_found", `Unsupported method "${actionOf(pathRest) ?? ""}".`);
     const query = request.query as Record<string, unknown>;
-    const grant = await deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query }));
+    const grant = request.grant!;
     const body = request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new GatewayError("invalid_request", "The request body must be a JSON object.");
@@ -149,7 +169,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const byUrl = groupBy(dialect.routes, (route) => `${route.method} ${route.url}`);
     for (const routes of byUrl.values()) {
       const { method, url } = routes[0]!;
-      app.route({ method, url, config: { dialect: dialect.name }, handler: relayRoute(dialect, routes) });
+      app.route({ method, url, config: { dialect: dialect.name }, onRequest: authenticateFirst(dialect), handler: relayRoute(dialect, routes) });
     }
   }
 

@@ -145,7 +145,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     dataDir: resolve(text("DATA_DIR") ?? "./.data"),
     adminToken,
     secretKey,
-    bodyLimitBytes: integer("BODY_LIMIT_BYTES", 20 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    bodyLimitBytes: integer("BODY_LIMIT_BYTES", 16 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     upstreamHeadersTimeoutMs: duration("UPSTREAM_HEADERS_TIMEOUT", 120_000),
     upstreamBodyTimeoutMs: duration("UPSTREAM_BODY_TIMEOUT", 300_000),
     shutdownGraceMs: duration("SHUTDOWN_GRACE", 30_000),
