@@ -125,8 +125,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
 
   const authenticator = new ApiKeyAuthenticator({
     now,
-    lookup: async (key) => {
-      const found = await database.apiKeys.findByKey(key);
+    lookup: async (keyHash) => {
+      const found = await database.apiKeys.findByKeyHash(keyHash);
       if (!found) return null;
       return {
         apiKeyId: String(found.id),

@@ -1,4 +1,4 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claudeReply, paths, startTestGateway, type Seeded, type TestGateway } from "./harness";
 
@@ -93,4 +93,61 @@ describe("authentication before the body (embedded)", () => {
     });
     expect(bad.status).toBe(400);
   });
+});
+
+/** GETs `path` with `headers` over `agent`, resolving to the status once the answer is read. */
+function get(agent: Agent, base: string, path: string, headers: Record<string, string>): Promise<number> {
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, agent, headers }, (response) => {
+      response.resume();
+      response.once("end", () => resolve(response.statusCode ?? 0));
+      response.once("error", reject);
+    });
+    request.once("error", reject);
+    request.end();
+  });
+}
+
+describe("made-up keys (embedded)", () => {
+  let harness: TestGateway;
+  let seeded: Seeded;
+
+  beforeAll(async () => {
+    harness = await startTestGateway();
+    seeded = await harness.seed({ platform: "claude", accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-api03-upstream" } }] });
+    harness.upstream.on("POST", paths.claudeMessages, claudeReply);
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it("50,000 requests with distinct 15 KB keys grow RSS by less than 50 MB, and a real key still works after them", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    const tail = "k".repeat(15 * 1024);
+    const flood = async (from: number, count: number) => {
+      let next = from;
+      const worker = async () => {
+        while (next < from + count) {
+          const index = next++;
+          const status = await get(agent, harness.url, "/v1/models", { "x-api-key": `sr-${index}-${tail}`, "anthropic-version": "2023-06-01" });
+          if (status !== 401) throw new Error(`request ${index}: status ${status}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, worker));
+    };
+    await flood(0, 2_000); // warm-up: sockets, JIT, the heap's working size
+    const before = process.memoryUsage().rss;
+    await flood(2_000, 50_000);
+    const grown = process.memoryUsage().rss - before;
+    agent.destroy();
+    expect(grown).toBeLessThan(50 * 1024 * 1024);
+
+    const response = await fetch(`${harness.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": seeded.key },
+      body: JSON.stringify({ model: MODEL, max_tokens: 1, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(response.status).toBe(200);
+  }, 180_000);
 });
