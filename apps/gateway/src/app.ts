@@ -25,6 +25,12 @@ export interface AppDependencies {
   collectMetrics?(): Promise<void>;
   logLevel: string;
   now?: () => number;
+  /** Longest a client may take to send a whole request, ms; 0: no limit. Default 60 s. Streams out are not cut. */
+  requestTimeoutMs?: number;
+  /** A client socket silent both ways this long is destroyed, ms; 0: never. Default 10 min. */
+  connectionTimeoutMs?: number;
+  /** Client connections open at once; more are closed as they are accepted. Default 10,000. */
+  maxConnections?: number;
 }
 
 declare module "fastify" {
@@ -40,8 +46,16 @@ declare module "fastify" {
 /** The gateway's HTTP surface: the client API in three dialects, health, metrics and the admin API. */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const now = deps.now ?? Date.now;
+  const requestTimeout = deps.requestTimeoutMs ?? 60_000;
   const app = Fastify({
     bodyLimit: deps.bodyLimitBytes,
+    // A request (headers and body) must arrive within requestTimeout, however steadily it trickles; the answer
+    // (a long stream) is not limited by it. Node 20 applies it only when given to http.createServer (Fastify's
+    // own option sets it afterwards), and checks open requests every connectionsCheckingInterval (its default
+    // 30 s would let a 60 s limit run to 90 s).
+    requestTimeout,
+    connectionTimeout: deps.connectionTimeoutMs ?? 600_000,
+    http: { requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.ceil(requestTimeout / 4))) },
     logger: {
       level: deps.logLevel,
       redact: {
@@ -70,6 +84,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       void (reply as FastifyReply).code(gatewayError.status).type("application/json").send(dialectOf(request).errorBody(gatewayError));
     },
   });
+
+  app.server.maxConnections = deps.maxConnections ?? 10_000;
 
   // Any content type is read as JSON: some clients omit or misstate it, and the dialect error is clearer.
   app.removeAllContentTypeParsers();

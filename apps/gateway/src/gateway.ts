@@ -195,6 +195,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     metrics,
     adminToken: admin.value,
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    connectionTimeoutMs: config.connectionTimeoutMs,
+    maxConnections: config.maxConnections,
     logLevel: config.logLevel,
     now,
     admin: createAdminService({

@@ -54,6 +54,12 @@ export interface GatewayConfig {
   claude: PlatformEndpoints;
   openai: PlatformEndpoints;
   gemini: PlatformEndpoints;
+  /** Longest a client may take to send a whole request (headers and body), ms (`REQUEST_TIMEOUT`). Default 60_000. */
+  requestTimeoutMs?: number;
+  /** A client connection silent both ways this long is closed, ms (`CONNECTION_TIMEOUT`). Default 600_000. */
+  connectionTimeoutMs?: number;
+  /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
+  maxConnections?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -163,6 +169,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     claude: endpoints("CLAUDE"),
     openai: endpoints("OPENAI"),
     gemini: endpoints("GEMINI"),
+    requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
+    connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
+    maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
