@@ -34,11 +34,21 @@ export interface AppDependencies {
   /** Failed admin logins allowed per client address at once, and the ms per further one (default 10, 6 s). */
   adminLoginBurst?: number;
   adminLoginRefillMs?: number;
+  /** Longest a client may take to send a whole request, ms; 0: no limit. Default 60 s. Streams out are not cut. */
+  requestTimeoutMs?: number;
+  /** A client socket silent both ways this long is destroyed, ms; 0: never. Default 10 min. */
+  connectionTimeoutMs?: number;
+  /** Client connections open at once; more are closed as they are accepted. Default 10,000. */
+  maxConnections?: number;
 }
 
 declare module "fastify" {
   interface FastifyContextConfig {
     dialect?: Dialect;
+  }
+  interface FastifyRequest {
+    /** The caller's key grant, set by a relay route's onRequest hook before the body is read. */
+    grant: ApiKeyGrant | null;
   }
 }
 
@@ -46,8 +56,16 @@ declare module "fastify" {
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const now = deps.now ?? Date.now;
   const maxModelLength = deps.maxModelLength ?? DEFAULT_MAX_MODEL_LENGTH;
+  const requestTimeout = deps.requestTimeoutMs ?? 60_000;
   const app = Fastify({
     bodyLimit: deps.bodyLimitBytes,
+    // A request (headers and body) must arrive within requestTimeout, however steadily it trickles; the answer
+    // (a long stream) is not limited by it. Node 20 applies it only when given to http.createServer (Fastify's
+    // own option sets it afterwards), and checks open requests every connectionsCheckingInterval (its default
+    // 30 s would let a 60 s limit run to 90 s).
+    requestTimeout,
+    connectionTimeout: deps.connectionTimeoutMs ?? 600_000,
+    http: { requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.ceil(requestTimeout / 4))) },
     logger: {
       level: deps.logLevel,
       redact: {
@@ -79,6 +97,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       void (reply as FastifyReply).code(gatewayError.status).type("application/json").send(dialectOf(request).errorBody(gatewayError));
     },
   });
+
+  app.server.maxConnections = deps.maxConnections ?? 10_000;
 
   // Any content type is read as JSON: some clients omit or misstate it, and the dialect error is clearer.
   // Fastify's own JSON parser (secure-json-parse) drops `__proto__` and `constructor.prototype` keys, so a
@@ -119,12 +139,28 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return reply.code(404).send(dialectOf(request).errorBody(error));
   });
 
+  app.decorateRequest("grant", null);
+  // A relay request is authenticated from its headers before its body is read: a caller without a valid key
+  // gets its 401 at once, and the connection closes unless the body was already read, so it is never parsed.
+  const authenticateFirst = (dialect: ClientDialect) => (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query: request.query as Record<string, unknown> })).then(
+      (grant) => {
+        request.grant = grant;
+        done();
+      },
+      (error: Error) => {
+        if (!request.raw.complete) void reply.header("connection", "close");
+        done(error);
+      },
+    );
+  };
+
   const relayRoute = (dialect: ClientDialect, routes: readonly DialectRoute[]) => async (request: FastifyRequest, reply: FastifyReply) => {
     const pathRest = (request.params as Record<string, string | undefined>)["*"] ?? "";
     const route = routeOf(routes, pathRest);
     if (!route) throw new GatewayError("not_found", `Unsupported method "${actionOf(pathRest) ?? ""}".`);
     const query = request.query as Record<string, unknown>;
-    const grant = await deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query }));
+    const grant = request.grant!;
     const body = request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new GatewayError("invalid_request", "The request body must be a JSON object.");
@@ -178,7 +214,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const byUrl = groupBy(dialect.routes, (route) => `${route.method} ${route.url}`);
     for (const routes of byUrl.values()) {
       const { method, url } = routes[0]!;
-      app.route({ method, url, config: { dialect: dialect.name }, handler: relayRoute(dialect, routes) });
+      app.route({ method, url, config: { dialect: dialect.name }, onRequest: authenticateFirst(dialect), handler: relayRoute(dialect, routes) });
     }
   }
 

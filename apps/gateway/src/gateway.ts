@@ -125,8 +125,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
 
   const authenticator = new ApiKeyAuthenticator({
     now,
-    lookup: async (key) => {
-      const found = await database.apiKeys.findByKey(key);
+    lookup: async (keyHash) => {
+      const found = await database.apiKeys.findByKeyHash(keyHash);
       if (!found) return null;
       return {
         apiKeyId: String(found.id),
@@ -216,6 +216,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     bodyLimitBytes: config.bodyLimitBytes,
     maxJsonDepth: config.maxJsonDepth,
     maxModelLength: config.maxModelNameLength,
+    requestTimeoutMs: config.requestTimeoutMs,
+    connectionTimeoutMs: config.connectionTimeoutMs,
+    maxConnections: config.maxConnections,
     logLevel: config.logLevel,
     now,
     adminLoginBurst: config.adminLoginBurst,

@@ -51,6 +51,16 @@ const KEY_RANDOM_CHARS = 40;
 const DISPLAY_PREFIX_LENGTH = KEY_PREFIX.length + 6;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+const KEY_SHAPE = new RegExp(`^${KEY_PREFIX}[0-9A-Za-z]{${KEY_RANDOM_CHARS}}$`);
+
+/**
+ * Whether `key` has the shape of a key this repository creates (`"sr-"` + 40 base62 characters). Anything
+ * else cannot be a key: a caller refuses it without hashing, caching or looking it up.
+ */
+export function isApiKeyShaped(key: string): boolean {
+  return key.length === KEY_PREFIX.length + KEY_RANDOM_CHARS && KEY_SHAPE.test(key);
+}
+
 /** SHA-256 hex of a key: what `api_keys.key_hash` holds. */
 export function hashApiKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
@@ -101,6 +111,11 @@ export class ApiKeyRepository {
 
   /** Looks a presented key up by its hash; null when no such key exists (revoked and expired keys are returned). */
   async findByKey(key: string): Promise<ApiKeyLookup | null> {
+    return this.findByKeyHash(hashApiKey(key));
+  }
+
+  /** As `findByKey`, given the key's SHA-256 hex (`hashApiKey`), for a caller that already computed it. */
+  async findByKeyHash(keyHash: string): Promise<ApiKeyLookup | null> {
     const [row] = await this.#db
       .select({
         id: apiKeys.id,
@@ -113,7 +128,7 @@ export class ApiKeyRepository {
       })
       .from(apiKeys)
       .innerJoin(groups, eq(groups.id, apiKeys.groupId))
-      .where(eq(apiKeys.keyHash, hashApiKey(key)));
+      .where(eq(apiKeys.keyHash, keyHash));
     if (!row) return null;
     return {
       id: row.id,

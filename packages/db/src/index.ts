@@ -19,6 +19,7 @@ export {
 export {
   ApiKeyRepository,
   hashApiKey,
+  isApiKeyShaped,
   type ApiKeyLookup,
   type ApiKeyRecord,
   type CreatedApiKey,

@@ -4,6 +4,7 @@ import { MemorySchedulerCache } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TokenManager, TokenRefreshError, type AccountStore, type TokenRefresher, type TokenStore } from "@subrelay/token-cache";
 import { AccountRepository } from "../src/account-repository";
+import { hashApiKey, isApiKeyShaped } from "../src/api-key-repository";
 import type { Database } from "../src/create-database";
 import { CredentialCipher, generateSecretKey } from "../src/credential-cipher";
 import { DatabaseError } from "../src/database-error";
@@ -773,6 +774,11 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           group: { platform: "gemini", mode: "single" },
         });
         expect(await database.apiKeys.findByKey(`${created.key}x`)).toBeNull();
+        expect(await database.apiKeys.findByKeyHash(hashApiKey(created.key))).toEqual(await database.apiKeys.findByKey(created.key));
+        expect(isApiKeyShaped(created.key)).toBe(true);
+        for (const bogus of [`${created.key}x`, created.key.slice(0, -1), `sk-${created.key.slice(3)}`, `${created.key.slice(0, -1)}-`, ""]) {
+          expect(isApiKeyShaped(bogus)).toBe(false);
+        }
         const listed = await database.apiKeys.list();
         expect(listed).toHaveLength(1);
         expect(JSON.stringify(listed)).not.toContain(created.key);

@@ -68,6 +68,22 @@ describe("ADMIN_TOKEN", () => {
   });
 });
 
+describe("loadConfig: client limits", () => {
+  it("defaults the request timeout, connection timeout, connection cap and body limit", () => {
+    expect(loadConfig({})).toMatchObject({ requestTimeoutMs: 60_000, connectionTimeoutMs: 600_000, maxConnections: 10_000, bodyLimitBytes: 16 * 1024 * 1024 });
+  });
+
+  it("reads them from the environment and refuses a bad value", () => {
+    expect(loadConfig({ REQUEST_TIMEOUT: "5s", CONNECTION_TIMEOUT: "2m", MAX_CONNECTIONS: "50" })).toMatchObject({
+      requestTimeoutMs: 5_000,
+      connectionTimeoutMs: 120_000,
+      maxConnections: 50,
+    });
+    expect(() => loadConfig({ MAX_CONNECTIONS: "0" })).toThrow(/MAX_CONNECTIONS/);
+    expect(() => loadConfig({ REQUEST_TIMEOUT: "soon" })).toThrow(/REQUEST_TIMEOUT/);
+  });
+});
+
 describe("parseDuration", () => {
   it.each([
     ["500ms", 500],

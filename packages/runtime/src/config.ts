@@ -64,6 +64,12 @@ export interface GatewayConfig {
   adminLoginRefillMs?: number;
   /** How long /metrics serves the accounts gauge before reading the accounts again, ms (`METRICS_ACCOUNTS_TTL`). Default 15_000. */
   metricsAccountsTtlMs?: number;
+  /** Longest a client may take to send a whole request (headers and body), ms (`REQUEST_TIMEOUT`). Default 60_000. */
+  requestTimeoutMs?: number;
+  /** A client connection silent both ways this long is closed, ms (`CONNECTION_TIMEOUT`). Default 600_000. */
+  connectionTimeoutMs?: number;
+  /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
+  maxConnections?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -157,7 +163,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     dataDir: resolve(text("DATA_DIR") ?? "./.data"),
     adminToken,
     secretKey,
-    bodyLimitBytes: integer("BODY_LIMIT_BYTES", 20 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    bodyLimitBytes: integer("BODY_LIMIT_BYTES", 16 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     upstreamHeadersTimeoutMs: duration("UPSTREAM_HEADERS_TIMEOUT", 120_000),
     upstreamBodyTimeoutMs: duration("UPSTREAM_BODY_TIMEOUT", 300_000),
     shutdownGraceMs: duration("SHUTDOWN_GRACE", 30_000),
@@ -180,6 +186,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     adminLoginBurst: integer("ADMIN_LOGIN_BURST", 10, 1, 1_000_000),
     adminLoginRefillMs: duration("ADMIN_LOGIN_REFILL", 6_000),
     metricsAccountsTtlMs: duration("METRICS_ACCOUNTS_TTL", 15_000),
+    requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
+    connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
+    maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
