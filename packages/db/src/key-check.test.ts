@@ -47,8 +47,9 @@ describe("secret key check value", () => {
 
   it("never puts the key in its message", async () => {
     await database.checkSecretKey();
-    const error = await check(other).catch((caught: unknown) => caught as Error);
-    expect(error.message).not.toContain(other);
-    expect(error.message).not.toContain(key);
+    const error: unknown = await check(other).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toContain(other);
+    expect((error as Error).message).not.toContain(key);
   });
 });

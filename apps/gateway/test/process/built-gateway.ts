@@ -48,8 +48,8 @@ export function runGateway(
     output += chunk;
     for (const listener of listeners) listener();
   };
-  child.stdout!.setEncoding("utf8").on("data", keep);
-  child.stderr!.setEncoding("utf8").on("data", keep);
+  child.stdout.setEncoding("utf8").on("data", keep);
+  child.stderr.setEncoding("utf8").on("data", keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>(
     (resolve) => {
       child.once("exit", (code, signal) => {
