@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { DatabaseError } from "@subrelay/db";
 import { ProviderError, type Dialect, type ProviderRegistry } from "@subrelay/providers-core";
+import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { NodeResponseSink } from "./client-response";
@@ -80,6 +81,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       serializers: {
         // The URL may carry a Gemini `?key=`: log the path only.
         req: (request: FastifyRequest) => ({ method: request.method, url: request.url.split("?")[0] }),
+        // A failed query's parameters (credentials, key digests, client input) never reach the log.
+        err: serializeError,
       },
     },
     genReqId: () => randomUUID(),

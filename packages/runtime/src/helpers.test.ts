@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tokenCacheKey } from "./connections";
 import { dataDirSecret } from "./data-dir-secrets";
-import { describeError } from "./describe-error";
+import { createDatabase, generateSecretKey, schema } from "@subrelay/db";
+import { describeError, serializeError } from "./describe-error";
 import { createLogger } from "./logger";
 import { createWarnLimiter } from "./warn-limiter";
 import { withTimeout } from "./with-timeout";
@@ -43,6 +44,27 @@ describe("describeError", () => {
     const error = Object.assign(new TypeError("bad"), { body: "sk-secret" });
     expect(describeError(error)).toBe("TypeError: bad");
     expect(describeError("plain")).toBe("plain");
+  });
+
+  it("never quotes a failed query's parameters, in the message, the serialized error or its stack", async () => {
+    const database = await createDatabase({ secretKey: generateSecretKey() });
+    try {
+      const secret = "sk-ant-oat01-secret-parameter";
+      // Not migrated: the table is missing, so the insert fails, and drizzle's message quotes its parameters.
+      const failure: unknown = await database.db.insert(schema.groups).values({ name: secret, platform: "claude" }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(String((failure as Error).message)).toContain(secret); // drizzle's own message quotes it
+      expect(describeError(failure)).toBe("Error: a database query failed (SQLSTATE 42P01)");
+      const serialized = serializeError(failure);
+      expect(serialized).toMatchObject({ type: "Error", message: expect.stringMatching(/^a database query failed/) as unknown });
+      expect(serialized.stack).toMatch(/\n\s+at /);
+      expect(JSON.stringify(serialized)).not.toContain(secret);
+      expect(describeError(failure)).not.toContain(secret);
+    } finally {
+      await database.close();
+    }
   });
 });
 

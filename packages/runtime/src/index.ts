@@ -2,7 +2,7 @@ export { ConfigError, loadConfig, loadConfigOrExit, parseDuration, type GatewayC
 export { connectRedis, openDatabase, redisStores, secretKeyOf, StartupError, tokenCacheKey, waitForRedis } from "./connections";
 export { createProviders } from "./create-providers";
 export { dataDirSecret, generateAdminToken } from "./data-dir-secrets";
-export { describeError } from "./describe-error";
+export { describeError, serializeError } from "./describe-error";
 export { createLogger, type Logger } from "./logger";
 export { createWarnLimiter, type WarnLimiter } from "./warn-limiter";
 export { withTimeout } from "./with-timeout";
