@@ -63,8 +63,6 @@ async function main(): Promise<void> {
     server.listen(config.workerPort, config.host, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  logger.info({ host: address.address, port: address.port }, "refresh worker listening");
-  process.stdout.write(`subrelay refresh worker listening on http://${address.address}:${address.port}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -87,6 +85,9 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // After the handlers: a supervisor may signal as soon as it reads this line.
+  logger.info({ host: address.address, port: address.port }, "refresh worker listening");
+  process.stdout.write(`subrelay refresh worker listening on http://${address.address}:${address.port}\n`);
 }
 
 main().catch((error: unknown) => {
