@@ -262,6 +262,26 @@ describe("Relay failover loop", () => {
     expect(relay.usage).toEqual([expect.objectContaining({ accountId: "a", status: 400 })]);
   });
 
+  it("answers account-level refusals with the gateway's own error, and masks the account's key in a client error", async () => {
+    const echoed = (status: number) => ({ status, body: '{"type":"error","error":{"message":"refused secret-key-of-a"}}' });
+    for (const [status, expected] of [
+      [429, { code: "rate_limited", status: 429, retryAfterSeconds: 60 }],
+      [529, { code: "overloaded", status: 529, retryAfterSeconds: 30 }],
+      [403, { code: "unavailable", status: 503, reason: "no_account_available" }],
+      [401, { code: "unavailable", status: 503, reason: "no_account_available" }],
+    ] as const) {
+      const relay = relayOver([{ id: "a", key: "secret-key-of-a", answers: [echoed(status)] }]);
+      await relay.call();
+      expect(relay.responses).toEqual([]);
+      expect(relay.errors).toEqual([expect.objectContaining(expected)]);
+      expect(relay.errors[0]!.message).not.toContain("secret-key-of-a");
+    }
+
+    const client = relayOver([{ id: "a", key: "secret-key-of-a", answers: [echoed(400)] }]);
+    await client.call();
+    expect(client.responses).toEqual([expect.objectContaining({ status: 400, body: '{"type":"error","error":{"message":"refused [redacted]"}}' })]);
+  });
+
   it("retries an OAuth account once with a fresh token after a 401, then fails over", async () => {
     const once = relayOver([{ id: "a", type: "oauth", priority: 0, answers: [{ status: 401 }, { status: 200 }] }, { id: "b", priority: 1 }]);
     await once.call();

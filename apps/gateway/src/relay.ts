@@ -20,6 +20,7 @@ import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
+import { maskCredentials, secretsOf } from "./mask-credentials";
 import { describeError } from "@subrelay/runtime";
 import { sessionKeyOf, type StickySessions } from "./sticky-sessions";
 import { headerValue, readText, type AnswerHeaders, type UpstreamAnswer, type UpstreamClient } from "./upstream-client";
@@ -93,8 +94,12 @@ export interface RelayResult {
   platform: string;
 }
 
-/** An upstream refusal kept to be relayed when every account refused; `dialect` is the shape of its body. */
-type Refusal = { status: number; headers: AnswerHeaders; bodyText: string; dialect: Dialect } | GatewayError;
+/**
+ * An upstream refusal kept to be relayed when every account refused: the upstream's own answer (a client or
+ * server error; `dialect` is the shape of its body, `secrets` what to mask in it), or the gateway's own error
+ * (an account-level refusal, whose body is the upstream's business and may echo the account's credential).
+ */
+type Refusal = { status: number; headers: AnswerHeaders; bodyText: string; dialect: Dialect; secrets: readonly string[] } | GatewayError;
 
 type Attempt = { kind: "done" } | { kind: "retry_same" } | { kind: "failover"; reason: string; refusal: Refusal };
 
@@ -249,23 +254,30 @@ export class Relay {
           await this.ports.tokens.invalidate(account, accessToken);
           return { kind: "retry_same" };
         }
-        const refusal = { status: answer.status, headers: answer.headers, bodyText, dialect: provider.dialect };
+        const secrets = secretsOf(account.credentials, accessToken);
+        const refusal = { status: answer.status, headers: answer.headers, bodyText, dialect: provider.dialect, secrets };
         if (verdict.kind === "auth" && account.type === "apikey") {
           // No refresh can mend a refused API key: the account needs an operator.
-          return this.refuse(call, account, { kind: "forbidden", reason: "upstream rejected the API key" }, refusal);
+          const forbidden: Verdict = { kind: "forbidden", reason: "upstream rejected the API key" };
+          return this.refuse(call, account, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
         }
         if (verdict.kind === "client" || verdict.kind === "ok") {
           this.relayRefusal(call, refusal);
           this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status });
           return { kind: "done" };
         }
-        return this.refuse(call, account, verdict, refusal);
+        if (!isAccountLevel(verdict)) return this.refuse(call, account, verdict, refusal, secrets);
+        return this.refuse(call, account, verdict, accountRefusal(verdict, answer.status, this.now()), secrets);
       }
 
       const verdict = provider.classify({ status: answer.status, headers: answer.headers }, this.now());
       if (verdict.kind !== "ok") {
         const bodyText = await readText(answer.body, ERROR_BODY_LIMIT);
-        return this.refuse(call, account, verdict, { status: 502, headers: answer.headers, bodyText, dialect: provider.dialect });
+        const secrets = secretsOf(account.credentials, accessToken);
+        const refusal = isAccountLevel(verdict)
+          ? accountRefusal(verdict, 502, this.now())
+          : { status: 502, headers: answer.headers, bodyText, dialect: provider.dialect, secrets };
+        return this.refuse(call, account, verdict, refusal, secrets);
       }
       this.ports.lastUsed.touch(account.id, this.now());
       stopFollowingClient();
@@ -307,13 +319,13 @@ export class Relay {
   }
 
   /**
-   * Sends an upstream refusal to the client: its own body when the upstream speaks the client's dialect,
-   * else the gateway's error of the same status in the client's dialect (a body of another API's shape
-   * would only confuse the client's SDK).
+   * Sends an upstream refusal to the client: its own body, credential-looking strings masked, when the
+   * upstream speaks the client's dialect, else the gateway's error of the same status in the client's dialect
+   * (a body of another API's shape would only confuse the client's SDK).
    */
   private relayRefusal(call: RelayCall, refusal: Exclude<Refusal, GatewayError>): void {
     if (refusal.dialect === call.dialect.name) {
-      call.sink.send(refusal.status, refusal.headers, refusal.bodyText);
+      call.sink.send(refusal.status, refusal.headers, maskCredentials(refusal.bodyText, refusal.secrets));
       return;
     }
     const retryAfter = Number(headerValue(refusal.headers["retry-after"]));
@@ -354,9 +366,10 @@ export class Relay {
     };
   }
 
-  private refuse(call: RelayCall, account: UpstreamAccount, verdict: Verdict, refusal: Refusal): Attempt {
+  private refuse(call: RelayCall, account: UpstreamAccount, verdict: Verdict, refusal: Refusal, secrets: readonly string[] = []): Attempt {
     if (verdict.kind === "rate_limited" || verdict.kind === "overloaded" || verdict.kind === "forbidden") {
-      this.ports.states.record(account.id, verdict);
+      // The reason may quote the upstream's message, which may echo the credential: admins see it.
+      this.ports.states.record(account.id, { ...verdict, reason: maskCredentials(verdict.reason, secrets) });
     }
     this.ports.logger.info(
       { accountId: account.id, requestId: call.requestId, verdict: verdict.kind },
@@ -390,6 +403,32 @@ export class Relay {
       }),
     );
   }
+}
+
+/** A verdict about the account rather than the request. */
+type AccountLevelVerdict = Extract<Verdict, { kind: "auth" | "forbidden" | "rate_limited" | "overloaded" }>;
+
+function isAccountLevel(verdict: Verdict): verdict is AccountLevelVerdict {
+  return verdict.kind === "auth" || verdict.kind === "forbidden" || verdict.kind === "rate_limited" || verdict.kind === "overloaded";
+}
+
+/**
+ * The gateway's own error for a refusal of the account rather than the request (its credential refused, the
+ * account barred, rate limited or overloaded): the upstream's body is not the client's business and may echo
+ * the credential. A refused or barred account is no account to serve this request (503, as the next request
+ * would get once the account is marked); a limit or an overload keeps its status and says when to retry.
+ */
+function accountRefusal(verdict: AccountLevelVerdict, status: number, now: number): GatewayError {
+  if (verdict.kind === "auth" || verdict.kind === "forbidden") {
+    return new GatewayError("unavailable", "No upstream account could serve this request right now.", { reason: NO_ACCOUNT });
+  }
+  const retryAfterSeconds = Math.max(1, Math.ceil((verdict.until - now) / 1000));
+  if (verdict.kind === "rate_limited") {
+    return new GatewayError("rate_limited", "The upstream account is rate limited; retry later.", { retryAfterSeconds });
+  }
+  return status === 529
+    ? new GatewayError("overloaded", "The upstream is overloaded; retry shortly.", { retryAfterSeconds })
+    : new GatewayError("unavailable", "The upstream is overloaded; retry shortly.", { retryAfterSeconds });
 }
 
 /** The account's type as the snapshot carries it (an extra field); API key unless it says oauth. */

@@ -26,7 +26,15 @@ const rows: Row[] = [
   { name: "401 invalid x-api-key", status: 401, body: fixture("error-invalid-api-key.json"), expected: "auth" },
   { name: "401 without body", status: 401, expected: "auth", reasonContains: "401" },
   { name: "403 permission_error", status: 403, body: fixture("error-permission.json"), expected: "forbidden", reasonContains: "permission_error" },
-  { name: "403 cloudflare page", status: 403, body: "<html>Forbidden</html>", expected: "forbidden" },
+  // Was "403 cloudflare page" (any 403 marked the account): the row keeps its verdict with an account-level 403.
+  { name: "403 revoked OAuth token", status: 403, body: fixture("error-oauth-revoked.json"), expected: "forbidden", reasonContains: "revoked" },
+  { name: "403 organization disabled", status: 403, body: fixture("error-403-organization-disabled.json"), expected: "forbidden", reasonContains: "disabled" },
+  { name: "403 account banned", status: 403, body: fixture("error-account-banned.json"), expected: "forbidden", reasonContains: "banned" },
+  // 403s about the request (a resource the key may not use), or that name nothing: the client's, the account untouched.
+  { name: "403 key may not use the resource", status: 403, body: fixture("error-permission-resource.json"), expected: "client", reasonContains: "permission_error" },
+  { name: "403 request not allowed", status: 403, body: fixture("error-request-not-allowed.json"), expected: "client" },
+  { name: "403 cloudflare page", status: 403, body: fixture("error-cloudflare-403.html"), expected: "client" },
+  { name: "403 without body", status: 403, expected: "client", reasonContains: "403" },
   { name: "400 organization disabled", status: 400, body: fixture("error-organization-disabled.json"), expected: "forbidden", reasonContains: "disabled" },
   { name: "400 credit balance too low", status: 400, body: fixture("error-credit-balance.json"), expected: "forbidden" },
   {

@@ -7,20 +7,35 @@ export interface ClaudeClassifyOptions {
   overloadedCooldownMs: number;
 }
 
-/** Account-level refusals Anthropic sends with a 400 or another 4xx. */
-const accountRefused =
-  /(?:organization|account|workspace)[^.]{0,40}\b(?:has been |is )?disabled|disabled (?:organization|account)|credit balance is too low/i;
+/**
+ * Refusals that name the account, whatever 4xx carries them: a disabled, suspended or banned organisation /
+ * account / workspace, no credit left, an organisation that may not use OAuth, a revoked credential. Anthropic
+ * also answers 403 for what one request asks (a resource the key may not use) and Cloudflare for where it came
+ * from: those do not match, so they stay the client's and the account serves on.
+ */
+const accountRefused = new RegExp(
+  [
+    String.raw`(?:organization|account|workspace)[^.]{0,40}\b(?:has been |is |was )?(?:disabled|suspended|banned|deactivated|terminated)`,
+    String.raw`(?:disabled|suspended|banned|deactivated) (?:organization|account|workspace)`,
+    String.raw`credit balance is too low`,
+    String.raw`(?:billing|payment)[^.]{0,40}\b(?:required|overdue|failed|past due)`,
+    String.raw`not allowed for this organization`,
+    String.raw`(?:token|key|credential)s?\b[^.]{0,20}\b(?:has|have) been revoked`,
+  ].join("|"),
+  "i",
+);
 
 /**
  * Judges an Anthropic answer:
  * - < 400: ok;
  * - 401: auth;
- * - 403, or another 4xx saying the organisation / account is disabled or out of credit: forbidden;
+ * - a 4xx (403 or 400 mostly) whose message names the account: organisation / account disabled, suspended or
+ *   banned, out of credit, OAuth not allowed for the organisation, a revoked token or key: forbidden;
  * - 429: rate_limited until `anthropic-ratelimit-unified-reset`, else the latest rejected (else the
  *   earliest future) `anthropic-ratelimit-unified-<window>-reset`, else `retry-after`, else the latest
  *   exhausted `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset`, else now + fallback;
  * - 529, or 503 mentioning "overloaded": overloaded until now + cool-down;
- * - other 5xx: server; other 4xx: client.
+ * - other 5xx: server; other 4xx (a 403 about the request or naming nothing, a Cloudflare page included): client.
  */
 export function classifyClaudeResponse(response: UpstreamResponseInfo, now: number, options: ClaudeClassifyOptions): Verdict {
   const { status, headers } = response;
@@ -34,7 +49,7 @@ export function classifyClaudeResponse(response: UpstreamResponseInfo, now: numb
     return { kind: "overloaded", until: now + options.overloadedCooldownMs, reason };
   }
   if (status >= 500) return { kind: "server", reason };
-  if (status === 403 || accountRefused.test(response.bodyText ?? "")) return { kind: "forbidden", reason };
+  if (accountRefused.test(errorMessage(response.bodyText))) return { kind: "forbidden", reason };
   return { kind: "client", reason };
 }
 
@@ -82,6 +97,17 @@ function parseResetTime(value: string | undefined): number | undefined {
   }
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : date;
+}
+
+/** `error.message` of an Anthropic error body; the whole text when it is not one (a body cut at 64 KiB). */
+function errorMessage(bodyText: string | undefined): string {
+  if (!bodyText) return "";
+  try {
+    const body = JSON.parse(bodyText) as { error?: { message?: unknown } };
+    return typeof body.error?.message === "string" ? body.error.message : "";
+  } catch {
+    return bodyText;
+  }
 }
 
 /** `<status> <error.type>: <error.message>` from an Anthropic error body, bounded. */

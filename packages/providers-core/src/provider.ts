@@ -78,11 +78,14 @@ export interface UpstreamResponseInfo {
  * What an upstream answer means for the request and the account.
  * - ok: relay it.
  * - auth: the token was refused (401): invalidate it, refresh, retry once on the same account.
- * - forbidden: the account itself is refused (403, disabled account or organisation): mark it `error`, fail over.
+ * - forbidden: a refusal that names the account itself (disabled or banned account / organisation, billing or
+ *   payment required, revoked or invalid credentials), whatever its status: mark it `error`, fail over. A 403
+ *   about the request (a resource or model it may not use) is `client`: such 403s must not take a shared
+ *   account offline.
  * - rate_limited: the account is out of quota until `until` (epoch ms): record it, fail over.
  * - overloaded: the platform is overloaded (529, 503 "overloaded"): cool the account down until `until`, fail over.
  * - server: another 5xx or a network failure: fail over, leave the account alone.
- * - client: another 4xx: the client's own fault; return it unchanged, no failover.
+ * - client: another 4xx: the client's own fault; return it (credentials masked), no failover.
  */
 export type Verdict =
   | { kind: "ok" }

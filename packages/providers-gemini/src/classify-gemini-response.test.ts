@@ -25,7 +25,16 @@ const cases: VerdictCase[] = [
   { name: "200 stream without a body read", status: 200, kind: "ok" },
   { name: "401 UNAUTHENTICATED (expired token)", status: 401, body: fixture("error-401-unauthenticated.json"), kind: "auth", reason: "UNAUTHENTICATED" },
   { name: "401 without a body", status: 401, kind: "auth", reason: "401" },
-  { name: "403 PERMISSION_DENIED", status: 403, body: fixture("error-403-permission-denied.json"), kind: "forbidden", reason: "PERMISSION_DENIED" },
+  // Was the bare "The caller does not have permission" (any 403 marked the account): the row keeps its verdict
+  // with an account-level PERMISSION_DENIED.
+  { name: "403 PERMISSION_DENIED", status: 403, body: fixture("error-403-api-key-leaked.json"), kind: "forbidden", reason: "PERMISSION_DENIED" },
+  { name: "403 ACCESS_TOKEN_SCOPE_INSUFFICIENT", status: 403, body: fixture("error-403-scope-insufficient.json"), kind: "forbidden", reason: "insufficient authentication scopes" },
+  { name: "403 API_KEY_SERVICE_BLOCKED", status: 403, body: fixture("error-403-key-service-blocked.json"), kind: "forbidden", reason: "blocked" },
+  // 403s about what the request names, or that name nothing: the client's, the account untouched.
+  { name: "403 bare 'caller does not have permission'", status: 403, body: fixture("error-403-permission-denied.json"), kind: "client", reason: "PERMISSION_DENIED" },
+  { name: "403 a file of another project", status: 403, body: fixture("error-403-file-permission.json"), kind: "client", reason: "File" },
+  { name: "403 cached content of another project", status: 403, body: fixture("error-403-cached-content.json"), kind: "client", reason: "cachedContents" },
+  { name: "403 HTML from a proxy", status: 403, body: "<html><body>403 Forbidden</body></html>", kind: "client", reason: "403" },
   { name: "403 SERVICE_DISABLED", status: 403, body: fixture("error-403-service-disabled.json"), kind: "forbidden", reason: "has not been used" },
   { name: "403 consumer has been suspended", status: 403, body: fixture("error-403-key-suspended.json"), kind: "forbidden", reason: "suspended" },
   { name: "400 API_KEY_INVALID", status: 400, body: fixture("error-400-api-key-invalid.json"), kind: "forbidden", reason: "API key not valid" },

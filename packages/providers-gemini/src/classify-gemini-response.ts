@@ -9,19 +9,43 @@ export interface GeminiVerdictOptions {
   overloadedCooldownMs: number;
 }
 
-/** ErrorInfo reasons on a 400 that mean the account's API key itself is bad, not the client's request. */
-const badApiKeyReasons = new Set(["API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"]);
-const badApiKeyMessage = /api key (?:not valid|expired|is invalid)/i;
+/**
+ * ErrorInfo reasons that name the account (its key, token, project or billing), not the client's request.
+ * Google sends them with 403 mostly, a bad key with 400.
+ */
+const accountReasons = new Set([
+  "API_KEY_INVALID",
+  "API_KEY_EXPIRED",
+  "API_KEY_SERVICE_BLOCKED",
+  "API_KEY_HTTP_REFERRER_BLOCKED",
+  "API_KEY_IP_ADDRESS_BLOCKED",
+  "API_KEY_ANDROID_APP_BLOCKED",
+  "API_KEY_IOS_APP_BLOCKED",
+  "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+  "CONSUMER_SUSPENDED",
+  "CONSUMER_INVALID",
+  "SERVICE_DISABLED",
+  "BILLING_DISABLED",
+  "ACCOUNT_STATE_INVALID",
+  "USER_PROJECT_DENIED",
+  "VALIDATION_REQUIRED",
+]);
+/** The same in messages that carry no ErrorInfo (a leaked key is reported so, a suspended consumer often). */
+const accountMessage =
+  /api key (?:not valid|expired|is invalid|was reported as leaked)|has been (?:suspended|disabled)|unregistered callers|requires billing|billing (?:is )?(?:disabled|not enabled)|violation of (?:the )?terms of service/i;
 const overloadedMessage = /overloaded/i;
 
 /**
  * Judges a Gemini or Code Assist answer:
  * - < 400: ok.
- * - 401: auth.
- * - 403 (PERMISSION_DENIED, SERVICE_DISABLED, "has been disabled", VALIDATION_REQUIRED, ...): forbidden.
- * - 400 whose ErrorInfo reason is API_KEY_INVALID / API_KEY_EXPIRED / API_KEY_SERVICE_BLOCKED (or whose message
- *   says "API key not valid" / "API key expired"): forbidden. Google answers a bad key with 400, not 401, and a
- *   key cannot be refreshed, so the account must be marked, not the client blamed.
+ * - a 4xx other than 429 whose ErrorInfo reason names the account (CONSUMER_SUSPENDED, SERVICE_DISABLED,
+ *   API_KEY_INVALID / _EXPIRED / _SERVICE_BLOCKED / _*_BLOCKED, ACCESS_TOKEN_SCOPE_INSUFFICIENT, BILLING_DISABLED,
+ *   VALIDATION_REQUIRED, ...) or whose message does ("API key not valid", "reported as leaked", "has been
+ *   suspended"): forbidden. Google answers a bad key with 400, not 401, and a key cannot be refreshed, so the
+ *   account must be marked, not the client blamed.
+ * - other 401: auth.
+ * - other 403 (a bare "The caller does not have permission", a file or cached content of another project, a
+ *   proxy's page): client — PERMISSION_DENIED alone names no account, and the account serves on.
  * - 429 whose ErrorInfo reason is MODEL_CAPACITY_EXHAUSTED (Code Assist's "No capacity available for model"):
  *   overloaded. It is server capacity, not this account's quota.
  * - other 429: rate_limited until now + the first of: `google.rpc.RetryInfo.retryDelay`, "Please retry in 12.3s"
@@ -42,15 +66,14 @@ export function classifyGeminiResponse(
   const reason = describe(status, error);
   const errorInfoReason = stringField(findDetail(error, "google.rpc.ErrorInfo")?.reason);
 
-  if (status === 401) return { kind: "auth", reason };
-  if (status === 403) return { kind: "forbidden", reason };
   if (
-    status === 400 &&
-    ((errorInfoReason !== undefined && badApiKeyReasons.has(errorInfoReason)) ||
-      badApiKeyMessage.test(error?.message ?? ""))
+    status < 500 &&
+    status !== 429 &&
+    ((errorInfoReason !== undefined && accountReasons.has(errorInfoReason)) || accountMessage.test(error?.message ?? ""))
   ) {
     return { kind: "forbidden", reason };
   }
+  if (status === 401) return { kind: "auth", reason };
   if (status === 429) {
     if (errorInfoReason === "MODEL_CAPACITY_EXHAUSTED") {
       return { kind: "overloaded", until: now + (retryDelayMs(error) ?? options.overloadedCooldownMs), reason };

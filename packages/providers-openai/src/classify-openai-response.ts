@@ -21,10 +21,13 @@ interface ErrorFields {
 /**
  * Judges an answer from the OpenAI API or the Codex backend (table in README.md):
  * - 2xx/3xx: ok.
- * - 401: auth.
- * - 402, 403: forbidden (deactivated workspace, unsupported region, banned account).
- * - 429 `insufficient_quota` (API key out of credit) or `usage_not_included` (ChatGPT plan without Codex):
- *   forbidden, since neither ends by waiting and a human must act.
+ * - 402 (payment required), and any 4xx whose code names the account (`account_deactivated`,
+ *   `deactivated_workspace`, `access_terminated`, `insufficient_quota`, `billing_hard_limit_reached`,
+ *   `billing_not_active`, `usage_not_included`, `unsupported_country_region_territory`) or whose message says
+ *   the account was deactivated / banned: forbidden, since none ends by waiting and a human must act.
+ * - other 401: auth.
+ * - other 403 (a project without access to the model asked for, a Cloudflare page, no body): client — the
+ *   request's, not the account's.
  * - other 429: rate_limited until the first of: body `resets_at` (epoch s), body `resets_in_seconds`,
  *   the latest reset of the exhausted `x-codex-{primary,secondary}-*` windows, `retry-after`,
  *   `x-ratelimit-reset-{requests,tokens}`, else `now + rateLimitFallbackMs`.
@@ -44,12 +47,9 @@ export function classifyOpenAIResponse(
   const label = error.code ?? error.type;
   const reason = label === undefined ? `http ${status}` : `http ${status} ${label}`;
 
+  if (status < 500 && (status === 402 || refusesAccount(error))) return { kind: "forbidden", reason };
   if (status === 401) return { kind: "auth", reason };
-  if (status === 402 || status === 403) return { kind: "forbidden", reason };
   if (status === 429) {
-    if (hasLabel(error, "insufficient_quota") || hasLabel(error, "usage_not_included")) {
-      return { kind: "forbidden", reason };
-    }
     return {
       kind: "rate_limited",
       until: rateLimitEnd(error, headers, now, options.rateLimitFallbackMs),
@@ -130,6 +130,31 @@ function openAIResetEnd(headers: IncomingHeaders, now: number): number | undefin
 function isOverloaded(error: ErrorFields): boolean {
   if (hasLabel(error, "server_is_overloaded") || hasLabel(error, "slow_down")) return true;
   return /overloaded/i.test(error.message ?? "") || /overloaded/i.test(error.type ?? "");
+}
+
+/**
+ * Error codes (or types) that name the account, not the request: it is deactivated, banned, out of credit or
+ * billing, its workspace is gone, its plan lacks Codex, or it sends from a region OpenAI does not serve (no
+ * request through it can succeed until an operator acts). Whatever status carries them, waiting or refreshing
+ * mends none.
+ */
+const accountLabels = new Set([
+  "account_deactivated",
+  "deactivated_workspace",
+  "access_terminated",
+  "insufficient_quota",
+  "billing_hard_limit_reached",
+  "billing_not_active",
+  "usage_not_included",
+  "unsupported_country_region_territory",
+]);
+const accountMessage = /\baccount\b[^.]{0,40}\b(?:has been |was |is )(?:deactivated|disabled|suspended|banned|terminated)\b/i;
+
+function refusesAccount(error: ErrorFields): boolean {
+  if ((error.code !== undefined && accountLabels.has(error.code)) || (error.type !== undefined && accountLabels.has(error.type))) {
+    return true;
+  }
+  return accountMessage.test(error.message ?? "");
 }
 
 function hasLabel(error: ErrorFields, label: string): boolean {
