@@ -121,7 +121,10 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const reader = new CachedSchedulerReader(scheduler, { maxStalenessMs: SNAPSHOT_STALENESS_MS, now });
   const ownWrites = seenAtOnce(scheduler, reader);
   const slots: ConcurrencySlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
-  const sticky: StickySessions = redis ? new RedisStickySessions(redis, { prefix, warn }) : new MemoryStickySessions({ now });
+  const maxPerGroup = config.stickySessionsMax;
+  const sticky: StickySessions = redis
+    ? new RedisStickySessions(redis, { prefix, warn, now, maxPerGroup })
+    : new MemoryStickySessions({ now, maxPerGroup });
 
   const authenticator = new ApiKeyAuthenticator({
     now,

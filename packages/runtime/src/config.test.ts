@@ -100,3 +100,11 @@ describe("parseDuration", () => {
     expect(parseDuration(raw)).toBeUndefined();
   });
 });
+
+describe("loadConfig: sticky sessions", () => {
+  it("keeps 10,000 bindings per group by default, STICKY_SESSIONS_MAX sets it, and a bad value is refused", () => {
+    expect(loadConfig({}).stickySessionsMax).toBe(10_000);
+    expect(loadConfig({ STICKY_SESSIONS_MAX: "500" }).stickySessionsMax).toBe(500);
+    expect(() => loadConfig({ STICKY_SESSIONS_MAX: "0" })).toThrow(/STICKY_SESSIONS_MAX/);
+  });
+});

@@ -70,6 +70,8 @@ export interface GatewayConfig {
   connectionTimeoutMs?: number;
   /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
   maxConnections?: number;
+  /** Sticky-session bindings kept per group; past it the least recently used go (`STICKY_SESSIONS_MAX`). Default 10_000. */
+  stickySessionsMax?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+    stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
