@@ -10,6 +10,13 @@ export interface PlatformEndpoints {
 export interface GatewayConfig {
   port: number;
   host: string;
+  /**
+   * Port of the admin listener (`ADMIN_PORT`): set, the admin API and `/metrics` are served there only, and
+   * the main listener answers 404 for them. Unset: both on the main listener.
+   */
+  adminPort?: number;
+  /** Where the admin listener binds (`ADMIN_HOST`; needs `ADMIN_PORT`). Default 127.0.0.1: loopback only. */
+  adminHost?: string;
   /** Postgres URL; unset: embedded PGlite in `dataDir`. */
   databaseUrl?: string;
   /** Redis URL; unset: in-memory token and scheduler stores (single process). */
@@ -150,6 +157,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (adminToken !== undefined && adminToken.length < 32) {
     problems.push(`ADMIN_TOKEN must be at least 32 characters, got ${adminToken.length}; generate one with: openssl rand -hex 24`);
   }
+  const adminPortSet = text("ADMIN_PORT") !== undefined;
+  if (text("ADMIN_HOST") !== undefined && !adminPortSet) {
+    problems.push("ADMIN_HOST is set but ADMIN_PORT is not: the admin listener needs a port (or unset ADMIN_HOST)");
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -158,6 +169,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const config: GatewayConfig = {
     port: integer("PORT", 8080, 0, 65535),
     host: text("HOST") ?? "127.0.0.1",
+    adminPort: adminPortSet ? integer("ADMIN_PORT", 0, 0, 65535) : undefined,
+    adminHost: adminPortSet ? (text("ADMIN_HOST") ?? "127.0.0.1") : undefined,
     databaseUrl,
     redisUrl,
     redisClusterNodes,
@@ -193,6 +206,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
     stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
   };
+  if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
+    problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
