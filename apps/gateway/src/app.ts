@@ -41,6 +41,12 @@ export interface AppDependencies {
   connectionTimeoutMs?: number;
   /** Client connections open at once; more are closed as they are accepted. Default 10,000. */
   maxConnections?: number;
+  /**
+   * What this listener serves. `shared` (default): everything. With an admin listener of its own
+   * (`ADMIN_PORT`) the gateway builds two apps: `client` (the client API and health checks; 404 for `/admin`
+   * and `/metrics`) and `admin` (the admin API, `/metrics` and health checks; 404 for the client API).
+   */
+  listener?: "shared" | "client" | "admin";
 }
 
 declare module "fastify" {
@@ -53,7 +59,7 @@ declare module "fastify" {
   }
 }
 
-/** The gateway's HTTP surface: the client API in three dialects, health, metrics and the admin API. */
+/** The gateway's HTTP surface: the client API in three dialects, health, metrics and the admin API (see `listener`). */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const now = deps.now ?? Date.now;
   const maxModelLength = deps.maxModelLength ?? DEFAULT_MAX_MODEL_LENGTH;
@@ -141,6 +147,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const error = new GatewayError("not_found", `No route for ${request.method} ${request.url.split("?")[0]}.`);
     return reply.code(404).send(dialectOf(request).errorBody(error));
   });
+
+  const listener = deps.listener ?? "shared";
+  if (listener === "admin") {
+    registerHealthRoutes(app, deps);
+    registerOperatorRoutes(app, deps);
+    return app;
+  }
 
   app.decorateRequest("grant", null);
   // A relay request is authenticated from its headers before its body is read: a caller without a valid key
@@ -237,12 +250,22 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     });
   }
 
+  registerHealthRoutes(app, deps);
+  if (listener === "shared") registerOperatorRoutes(app, deps);
+  return app;
+}
+
+function registerHealthRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.get("/healthz", () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     const checks = await deps.readiness();
     const ready = Object.values(checks).every((value) => value !== false);
     return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "not_ready", checks });
   });
+}
+
+/** `/metrics` and the admin API under `/admin`: the operator's side. */
+function registerOperatorRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.get("/metrics", async (_request, reply) => {
     await deps.collectMetrics?.();
     return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.render());
@@ -255,9 +278,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     platforms: deps.providers.all().map((provider) => provider.platform),
     loginBurst: deps.adminLoginBurst,
     loginRefillMs: deps.adminLoginRefillMs,
-    now,
+    now: deps.now,
   });
-  return app;
 }
 
 /** The platform label of a request no account or key is known for (refused before authentication). */

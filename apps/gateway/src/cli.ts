@@ -19,7 +19,7 @@ const usage = `subrelay — operate a running gateway through its admin API
   subrelay keys delete ID
   subrelay usage [--group-by account|key|model] [--from ISO_DATE] [--to ISO_DATE]
 
-Environment: SUBRELAY_URL (default http://127.0.0.1:8080), ADMIN_TOKEN (default: read from DATA_DIR/admin-token,
+Environment: SUBRELAY_URL (default http://127.0.0.1:8080, or http://127.0.0.1:$ADMIN_PORT when ADMIN_PORT is set), ADMIN_TOKEN (default: read from DATA_DIR/admin-token,
 DATA_DIR defaulting to ./.data).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -122,7 +122,7 @@ function adminToken(): string {
 }
 
 async function request(method: string, path: string, body?: unknown): Promise<unknown> {
-  const base = (process.env.SUBRELAY_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  const base = (process.env.SUBRELAY_URL ?? defaultAdminUrl()).replace(/\/+$/, "");
   const response = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -147,3 +147,12 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
+
+/** The gateway's admin API on this machine: its own listener when ADMIN_PORT is set, else the main one. */
+function defaultAdminUrl(): string {
+  const port = process.env.ADMIN_PORT?.trim();
+  if (!port) return "http://127.0.0.1:8080";
+  const host = process.env.ADMIN_HOST?.trim();
+  // A wildcard bind is reached on loopback.
+  return `http://${!host || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host}:${port}`;
+}

@@ -21,7 +21,7 @@ import { MemoryConcurrencySlots } from "./concurrency-slots";
 import { dialectNamed } from "./dialects";
 import { GatewayError } from "./gateway-error";
 import { MAX_ACCOUNTS, Relay, type RelayCall, type RelayPorts } from "./relay";
-import { MemoryStickySessions, sessionKeyOf } from "./sticky-sessions";
+import { MemoryStickySessions, sessionKeyOf, type StickySessionKey } from "./sticky-sessions";
 import type { AnswerHeaders, UpstreamAnswer, UpstreamBody } from "./upstream-client";
 import type { UsageRow } from "./usage-recorder";
 
@@ -313,7 +313,7 @@ describe("Relay failover loop", () => {
 
   it("drops a session's binding when its account refuses, and binds the session to the account that served", async () => {
     const sticky = new MemoryStickySessions({ now: () => NOW });
-    const key = sessionKeyOf("1:claude:anthropic", "conversation-1");
+    const key = sessionKeyOf("1", "claude:anthropic", "conversation-1");
     await sticky.set(key, "b");
     // b is the worse priority: only the binding makes it first.
     const relay = relayOver([{ id: "a", priority: 0 }, { id: "b", priority: 5, answers: [{ status: 429 }] }], { sticky });
@@ -416,7 +416,7 @@ describe("Relay failover loop", () => {
   });
 });
 
-async function boundTo(key: string, accountId: string): Promise<MemoryStickySessions> {
+async function boundTo(key: StickySessionKey, accountId: string): Promise<MemoryStickySessions> {
   const sticky = new MemoryStickySessions({ now: () => NOW });
   await sticky.set(key, accountId);
   return sticky;

@@ -149,7 +149,9 @@ export class Relay {
     }
 
     // Scoped by dialect too: in a mixed group one conversation id may be used through several APIs.
-    const sessionKey = call.sessionId ? sessionKeyOf(`${grant.groupId}:${grant.platform}:${call.dialect.name}`, call.sessionId) : null;
+    const sessionKey = call.sessionId
+      ? sessionKeyOf(String(grant.groupId), `${grant.platform}:${call.dialect.name}`, call.sessionId)
+      : null;
     const stickyAccountId = sessionKey ? await this.ports.sticky.get(sessionKey) : null;
     const excluded = new Set<string>();
     const authRetried = new Set<string>();

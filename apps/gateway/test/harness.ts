@@ -36,6 +36,8 @@ export const paths = {
 export interface TestGateway {
   gateway: Gateway;
   url: string;
+  /** Where the admin API and /metrics answer: `url`, or the admin listener's with ADMIN_PORT. */
+  adminUrl: string;
   upstream: FakeUpstream;
   admin<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Creates a group, an account in it and a key for it; returns the key and ids. */
@@ -112,8 +114,10 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
   const address = await gateway.listen();
   const url = address.replace("[::1]", "127.0.0.1");
 
+  // With ADMIN_PORT the admin API is on its own listener.
+  const adminUrl = gateway.adminApp ? listenerUrl(gateway.adminApp) : url;
   const admin = async <T,>(method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${url}${path}`, {
+    const response = await fetch(`${adminUrl}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN_TOKEN}`,
@@ -128,6 +132,7 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
   return {
     gateway,
     url,
+    adminUrl,
     upstream,
     admin,
     seed: (seed) => seedThrough(admin, seed),
@@ -143,6 +148,13 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
       for (const cleanup of cleanups.reverse()) await cleanup();
     },
   };
+}
+
+/** `http://host:port` of a listening Fastify instance. */
+export function listenerUrl(app: { server: { address(): unknown } }): string {
+  const address = app.server.address() as { address: string; port: number } | null;
+  if (!address) throw new Error("the listener is not listening");
+  return `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 function requiredEnv(name: string): string {

@@ -8,13 +8,13 @@ import type {
 } from "@subrelay/token-cache";
 import { matchesExpectation } from "@subrelay/token-cache";
 import { and, asc, eq, gt, inArray, isNull, like, lt, lte, or, sql, type SQL } from "drizzle-orm";
-import type { CredentialCipher } from "./credential-cipher";
+import { isUnboundCiphertext, type CredentialCipher } from "./credential-cipher";
 import { DatabaseError, translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
 import { writeOutboxEvents } from "./outbox-repository";
 import { inProcessRefreshLocks, type RefreshLocks } from "./refresh-locks";
 import { accountGroups, accounts, groups } from "./schema";
-import type { SqlExecutor } from "./sql-executor";
+import { queryRows, type SqlExecutor } from "./sql-executor";
 
 export type AccountType = "oauth" | "apikey";
 export type AccountStatus = "active" | "error" | "disabled";
@@ -224,7 +224,7 @@ export class AccountRepository implements AccountStore {
     return {
       id: String(row.id),
       platform: row.platform,
-      credentials: this.#decryptOAuth(row.credentialsEncrypted),
+      credentials: this.#decryptOAuth(row.id, row.credentialsEncrypted),
     };
   }
 
@@ -240,7 +240,7 @@ export class AccountRepository implements AccountStore {
     if (numericId === null) return false;
     const normalised = normaliseCredentials("oauth", credentials);
     const values = {
-      credentialsEncrypted: this.#cipher.encryptJson(normalised.stored),
+      credentialsEncrypted: this.#cipher.encryptJson(normalised.stored, accountAdditionalData(numericId)),
       tokenExpiresAt: normalised.expiresAt,
       updatedAt: sql`now()`,
     };
@@ -256,7 +256,7 @@ export class AccountRepository implements AccountStore {
         .where(oauthAccount)
         .for("update");
       if (!row) return false;
-      const stored = this.#decryptOAuth(row.credentialsEncrypted);
+      const stored = this.#decryptOAuth(numericId, row.credentialsEncrypted);
       if (!matchesExpectation(stored, expected)) return false;
       await transaction.update(accounts).set(values).where(eq(accounts.id, numericId));
       return true;
@@ -292,8 +292,10 @@ export class AccountRepository implements AccountStore {
       .where(eq(accounts.id, numericId));
     if (!row) return null;
     if (row.type === "oauth")
-      return { type: "oauth", credentials: this.#decryptOAuth(row.credentialsEncrypted) };
-    const decoded = this.#cipher.decryptJson(row.credentialsEncrypted) as Partial<ApiKeyCredentials> | null;
+      return { type: "oauth", credentials: this.#decryptOAuth(numericId, row.credentialsEncrypted) };
+    const decoded = this.#cipher.decryptJson(row.credentialsEncrypted, accountAdditionalData(numericId)) as
+      | Partial<ApiKeyCredentials>
+      | null;
     if (typeof decoded?.apiKey !== "string") {
       throw new DatabaseError("Stored API-key credentials have no apiKey", { code: "decrypt_failed" });
     }
@@ -311,14 +313,22 @@ export class AccountRepository implements AccountStore {
     try {
       const id = await this.#db.transaction(async (transaction) => {
         await requireGroupsTake(transaction, input.platform, groupIds);
+        // The id is taken first: the credentials are encrypted bound to it.
+        const [next] = await queryRows<{ id: number | string }>(
+          transaction,
+          sql`select nextval(pg_get_serial_sequence('accounts', 'id')) as id`,
+        );
+        if (!next) throw new Error("nextval returned no row");
+        const newId = Number(next.id);
         const [row] = await transaction
           .insert(accounts)
           .values({
+            id: newId,
             ...fields,
             name: input.name,
             platform: input.platform,
             type: input.type,
-            credentialsEncrypted: this.#cipher.encryptJson(credentials.stored),
+            credentialsEncrypted: this.#cipher.encryptJson(credentials.stored, accountAdditionalData(newId)),
             tokenExpiresAt: credentials.expiresAt,
           })
           .returning({ id: accounts.id });
@@ -389,10 +399,10 @@ export class AccountRepository implements AccountStore {
             // Replaced credentials are newer than any token cached or saved for the old ones: the caller
             // invalidates the shared cache at (tokenVersion - 1), and no older token is cached again.
             (credentials.stored as OAuthCredentials).tokenVersion = nextTokenVersion(
-              this.#storedTokenVersion(current.credentialsEncrypted),
+              this.#storedTokenVersion(numericId, current.credentialsEncrypted),
             );
           }
-          set.credentialsEncrypted = this.#cipher.encryptJson(credentials.stored);
+          set.credentialsEncrypted = this.#cipher.encryptJson(credentials.stored, accountAdditionalData(numericId));
           set.tokenExpiresAt = credentials.expiresAt;
         }
         const before = await this.#groupIdsOf(transaction, numericId);
@@ -636,7 +646,7 @@ export class AccountRepository implements AccountStore {
         page.accounts.push({
           id: String(row.id),
           platform: row.platform,
-          credentials: this.#decryptOAuth(row.credentialsEncrypted),
+          credentials: this.#decryptOAuth(row.id, row.credentialsEncrypted),
           tokenExpiresAt: toEpochMs(row.tokenExpiresAt),
         });
       } catch (error) {
@@ -695,6 +705,41 @@ export class AccountRepository implements AccountStore {
       .orderBy(asc(groups.id));
   }
 
+  // ---- start-up ----
+
+  /**
+   * Re-encrypts credentials still in the unbound v1 format (written before credentials were bound to their
+   * row) bound to their account id (v2); the key check runs it at every start, once the key is known to be
+   * the right one. Each row is rewritten only while it still holds the value read (a concurrent write wins);
+   * `credentials_encrypted` is the only column written. A v1 value that does not decrypt is left as it is and
+   * listed in `undecryptable` (it reads as `decrypt_failed`, as before). Reads refuse v1 values.
+   */
+  async bindUnboundCredentials(): Promise<{ bound: number; undecryptable: string[] }> {
+    const rows = await this.#db
+      .select({ id: accounts.id, credentialsEncrypted: accounts.credentialsEncrypted })
+      .from(accounts)
+      .where(like(accounts.credentialsEncrypted, "v1.%"))
+      .orderBy(asc(accounts.id));
+    const result = { bound: 0, undecryptable: [] as string[] };
+    for (const row of rows) {
+      let plaintext: string;
+      try {
+        plaintext = this.#cipher.decrypt(row.credentialsEncrypted);
+      } catch (error) {
+        if (!DatabaseError.isInstance(error)) throw error;
+        result.undecryptable.push(String(row.id));
+        continue;
+      }
+      const written = await this.#db
+        .update(accounts)
+        .set({ credentialsEncrypted: this.#cipher.encrypt(plaintext, accountAdditionalData(row.id)) })
+        .where(and(eq(accounts.id, row.id), eq(accounts.credentialsEncrypted, row.credentialsEncrypted)))
+        .returning({ id: accounts.id });
+      if (written.length > 0) result.bound += 1;
+    }
+    return result;
+  }
+
   // ---- internals ----
 
   async #markState(
@@ -738,9 +783,9 @@ export class AccountRepository implements AccountStore {
    * The `tokenVersion` of stored OAuth credentials; 0 when they have none, or cannot be decrypted (the
    * operator is replacing them then; the clock-based version still beats any token they were cached with).
    */
-  #storedTokenVersion(encoded: string): number {
+  #storedTokenVersion(id: number, encoded: string): number {
     try {
-      const version = (this.#cipher.decryptJson(encoded) as { tokenVersion?: unknown } | null)?.tokenVersion;
+      const version = (this.#cipher.decryptJson(encoded, accountAdditionalData(id)) as { tokenVersion?: unknown } | null)?.tokenVersion;
       return typeof version === "number" && Number.isSafeInteger(version) && version > 0 ? version : 0;
     } catch (error) {
       if (DatabaseError.isInstance(error)) return 0;
@@ -748,13 +793,29 @@ export class AccountRepository implements AccountStore {
     }
   }
 
-  #decryptOAuth(encoded: string): OAuthCredentials {
-    const decoded = this.#cipher.decryptJson(encoded) as OAuthCredentials | null;
+  #decryptOAuth(id: number, encoded: string): OAuthCredentials {
+    const decoded = this.#cipher.decryptJson(encoded, accountAdditionalData(id)) as OAuthCredentials | null;
     if (typeof decoded?.accessToken !== "string") {
       throw new DatabaseError("Stored OAuth credentials have no accessToken", { code: "decrypt_failed" });
     }
     return decoded;
   }
+}
+
+/**
+ * The additional data an account's credentials are encrypted with (format v2): its id, so a ciphertext
+ * copied into another account's row does not decrypt there.
+ */
+export function accountAdditionalData(id: number | string): string {
+  return `subrelay account ${id}`;
+}
+
+/**
+ * Decrypts one stored credentials value whatever its format (v1 unbound, v2 bound to `id`): what the key
+ * check of a database from before the check value tries its key on.
+ */
+export function decryptStoredCredentials(cipher: CredentialCipher, id: number | string, encoded: string): string {
+  return cipher.decrypt(encoded, isUnboundCiphertext(encoded) ? undefined : accountAdditionalData(id));
 }
 
 /**

@@ -1,7 +1,9 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { DatabaseError } from "./database-error";
 
-const VERSION = "v1";
+// v1: no additional data (written before credentials were bound to their row); v2: bound by additional data.
+const UNBOUND_VERSION = "v1";
+const BOUND_VERSION = "v2";
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -38,8 +40,12 @@ function invalidKey(reason: string): DatabaseError {
 
 /**
  * AES-256-GCM for credentials at rest. Each `encrypt` draws a fresh random 12-byte IV; the output is
- * `v1.<iv>.<tag>.<ciphertext>` in base64url. GCM authenticates: a wrong key or an altered byte makes
- * `decrypt` throw DatabaseError `decrypt_failed` (the message carries no plaintext or ciphertext).
+ * `<version>.<iv>.<tag>.<ciphertext>` in base64url. With `additionalData` (what the value belongs to, e.g. its
+ * row) the version is `v2` and GCM authenticates the additional data too: the value decrypts only with the
+ * same additional data, so a ciphertext copied to another row is refused. Without it the version is `v1`
+ * (the format written before the binding; `decrypt` reads it only without additional data). A wrong key, an
+ * altered byte, other additional data or the other version make `decrypt` throw DatabaseError
+ * `decrypt_failed` (the message carries no plaintext or ciphertext).
  */
 export class CredentialCipher {
   readonly #key: Buffer;
@@ -59,23 +65,38 @@ export class CredentialCipher {
     return createHmac("sha256", this.#key).update("subrelay secret key check v1").digest("base64url");
   }
 
-  encrypt(plaintext: string): string {
+  /** `additionalData`: binds the value to it (format v2); omitted: unbound (format v1). */
+  encrypt(plaintext: string, additionalData?: string): string {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    if (additionalData !== undefined) cipher.setAAD(Buffer.from(additionalData, "utf8"));
     const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
     const tag = cipher.getAuthTag();
     return [
-      VERSION,
+      additionalData === undefined ? UNBOUND_VERSION : BOUND_VERSION,
       iv.toString("base64url"),
       tag.toString("base64url"),
       ciphertext.toString("base64url"),
     ].join(".");
   }
 
-  decrypt(encoded: string): string {
+  /**
+   * `additionalData`: what the value was encrypted with; a v2 value needs it, a v1 value is refused with it
+   * (a caller that binds values never accepts an unbound one in their place).
+   */
+  decrypt(encoded: string, additionalData?: string): string {
     const parts = encoded.split(".");
-    if (parts.length !== 4 || parts[0] !== VERSION) {
-      throw new DatabaseError("Stored credentials are not in the v1 format", { code: "decrypt_failed" });
+    const expected = additionalData === undefined ? UNBOUND_VERSION : BOUND_VERSION;
+    if (parts.length !== 4 || (parts[0] !== UNBOUND_VERSION && parts[0] !== BOUND_VERSION)) {
+      throw new DatabaseError("Stored credentials are not in the v1 or v2 format", { code: "decrypt_failed" });
+    }
+    if (parts[0] !== expected) {
+      throw new DatabaseError(
+        additionalData === undefined
+          ? "Stored credentials are bound to their row (v2): they could not be decrypted without it"
+          : "Stored credentials could not be decrypted: they are not bound to their row (v1)",
+        { code: "decrypt_failed" },
+      );
     }
     const iv = Buffer.from(parts[1] ?? "", "base64url");
     const tag = Buffer.from(parts[2] ?? "", "base64url");
@@ -85,25 +106,26 @@ export class CredentialCipher {
     }
     try {
       const decipher = createDecipheriv("aes-256-gcm", this.#key, iv, { authTagLength: TAG_BYTES });
+      if (additionalData !== undefined) decipher.setAAD(Buffer.from(additionalData, "utf8"));
       decipher.setAuthTag(tag);
       return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString("utf8");
     } catch {
       // The crypto error says nothing useful and we do not want its internals in logs.
       throw new DatabaseError(
-        "Stored credentials could not be decrypted (wrong SUBRELAY_SECRET_KEY or altered data)",
-        {
-          code: "decrypt_failed",
-        },
+        additionalData === undefined
+          ? "Stored credentials could not be decrypted (wrong SUBRELAY_SECRET_KEY or altered data)"
+          : "Stored credentials could not be decrypted (wrong SUBRELAY_SECRET_KEY, altered data, or copied from another row)",
+        { code: "decrypt_failed" },
       );
     }
   }
 
-  encryptJson(value: unknown): string {
-    return this.encrypt(JSON.stringify(value));
+  encryptJson(value: unknown, additionalData?: string): string {
+    return this.encrypt(JSON.stringify(value), additionalData);
   }
 
-  decryptJson(encoded: string): unknown {
-    const text = this.decrypt(encoded);
+  decryptJson(encoded: string, additionalData?: string): unknown {
+    const text = this.decrypt(encoded, additionalData);
     try {
       return JSON.parse(text) as unknown;
     } catch {
@@ -112,4 +134,9 @@ export class CredentialCipher {
       });
     }
   }
+}
+
+/** True for a value in the unbound v1 format (written without additional data). */
+export function isUnboundCiphertext(encoded: string): boolean {
+  return encoded.startsWith(`${UNBOUND_VERSION}.`);
 }

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { AccountRepository } from "./account-repository";
+import { decryptStoredCredentials, type AccountRepository } from "./account-repository";
 import type { CredentialCipher } from "./credential-cipher";
 import { DatabaseError } from "./database-error";
 import { queryRows, type SqlExecutor } from "./sql-executor";
@@ -8,7 +8,9 @@ import { queryRows, type SqlExecutor } from "./sql-executor";
  * Checks the configured secret key against the one this database's credentials were stored with: its
  * check value is kept in `subrelay_key_check` at first start. A database from before the check value
  * existed is checked by decrypting one stored credential, then gets its value. Resolves to "stored" (first
- * start) or "matched"; throws DatabaseError `secret_key_mismatch` when the key is another one.
+ * start) or "matched"; throws DatabaseError `secret_key_mismatch` when the key is another one. Once the key
+ * is known to match, credentials still stored unbound (v1) are re-encrypted bound to their row (v2): see
+ * `AccountRepository.bindUnboundCredentials`.
  */
 export async function checkSecretKey(
   db: SqlExecutor,
@@ -22,12 +24,16 @@ export async function checkSecretKey(
   const stored = await readCheckValue(db);
   if (stored !== undefined) {
     if (stored !== value) throw mismatch();
+    await accounts.bindUnboundCredentials();
     return "matched";
   }
-  const [any] = await queryRows<{ id: number | string }>(db, sql`select id from accounts order by id limit 1`);
+  const [any] = await queryRows<{ id: number | string; credentials_encrypted: string }>(
+    db,
+    sql`select id, credentials_encrypted from accounts order by id limit 1`,
+  );
   if (any) {
     try {
-      await accounts.getCredentials(String(any.id));
+      decryptStoredCredentials(cipher, any.id, any.credentials_encrypted);
     } catch (error) {
       if (error instanceof DatabaseError && error.code === "decrypt_failed") throw mismatch();
       throw error;
@@ -36,6 +42,7 @@ export async function checkSecretKey(
   await db.execute(sql`insert into subrelay_key_check (id, check_value) values (1, ${value}) on conflict (id) do nothing`);
   // Another replica may have stored its value first: it must be the same key.
   if ((await readCheckValue(db)) !== value) throw mismatch();
+  await accounts.bindUnboundCredentials();
   return "stored";
 }
 

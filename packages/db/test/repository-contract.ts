@@ -88,7 +88,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         const [row] = await raw<{ credentials_encrypted: string; whole: string }>(
           sql`select credentials_encrypted, accounts::text as whole from accounts where id = ${Number(account.id)}`,
         );
-        expect(row!.credentials_encrypted).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+        expect(row!.credentials_encrypted).toMatch(/^v2\.[\w-]+\.[\w-]+\.[\w-]+$/);
         expect(row!.whole).not.toContain("SECRET-");
         expect(account.tokenExpiresAt).toBe(T0 + 5 * MINUTE);
         expect(JSON.stringify(await database.accounts.list())).not.toContain("SECRET-");
@@ -144,6 +144,38 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(String((error as Error).message)).not.toContain("SECRET-");
         const page = await wrongKey.listExpiringOAuth({ before: T0 + MINUTE, limit: 10 });
         expect(page).toEqual({ accounts: [], undecryptable: [account.id], nextAfterId: null });
+      });
+
+      it("binds credentials to their row: A's ciphertext copied into B's row fails with decrypt_failed", async () => {
+        const first = await oauthAccount({ name: "a" });
+        const second = await database.accounts.create({
+          name: "b",
+          platform: "claude",
+          type: "apikey",
+          credentials: { apiKey: "sk-SECRET-b" },
+        });
+        const third = await oauthAccount({ name: "c" });
+        await database.db.execute(
+          sql`update accounts set credentials_encrypted = (select credentials_encrypted from accounts where id = ${Number(first.id)}), type = 'oauth' where id = ${Number(second.id)}`,
+        );
+        for (const read of [
+          () => database.accounts.get(second.id),
+          () => database.accounts.getCredentials(second.id),
+          () => database.accounts.saveCredentials(second.id, { accessToken: "x", refreshToken: "y", expiresAt: T0 }, {
+            refreshToken: "rt-SECRET-refresh",
+            tokenVersion: 0,
+          }),
+        ]) {
+          const error = await read().catch((caught: unknown) => caught);
+          expect(DatabaseError.isInstance(error) && error.code).toBe("decrypt_failed");
+          expect(String((error as Error).message)).toMatch(/could not be decrypted/);
+          expect(String((error as Error).message)).not.toContain("SECRET-");
+        }
+        const page = await database.accounts.listExpiringOAuth({ before: T0 + MINUTE, limit: 10 });
+        expect(page.undecryptable).toEqual([second.id]);
+        expect(page.accounts.map((account) => account.id)).toEqual([first.id, third.id]);
+        // The row the ciphertext came from still reads.
+        expect((await database.accounts.get(first.id))!.credentials.refreshToken).toBe("rt-SECRET-refresh");
       });
     });
 

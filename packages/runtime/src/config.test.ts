@@ -100,3 +100,25 @@ describe("parseDuration", () => {
     expect(parseDuration(raw)).toBeUndefined();
   });
 });
+
+describe("loadConfig: sticky sessions", () => {
+  it("keeps 10,000 bindings per group by default, STICKY_SESSIONS_MAX sets it, and a bad value is refused", () => {
+    expect(loadConfig({}).stickySessionsMax).toBe(10_000);
+    expect(loadConfig({ STICKY_SESSIONS_MAX: "500" }).stickySessionsMax).toBe(500);
+    expect(() => loadConfig({ STICKY_SESSIONS_MAX: "0" })).toThrow(/STICKY_SESSIONS_MAX/);
+  });
+});
+
+describe("loadConfig: the admin listener", () => {
+  it("is off unless ADMIN_PORT is set; set, it binds to loopback whatever HOST is, or to ADMIN_HOST", () => {
+    expect(loadConfig({})).toMatchObject({ adminPort: undefined, adminHost: undefined });
+    expect(loadConfig({ HOST: "0.0.0.0", ADMIN_PORT: "9090" })).toMatchObject({ host: "0.0.0.0", adminPort: 9090, adminHost: "127.0.0.1" });
+    expect(loadConfig({ ADMIN_PORT: "9090", ADMIN_HOST: "10.0.0.5" })).toMatchObject({ adminPort: 9090, adminHost: "10.0.0.5" });
+  });
+
+  it("refuses ADMIN_HOST without ADMIN_PORT, a bad port, and the main listener's port", () => {
+    expect(() => loadConfig({ ADMIN_HOST: "127.0.0.1" })).toThrow(/ADMIN_HOST is set but ADMIN_PORT is not/);
+    expect(() => loadConfig({ ADMIN_PORT: "http" })).toThrow(/ADMIN_PORT must be an integer/);
+    expect(() => loadConfig({ PORT: "8080", ADMIN_PORT: "8080" })).toThrow(/ADMIN_PORT must differ from PORT/);
+  });
+});

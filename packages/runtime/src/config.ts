@@ -10,6 +10,13 @@ export interface PlatformEndpoints {
 export interface GatewayConfig {
   port: number;
   host: string;
+  /**
+   * Port of the admin listener (`ADMIN_PORT`): set, the admin API and `/metrics` are served there only, and
+   * the main listener answers 404 for them. Unset: both on the main listener.
+   */
+  adminPort?: number;
+  /** Where the admin listener binds (`ADMIN_HOST`; needs `ADMIN_PORT`). Default 127.0.0.1: loopback only. */
+  adminHost?: string;
   /** Postgres URL; unset: embedded PGlite in `dataDir`. */
   databaseUrl?: string;
   /** Redis URL; unset: in-memory token and scheduler stores (single process). */
@@ -70,6 +77,8 @@ export interface GatewayConfig {
   connectionTimeoutMs?: number;
   /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
   maxConnections?: number;
+  /** Sticky-session bindings kept per group; past it the least recently used go (`STICKY_SESSIONS_MAX`). Default 10_000. */
+  stickySessionsMax?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -148,6 +157,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (adminToken !== undefined && adminToken.length < 32) {
     problems.push(`ADMIN_TOKEN must be at least 32 characters, got ${adminToken.length}; generate one with: openssl rand -hex 24`);
   }
+  const adminPortSet = text("ADMIN_PORT") !== undefined;
+  if (text("ADMIN_HOST") !== undefined && !adminPortSet) {
+    problems.push("ADMIN_HOST is set but ADMIN_PORT is not: the admin listener needs a port (or unset ADMIN_HOST)");
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -156,6 +169,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const config: GatewayConfig = {
     port: integer("PORT", 8080, 0, 65535),
     host: text("HOST") ?? "127.0.0.1",
+    adminPort: adminPortSet ? integer("ADMIN_PORT", 0, 0, 65535) : undefined,
+    adminHost: adminPortSet ? (text("ADMIN_HOST") ?? "127.0.0.1") : undefined,
     databaseUrl,
     redisUrl,
     redisClusterNodes,
@@ -189,7 +204,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+    stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
   };
+  if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
+    problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
