@@ -121,10 +121,13 @@ describe("upstream refusals (embedded)", () => {
 
   /** Echoes everything the gateway sent (its credential included) in an upstream error of the platform's shape. */
   const echo = (request: RecordedRequest) => `upstream-said: ${request.url} ${JSON.stringify(request.headers)}`;
+  /** The credential the gateway sent, wherever the platform takes it. */
+  const credential = (request: RecordedRequest) =>
+    String(request.headers["x-api-key"] ?? request.headers["x-goog-api-key"] ?? request.headers.authorization ?? request.query.get("key"));
   const echoing: Record<Platform, Record<string, (request: RecordedRequest) => { status: number; json: unknown }>> = {
     claude: {
       auth: (request) => ({ status: 401, json: { type: "error", error: { type: "authentication_error", message: `invalid x-api-key ${echo(request)}` } } }),
-      forbidden: (request) => ({ status: 403, json: { type: "error", error: { type: "permission_error", message: `This organization has been disabled. ${echo(request)}` } } }),
+      forbidden: (request) => ({ status: 403, json: { type: "error", error: { type: "permission_error", message: `This organization has been disabled (key ${credential(request)}). ${echo(request)}` } } }),
       rate_limited: (request) => ({ status: 429, json: { type: "error", error: { type: "rate_limit_error", message: echo(request) } } }),
       overloaded: (request) => ({ status: 529, json: { type: "error", error: { type: "overloaded_error", message: echo(request) } } }),
       client: (request) => ({ status: 400, json: { type: "error", error: { type: "invalid_request_error", message: echo(request) } } }),
@@ -138,7 +141,7 @@ describe("upstream refusals (embedded)", () => {
     },
     gemini: {
       auth: (request) => ({ status: 400, json: googleError(400, "INVALID_ARGUMENT", `API key not valid. ${echo(request)}`, "API_KEY_INVALID") }),
-      forbidden: (request) => ({ status: 403, json: googleError(403, "PERMISSION_DENIED", `Consumer has been suspended. ${echo(request)}`, "CONSUMER_SUSPENDED") }),
+      forbidden: (request) => ({ status: 403, json: googleError(403, "PERMISSION_DENIED", `Consumer 'api_key:${credential(request)}' has been suspended. ${echo(request)}`, "CONSUMER_SUSPENDED") }),
       rate_limited: (request) => ({ status: 429, json: googleError(429, "RESOURCE_EXHAUSTED", echo(request)) }),
       overloaded: (request) => ({ status: 503, json: googleError(503, "UNAVAILABLE", `The model is overloaded. ${echo(request)}`) }),
       client: (request) => ({ status: 400, json: googleError(400, "INVALID_ARGUMENT", echo(request)) }),
@@ -166,6 +169,7 @@ describe("upstream refusals (embedded)", () => {
       accounts: [{ type: "apikey", credentials: { apiKey: apiKeys[platform] }, baseUrl: base(prefix) }],
     });
     harness.upstream.on("POST", `/${prefix}${calls[platform].upstreamPath}`, echoing[platform][kind]!);
+    const marked = kind === "forbidden" ? snapshotPushed(seeded.accountIds[0]!, (snapshot) => snapshot.status === "error") : undefined;
 
     const answer = await ask(platform, seeded.key);
     expect(harness.upstream.requestsTo(`/${prefix}${calls[platform].upstreamPath}`)).toHaveLength(1);
@@ -180,6 +184,14 @@ describe("upstream refusals (embedded)", () => {
     } else {
       // An account-level refusal is the gateway's own error: nothing of the upstream's text.
       expect(answer.text).not.toContain("upstream-said");
+    }
+    if (marked) {
+      // The reason stored on the account quotes the upstream's message: what admins see holds no key either.
+      await marked;
+      const listed = await harness.admin<{ data: Array<{ id: string; errorMessage: string | null }> }>("GET", "/admin/accounts");
+      const account = listed.body.data.find((one) => one.id === seeded.accountIds[0]);
+      expect(account?.errorMessage).toBeTruthy();
+      expect(leakedSecrets(JSON.stringify(account), [apiKeys[platform]])).toEqual([]);
     }
   });
 
