@@ -73,10 +73,6 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     overrides.dispatcher ??
     new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 });
 
-  const admin = config.adminToken
-    ? { value: config.adminToken, created: false }
-    : dataDirSecret(config.dataDir, "admin-token", generateAdminToken);
-
   // A logger for the libraries until Fastify's exists; replaced below so all logs share one sink.
   let logger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
   const log: Logger = {
@@ -87,7 +83,11 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   };
   const warn = createWarnLimiter(log);
 
+  // First: in embedded mode it takes the data directory's lock before anything else is written there.
   const database = await openDatabase(config, log);
+  const admin = config.adminToken
+    ? { value: config.adminToken, created: false }
+    : dataDirSecret(config.dataDir, "admin-token", generateAdminToken);
   const redis = connectRedis(config);
   if (redis) {
     redis.on("error", (error: unknown) => warn("redis connection error", error));

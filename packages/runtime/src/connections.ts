@@ -7,9 +7,10 @@ import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
 import type { Logger } from "@subrelay/token-cache";
 import { RedisTokenStore } from "@subrelay/token-cache/redis";
 import type { GatewayConfig } from "./config";
-import { prepareDataDir } from "./data-dir";
+import { lockDataDir, prepareDataDir } from "./data-dir";
 import { dataDirSecret } from "./data-dir-secrets";
 import { describeError } from "./describe-error";
+import { StartupError } from "./startup-error";
 
 /**
  * Connects to Redis (or a Redis Cluster) so commands fail fast while it is down instead of queueing:
@@ -28,12 +29,43 @@ export function connectRedis(config: Pick<GatewayConfig, "redisUrl" | "redisClus
   return null;
 }
 
-/** Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data directory. */
+/**
+ * Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data
+ * directory, which this process then holds (`<dataDir>/lock`, released by `close()` or at exit; throws
+ * DataDirLockedError, exit 2, while another live process holds it).
+ */
 export async function openDatabase(
   config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
   logger?: Logger,
 ): Promise<Database> {
-  if (!config.databaseUrl) prepareDataDir(config.dataDir);
+  let unlock = () => {};
+  if (!config.databaseUrl) {
+    prepareDataDir(config.dataDir);
+    // Before PGlite opens: two processes on one PGlite directory overwrite each other's writes.
+    unlock = lockDataDir(config.dataDir);
+  }
+  try {
+    const database = await openAndCheck(config, logger);
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await database.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+async function openAndCheck(
+  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
+  logger: Logger | undefined,
+): Promise<Database> {
   const key = config.secretKey
     ? { value: config.secretKey, created: false }
     : dataDirSecret(config.dataDir, "secret-key", generateSecretKey);
@@ -70,17 +102,6 @@ export async function openDatabase(
     );
   }
   return database;
-}
-
-/** A start-up failure whose message says what failed (Postgres, Redis, the secret key, ...), for the entry points. */
-export class StartupError extends Error {
-  override readonly name = "StartupError";
-  /** The process's exit code: 2 for what the operator must fix before a restart can help (the key). */
-  readonly exitCode: number;
-  constructor(message: string, options: { cause?: unknown; exitCode?: number } = {}) {
-    super(message, { cause: options.cause });
-    this.exitCode = options.exitCode ?? 1;
-  }
 }
 
 /**
