@@ -25,6 +25,7 @@ import {
   openDatabase,
   redisStores,
   type GatewayConfig,
+  waitForRedis,
 } from "@subrelay/runtime";
 import { GatewayMetrics } from "./gateway-metrics";
 import { LastUsedTracker } from "./last-used-tracker";
@@ -92,6 +93,13 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   if (redis) {
     redis.on("error", (error: unknown) => warn("redis connection error", error));
     countCommands(redis, () => metrics.redisCommands.inc());
+    try {
+      await waitForRedis(redis, config, config.redisStartTimeoutMs);
+    } catch (error) {
+      redis.disconnect();
+      await database.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   const prefix = config.redisPrefix;

@@ -1,12 +1,20 @@
-import { loadConfigOrExit, StartupError } from "@subrelay/runtime";
+import { ensurePortFree, listenError, loadConfigOrExit, StartupError } from "@subrelay/runtime";
 import { createGateway } from "./gateway";
 import { embeddedWorker } from "./embedded-worker";
 
 /** `node dist/main.js`: starts the gateway from the environment. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  // Before the data directory, the database or the embedded worker: a port in use fails the start first.
+  await ensurePortFree(config.host, config.port, "PORT");
   const gateway = await createGateway(config, { onStart: config.redisUrl || config.redisClusterNodes ? undefined : embeddedWorker });
-  const address = await gateway.listen();
+  let address: string;
+  try {
+    address = await gateway.listen();
+  } catch (error) {
+    await gateway.close().catch(() => undefined);
+    throw listenError(error, config.host, config.port, "PORT");
+  }
   // Before the address is printed: whoever waits for it may signal at once (a supervisor, a test).
   let stopping = false;
   const stop = (signal: string) => {

@@ -70,6 +70,11 @@ export interface GatewayConfig {
   connectionTimeoutMs?: number;
   /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
   maxConnections?: number;
+  /**
+   * How long a start waits for Redis's first connection before it gives up naming Redis, ms
+   * (`REDIS_START_TIMEOUT`). Default 10_000. Later outages do not stop the process: it degrades.
+   */
+  redisStartTimeoutMs?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -137,6 +142,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (redisClusterNodes?.some((node) => !/^[^:\s]+:\d{1,5}$/.test(node))) {
     problems.push(`REDIS_CLUSTER_NODES must be comma-separated host:port pairs`);
   }
+  if (redisUrl && redisClusterNodes) {
+    problems.push(
+      "REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both",
+    );
+  }
   const secretKey = text("SUBRELAY_SECRET_KEY");
   if (databaseUrl && !secretKey) {
     problems.push(
@@ -189,6 +199,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+    redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -81,7 +81,10 @@ async function openAndCheck(
   } catch (error) {
     await database.close().catch(() => undefined);
     if (!config.databaseUrl) throw error;
-    throw new StartupError(`could not connect to Postgres (DATABASE_URL): ${describeError(error)}`, { cause: error });
+    throw new StartupError(
+      `could not connect to Postgres (DATABASE_URL) at ${endpointOf(config.databaseUrl, 5432)}: ${describeError(error)}`,
+      { cause: error },
+    );
   }
   try {
     await database.checkSecretKey();
@@ -106,9 +109,14 @@ async function openAndCheck(
 
 /**
  * Waits until the Redis client is ready (its first connection made), so nothing at start meets
- * "Stream isn't writeable"; rejects with a StartupError naming Redis after `timeoutMs`.
+ * "Stream isn't writeable"; rejects after `timeoutMs` with a StartupError naming Redis, the variable and
+ * the host:port tried (never the URL's password).
  */
-export function waitForRedis(redis: Redis | Cluster, timeoutMs = 10_000): Promise<void> {
+export function waitForRedis(
+  redis: Redis | Cluster,
+  config: Pick<GatewayConfig, "redisUrl" | "redisClusterNodes">,
+  timeoutMs = 10_000,
+): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let lastError: unknown;
@@ -123,11 +131,15 @@ export function waitForRedis(redis: Redis | Cluster, timeoutMs = 10_000): Promis
       else resolve();
     };
     const onReady = () => finish();
+    const target =
+      config.redisClusterNodes && config.redisClusterNodes.length > 0
+        ? `(REDIS_CLUSTER_NODES) at ${config.redisClusterNodes.join(", ")}`
+        : `(REDIS_URL) at ${endpointOf(config.redisUrl, 6379)}`;
     const timer = setTimeout(
       () =>
         finish(
           new StartupError(
-            `could not connect to Redis (REDIS_URL / REDIS_CLUSTER_NODES) within ${timeoutMs} ms` +
+            `could not connect to Redis ${target} within ${timeoutMs} ms` +
               (lastError === undefined ? "" : `: ${describeError(lastError)}`),
           ),
         ),
@@ -136,6 +148,16 @@ export function waitForRedis(redis: Redis | Cluster, timeoutMs = 10_000): Promis
     redis.on("ready", onReady);
     redis.on("error", onError);
   });
+}
+
+/** `host:port` of a connection URL (the protocol's default port when it names none): never its userinfo. */
+function endpointOf(url: string | undefined, defaultPort: number): string {
+  try {
+    const parsed = new URL(url ?? "");
+    return `${parsed.hostname}:${parsed.port || defaultPort}`;
+  } catch {
+    return "(unparsable URL)";
+  }
 }
 
 /** The secret key in force: configured, or (embedded mode) generated once and kept in the data directory. */

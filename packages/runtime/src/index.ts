@@ -8,3 +8,4 @@ export { createWarnLimiter, type WarnLimiter } from "./warn-limiter";
 export { withTimeout } from "./with-timeout";
 export { DataDirLockedError, lockDataDir, prepareDataDir } from "./data-dir";
 export { StartupError } from "./startup-error";
+export { ensurePortFree, listenError } from "./port-probe";
