@@ -50,6 +50,8 @@ export interface Gateway {
   adminTokenCreated: boolean;
   /** Listens on config.host:config.port; resolves to the address. */
   listen(): Promise<string>;
+  /** Writes the last-used times (accounts, API keys) noted since the last batch now, instead of at its interval. */
+  flushLastUsed(): Promise<void>;
   /** Stops accepting, waits for in-flight requests (bounded by shutdownGraceMs), flushes usage, closes connections. */
   close(): Promise<void>;
 }
@@ -60,12 +62,16 @@ export interface GatewayOverrides {
   now?: () => number;
   /** Wraps or replaces the platform providers (tests narrow what an account type may serve). */
   providers?(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider>;
+  /** Where log lines go (one JSON line per write); default stdout. */
+  logStream?: { write(line: string): void };
   /** Called after the app is built, e.g. to start the embedded refresh worker. */
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
 }
 
 /** How stale this process's copy of a scheduling bucket may get before it asks the shared cache, ms. */
 const SNAPSHOT_STALENESS_MS = 100;
+/** How often the API keys' last-used times are written, ms. */
+const API_KEY_LAST_USED_INTERVAL_MS = 60_000;
 
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const now = overrides.now ?? Date.now;
@@ -131,8 +137,16 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const slots: ConcurrencySlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
   const sticky: StickySessions = redis ? new RedisStickySessions(redis, { prefix, warn }) : new MemoryStickySessions({ now });
 
+  // Keys' lastUsedAt: noted in memory per request, written in one statement a minute (so at most once a
+  // minute per key), never a write per request.
+  const keysLastUsed = new LastUsedTracker({
+    logger: log,
+    intervalMs: API_KEY_LAST_USED_INTERVAL_MS,
+    write: (updates) => database.apiKeys.touchLastUsed(new Map([...updates].map(([id, at]) => [Number(id), at]))),
+  });
   const authenticator = new ApiKeyAuthenticator({
     now,
+    onAuthenticated: (grant, at) => keysLastUsed.touch(grant.apiKeyId, at),
     lookup: async (keyHash) => {
       const found = await database.apiKeys.findByKeyHash(keyHash);
       if (!found) return null;
@@ -228,6 +242,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     connectionTimeoutMs: config.connectionTimeoutMs,
     maxConnections: config.maxConnections,
     logLevel: config.logLevel,
+    logStream: overrides.logStream,
     now,
     adminLoginBurst: config.adminLoginBurst,
     adminLoginRefillMs: config.adminLoginRefillMs,
@@ -278,11 +293,15 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     adminToken: admin.value,
     adminTokenCreated: admin.created,
     listen: () => app.listen({ port: config.port, host: config.host }),
+    flushLastUsed: async () => {
+      await Promise.all([lastUsed.flush(), keysLastUsed.flush()]);
+    },
     close: async () => {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([app.close(), deadline]);
       if (stopWorker) await stopWorker().catch((error: unknown) => log.warn({ error: describeError(error) }, "worker stop failed"));
       await lastUsed.close();
+      await keysLastUsed.close();
       await usage.close();
       if (tokenStore instanceof RedisTokenStore) await tokenStore.close().catch(() => undefined);
       redis?.disconnect();

@@ -3,7 +3,7 @@ export { connectRedis, openDatabase, redisStores, secretKeyOf, tokenCacheKey, wa
 export { createProviders } from "./create-providers";
 export { dataDirSecret, generateAdminToken } from "./data-dir-secrets";
 export { describeError } from "./describe-error";
-export { createLogger, type Logger } from "./logger";
+export { createLogger, logOptions, type Logger } from "./logger";
 export { createWarnLimiter, type WarnLimiter } from "./warn-limiter";
 export { withTimeout } from "./with-timeout";
 export { DataDirLockedError, lockDataDir, prepareDataDir } from "./data-dir";
