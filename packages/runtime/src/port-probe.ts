@@ -24,7 +24,7 @@ export async function ensurePortFree(host: string, port: number, variable: strin
 }
 
 /** `listen`'s error as the StartupError ensurePortFree throws (EADDRINUSE, EADDRNOTAVAIL, EACCES); others as they are. */
-export function listenError(error: unknown, host: string, port: number, variable: string): unknown {
+export function listenError(error: unknown, host: string, port: number, variable: string): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   const reasons: Record<string, string> = {
@@ -33,5 +33,6 @@ export function listenError(error: unknown, host: string, port: number, variable
     EACCES: `${address} cannot be listened on (EACCES): ports below 1024 need privileges; set ${variable} to 1024 or above`,
   };
   const reason = code === undefined ? undefined : reasons[code];
-  return reason === undefined ? error : new StartupError(reason, { cause: error, exitCode: 2 });
+  if (reason !== undefined) return new StartupError(reason, { cause: error, exitCode: 2 });
+  return error instanceof Error ? error : new Error(String(error));
 }
