@@ -31,6 +31,8 @@ export interface ApiKeyAuthenticatorOptions {
   /** Most unknown keys remembered as unknown, apart from the known ones so they cannot push those out. Default 1,000. */
   maxNegativeEntries?: number;
   now?: () => number;
+  /** Called with each grant handed out, i.e. each use of a valid key (in memory only: batch any write). */
+  onAuthenticated?(grant: ApiKeyGrant, at: number): void;
 }
 
 interface Entry {
@@ -78,7 +80,9 @@ export class ApiKeyAuthenticator {
     if (stored.expiresAt !== null && stored.expiresAt <= now) {
       throw new GatewayError("authentication", "This API key has expired.");
     }
-    return { apiKeyId: stored.apiKeyId, groupId: stored.groupId, platform: stored.platform, mode: stored.mode };
+    const grant = { apiKeyId: stored.apiKeyId, groupId: stored.groupId, platform: stored.platform, mode: stored.mode };
+    this.options.onAuthenticated?.(grant, now);
+    return grant;
   }
 
   /** Forgets every cached key (after an admin change in this process). */

@@ -3,6 +3,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { DatabaseError } from "@subrelay/db";
+import { logOptions, type GatewayConfig } from "@subrelay/runtime";
 import { ProviderError, type Dialect, type ProviderRegistry } from "@subrelay/providers-core";
 import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
@@ -30,7 +31,9 @@ export interface AppDependencies {
   readiness(): Promise<Record<string, boolean | null>>;
   /** Called before /metrics is rendered, to refresh gauges. */
   collectMetrics?(): Promise<void>;
-  logLevel: string;
+  logLevel: GatewayConfig["logLevel"];
+  /** Where log lines go (one JSON line per write); default stdout. */
+  logStream?: { write(line: string): void };
   now?: () => number;
   /** Failed admin logins allowed per client address at once, and the ms per further one (default 10, 6 s). */
   adminLoginBurst?: number;
@@ -56,6 +59,9 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The caller's key grant, set by a relay route's onRequest hook before the body is read. */
     grant: ApiKeyGrant | null;
+    /** The platform and account that answered a relayed request (for the access line); null when none did. */
+    platform: string | null;
+    accountId: string | null;
   }
 }
 
@@ -74,7 +80,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     connectionTimeout: deps.connectionTimeoutMs ?? 600_000,
     http: { requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.ceil(requestTimeout / 4))) },
     logger: {
-      level: deps.logLevel,
+      // The refresh worker's line format (level by name, no hostname): one log shape for both apps.
+      ...logOptions(deps.logLevel),
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
       redact: {
         paths: [
           "req.headers.authorization",
@@ -92,7 +100,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       },
     },
     genReqId: () => randomUUID(),
-    // No per-request log lines: a relay at thousands of requests a second logs what goes wrong, not every request.
+    // Not Fastify's two lines per request (incoming, completed): the one access line below, written on close.
     logController: new LogController({ disableRequestLogging: true }),
     // Requests Node's HTTP parser refuses (headers too large, a malformed request line) never reach Fastify:
     // they are answered on the socket, in the dialect the raw request looks like, echoing nothing of it.
@@ -108,6 +116,33 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   });
 
   app.server.maxConnections = deps.maxConnections ?? 10_000;
+
+  // One access line per request at info, when its response is done or its client gone (streams included):
+  // the route's pattern (never the query, where a Gemini key may be), no header, no body.
+  app.addHook("onRequest", (request, reply, done) => {
+    const startedAt = now();
+    const socket = request.raw.socket;
+    const bytesBefore = socket.bytesWritten;
+    reply.raw.once("close", () => {
+      const route = request.routeOptions.url;
+      app.log.info(
+        {
+          requestId: request.id,
+          method: request.method,
+          route: route ?? null,
+          ...(route === undefined ? { path: request.url.split("?")[0]!.slice(0, 200) } : {}),
+          status: reply.raw.statusCode,
+          platform: request.platform ?? request.grant?.platform ?? null,
+          accountId: request.accountId,
+          durationMs: now() - startedAt,
+          // Written to the socket for this response, headers included (one request at a time per connection).
+          bytes: socket.bytesWritten - bytesBefore,
+        },
+        "request",
+      );
+    });
+    done();
+  });
 
   // Any content type is read as JSON: some clients omit or misstate it, and the dialect error is clearer.
   // Fastify's own JSON parser (secure-json-parse) drops `__proto__` and `constructor.prototype` keys, so a
@@ -156,6 +191,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   }
 
   app.decorateRequest("grant", null);
+  app.decorateRequest("platform", null);
+  app.decorateRequest("accountId", null);
   // A relay request is authenticated from its headers before its body is read: a caller without a valid key
   // gets its 401 at once, and the connection closes unless the body was already read, so it is never parsed.
   const authenticateFirst = (dialect: ClientDialect) => (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
@@ -217,11 +254,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         startedAt: now(),
       });
       platform = result.platform;
+      request.accountId = result.accountId;
     } catch (error) {
       const gatewayError = toGatewayError(error);
       if (gatewayError.code === "internal") request.log.error({ err: error }, "relay failed");
       sink.sendError(gatewayError);
     }
+    request.platform = platform;
     countRequest(deps.metrics, request, response.statusCode, platform);
   };
 

@@ -25,6 +25,7 @@ import {
   openDatabase,
   redisStores,
   type GatewayConfig,
+  waitForRedis,
 } from "@subrelay/runtime";
 import { GatewayMetrics } from "./gateway-metrics";
 import { LastUsedTracker } from "./last-used-tracker";
@@ -52,6 +53,8 @@ export interface Gateway {
   adminTokenCreated: boolean;
   /** Listens on config.host:config.port (and the admin listener on config.adminHost:config.adminPort); resolves to the main address. */
   listen(): Promise<string>;
+  /** Writes the last-used times (accounts, API keys) noted since the last batch now, instead of at its interval. */
+  flushLastUsed(): Promise<void>;
   /** Stops accepting, waits for in-flight requests (bounded by shutdownGraceMs), flushes usage, closes connections. */
   close(): Promise<void>;
 }
@@ -62,12 +65,16 @@ export interface GatewayOverrides {
   now?: () => number;
   /** Wraps or replaces the platform providers (tests narrow what an account type may serve). */
   providers?(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider>;
+  /** Where log lines go (one JSON line per write); default stdout. */
+  logStream?: { write(line: string): void };
   /** Called after the app is built, e.g. to start the embedded refresh worker. */
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
 }
 
 /** How stale this process's copy of a scheduling bucket may get before it asks the shared cache, ms. */
 const SNAPSHOT_STALENESS_MS = 100;
+/** How often the API keys' last-used times are written, ms. */
+const API_KEY_LAST_USED_INTERVAL_MS = 60_000;
 
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const now = overrides.now ?? Date.now;
@@ -75,10 +82,6 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const dispatcher =
     overrides.dispatcher ??
     new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 });
-
-  const admin = config.adminToken
-    ? { value: config.adminToken, created: false }
-    : dataDirSecret(config.dataDir, "admin-token", generateAdminToken);
 
   // A logger for the libraries until Fastify's exists; replaced below so all logs share one sink.
   let logger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -90,11 +93,22 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   };
   const warn = createWarnLimiter(log);
 
+  // First: in embedded mode it takes the data directory's lock before anything else is written there.
   const database = await openDatabase(config, log);
+  const admin = config.adminToken
+    ? { value: config.adminToken, created: false }
+    : dataDirSecret(config.dataDir, "admin-token", generateAdminToken);
   const redis = connectRedis(config);
   if (redis) {
     redis.on("error", (error: unknown) => warn("redis connection error", error));
     countCommands(redis, () => metrics.redisCommands.inc());
+    try {
+      await waitForRedis(redis, config, config.redisStartTimeoutMs);
+    } catch (error) {
+      redis.disconnect();
+      await database.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   const prefix = config.redisPrefix;
@@ -129,8 +143,16 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     ? new RedisStickySessions(redis, { prefix, warn, now, maxPerGroup })
     : new MemoryStickySessions({ now, maxPerGroup });
 
+  // Keys' lastUsedAt: noted in memory per request, written in one statement a minute (so at most once a
+  // minute per key), never a write per request.
+  const keysLastUsed = new LastUsedTracker({
+    logger: log,
+    intervalMs: API_KEY_LAST_USED_INTERVAL_MS,
+    write: (updates) => database.apiKeys.touchLastUsed(new Map([...updates].map(([id, at]) => [Number(id), at]))),
+  });
   const authenticator = new ApiKeyAuthenticator({
     now,
+    onAuthenticated: (grant, at) => keysLastUsed.touch(grant.apiKeyId, at),
     lookup: async (keyHash) => {
       const found = await database.apiKeys.findByKeyHash(keyHash);
       if (!found) return null;
@@ -226,6 +248,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     connectionTimeoutMs: config.connectionTimeoutMs,
     maxConnections: config.maxConnections,
     logLevel: config.logLevel,
+    logStream: overrides.logStream,
     now,
     adminLoginBurst: config.adminLoginBurst,
     adminLoginRefillMs: config.adminLoginRefillMs,
@@ -289,11 +312,15 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         throw error;
       }
     },
+    flushLastUsed: async () => {
+      await Promise.all([lastUsed.flush(), keysLastUsed.flush()]);
+    },
     close: async () => {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([Promise.all([app.close(), adminApp?.close()]), deadline]);
       if (stopWorker) await stopWorker().catch((error: unknown) => log.warn({ error: describeError(error) }, "worker stop failed"));
       await lastUsed.close();
+      await keysLastUsed.close();
       await usage.close();
       if (tokenStore instanceof RedisTokenStore) await tokenStore.close().catch(() => undefined);
       redis?.disconnect();

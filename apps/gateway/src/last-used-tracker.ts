@@ -2,7 +2,7 @@ import type { Logger } from "@subrelay/token-cache";
 import { describeError } from "@subrelay/runtime";
 
 export interface LastUsedTrackerOptions {
-  /** Writes the latest use per account (the scheduler cache and the database); values only move forward. */
+  /** Writes the latest use per id (accounts: scheduler cache and database; API keys: database); values only move forward. */
   write(updates: Map<string, number>): Promise<void>;
   /** Time between writes, ms. Default 1,000. */
   intervalMs?: number;

@@ -1,15 +1,22 @@
-import { loadConfigOrExit, StartupError } from "@subrelay/runtime";
+import { ensurePortFree, listenError, loadConfigOrExit, StartupError } from "@subrelay/runtime";
 import { createGateway } from "./gateway";
 import { embeddedWorker } from "./embedded-worker";
 
 /** `node dist/main.js`: starts the gateway from the environment. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  // Before the data directory, the database or the embedded worker: a port in use fails the start first.
+  await ensurePortFree(config.host, config.port, "PORT");
+  if (config.adminPort) await ensurePortFree(config.adminHost ?? "127.0.0.1", config.adminPort, "ADMIN_PORT");
   const gateway = await createGateway(config, { onStart: config.redisUrl || config.redisClusterNodes ? undefined : embeddedWorker });
-  const address = await gateway.listen();
-
-  // Before the line that says it listens: a supervisor (or a test) may signal as soon as it reads it, and a
-  // signal with no handler yet would kill the process instead of closing it.
+  let address: string;
+  try {
+    address = await gateway.listen();
+  } catch (error) {
+    await gateway.close().catch(() => undefined);
+    throw listenError(error, config.host, config.port, "PORT");
+  }
+  // Before the address is printed: whoever waits for it may signal at once (a supervisor, a test).
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -25,7 +32,6 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-
   const storage = config.databaseUrl ? "Postgres" : `embedded PGlite in ${config.dataDir}`;
   const caches = gateway.redis ? "Redis" : "in-memory caches, refresh worker in this process";
   process.stdout.write(`subrelay gateway listening on ${address} (${storage}; ${caches})\n`);

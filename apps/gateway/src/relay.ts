@@ -92,6 +92,8 @@ export interface RelayCall {
 export interface RelayResult {
   /** The platform of the account that answered last, or of the key's group when none did. */
   platform: string;
+  /** The account that answered last (its answer relayed, a refusal included); null when none did. */
+  accountId: string | null;
 }
 
 /**
@@ -121,7 +123,7 @@ export class Relay {
     } catch (error) {
       if (!GatewayError.isInstance(error)) throw error;
       call.sink.sendError(error);
-      return { platform: call.grant.platform };
+      return { platform: call.grant.platform, accountId: null };
     }
   }
 
@@ -157,6 +159,7 @@ export class Relay {
     const authRetried = new Set<string>();
     let lastRefusal: Refusal | undefined;
     let lastPlatform = grant.platform;
+    let lastAccountId: string | null = null;
 
     // One lease id per acquisition: a late undo of an earlier attempt's lease must not end a later one's.
     let acquisitions = 0;
@@ -171,10 +174,11 @@ export class Relay {
       }
       const snapshot = ranked.find((account) => account.id === lease.accountId)!;
       lastPlatform = snapshot.platform;
+      lastAccountId = snapshot.id;
       const outcome = await this.attempt(call, snapshot, lease, authRetried);
       if (outcome.kind === "done") {
         if (sessionKey && stickyAccountId !== snapshot.id) void this.ports.sticky.set(sessionKey, snapshot.id);
-        return { platform: snapshot.platform };
+        return { platform: snapshot.platform, accountId: snapshot.id };
       }
       if (outcome.kind === "retry_same") continue;
       lastRefusal = outcome.refusal;
@@ -202,7 +206,7 @@ export class Relay {
     }
     this.relayRefusal(call, lastRefusal);
     this.recordUsage(call, { accountId: null, platform: lastPlatform, status: lastRefusal.status });
-    return { platform: lastPlatform };
+    return { platform: lastPlatform, accountId: lastAccountId };
   }
 
   /** Tries one account. Everything up to the first byte sent can still fail over. */

@@ -5,10 +5,13 @@ import {
   createProviders,
   createWarnLimiter,
   describeError,
+  ensurePortFree,
+  listenError,
   loadConfigOrExit,
   openDatabase,
   redisStores,
   StartupError,
+  waitForRedis,
 } from "@subrelay/runtime";
 import { TokenManager } from "@subrelay/token-cache";
 import { startWorker, WorkerMetrics } from "@subrelay/worker";
@@ -26,6 +29,8 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
+  // Before the database or the loops: a port in use fails the start first.
+  await ensurePortFree(config.host, config.workerPort, "WORKER_PORT");
   const logger = createLogger(config.logLevel);
   const metrics = new WorkerMetrics();
   const database = await openDatabase(config, logger);
@@ -33,6 +38,14 @@ async function main(): Promise<void> {
   if (!redis) throw new Error("Redis is configured but no client was created");
   const warn = createWarnLimiter(logger);
   redis.on("error", (error: unknown) => warn("redis connection error", error));
+  try {
+    // The loops' first commands (the outbox lease) would otherwise meet a connection not yet made.
+    await waitForRedis(redis, config, config.redisStartTimeoutMs);
+  } catch (error) {
+    redis.disconnect();
+    await database.close().catch(() => undefined);
+    throw error;
+  }
 
   const { tokenStore, scheduler } = redisStores(redis, config);
   const providers = createProviders(config);
@@ -59,7 +72,7 @@ async function main(): Promise<void> {
     }),
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error) => reject(listenError(error, config.host, config.workerPort, "WORKER_PORT")));
     server.listen(config.workerPort, config.host, () => resolve());
   });
   const address = server.address() as AddressInfo;

@@ -122,3 +122,29 @@ describe("loadConfig: the admin listener", () => {
     expect(() => loadConfig({ PORT: "8080", ADMIN_PORT: "8080" })).toThrow(/ADMIN_PORT must differ from PORT/);
   });
 });
+
+describe("REDIS_URL and REDIS_CLUSTER_NODES", () => {
+  it("are one or the other: both set is a problem naming both, never echoing the URL", () => {
+    let caught: unknown;
+    try {
+      loadConfig({ REDIS_URL: "redis://:hunter2@127.0.0.1:6379", REDIS_CLUSTER_NODES: "127.0.0.1:7000,127.0.0.1:7001" });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).problems).toEqual([
+      "REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both",
+    ]);
+    expect((caught as ConfigError).message).not.toContain("hunter2");
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).redisUrl).toBe("redis://127.0.0.1:6379");
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "127.0.0.1:7000" }).redisClusterNodes).toEqual(["127.0.0.1:7000"]);
+  });
+});
+
+describe("REDIS_START_TIMEOUT", () => {
+  it("is how long a start waits for Redis, 10s unless set", () => {
+    expect(loadConfig({}).redisStartTimeoutMs).toBe(10_000);
+    expect(loadConfig({ REDIS_START_TIMEOUT: "500ms" }).redisStartTimeoutMs).toBe(500);
+    expect(() => loadConfig({ REDIS_START_TIMEOUT: "soon" })).toThrow(/REDIS_START_TIMEOUT must be a duration/);
+  });
+});

@@ -79,6 +79,11 @@ export interface GatewayConfig {
   maxConnections?: number;
   /** Sticky-session bindings kept per group; past it the least recently used go (`STICKY_SESSIONS_MAX`). Default 10_000. */
   stickySessionsMax?: number;
+  /**
+   * How long a start waits for Redis's first connection before it gives up naming Redis, ms
+   * (`REDIS_START_TIMEOUT`). Default 10_000. Later outages do not stop the process: it degrades.
+   */
+  redisStartTimeoutMs?: number;
 }
 
 /** Every configuration problem found, one line each. */
@@ -146,6 +151,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (redisClusterNodes?.some((node) => !/^[^:\s]+:\d{1,5}$/.test(node))) {
     problems.push(`REDIS_CLUSTER_NODES must be comma-separated host:port pairs`);
   }
+  if (redisUrl && redisClusterNodes) {
+    problems.push(
+      "REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis server or REDIS_CLUSTER_NODES for a Redis Cluster, not both",
+    );
+  }
   const secretKey = text("SUBRELAY_SECRET_KEY");
   if (databaseUrl && !secretKey) {
     problems.push(
@@ -205,6 +215,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
     stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
+    redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),
   };
   if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
     problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);

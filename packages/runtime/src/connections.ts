@@ -7,9 +7,10 @@ import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
 import type { Logger } from "@subrelay/token-cache";
 import { RedisTokenStore } from "@subrelay/token-cache/redis";
 import type { GatewayConfig } from "./config";
-import { prepareDataDir } from "./data-dir";
+import { lockDataDir, prepareDataDir } from "./data-dir";
 import { dataDirSecret } from "./data-dir-secrets";
 import { describeError } from "./describe-error";
+import { StartupError } from "./startup-error";
 
 /**
  * Connects to Redis (or a Redis Cluster) so commands fail fast while it is down instead of queueing:
@@ -28,12 +29,43 @@ export function connectRedis(config: Pick<GatewayConfig, "redisUrl" | "redisClus
   return null;
 }
 
-/** Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data directory. */
+/**
+ * Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data
+ * directory, which this process then holds (`<dataDir>/lock`, released by `close()` or at exit; throws
+ * DataDirLockedError, exit 2, while another live process holds it).
+ */
 export async function openDatabase(
   config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
   logger?: Logger,
 ): Promise<Database> {
-  if (!config.databaseUrl) prepareDataDir(config.dataDir);
+  let unlock = () => {};
+  if (!config.databaseUrl) {
+    prepareDataDir(config.dataDir);
+    // Before PGlite opens: two processes on one PGlite directory overwrite each other's writes.
+    unlock = lockDataDir(config.dataDir);
+  }
+  try {
+    const database = await openAndCheck(config, logger);
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await database.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+async function openAndCheck(
+  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
+  logger: Logger | undefined,
+): Promise<Database> {
   const key = config.secretKey
     ? { value: config.secretKey, created: false }
     : dataDirSecret(config.dataDir, "secret-key", generateSecretKey);
@@ -49,7 +81,10 @@ export async function openDatabase(
   } catch (error) {
     await database.close().catch(() => undefined);
     if (!config.databaseUrl) throw error;
-    throw new StartupError(`could not connect to Postgres (DATABASE_URL): ${describeError(error)}`, { cause: error });
+    throw new StartupError(
+      `could not connect to Postgres (DATABASE_URL) at ${endpointOf(config.databaseUrl, 5432)}: ${describeError(error)}`,
+      { cause: error },
+    );
   }
   try {
     await database.checkSecretKey();
@@ -72,22 +107,16 @@ export async function openDatabase(
   return database;
 }
 
-/** A start-up failure whose message says what failed (Postgres, Redis, the secret key, ...), for the entry points. */
-export class StartupError extends Error {
-  override readonly name = "StartupError";
-  /** The process's exit code: 2 for what the operator must fix before a restart can help (the key). */
-  readonly exitCode: number;
-  constructor(message: string, options: { cause?: unknown; exitCode?: number } = {}) {
-    super(message, { cause: options.cause });
-    this.exitCode = options.exitCode ?? 1;
-  }
-}
-
 /**
  * Waits until the Redis client is ready (its first connection made), so nothing at start meets
- * "Stream isn't writeable"; rejects with a StartupError naming Redis after `timeoutMs`.
+ * "Stream isn't writeable"; rejects after `timeoutMs` with a StartupError naming Redis, the variable and
+ * the host:port tried (never the URL's password).
  */
-export function waitForRedis(redis: Redis | Cluster, timeoutMs = 10_000): Promise<void> {
+export function waitForRedis(
+  redis: Redis | Cluster,
+  config: Pick<GatewayConfig, "redisUrl" | "redisClusterNodes">,
+  timeoutMs = 10_000,
+): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let lastError: unknown;
@@ -102,11 +131,15 @@ export function waitForRedis(redis: Redis | Cluster, timeoutMs = 10_000): Promis
       else resolve();
     };
     const onReady = () => finish();
+    const target =
+      config.redisClusterNodes && config.redisClusterNodes.length > 0
+        ? `(REDIS_CLUSTER_NODES) at ${config.redisClusterNodes.join(", ")}`
+        : `(REDIS_URL) at ${endpointOf(config.redisUrl, 6379)}`;
     const timer = setTimeout(
       () =>
         finish(
           new StartupError(
-            `could not connect to Redis (REDIS_URL / REDIS_CLUSTER_NODES) within ${timeoutMs} ms` +
+            `could not connect to Redis ${target} within ${timeoutMs} ms` +
               (lastError === undefined ? "" : `: ${describeError(lastError)}`),
           ),
         ),
@@ -115,6 +148,16 @@ export function waitForRedis(redis: Redis | Cluster, timeoutMs = 10_000): Promis
     redis.on("ready", onReady);
     redis.on("error", onError);
   });
+}
+
+/** `host:port` of a connection URL (the protocol's default port when it names none): never its userinfo. */
+function endpointOf(url: string | undefined, defaultPort: number): string {
+  try {
+    const parsed = new URL(url ?? "");
+    return `${parsed.hostname}:${parsed.port || defaultPort}`;
+  } catch {
+    return "(unparsable URL)";
+  }
 }
 
 /** The secret key in force: configured, or (embedded mode) generated once and kept in the data directory. */

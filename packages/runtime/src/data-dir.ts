@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { StartupError } from "./startup-error";
 
 /** Creates the data directory (and parents) if missing and makes it 0700: PGlite writes its files 0666. */
 export function prepareDataDir(dataDir: string): void {
@@ -7,9 +8,9 @@ export function prepareDataDir(dataDir: string): void {
   chmodSync(dataDir, 0o700);
 }
 
-/** Another live process holds the data directory. */
-export class DataDirLockedError extends Error {
-  override readonly name = "DataDirLockedError";
+/** Another live process holds the data directory: exit 2, a restart cannot help while it runs. */
+export class DataDirLockedError extends StartupError {
+  override readonly name: string = "DataDirLockedError";
   constructor(
     readonly lockPath: string,
     readonly holderPid: number,
@@ -17,6 +18,7 @@ export class DataDirLockedError extends Error {
     super(
       `the data directory is in use: ${lockPath} is held by process ${holderPid}. ` +
         "Two gateways on one DATA_DIR corrupt each other's data: stop that process, or give this one its own DATA_DIR.",
+      { exitCode: 2 },
     );
   }
 }

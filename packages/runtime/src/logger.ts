@@ -6,7 +6,20 @@ export type { Logger } from "@subrelay/token-cache";
 const levels = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 
 /**
- * JSON lines (pino's shape: level, time, pid, fields, msg), filtered by LOG_LEVEL. `write` defaults to
+ * The pino options (as Fastify's `logger` option takes them) that write the lines `createLogger` writes:
+ * `{"level":"info","time":<epoch ms>,"pid":<pid>,...fields,"msg":...}` — the level by name, no hostname — so
+ * the gateway (Fastify's pino) and the refresh worker log one format. Add redaction and serializers on top.
+ */
+export function logOptions(level: GatewayConfig["logLevel"]): {
+  level: GatewayConfig["logLevel"];
+  base: { pid: number };
+  formatters: { level(label: string): { level: string } };
+} {
+  return { level, base: { pid: process.pid }, formatters: { level: (label) => ({ level: label }) } };
+}
+
+/**
+ * JSON lines (pino's shape, as `logOptions` configures it: level, time, pid, fields, msg), filtered by LOG_LEVEL. `write` defaults to
  * stdout; `now` to `Date.now`.
  */
 export function createLogger(

@@ -133,6 +133,30 @@ describe("ProactiveRefresher", () => {
     expect(text).toContain('subrelay_worker_refreshes_total{platform="claude",outcome="cooled_down"} 1');
   });
 
+  it("logs each account's refresh with its account id, platform and outcome, never a token", async () => {
+    serveTokens(upstream);
+    const refreshed = await account("logged", 5 * minute);
+    const lines: Array<{ level: string; fields: Record<string, unknown>; message: string }> = [];
+    const at = (level: string) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, fields, message });
+    const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+
+    await refresher({ logger }).runOnce();
+    upstream.on("POST", tokenPath, { status: 503, json: { error: "unavailable" } });
+    const failing = await account("logged-failing", 5 * minute);
+    await refresher({ logger }).runOnce();
+
+    const outcomes = lines.filter((line) => line.fields.outcome !== undefined);
+    expect(outcomes).toEqual([
+      { level: "info", fields: { platform: "claude", accountId: refreshed, outcome: "refreshed" }, message: "proactive token refresh" },
+      {
+        level: "warn",
+        fields: expect.objectContaining({ platform: "claude", accountId: failing, outcome: "cooled_down", code: "server" }) as unknown,
+        message: "token refresh keeps failing; account cooling down",
+      },
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/rt-logged|at:rt/);
+  });
+
   it("jitters the backoff and caps it at 30 s", async () => {
     upstream.on("POST", tokenPath, { status: 500, json: {} });
     await account("flaky", minute);

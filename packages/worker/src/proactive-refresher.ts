@@ -255,7 +255,7 @@ export class ProactiveRefresher {
             await this.#tokens.invalidate(account);
             await pushAccountSnapshot(this.#accounts, this.#scheduler, account.id);
           });
-          this.#logger.error({ ...fields, code }, "token refresh failed permanently; account set to error");
+          this.#logger.error({ ...fields, outcome: "permanent_failure", code }, "token refresh failed permanently; account set to error");
           return "permanent_failure";
         }
         if (attempt >= this.#maxAttempts) {
@@ -263,7 +263,7 @@ export class ProactiveRefresher {
             await this.#accounts.markTempUnschedulable(account.id, this.#now() + this.#cooldownMs, `${refreshCooldownReasonPrefix} ${code}`);
             await pushAccountSnapshot(this.#accounts, this.#scheduler, account.id);
           });
-          this.#logger.warn({ ...fields, code, attempts: attempt }, "token refresh keeps failing; account cooling down");
+          this.#logger.warn({ ...fields, outcome: "cooled_down", code, attempts: attempt }, "token refresh keeps failing; account cooling down");
           return "cooled_down";
         }
         this.#metrics.refreshes.inc({ platform: account.platform, outcome: "retried" });
@@ -281,6 +281,9 @@ export class ProactiveRefresher {
       await this.#guard(fields, "clearing the refresh cool-down failed", async () => {
         if (await this.#clearCooldown(account.id)) await pushAccountSnapshot(this.#accounts, this.#scheduler, account.id);
       });
+      // A refresh is worth a line at info; an account another process already refreshed only at debug.
+      if (result.refreshed) this.#logger.info({ ...fields, outcome: "refreshed" }, "proactive token refresh");
+      else this.#logger.debug?.({ ...fields, outcome: "fresh" }, "proactive token refresh");
       return result.refreshed ? "refreshed" : "fresh";
     }
   }

@@ -66,6 +66,8 @@ describe("a worker killed mid-batch (kill -9)", () => {
         DATABASE_URL: target.url,
         SUBRELAY_SECRET_KEY: target.secretKey,
         REDIS_URL: redisUrl,
+        // test-env exports a cluster too; one Redis is configured, not both.
+        REDIS_CLUSTER_NODES: "",
         REDIS_PREFIX: prefix,
         LOG_LEVEL: "silent",
         HANG_BEFORE_WATERMARK: hang ? "1" : "0",

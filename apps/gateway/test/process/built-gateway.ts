@@ -33,12 +33,14 @@ export interface GatewayRun {
 /** Runs `command args` (default: node dist/main.js) with only PATH and `env`; resolves nothing until asked. */
 export function runGateway(
   env: Record<string, string>,
-  options: { command?: string; args?: string[]; cwd?: string } = {},
+  options: { command?: string; args?: string[]; cwd?: string; detached?: boolean } = {},
 ): GatewayRun {
   if (!options.args && !existsSync(builtGateway))
     throw new Error(`${builtGateway} is missing: build the gateway first`);
   const child = spawn(options.command ?? process.execPath, options.args ?? [builtGateway], {
     cwd: options.cwd,
+    // Its own process group, as a terminal's foreground job is (Ctrl-C signals the whole group).
+    detached: options.detached,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
