@@ -137,6 +137,28 @@ describe("AccessTokens after upstream 401s", () => {
   const hour = 3_600_000;
   const now = 1_000_000;
 
+  it("refreshes an account given up on again only after refusedHoldMs", async () => {
+    let clock = now;
+    const shared = heldManager();
+    const tokens = new AccessTokens(shared, { now: () => clock, refusedHoldMs: 60_000 });
+    const serve = async (accessToken: string, tokenVersion: number) => {
+      const got = tokens.get(account);
+      shared.asks.at(-1)!.answer({ accessToken, expiresAt: clock + hour, tokenVersion });
+      return got;
+    };
+    await serve("v1", 1);
+    tokens.recordRefusal(account, "v1");
+    await serve("v2", 2);
+    tokens.recordRefusal(account, "v2");
+    await serve("v3", 3);
+    expect(tokens.recordRefusal(account, "v3")).toBe(true);
+    clock += 59_999;
+    await expect(tokens.get(account)).rejects.toMatchObject({ code: "no_valid_token" });
+    clock += 1;
+    expect(await serve("v4", 4)).toBe("v4");
+    expect(shared.asks).toHaveLength(4);
+  });
+
   it("asks past the refused version, and does not keep the refused token a call that began before the 401 brings back", async () => {
     const shared = heldManager();
     const tokens = new AccessTokens(shared, { now: () => now });
@@ -174,6 +196,10 @@ describe("AccessTokens after upstream 401s", () => {
     expect(await serve("v7", 7)).toBe("v7");
     expect(tokens.recordRefusal(account, "v7")).toBe(true);
     expect(tokens.recordRefusal(account, "v7")).toBe(true);
+
+    // Given up: no refresh is asked for a while, whoever picks the account meanwhile.
+    await expect(tokens.get(account)).rejects.toMatchObject({ code: "no_valid_token" });
+    expect(shared.asks).toHaveLength(3);
 
     // An accepted token ends the streak.
     tokens.accepted(account);

@@ -1,5 +1,5 @@
 import type { UpstreamAccount } from "@subrelay/providers-core";
-import type { OAuthCredentials, TokenAccount, TokenManager } from "@subrelay/token-cache";
+import { TokenRefreshError, type OAuthCredentials, type TokenAccount, type TokenManager } from "@subrelay/token-cache";
 import type { Cancellation } from "./cancellation";
 
 export interface AccessTokensOptions {
@@ -14,6 +14,12 @@ export interface AccessTokensOptions {
    * may refuse too before {@link AccessTokens.recordRefusal} says the account needs an operator. Default 2.
    */
   refusedRefreshesLimit?: number;
+  /**
+   * After `recordRefusal` said so, how long `get` refuses to refresh the account again (it rejects at once),
+   * ms. Default 60 s. Requests that pick the account before its marked state reaches them spend no refresh
+   * token; past this (an operator reset the account on another replica), one refresh is tried again.
+   */
+  refusedHoldMs?: number;
   now?: () => number;
 }
 
@@ -39,6 +45,8 @@ export class AccessTokens {
   private readonly refused = new Map<string, number>();
   /** Per account, the newest refused version and how many refused tokens in a row were refreshed after a 401. */
   private readonly refusalStreaks = new Map<string, { tokenVersion: number; count: number }>();
+  /** Per account, when `recordRefusal` last said it needs an operator. */
+  private readonly gaveUpAt = new Map<string, number>();
   private readonly now: () => number;
   private readonly refusedRefreshesLimit: number;
 
@@ -64,6 +72,7 @@ export class AccessTokens {
     ) {
       return cached.token;
     }
+    if (refused !== undefined) this.holdRefreshes(account.id);
     const { accessToken, expiresAt, tokenVersion } = await this.manager.getToken(tokenAccount(account), {
       signal: clientGone?.signal,
       ...(refused === undefined ? {} : { newerThan: refused }),
@@ -99,12 +108,15 @@ export class AccessTokens {
       streak.tokenVersion = servedAs.tokenVersion;
       this.refusalStreaks.set(account.id, streak);
     }
-    return servedAs.afterRefusal && streak.count >= this.refusedRefreshesLimit;
+    const gaveUp = servedAs.afterRefusal && streak.count >= this.refusedRefreshesLimit;
+    if (gaveUp && !this.gaveUpAt.has(account.id)) this.gaveUpAt.set(account.id, this.now());
+    return gaveUp;
   }
 
   /** The upstream accepted the account's token: a streak of refused refreshed tokens ends. */
   accepted(account: UpstreamAccount): void {
     this.refusalStreaks.delete(account.id);
+    this.gaveUpAt.delete(account.id);
   }
 
   /**
@@ -125,7 +137,21 @@ export class AccessTokens {
     this.local.delete(accountId);
     this.refused.delete(accountId);
     this.refusalStreaks.delete(accountId);
+    this.gaveUpAt.delete(accountId);
     this.served.delete(accountId);
+  }
+
+  /** Rejects a refresh of an account given up on a moment ago; past `refusedHoldMs`, lets one through. */
+  private holdRefreshes(accountId: string): void {
+    const gaveUpAt = this.gaveUpAt.get(accountId);
+    if (gaveUpAt === undefined) return;
+    if (this.now() - gaveUpAt < (this.options.refusedHoldMs ?? 60_000)) {
+      throw new TokenRefreshError("the upstream keeps refusing this account's refreshed tokens", {
+        code: "no_valid_token",
+        permanent: false,
+      });
+    }
+    this.gaveUpAt.delete(accountId);
   }
 
   private stopServing(accountId: string, refusedVersion: number): void {

@@ -1,22 +1,22 @@
 import type { RecordedRequest } from "@subrelay/providers-core/testing";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { claudeReply, deferred, jsonFixture, startTestGateway, TokenEndpoint, type TestGateway } from "./harness";
+import { backends, claudeReply, deferred, jsonFixture, startTestGateway, TokenEndpoint, type TestGateway } from "./harness";
 
 const MODEL = "claude-opus-4-5";
 const hour = 3_600_000;
 const HERD = 20;
 
 /**
- * Upstream 401s on an OAuth account, on the embedded gateway: a herd of requests that meets a 401 on one
+ * Upstream 401s on an OAuth account, on both backends: a herd of requests that meets a 401 on one
  * token spends one refresh, and an account whose refreshed tokens are refused too is marked, not refreshed
  * on every request. The fake upstream and its token endpoint are real servers on 127.0.0.1.
  */
-describe("refresh after an upstream 401 (embedded)", () => {
+describe.each(backends)("refresh after an upstream 401 (%s)", (backend) => {
   let harness: TestGateway;
 
   beforeAll(async () => {
-    harness = await startTestGateway();
+    harness = await startTestGateway({ backend });
   });
   afterAll(async () => harness?.close());
 
