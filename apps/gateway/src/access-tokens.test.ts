@@ -121,3 +121,91 @@ describe("AccessTokens", () => {
     expect(shared.invalidated).toEqual([]);
   });
 });
+
+/** A TokenManager stand-in whose asks stay open until the test answers them. */
+function heldManager() {
+  const asks: Array<{ newerThan: number | undefined; answer(token: AccessToken): void }> = [];
+  return {
+    asks,
+    getToken: (_account: TokenAccount, options: { newerThan?: number } = {}) =>
+      new Promise<AccessToken>((resolve) => asks.push({ newerThan: options.newerThan, answer: resolve })),
+    invalidate: () => Promise.resolve(),
+  };
+}
+
+describe("AccessTokens after upstream 401s", () => {
+  const hour = 3_600_000;
+  const now = 1_000_000;
+
+  it("refreshes an account given up on again only after refusedHoldMs", async () => {
+    let clock = now;
+    const shared = heldManager();
+    const tokens = new AccessTokens(shared, { now: () => clock, refusedHoldMs: 60_000 });
+    const serve = async (accessToken: string, tokenVersion: number) => {
+      const got = tokens.get(account);
+      shared.asks.at(-1)!.answer({ accessToken, expiresAt: clock + hour, tokenVersion });
+      return got;
+    };
+    await serve("v1", 1);
+    tokens.recordRefusal(account, "v1");
+    await serve("v2", 2);
+    tokens.recordRefusal(account, "v2");
+    await serve("v3", 3);
+    expect(tokens.recordRefusal(account, "v3")).toBe(true);
+    clock += 59_999;
+    await expect(tokens.get(account)).rejects.toMatchObject({ code: "no_valid_token" });
+    clock += 1;
+    expect(await serve("v4", 4)).toBe("v4");
+    expect(shared.asks).toHaveLength(4);
+  });
+
+  it("asks past the refused version, and does not keep the refused token a call that began before the 401 brings back", async () => {
+    const shared = heldManager();
+    const tokens = new AccessTokens(shared, { now: () => now });
+    const early = tokens.get(account);
+    const first = tokens.get(account);
+    shared.asks[1]!.answer({ accessToken: "old", expiresAt: now + hour, tokenVersion: 5 });
+    expect(await first).toBe("old");
+    expect(tokens.recordRefusal(account, "old")).toBe(false);
+    // The early call resolves only now, with the token just refused: its caller gets it, nobody else.
+    shared.asks[0]!.answer({ accessToken: "old", expiresAt: now + hour, tokenVersion: 5 });
+    expect(await early).toBe("old");
+    const retry = tokens.get(account);
+    expect(shared.asks[2]?.newerThan).toBe(5);
+    shared.asks[2]!.answer({ accessToken: "fresh", expiresAt: now + hour, tokenVersion: 6 });
+    expect(await retry).toBe("fresh");
+    // Kept: a late 401 on the old token is served the fresh one without asking again.
+    expect(tokens.recordRefusal(account, "old")).toBe(false);
+    expect(await tokens.get(account)).toBe("fresh");
+    expect(shared.asks).toHaveLength(3);
+  });
+
+  it("says the account needs an operator once tokens refreshed after a 401 are refused twice in a row", async () => {
+    const shared = heldManager();
+    const tokens = new AccessTokens(shared, { now: () => now });
+    const serve = async (accessToken: string, tokenVersion: number) => {
+      const got = tokens.get(account);
+      shared.asks.at(-1)!.answer({ accessToken, expiresAt: now + hour, tokenVersion });
+      return got;
+    };
+    expect(await serve("v5", 5)).toBe("v5");
+    expect(tokens.recordRefusal(account, "v5")).toBe(false);
+    expect(await serve("v6", 6)).toBe("v6");
+    // Many requests refused the same refreshed token: one refusal in the streak.
+    for (let index = 0; index < 20; index++) expect(tokens.recordRefusal(account, "v6")).toBe(false);
+    expect(await serve("v7", 7)).toBe("v7");
+    expect(tokens.recordRefusal(account, "v7")).toBe(true);
+    expect(tokens.recordRefusal(account, "v7")).toBe(true);
+
+    // Given up: no refresh is asked for a while, whoever picks the account meanwhile.
+    await expect(tokens.get(account)).rejects.toMatchObject({ code: "no_valid_token" });
+    expect(shared.asks).toHaveLength(3);
+
+    // An accepted token ends the streak.
+    tokens.accepted(account);
+    expect(await serve("v8", 8)).toBe("v8");
+    expect(tokens.recordRefusal(account, "v8")).toBe(false);
+    expect(await serve("v9", 9)).toBe("v9");
+    expect(tokens.recordRefusal(account, "v9")).toBe(true);
+  });
+});

@@ -42,6 +42,8 @@ export interface AppDependencies {
   requestTimeoutMs?: number;
   /** A client socket silent both ways this long is destroyed, ms; 0: never. Default 10 min. */
   connectionTimeoutMs?: number;
+  /** A streaming client that has not drained its socket this long is disconnected, ms; 0: never. Default 30 s. */
+  clientDrainTimeoutMs?: number;
   /** Client connections open at once; more are closed as they are accepted. Default 10,000. */
   maxConnections?: number;
   /**
@@ -233,7 +235,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     response.on("close", () => {
       if (!response.writableFinished) clientGone.abort();
     });
-    const sink = new NodeResponseSink(response, request.id, dialect, now);
+    const sink = new NodeResponseSink(response, request.id, dialect, { now, drainTimeoutMs: deps.clientDrainTimeoutMs });
     let platform = grant.platform;
     try {
       const result = await deps.relay.handle({

@@ -50,14 +50,30 @@ export interface ResponseSink {
   deliver(answer: UpstreamAnswer, options: DeliverOptions): Promise<Delivery>;
 }
 
+export interface NodeResponseSinkOptions {
+  now?: () => number;
+  /**
+   * A streaming client whose socket has not drained for this long, ms, is disconnected (its socket destroyed):
+   * a client that stops reading must not hold the upstream stream and the account's slot. 0: no limit.
+   * Default 30_000 (`CLIENT_DRAIN_TIMEOUT`).
+   */
+  drainTimeoutMs?: number;
+}
+
 /** The ResponseSink over a Node response, in `dialect`. */
 export class NodeResponseSink implements ResponseSink {
+  private readonly now: () => number;
+  private readonly drainTimeoutMs: number;
+
   constructor(
     private readonly response: ServerResponse,
     private readonly requestId: string,
     private readonly dialect: ClientDialect,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: NodeResponseSinkOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+  }
 
   get started(): boolean {
     return this.response.headersSent || this.response.destroyed;
@@ -122,7 +138,7 @@ export class NodeResponseSink implements ResponseSink {
       "x-request-id": this.requestId,
     });
     response.flushHeaders();
-    const write = streamWriter(response, shaper);
+    const write = streamWriter(response, shaper, this.drainTimeoutMs);
     const read = await this.readUpstream(answer.body, options, async (chunk) => {
       if (!response.destroyed && !response.writableEnded) await write(chunk);
     });
@@ -169,10 +185,11 @@ export class NodeResponseSink implements ResponseSink {
 function streamWriter(
   response: ServerResponse,
   shaper: ResponseShaper | null,
+  drainTimeoutMs: number,
 ): ((chunk: Buffer) => Promise<void>) & { end(): void } {
   const writeRaw = async (data: string | Buffer) => {
     if (data.length === 0 || response.destroyed) return;
-    if (!response.write(data)) await drainedOrClosed(response);
+    if (!response.write(data)) await drainedOrClosed(response, drainTimeoutMs);
   };
   if (!shaper) return Object.assign(writeRaw, { end: () => undefined });
   let pending = "";
@@ -202,10 +219,16 @@ function isEventList(shaped: SseEvent | readonly SseEvent[]): shaped is readonly
   return Array.isArray(shaped);
 }
 
-/** Resolves when `response` drains or closes; both listeners are removed either way (streams hit this often). */
-function drainedOrClosed(response: ServerResponse): Promise<void> {
+/**
+ * Resolves when `response` drains or closes; both listeners are removed either way (streams hit this often).
+ * Not drained within `timeoutMs` (0: no limit): the client stopped reading, and its socket is destroyed. The
+ * response's close then counts as the client leaving: the upstream is read on only for its usage, briefly.
+ */
+function drainedOrClosed(response: ServerResponse, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
+    const stalled = timeoutMs > 0 ? setTimeout(() => response.destroy(), timeoutMs) : undefined;
     const done = () => {
+      clearTimeout(stalled);
       response.off("drain", done);
       response.off("close", done);
       resolve();

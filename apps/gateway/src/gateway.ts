@@ -246,6 +246,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxModelLength: config.maxModelNameLength,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
+    clientDrainTimeoutMs: config.clientDrainTimeoutMs,
     maxConnections: config.maxConnections,
     logLevel: config.logLevel,
     logStream: overrides.logStream,

@@ -86,7 +86,16 @@ interface Seat {
 }
 
 /** A relay over in-memory ports, with everything it does recorded. */
-function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Partial<ApiKeyGrant>; sticky?: MemoryStickySessions } = {}) {
+function relayOver(
+  seats: Seat[],
+  options: {
+    providers?: Provider[];
+    grant?: Partial<ApiKeyGrant>;
+    sticky?: MemoryStickySessions;
+    /** Tokens whose 401 `recordRefusal` answers with "the account needs an operator". */
+    refusedForGood?: ReadonlySet<string>;
+  } = {},
+) {
   const providers = createProviderRegistry(
     options.providers ?? [fakeProvider("claude", "anthropic", ["messages"], {
       429: { kind: "rate_limited", until: NOW + 60_000, reason: "limited" },
@@ -111,6 +120,9 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
   const usage: UsageRow[] = [];
   const failovers: Array<{ platform: string; reason: string }> = [];
   const invalidated: string[] = [];
+  /** The access token of every 401 reported, and the accounts whose token an answer accepted. */
+  const refusals: (string | undefined)[] = [];
+  const accepted: string[] = [];
   /** The access token each invalidation named (the one that got the 401). */
   const failedTokens: (string | undefined)[] = [];
   const tokenVersion = new Map<string, number>();
@@ -133,6 +145,11 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
     },
     tokens: {
       get: (account) => Promise.resolve(`token-${account.id}-${tokenVersion.get(account.id) ?? 0}`),
+      recordRefusal: (_account, failedToken) => {
+        refusals.push(failedToken);
+        return failedToken !== undefined && (options.refusedForGood?.has(failedToken) ?? false);
+      },
+      accepted: (account) => void accepted.push(account.id),
       invalidate: (account, failedToken) => {
         invalidated.push(account.id);
         failedTokens.push(failedToken);
@@ -206,7 +223,7 @@ function relayOver(seats: Seat[], options: { providers?: Provider[]; grant?: Par
       ...overrides,
     });
   };
-  return { call, sent, states, usage, failovers, invalidated, failedTokens, responses, errors, sticky, providers, leaseIds };
+  return { call, sent, states, usage, failovers, invalidated, failedTokens, refusals, accepted, responses, errors, sticky, providers, leaseIds };
 }
 
 describe("Relay failover loop", () => {
@@ -299,6 +316,25 @@ describe("Relay failover loop", () => {
     expect(twice.sent.map((one) => one.accountId)).toEqual(["a", "a", "b"]);
     expect(twice.invalidated).toEqual(["a"]);
     expect(twice.failovers).toEqual([{ platform: "claude", reason: "auth" }]);
+  });
+
+  it("reports every 401 on an OAuth token, and marks the account without another retry when the refusals say so", async () => {
+    const marked = relayOver(
+      [{ id: "a", type: "oauth", priority: 0, answers: [{ status: 401 }] }, { id: "b", priority: 1 }],
+      { refusedForGood: new Set(["token-a-0"]) },
+    );
+    await marked.call();
+    expect(marked.refusals).toEqual(["token-a-0"]);
+    expect(marked.invalidated).toEqual([]);
+    expect(marked.sent.map((one) => one.accountId)).toEqual(["a", "b"]);
+    expect(marked.states).toEqual([{ accountId: "a", verdict: { kind: "forbidden", reason: expect.stringContaining("refused") } }]);
+    expect(marked.failovers).toEqual([{ platform: "claude", reason: "forbidden" }]);
+
+    const retried = relayOver([{ id: "a", type: "oauth", priority: 0, answers: [{ status: 401 }, { status: 200 }] }]);
+    await retried.call();
+    expect(retried.refusals).toEqual(["token-a-0"]);
+    expect(retried.accepted).toEqual(["a"]);
+    expect(retried.states).toEqual([]);
   });
 
   it(`tries at most ${MAX_ACCOUNTS} accounts and relays the last refusal`, async () => {

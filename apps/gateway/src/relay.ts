@@ -56,8 +56,15 @@ export interface RelayPorts {
   /** Access tokens of OAuth accounts. */
   tokens: {
     get(account: UpstreamAccount, clientGone?: Cancellation): Promise<string>;
-    /** After a 401 on `failedToken` (the access token the request sent). */
+    /**
+     * Every upstream 401 on `failedToken` (the access token the request sent), in memory: true when the
+     * upstream keeps refusing tokens refreshed after a 401, so the account needs an operator.
+     */
+    recordRefusal(account: UpstreamAccount, failedToken: string | undefined): boolean;
+    /** After a 401 on `failedToken`, before the request retries with a newer token. */
     invalidate(account: UpstreamAccount, failedToken?: string): Promise<void>;
+    /** The upstream accepted the account's token (an answer other than a 401). */
+    accepted(account: UpstreamAccount): void;
   };
   /** Per-account concurrency: picks the least loaded of the best candidates and holds a slot. */
   slots: { acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> };
@@ -255,13 +262,22 @@ export class Relay {
       if (answer.status >= 400) {
         const bodyText = await readText(answer.body, ERROR_BODY_LIMIT);
         const verdict = provider.classify({ status: answer.status, headers: answer.headers, bodyText }, this.now());
-        if (verdict.kind === "auth" && account.type === "oauth" && !authRetried.has(account.id)) {
-          authRetried.add(account.id);
-          await this.ports.tokens.invalidate(account, accessToken);
-          return { kind: "retry_same" };
-        }
         const secrets = secretsOf(account.credentials, accessToken);
         const refusal = { status: answer.status, headers: answer.headers, bodyText, dialect: provider.dialect, secrets };
+        if (verdict.kind === "auth" && account.type === "oauth") {
+          if (this.ports.tokens.recordRefusal(account, accessToken)) {
+            // Refreshing again would only spend refresh tokens: the account needs an operator.
+            const forbidden: Verdict = { kind: "forbidden", reason: "upstream refused OAuth tokens refreshed after a 401, repeatedly" };
+            return this.refuse(call, account, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
+          }
+          if (!authRetried.has(account.id)) {
+            authRetried.add(account.id);
+            await this.ports.tokens.invalidate(account, accessToken);
+            return { kind: "retry_same" };
+          }
+        } else if (account.type === "oauth") {
+          this.ports.tokens.accepted(account);
+        }
         if (verdict.kind === "auth" && account.type === "apikey") {
           // No refresh can mend a refused API key: the account needs an operator.
           const forbidden: Verdict = { kind: "forbidden", reason: "upstream rejected the API key" };
@@ -276,6 +292,7 @@ export class Relay {
         return this.refuse(call, account, verdict, accountRefusal(verdict, answer.status, this.now()), secrets);
       }
 
+      if (account.type === "oauth") this.ports.tokens.accepted(account);
       const verdict = provider.classify({ status: answer.status, headers: answer.headers }, this.now());
       if (verdict.kind !== "ok") {
         const bodyText = await readText(answer.body, ERROR_BODY_LIMIT);

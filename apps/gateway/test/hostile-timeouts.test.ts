@@ -1,8 +1,8 @@
 import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { SseReply } from "@subrelay/providers-core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claudeReply, paths, startTestGateway, type Seeded, type TestGateway } from "./harness";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { claudeReply, claudeStreamEvents, paths, startTestGateway, type Seeded, type TestGateway } from "./harness";
 
 const MODEL = "claude-opus-4-5";
 
@@ -137,4 +137,69 @@ describe("MAX_CONNECTIONS: connections past the cap are refused", () => {
       await closed;
     }
   }, 20_000);
+});
+
+describe("CLIENT_DRAIN_TIMEOUT: a client that stops reading a stream loses it, and the account's slot comes back", () => {
+  let harness: TestGateway;
+  let seeded: Seeded;
+
+  beforeAll(async () => {
+    // CONNECTION_TIMEOUT well above the drain timeout, so only the drain timeout can end the stalled stream.
+    harness = await startTestGateway({ env: { CLIENT_DRAIN_TIMEOUT: "300ms", CONNECTION_TIMEOUT: "60s" } });
+    seeded = await harness.seed({
+      platform: "claude",
+      accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-api03-drain" }, concurrency: 1 }],
+    });
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it("destroys the socket of a client that does not drain, and the next request gets the account", async () => {
+    // 16 MB of stream: far more than the socket buffers between the gateway and a client that reads nothing.
+    const [first, ...rest] = claudeStreamEvents();
+    const padding = `event: ping\ndata: ${JSON.stringify({ type: "ping", padding: "x".repeat(16_000) })}\n\n`;
+    const huge = [first!, ...Array.from({ length: 1_000 }, () => padding), ...rest];
+    harness.upstream.on("POST", paths.claudeMessages, (request) =>
+      request.json<{ stream?: boolean }>().stream ? { sse: huge } : claudeReply(request),
+    );
+    const ask = (stream: boolean) =>
+      JSON.stringify({ model: MODEL, max_tokens: 8, stream, messages: [{ role: "user", content: "hi" }] });
+
+    const { socket, closed } = await rawSocket(harness.url);
+    // Reads nothing: once Node's 16 KB read buffer is full it stops reading, and the kernel's buffers fill.
+    socket.pause();
+    const body = ask(true);
+    socket.write(
+      `POST /v1/messages HTTP/1.1\r\nHost: gateway\r\ncontent-type: application/json\r\nx-api-key: ${seeded.key}\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await harness.upstream.waitForRequests(1, paths.claudeMessages);
+
+    try {
+      // The stalled client is cut off and the upstream stream read to its end (for its usage): the slot
+      // comes back, and the account (concurrency 1) serves the next request.
+      await vi.waitFor(
+        async () => {
+          const answer = await fetch(`${harness.url}/v1/messages`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-api-key": seeded.key },
+            body: ask(false),
+          });
+          expect(answer.status).toBe(200);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+    // A paused socket notices nothing: reading again shows what it got before the gateway destroyed it.
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+    socket.resume();
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(received).not.toContain("message_stop");
+  }, 30_000);
 });

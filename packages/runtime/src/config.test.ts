@@ -82,6 +82,13 @@ describe("loadConfig: client limits", () => {
     expect(() => loadConfig({ MAX_CONNECTIONS: "0" })).toThrow(/MAX_CONNECTIONS/);
     expect(() => loadConfig({ REQUEST_TIMEOUT: "soon" })).toThrow(/REQUEST_TIMEOUT/);
   });
+
+  it("reads CLIENT_DRAIN_TIMEOUT as a duration, 30 s by default", () => {
+    expect(loadConfig({}).clientDrainTimeoutMs).toBe(30_000);
+    expect(loadConfig({ CLIENT_DRAIN_TIMEOUT: "5s" }).clientDrainTimeoutMs).toBe(5_000);
+    expect(loadConfig({ CLIENT_DRAIN_TIMEOUT: "250" }).clientDrainTimeoutMs).toBe(250);
+    expect(() => loadConfig({ CLIENT_DRAIN_TIMEOUT: "later" })).toThrow(/CLIENT_DRAIN_TIMEOUT/);
+  });
 });
 
 describe("parseDuration", () => {

@@ -75,6 +75,12 @@ export interface GatewayConfig {
   requestTimeoutMs?: number;
   /** A client connection silent both ways this long is closed, ms (`CONNECTION_TIMEOUT`). Default 600_000. */
   connectionTimeoutMs?: number;
+  /**
+   * A streaming client whose socket has not drained for this long is disconnected, so a client that stops
+   * reading cannot hold the upstream stream and the account's slot, ms (`CLIENT_DRAIN_TIMEOUT`). 0: never.
+   * Default 30_000.
+   */
+  clientDrainTimeoutMs?: number;
   /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
   maxConnections?: number;
   /** Sticky-session bindings kept per group; past it the least recently used go (`STICKY_SESSIONS_MAX`). Default 10_000. */
@@ -213,6 +219,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     metricsAccountsTtlMs: duration("METRICS_ACCOUNTS_TTL", 15_000),
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
+    clientDrainTimeoutMs: duration("CLIENT_DRAIN_TIMEOUT", 30_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
     stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
     redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),

@@ -64,6 +64,20 @@ export interface TokenManagerOptions {
   metrics?: TokenMetrics;
 }
 
+/** Options of {@link TokenManager.getToken}. */
+export interface GetTokenOptions {
+  /** Stops this caller's wait (rejecting with its reason); a refresh that started goes on for the others. */
+  signal?: AbortSignal;
+  /**
+   * After an upstream 401: the `tokenVersion` getToken served with the refused token. The token served is
+   * newer than it: the cached or stored one when another caller (in this process or another) replaced the
+   * refused token already, else a refresh, one for every caller in this process that asks past the same
+   * version (and one across processes, as for expiry). The refused version is invalidated in the shared cache
+   * first. Rejects (TokenRefreshError) rather than serve a token at or below it.
+   */
+  newerThan?: number;
+}
+
 /** What {@link TokenManager.refreshIfNeeded} did. */
 export interface RefreshResult {
   /** True when this call (or the in-process call it joined) obtained new credentials from the token endpoint. */
@@ -141,6 +155,8 @@ export class TokenManager {
   readonly #flights = new Group<Outcome>();
   /** Concurrent cache reads of one key share one store call: a herd costs one GET per process, not one per caller. */
   readonly #reads = new Group<TokenLookup>();
+  /** Per cache key, moved on by every invalidation here: part of the read coalescing key (see #newReadEpoch). */
+  readonly #readEpochs = new Map<string, number>();
   readonly #mutex = new KeyedMutex();
   readonly #saveRetryDelaysMs: readonly number[];
   readonly #sleep: (ms: number) => Promise<void>;
@@ -184,16 +200,19 @@ export class TokenManager {
 
   /**
    * `getAccessToken` with the token's expiry (epoch ms; undefined when unknown), for callers that keep the
-   * token a while themselves and must not keep it past its end. Same guarantees and rejections.
+   * token a while themselves and must not keep it past its end. Same guarantees and rejections. After an
+   * upstream 401, pass the refused token's version as `newerThan` (see {@link GetTokenOptions.newerThan}).
    */
-  async getToken(account: TokenAccount, options: { signal?: AbortSignal } = {}): Promise<AccessToken> {
+  async getToken(account: TokenAccount, options: GetTokenOptions = {}): Promise<AccessToken> {
     const { refresher, key } = this.#route(account);
     const lookup = await this.#lookup(key);
-    if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
+    const newerThan = options.newerThan;
+    if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt) && lookup.token.tokenVersion > (newerThan ?? -1)) {
       this.#metrics.cacheHit?.(account.platform);
       return served(lookup.token);
     }
     this.#metrics.cacheMiss?.(account.platform);
+    if (newerThan !== undefined) return this.#tokenNewerThan(account, refresher, key, lookup, newerThan, options.signal);
     const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
     const credentials = account.credentials;
     if (this.#isUsable(credentials, this.#refreshSkewMs, floor, versionOf(credentials))) {
@@ -216,6 +235,35 @@ export class TokenManager {
     if (!this.#isValid(result.expiresAt)) {
       throw new TokenRefreshError("no valid token is available", { code: "no_valid_token", permanent: false });
     }
+    return served(result);
+  }
+
+  /**
+   * getToken after a 401 on the token served with `newerThan`: the token in the cache or the database when it
+   * is newer (another caller, here or elsewhere, replaced it already), else one refresh, shared by every caller
+   * here that asks past the same version. The refused version is invalidated first, so no token at or below it
+   * is cached again. Never serves a token at or below `newerThan`, whatever the failure.
+   */
+  async #tokenNewerThan(
+    account: TokenAccount,
+    refresher: TokenRefresher,
+    key: string,
+    lookup: TokenLookup,
+    newerThan: number,
+    signal: AbortSignal | undefined,
+  ): Promise<AccessToken> {
+    if (lookup.state !== "invalidated" || lookup.tokenVersion < newerThan) {
+      await this.#storeCall("invalidateToken", () => this.#store.invalidateToken(key, newerThan, this.#unknownExpiryTtlMs));
+      this.#newReadEpoch(key);
+    }
+    const outcome = await this.#refresh(account, refresher, key, this.#refreshSkewMs, signal, newerThan);
+    const result = outcome.account.credentials;
+    const usable = versionOf(result) > newerThan && this.#isValid(result.expiresAt);
+    if (outcome.failure !== undefined) {
+      const permanent = TokenRefreshError.isInstance(outcome.failure) && outcome.failure.permanent;
+      if (permanent || !usable) throw outcome.failure;
+    }
+    if (!usable) throw new TokenRefreshError("no valid token is available", { code: "no_valid_token", permanent: false });
     return served(result);
   }
 
@@ -258,6 +306,7 @@ export class TokenManager {
     await this.#storeCall("invalidateToken", () =>
       this.#store.invalidateToken(key, failedVersion, this.#unknownExpiryTtlMs),
     );
+    this.#newReadEpoch(key);
   }
 
   #route(account: TokenAccount): { refresher: TokenRefresher; key: string } {
@@ -274,12 +323,14 @@ export class TokenManager {
     key: string,
     windowMs: number,
     signal: AbortSignal | undefined,
+    newerThan = -1,
   ): Promise<Outcome> {
+    // Callers past different refused versions never share a flight: one that began before a 401 may end with the refused token.
     return this.#flights
       .do(
-        `${key}\u0000${windowMs}`,
+        `${key}\u0000${windowMs}\u0000${newerThan}`,
         (flightSignal) =>
-          this.#mutex.run(key, () => this.#refreshWithLock(account, refresher, key, windowMs, flightSignal), flightSignal),
+          this.#mutex.run(key, () => this.#refreshWithLock(account, refresher, key, windowMs, flightSignal, newerThan), flightSignal),
         { signal },
       )
       .then((result) => result.value);
@@ -291,15 +342,16 @@ export class TokenManager {
     key: string,
     windowMs: number,
     flightSignal: AbortSignal,
+    newerThan: number,
   ): Promise<Outcome> {
     const owner = this.#createLockOwner();
     const acquired = await this.#storeCall("acquireLock", () => this.#store.acquireLock(key, owner, this.#lockTtlMs));
-    if (acquired === false) return this.#awaitOtherProcess(account, refresher, key, windowMs, flightSignal);
+    if (acquired === false) return this.#awaitOtherProcess(account, refresher, key, windowMs, flightSignal, newerThan);
     // undefined: the store is unreachable, so whether another process holds the lock is unknown.
     const lease: Lease | undefined = acquired === true ? { lost: false } : undefined;
     const keeper = lease === undefined ? undefined : this.#keepLock(key, owner, account, lease);
     try {
-      return await this.#refreshExclusive(account, refresher, key, windowMs, flightSignal, lease);
+      return await this.#refreshExclusive(account, refresher, key, windowMs, flightSignal, lease, newerThan);
     } finally {
       clearInterval(keeper);
       if (lease !== undefined) await this.#storeCall("releaseLock", () => this.#store.releaseLock(key, owner));
@@ -318,17 +370,18 @@ export class TokenManager {
     windowMs: number,
     flightSignal: AbortSignal,
     lease: Lease | undefined,
+    newerThan: number,
   ): Promise<Outcome> {
     const accounts = this.#accounts;
     if (accounts.withRefreshLock !== undefined) {
       const result = await accounts.withRefreshLock(account.id, this.#lockWaitMs, (locked) =>
-        this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lease, databaseLocked: true, accounts: locked }),
+        this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lease, databaseLocked: true, accounts: locked }, newerThan),
       );
       if (result.locked) return result.value;
-      return this.#afterWait(account, key, lease !== undefined);
+      return this.#afterWait(account, key, lease !== undefined, newerThan);
     }
     if (lease === undefined) await this.#waitForRefreshElsewhere(key, flightSignal);
-    return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lease, databaseLocked: false, accounts });
+    return this.#refreshLocked(account, refresher, key, windowMs, flightSignal, { lease, databaseLocked: false, accounts }, newerThan);
   }
 
   async #refreshLocked(
@@ -338,11 +391,12 @@ export class TokenManager {
     windowMs: number,
     flightSignal: AbortSignal,
     exclusion: Exclusion,
+    newerThan: number,
   ): Promise<Outcome> {
     const lockHeld = exclusion.lease !== undefined;
     const since = versionOf(account.credentials);
     const lookup = await this.#lookup(key);
-    if (lookup.state === "hit" && this.#isUsable(lookup.token, windowMs, -1, since)) {
+    if (lookup.state === "hit" && this.#isUsable(lookup.token, windowMs, newerThan, since)) {
       return { refreshed: false, lockHeld, account: withToken(account, lookup.token) };
     }
     // Every caller left before anything irreversible started: no reason to spend a refresh token.
@@ -351,12 +405,12 @@ export class TokenManager {
     if (read === null) {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
-    const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
+    const floor = Math.max(lookup.state === "invalidated" ? lookup.tokenVersion : -1, newerThan);
     if (this.#isUsable(read.account.credentials, windowMs, floor, since)) {
       await this.#cache(key, read.account.credentials);
       return { refreshed: false, lockHeld, account: read.account };
     }
-    const cachedVersion = lookup.state === "hit" ? lookup.token.tokenVersion : floor;
+    const cachedVersion = Math.max(lookup.state === "hit" ? lookup.token.tokenVersion : floor, newerThan);
     return this.#refreshAccount(read, refresher, key, exclusion, cachedVersion);
   }
 
@@ -529,6 +583,7 @@ export class TokenManager {
     key: string,
     windowMs: number,
     flightSignal: AbortSignal,
+    newerThan: number,
   ): Promise<Outcome> {
     const started = this.#now();
     let result: Awaited<ReturnType<TokenStore["waitForRefresh"]>> | "store_error";
@@ -542,14 +597,16 @@ export class TokenManager {
     this.#metrics.lockWait?.(account.platform, result, this.#now() - started);
     // The store failed mid-wait: nothing will announce the holder's refresh, so carry on as with an
     // unknown lock state (the database lock, or a wait, then a re-read; a refresh only if still needed).
-    if (result === "store_error") return this.#refreshExclusive(account, refresher, key, windowMs, flightSignal, undefined);
-    return this.#afterWait(account, key, false);
+    if (result === "store_error") {
+      return this.#refreshExclusive(account, refresher, key, windowMs, flightSignal, undefined, newerThan);
+    }
+    return this.#afterWait(account, key, false, newerThan);
   }
 
-  /** After waiting for another holder: its token when it left one, else the stored one if valid, else lock_timeout. */
-  async #afterWait(account: TokenAccount, key: string, lockHeld: boolean): Promise<Outcome> {
+  /** After waiting for another holder: its token when it left one (newer than `newerThan`), else the stored one if valid, else lock_timeout. */
+  async #afterWait(account: TokenAccount, key: string, lockHeld: boolean, newerThan: number): Promise<Outcome> {
     const lookup = await this.#lookup(key);
-    if (lookup.state === "hit" && this.#isValid(lookup.token.expiresAt)) {
+    if (lookup.state === "hit" && lookup.token.tokenVersion > newerThan && this.#isValid(lookup.token.expiresAt)) {
       return { refreshed: false, lockHeld, account: withToken(account, lookup.token) };
     }
     const read = await this.#withUnsaved(await this.#accounts.get(account.id));
@@ -557,7 +614,7 @@ export class TokenManager {
       throw new TokenRefreshError("account not found", { code: "account_not_found", permanent: true });
     }
     const current = read.account;
-    const floor = lookup.state === "invalidated" ? lookup.tokenVersion : -1;
+    const floor = Math.max(lookup.state === "invalidated" ? lookup.tokenVersion : -1, newerThan);
     if (versionOf(current.credentials) > floor && this.#isValid(current.credentials.expiresAt)) {
       return { refreshed: false, lockHeld, account: current };
     }
@@ -622,10 +679,15 @@ export class TokenManager {
 
   async #lookup(key: string): Promise<TokenLookup> {
     const { value } = await this.#reads.do(
-      key,
+      `${key}\u0000${this.#readEpochs.get(key) ?? 0}`,
       async () => (await this.#storeCall("getToken", () => this.#store.getToken(key))) ?? { state: "miss" },
     );
     return value;
+  }
+
+  /** Reads of `key` from now on do not join one that began before: it may have seen a token just invalidated. */
+  #newReadEpoch(key: string): void {
+    this.#readEpochs.set(key, (this.#readEpochs.get(key) ?? 0) + 1);
   }
 
   /** Runs a store call; a failure is counted, warned about (rate-limited) and turned into undefined. */

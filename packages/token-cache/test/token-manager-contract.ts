@@ -383,6 +383,84 @@ export function describeTokenManagerContract(name: string, setup: () => Promise<
       expect(refresher.calls).toHaveLength(2);
     });
 
+    /** The store, with cache reads that answer what they saw only once `lag` settles (a slow round trip). */
+    function lagging(lag: Promise<unknown>): TokenStore {
+      return {
+        getToken: async (lookupKey) => {
+          const seen = await store.getToken(lookupKey);
+          await lag;
+          return seen;
+        },
+        setTokenIfNewer: (...args) => store.setTokenIfNewer(...args),
+        invalidateToken: (...args) => store.invalidateToken(...args),
+        acquireLock: (...args) => store.acquireLock(...args),
+        extendLock: (...args) => store.extendLock(...args),
+        releaseLock: (...args) => store.releaseLock(...args),
+        waitForRefresh: (...args) => store.waitForRefresh(...args),
+      };
+    }
+
+    it("a getToken after invalidate does not share a cache read that began before the invalidation", async () => {
+      const valid = account({ accessToken: "at-1", refreshToken: "rt-1", expiresAt: clock + hour, tokenVersion: 5 });
+      accounts = new FakeAccounts(valid);
+      await peer.setTokenIfNewer(key, { accessToken: "at-1", expiresAt: clock + hour, tokenVersion: 5 }, hour);
+      const lag = deferred();
+      const tokens = manager({ store: lagging(lag.promise) });
+      // Another request's read of the cache is under way (it saw at-1) when a 401 on at-1 comes in.
+      const early = tokens.getToken(valid);
+      await tokens.invalidate(valid, 5);
+      const retry = tokens.getToken(valid);
+      lag.resolve();
+      expect((await early).accessToken).toBe("at-1");
+      expect((await retry).accessToken).toBe("new-at-1");
+      expect(refresher.calls).toHaveLength(1);
+    });
+
+    it("newerThan: callers refused one token share one refresh; later ones get its token without refreshing", async () => {
+      const valid = account({ accessToken: "at-1", refreshToken: "rt-1", expiresAt: clock + hour, tokenVersion: 5 });
+      accounts = new FakeAccounts(valid);
+      await peer.setTokenIfNewer(key, { accessToken: "at-1", expiresAt: clock + hour, tokenVersion: 5 }, hour);
+      const gate = deferred();
+      refresher.respond = async (_account, call) => {
+        await gate.promise;
+        return issued(call);
+      };
+      const lag = deferred();
+      const tokens = manager({ store: lagging(lag.promise) });
+      // A read that saw at-1 is still under way: it must not satisfy callers past version 5.
+      const early = tokens.getToken(valid);
+      const herd = Array.from({ length: 20 }, () => tokens.getToken(valid, { newerThan: 5 }));
+      lag.resolve();
+      await refresher.started.promise;
+      gate.resolve();
+      const served = await Promise.all(herd);
+      expect(new Set(served.map((token) => token.accessToken))).toEqual(new Set(["new-at-1"]));
+      expect(served[0]!.tokenVersion).toBeGreaterThan(5);
+      expect((await early).accessToken).toBe("at-1");
+      // Past 5 again, after the refresh (a late 401 on at-1, an account copy from before): no second refresh.
+      expect((await tokens.getToken(valid, { newerThan: 5 })).accessToken).toBe("new-at-1");
+      expect(refresher.calls).toHaveLength(1);
+      // Past the fresh token's version: one more refresh.
+      expect((await tokens.getToken(valid, { newerThan: served[0]!.tokenVersion })).accessToken).toBe("new-at-2");
+      expect(refresher.calls).toHaveLength(2);
+    });
+
+    it("newerThan: a token another process refreshed into the database is served without refreshing", async () => {
+      const valid = account({ accessToken: "at-1", refreshToken: "rt-1", expiresAt: clock + hour, tokenVersion: 5 });
+      accounts = new FakeAccounts({ ...valid, credentials: { accessToken: "elsewhere-at", refreshToken: "rt-2", expiresAt: clock + hour, tokenVersion: 6 } });
+      const tokens = manager();
+      expect(await tokens.getToken(valid, { newerThan: 5 })).toMatchObject({ accessToken: "elsewhere-at", tokenVersion: 6 });
+      expect(refresher.calls).toHaveLength(0);
+    });
+
+    it("newerThan: a refresh that fails never serves the refused token", async () => {
+      const valid = account({ accessToken: "at-1", refreshToken: "rt-1", expiresAt: clock + hour, tokenVersion: 5 });
+      accounts = new FakeAccounts(valid);
+      refresher.respond = () => Promise.reject(transientError());
+      const tokens = manager();
+      await expect(tokens.getToken(valid, { newerThan: 5 })).rejects.toMatchObject({ code: "server" });
+    });
+
     it("a lock acquire re-sent after a reconnect: the owner refreshes and does not wait for itself", async () => {
       const expired = account({ accessToken: "old-at", refreshToken: "rt-1", expiresAt: clock - 1 });
       accounts = new FakeAccounts(expired);
