@@ -1,9 +1,9 @@
-import type { Database } from "@subrelay/db";
+import { apiKeyInputProblems, parseExpiresAt, type Database, type InputProblem } from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
-import { GatewayError } from "./gateway-error";
+import { GatewayError, invalidInput } from "./gateway-error";
 
 /** An operator's token is used for set-up calls only while it has this long left; otherwise it is refreshed first. */
 const TOKEN_MARGIN_MS = 60_000;
@@ -28,6 +28,8 @@ export interface AdminServiceOptions {
   onTokenInvalidationFailed?(id: string, error: unknown): void;
   /** The platforms' providers, by platform: their `prepareCredentials` completes an OAuth account's credentials. */
   providers?: Pick<ProviderRegistry, "get">;
+  /** The platforms accounts may name (the provider registry's). Omitted: any. */
+  platforms?: readonly string[];
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
 }
@@ -96,6 +98,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     listGroups: () => database.groups.list(),
 
     async createAccount(input) {
+      refuseProblems(await database.accounts.problemsOfNew(input, { admin: true, platforms: options.platforms }));
       const credentials =
         input.type === "oauth" ? await prepareCredentials("(new)", input.platform, input.credentials) : input.credentials;
       const created = await database.accounts.create({
@@ -116,6 +119,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     listAccounts: () => database.accounts.list(),
 
     async updateAccount(id, patch) {
+      refuseProblems(await database.accounts.problemsOfPatch(id, patch, { admin: true }));
       let credentials = patch.credentials;
       if (credentials !== undefined) {
         const account = await database.accounts.getById(id);
@@ -152,17 +156,12 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     },
 
     async createApiKey(input) {
-      const expiresAt =
-        input.expiresAt === undefined || input.expiresAt === null
-          ? null
-          : typeof input.expiresAt === "number"
-            ? input.expiresAt
-            : Date.parse(input.expiresAt);
-      if (expiresAt !== null && Number.isNaN(expiresAt)) {
-        throw new GatewayError("invalid_request", "expiresAt must be an ISO 8601 date or epoch ms.");
+      const problems = apiKeyInputProblems(input, { admin: true, now: now() });
+      if (!problems.some((problem) => problem.field === "groupId") && !(await database.groups.get(input.groupId))) {
+        problems.push({ field: "groupId", message: `groupId: no group has the id ${input.groupId}.` });
       }
-      if (!(await database.groups.get(input.groupId))) throw new GatewayError("invalid_request", "groupId names no group.");
-      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt });
+      refuseProblems(problems);
+      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt: parseExpiresAt(input.expiresAt) });
     },
     listApiKeys: () => database.apiKeys.list(),
     deleteApiKey: (id) => database.apiKeys.delete(Number(id)),
@@ -195,6 +194,11 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     const seen = new Map(buckets.map((bucket) => [`${bucket.groupId}:${bucket.platform}:${bucket.mode}`, bucket]));
     return [...seen.values()];
   }
+}
+
+/** Throws the 400 listing `problems`, if there are any. */
+function refuseProblems(problems: readonly InputProblem[]): void {
+  if (problems.length > 0) throw invalidInput(problems);
 }
 
 /** What an operator is told when an account could not be set up; never a token. */

@@ -227,6 +227,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       database,
       scheduler: ownWrites,
       providers,
+      platforms: providers.all().map((provider) => provider.platform),
       now,
       tokens,
       onAccountChanged: (id) => {
