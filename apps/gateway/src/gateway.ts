@@ -30,6 +30,7 @@ import { GatewayMetrics } from "./gateway-metrics";
 import { LastUsedTracker } from "./last-used-tracker";
 import { Relay, type RelayEvents } from "./relay";
 import { MemoryStickySessions, RedisStickySessions, type StickySessions } from "./sticky-sessions";
+import { UpstreamAddressPolicy, type HostLookup } from "./upstream-address-policy";
 import { UndiciUpstreamClient } from "./upstream-client";
 import { UsageRecorder } from "./usage-recorder";
 
@@ -56,6 +57,11 @@ export interface Gateway {
 export interface GatewayOverrides {
   /** Upstream dispatcher (tests inject one; default: a keep-alive Agent, one pool per origin). */
   dispatcher?: Dispatcher;
+  /**
+   * DNS resolution for accounts' own base URLs, when they are set and on every connection to them (tests
+   * inject one to play DNS rebinding). Default `dns.lookup`.
+   */
+  upstreamLookup?: HostLookup;
   now?: () => number;
   /** Wraps or replaces the platform providers (tests narrow what an account type may serve). */
   providers?(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider>;
@@ -69,9 +75,11 @@ const SNAPSHOT_STALENESS_MS = 100;
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const now = overrides.now ?? Date.now;
   const metrics = new GatewayMetrics();
-  const dispatcher =
-    overrides.dispatcher ??
-    new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 });
+  const agentOptions = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 };
+  const dispatcher = overrides.dispatcher ?? new Agent(agentOptions);
+  // Accounts' own base URLs are an operator's input: their connections are checked against the policy.
+  const addressPolicy = new UpstreamAddressPolicy({ allowlist: config.upstreamAllowlist ?? [], lookup: overrides.upstreamLookup });
+  const accountDispatcher = new Agent({ ...agentOptions, connect: addressPolicy.connector() });
 
   const admin = config.adminToken
     ? { value: config.adminToken, created: false }
@@ -177,6 +185,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     sticky,
     upstream: new UndiciUpstreamClient({
       dispatcher,
+      accountDispatcher,
       headersTimeoutMs: config.upstreamHeadersTimeoutMs,
       bodyTimeoutMs: config.upstreamBodyTimeoutMs,
     }),
@@ -228,6 +237,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       scheduler: ownWrites,
       providers,
       platforms: providers.all().map((provider) => provider.platform),
+      baseUrlProblems: (url) => addressPolicy.baseUrlProblems(url),
       now,
       tokens,
       onAccountChanged: (id) => {
@@ -280,6 +290,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       if (tokenStore instanceof RedisTokenStore) await tokenStore.close().catch(() => undefined);
       redis?.disconnect();
       if (!overrides.dispatcher) await (dispatcher as Agent).close();
+      await accountDispatcher.close();
       await database.close();
     },
   };

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 
 /** Upstream endpoints of one platform; unset values fall back to the adapter's real defaults. */
@@ -70,6 +71,12 @@ export interface GatewayConfig {
   connectionTimeoutMs?: number;
   /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
   maxConnections?: number;
+  /**
+   * Hosts, IP addresses and CIDR ranges (`UPSTREAM_ALLOWLIST`, comma-separated) an account's own base URL may
+   * reach although they are loopback, private or link-local, or over plain http. Default empty: an account's
+   * base URL must be https to a public address. The platforms' base URLs set here are trusted regardless.
+   */
+  upstreamAllowlist?: string[];
 }
 
 /** Every configuration problem found, one line each. */
@@ -148,6 +155,15 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (adminToken !== undefined && adminToken.length < 32) {
     problems.push(`ADMIN_TOKEN must be at least 32 characters, got ${adminToken.length}; generate one with: openssl rand -hex 24`);
   }
+  const upstreamAllowlist = (text("UPSTREAM_ALLOWLIST") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of upstreamAllowlist) {
+    if (!isHostOrRange(entry)) {
+      problems.push(`UPSTREAM_ALLOWLIST entries must be host names, IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), got "${entry}"`);
+    }
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -189,9 +205,20 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+    upstreamAllowlist,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** A host name, an IP address (IPv6 with or without brackets), or an address with a `/prefix`. */
+function isHostOrRange(entry: string): boolean {
+  const [address = "", prefix, ...rest] = entry.split("/");
+  if (rest.length > 0) return false;
+  const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  const family = isIP(bare);
+  if (prefix !== undefined) return family !== 0 && /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  return family !== 0 || /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/i.test(address);
 }
 
 /** "500ms", "30s", "5m", "1h", or a bare number of milliseconds. */
