@@ -89,7 +89,7 @@ const packages = {
     ".": {
       functions: [
         "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
-        "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "GroupRepository", "OutboxRepository", "UsageRepository",
+        "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository",
       ],
       objects: ["schema"],
     },

@@ -1,9 +1,9 @@
-import type { Database } from "@subrelay/db";
+import { apiKeyInputProblems, parseExpiresAt, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
-import { GatewayError } from "./gateway-error";
+import { GatewayError, invalidInput } from "./gateway-error";
 
 /** An operator's token is used for set-up calls only while it has this long left; otherwise it is refreshed first. */
 const TOKEN_MARGIN_MS = 60_000;
@@ -28,6 +28,13 @@ export interface AdminServiceOptions {
   onTokenInvalidationFailed?(id: string, error: unknown): void;
   /** The platforms' providers, by platform: their `prepareCredentials` completes an OAuth account's credentials. */
   providers?: Pick<ProviderRegistry, "get">;
+  /**
+   * What is wrong with an account's own base URL (`UpstreamAddressPolicy.baseUrlProblems`), one message
+   * each. Omitted: any URL the input rules take.
+   */
+  baseUrlProblems?(url: string): Promise<string[]>;
+  /** The platforms accounts may name (the provider registry's). Omitted: any. */
+  platforms?: readonly string[];
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
 }
@@ -57,6 +64,12 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
   };
   const bucketsOf = async (id: string) => database.accounts.bucketsOfAccount(id);
   const now = options.now ?? Date.now;
+  /** The problems of a given base URL (a string of sane length: the input rules report anything else). */
+  const baseUrlProblems = async (input: { baseUrl?: unknown }): Promise<InputProblem[]> => {
+    const { baseUrl } = input;
+    if (!options.baseUrlProblems || typeof baseUrl !== "string" || baseUrl === "" || baseUrl.length > 2048) return [];
+    return (await options.baseUrlProblems(baseUrl)).map((message) => ({ field: "baseUrl", message }));
+  };
 
   /**
    * The credentials to store for an OAuth account: what the platform's `prepareCredentials` makes of them
@@ -96,6 +109,10 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     listGroups: () => database.groups.list(),
 
     async createAccount(input) {
+      refuseProblems([
+        ...(await database.accounts.problemsOfNew(input, { admin: true, platforms: options.platforms })),
+        ...(await baseUrlProblems(input)),
+      ]);
       const credentials =
         input.type === "oauth" ? await prepareCredentials("(new)", input.platform, input.credentials) : input.credentials;
       const created = await database.accounts.create({
@@ -111,11 +128,12 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
           : { type: "apikey" as const, credentials: { apiKey: String(credentials.apiKey) } }),
       });
       await rebuild(await bucketsOf(created.id));
-      return created;
+      return shown(created);
     },
-    listAccounts: () => database.accounts.list(),
+    listAccounts: async () => (await database.accounts.list()).map(shown),
 
     async updateAccount(id, patch) {
+      refuseProblems([...(await database.accounts.problemsOfPatch(id, patch, { admin: true })), ...(await baseUrlProblems(patch))]);
       let credentials = patch.credentials;
       if (credentials !== undefined) {
         const account = await database.accounts.getById(id);
@@ -129,7 +147,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       options.onAccountChanged(id);
       const after = await bucketsOf(id);
       await rebuild(dedupe([...before, ...after]));
-      return updated;
+      return shown(updated);
     },
 
     async deleteAccount(id) {
@@ -148,21 +166,16 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       options.onAccountChanged(id);
       const snapshot = await database.accounts.getAccountSnapshot(id);
       if (snapshot) await scheduler.setAccount(snapshot).catch(() => undefined);
-      return reset;
+      return shown(reset);
     },
 
     async createApiKey(input) {
-      const expiresAt =
-        input.expiresAt === undefined || input.expiresAt === null
-          ? null
-          : typeof input.expiresAt === "number"
-            ? input.expiresAt
-            : Date.parse(input.expiresAt);
-      if (expiresAt !== null && Number.isNaN(expiresAt)) {
-        throw new GatewayError("invalid_request", "expiresAt must be an ISO 8601 date or epoch ms.");
+      const problems = apiKeyInputProblems(input, { admin: true, now: now() });
+      if (!problems.some((problem) => problem.field === "groupId") && !(await database.groups.get(input.groupId))) {
+        problems.push({ field: "groupId", message: `groupId: no group has the id ${input.groupId}.` });
       }
-      if (!(await database.groups.get(input.groupId))) throw new GatewayError("invalid_request", "groupId names no group.");
-      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt });
+      refuseProblems(problems);
+      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt: parseExpiresAt(input.expiresAt) });
     },
     listApiKeys: () => database.apiKeys.list(),
     deleteApiKey: (id) => database.apiKeys.delete(Number(id)),
@@ -195,6 +208,28 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     const seen = new Map(buckets.map((bucket) => [`${bucket.groupId}:${bucket.platform}:${bucket.mode}`, bucket]));
     return [...seen.values()];
   }
+}
+
+/**
+ * An account as the admin API shows it: a base URL stored before user names and passwords were refused in
+ * it is shown without them.
+ */
+function shown(account: AccountRecord): AccountRecord {
+  if (account.baseUrl === null || !account.baseUrl.includes("@")) return account;
+  try {
+    const url = new URL(account.baseUrl);
+    if (url.username === "" && url.password === "") return account;
+    url.username = "";
+    url.password = "";
+    return { ...account, baseUrl: url.toString() };
+  } catch {
+    return { ...account, baseUrl: null };
+  }
+}
+
+/** Throws the 400 listing `problems`, if there are any. */
+function refuseProblems(problems: readonly InputProblem[]): void {
+  if (problems.length > 0) throw invalidInput(problems);
 }
 
 /** What an operator is told when an account could not be set up; never a token. */

@@ -10,7 +10,7 @@ import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { NodeResponseSink } from "./client-response";
 import { dialectNamed, dialectOf, dialects, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
-import { GatewayError } from "./gateway-error";
+import { GatewayError, invalidInput } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
 import { registerAdminRoutes, type AdminService } from "./admin-routes";
@@ -102,6 +102,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       },
     },
     genReqId: () => randomUUID(),
+    // Every failed schema rule is reported (one problem each), not only the first.
+    ajv: { customOptions: { allErrors: true } },
     // Not Fastify's two lines per request (incoming, completed): the one access line below, written on close.
     logController: new LogController({ disableRequestLogging: true }),
     // Requests Node's HTTP parser refuses (headers too large, a malformed request line) never reach Fastify:
@@ -177,7 +179,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const gatewayError = toGatewayError(error);
     if (gatewayError.code === "internal") request.log.error({ err: error }, "unhandled error");
     countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
-    return reply.code(gatewayError.status).type("application/json").send(dialect.errorBody(gatewayError));
+    return reply.code(gatewayError.status).type("application/json").send(withProblems(dialect.errorBody(gatewayError), gatewayError));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -375,15 +377,13 @@ function toGatewayError(error: unknown): GatewayError {
   if (ProviderError.isInstance(error)) return new GatewayError("invalid_request", error.message, { cause: error });
   if (DatabaseError.isInstance(error)) {
     if (error.code === "invalid_input" || error.code === "invalid_reference") {
-      return new GatewayError("invalid_request", error.message);
+      return error.problems.length > 0 ? invalidInput(error.problems) : new GatewayError("invalid_request", error.message);
     }
     if (error.code === "conflict") return new GatewayError("invalid_request", error.message, { status: 409 });
     if (error.code === "not_found") return new GatewayError("not_found", error.message);
   }
   const validation = (error as { validation?: unknown }).validation;
-  if (validation !== undefined) {
-    return new GatewayError("invalid_request", validationMessage(error as Error, validation));
-  }
+  if (validation !== undefined) return validationError(error as Error & { validationContext?: string }, validation);
   const code = (error as { code?: unknown }).code;
   const statusCode = (error as { statusCode?: unknown }).statusCode;
   if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return new GatewayError("too_large", "The request body is too large.");
@@ -474,9 +474,37 @@ function clientErrorHandler(error: Error & { code?: string; rawPacket?: unknown 
   socket.destroy(error);
 }
 
-/** Ajv's message, with the allowed values when one is out of an enum (Ajv leaves them out). */
-function validationMessage(error: Error, validation: unknown): string {
-  const [first] = Array.isArray(validation) ? (validation as Array<{ keyword?: unknown; params?: { allowedValues?: unknown } }>) : [];
-  const allowed = first?.keyword === "enum" ? first.params?.allowedValues : undefined;
-  return Array.isArray(allowed) ? `${error.message}: ${allowed.join(", ")}` : error.message;
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: { allowedValues?: unknown; missingProperty?: unknown; additionalProperty?: unknown };
+}
+
+/**
+ * A route schema's refusal: every failed rule (Ajv runs with `allErrors`) as a problem naming its field
+ * (`groupIds[0]`, a missing property by its name), with the allowed values of an enum (Ajv leaves them out).
+ */
+function validationError(error: Error & { validationContext?: string }, validation: unknown): GatewayError {
+  const errors = Array.isArray(validation) ? (validation as AjvError[]) : [];
+  const context = error.validationContext ?? "body";
+  const problems = errors.map((each) => {
+    const segments = (each.instancePath ?? "").split("/").slice(1);
+    const named = each.params?.missingProperty ?? each.params?.additionalProperty;
+    if (typeof named === "string") segments.push(named);
+    const field = segments.reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment), "");
+    const allowed = each.keyword === "enum" ? each.params?.allowedValues : undefined;
+    const message = `${context}${each.instancePath ?? ""} ${each.message ?? "is not valid"}${Array.isArray(allowed) ? `: ${allowed.join(", ")}` : ""}`;
+    return { field: field || context, message };
+  });
+  if (problems.length === 0) return new GatewayError("invalid_request", error.message);
+  return invalidInput(problems);
+}
+
+/** An error body with the error's problems added to its `error` object (every dialect's body has one). */
+function withProblems(body: unknown, error: GatewayError): unknown {
+  if (error.problems.length === 0) return body;
+  const inner = (body as { error?: unknown }).error;
+  if (typeof inner !== "object" || inner === null) return body;
+  return { ...(body as object), error: { ...inner, problems: error.problems } };
 }

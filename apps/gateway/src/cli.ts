@@ -92,7 +92,8 @@ async function main(argv: string[]): Promise<void> {
         await call("POST", "/admin/api-keys", {
           name: values.name,
           groupId: integer(values.group?.[0]),
-          expiresAt: values["expires-at"],
+          // Digits are epoch ms (the API reads a number so, and refuses a string of digits).
+          expiresAt: /^\d+$/.test(values["expires-at"] ?? "") ? Number(values["expires-at"]) : values["expires-at"],
         }),
       );
     case "keys list":

@@ -38,7 +38,15 @@ export interface GatewayErrorOptions {
    * e.g. "model_not_found" against an unknown route's "not_found", "no_account_available" for a 503.
    */
   reason?: string;
+  /** For a refused input: each wrong field with what is wrong with it; sent as `error.problems`. */
+  problems?: readonly InputProblem[];
   cause?: unknown;
+}
+
+/** One thing wrong with a request body: the field (`name`, `credentials.apiKey`, `groupIds[0]`) and why. */
+export interface InputProblem {
+  field: string;
+  message: string;
 }
 
 /**
@@ -53,6 +61,8 @@ export class GatewayError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** See `GatewayErrorOptions.reason`. */
   readonly reason: string | undefined;
+  /** See `GatewayErrorOptions.problems`; empty when the error is not about fields. */
+  readonly problems: readonly InputProblem[];
   private readonly [marker] = true;
 
   constructor(code: GatewayErrorCode, message: string, options: GatewayErrorOptions = {}) {
@@ -61,6 +71,7 @@ export class GatewayError extends Error {
     this.status = options.status ?? statusOf[code];
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.reason = options.reason;
+    this.problems = options.problems ?? [];
   }
 
   /** `instanceof` that also holds across duplicate copies of this module. */
@@ -82,4 +93,14 @@ export function codeOfStatus(status: number): GatewayErrorCode {
   if (status === 504) return "timeout";
   if (status >= 500) return "upstream";
   return "invalid_request";
+}
+
+/**
+ * A 400 listing every problem of an input, each naming its field. The message is the problem's own when
+ * there is one, else every message in turn, so a client that shows only the message still sees them all.
+ */
+export function invalidInput(problems: readonly InputProblem[]): GatewayError {
+  const message =
+    problems.length === 1 ? problems[0]!.message : `${problems.length} problems: ${problems.map((problem) => problem.message).join(" ")}`;
+  return new GatewayError("invalid_request", message, { problems });
 }

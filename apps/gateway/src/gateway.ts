@@ -31,6 +31,7 @@ import { GatewayMetrics } from "./gateway-metrics";
 import { LastUsedTracker } from "./last-used-tracker";
 import { Relay, type RelayEvents } from "./relay";
 import { MemoryStickySessions, RedisStickySessions, type StickySessions } from "./sticky-sessions";
+import { UpstreamAddressPolicy, type HostLookup } from "./upstream-address-policy";
 import { UndiciUpstreamClient } from "./upstream-client";
 import { UsageRecorder } from "./usage-recorder";
 
@@ -62,6 +63,11 @@ export interface Gateway {
 export interface GatewayOverrides {
   /** Upstream dispatcher (tests inject one; default: a keep-alive Agent, one pool per origin). */
   dispatcher?: Dispatcher;
+  /**
+   * DNS resolution for accounts' own base URLs, when they are set and on every connection to them (tests
+   * inject one to play DNS rebinding). Default `dns.lookup`.
+   */
+  upstreamLookup?: HostLookup;
   now?: () => number;
   /** Wraps or replaces the platform providers (tests narrow what an account type may serve). */
   providers?(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider>;
@@ -79,9 +85,11 @@ const API_KEY_LAST_USED_INTERVAL_MS = 60_000;
 export async function createGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const now = overrides.now ?? Date.now;
   const metrics = new GatewayMetrics();
-  const dispatcher =
-    overrides.dispatcher ??
-    new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 });
+  const agentOptions = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, pipelining: 1 };
+  const dispatcher = overrides.dispatcher ?? new Agent(agentOptions);
+  // Accounts' own base URLs are an operator's input: their connections are checked against the policy.
+  const addressPolicy = new UpstreamAddressPolicy({ allowlist: config.upstreamAllowlist ?? [], lookup: overrides.upstreamLookup });
+  const accountDispatcher = new Agent({ ...agentOptions, connect: addressPolicy.connector() });
 
   // A logger for the libraries until Fastify's exists; replaced below so all logs share one sink.
   let logger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -205,6 +213,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     sticky,
     upstream: new UndiciUpstreamClient({
       dispatcher,
+      accountDispatcher,
       headersTimeoutMs: config.upstreamHeadersTimeoutMs,
       bodyTimeoutMs: config.upstreamBodyTimeoutMs,
     }),
@@ -257,6 +266,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       database,
       scheduler: ownWrites,
       providers,
+      platforms: providers.all().map((provider) => provider.platform),
+      baseUrlProblems: (url) => addressPolicy.baseUrlProblems(url),
       now,
       tokens,
       onAccountChanged: (id) => {
@@ -326,6 +337,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       if (tokenStore instanceof RedisTokenStore) await tokenStore.close().catch(() => undefined);
       redis?.disconnect();
       if (!overrides.dispatcher) await (dispatcher as Agent).close();
+      await accountDispatcher.close();
       await database.close();
     },
   };

@@ -249,7 +249,9 @@ export class Relay {
       const upstreamAbort = new Cancellation();
       stopFollowingClient = call.clientGone.propagateTo(upstreamAbort);
       const sentAt = this.now();
-      const answer = await this.ports.upstream.send(upstreamRequest, upstreamAbort).catch((error: unknown) => error);
+      const answer = await this.ports.upstream
+        .send(upstreamRequest, upstreamAbort, { ownBaseUrl: account.baseUrl !== undefined })
+        .catch((error: unknown) => error);
       if (!isAnswer(answer)) {
         if (call.clientGone.aborted) return { kind: "done" };
         const verdict = provider.classifyNetworkError(answer);

@@ -17,13 +17,25 @@ export interface UpstreamAnswer {
   body: UpstreamBody;
 }
 
+/** How a request is sent. */
+export interface SendOptions {
+  /**
+   * The request goes to the account's own base URL (an operator's input), not the platform's: it is sent
+   * through the dispatcher that checks every connection's address (`UpstreamAddressPolicy`).
+   */
+  ownBaseUrl?: boolean;
+}
+
 /** Sends shaped requests to upstreams. Rejects when no answer came (refused, reset, timed out, aborted). */
 export interface UpstreamClient {
-  send(request: UpstreamRequest, signal: Cancellation): Promise<UpstreamAnswer>;
+  send(request: UpstreamRequest, signal: Cancellation, options?: SendOptions): Promise<UpstreamAnswer>;
 }
 
 export interface UndiciUpstreamClientOptions {
+  /** For the platforms' own base URLs (default or from the environment: the operator's, trusted). */
   dispatcher: Dispatcher;
+  /** For accounts' own base URLs; one that refuses connections to addresses not allowed. Default `dispatcher`. */
+  accountDispatcher?: Dispatcher;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
 }
@@ -32,9 +44,10 @@ export interface UndiciUpstreamClientOptions {
 export class UndiciUpstreamClient implements UpstreamClient {
   constructor(private readonly options: UndiciUpstreamClientOptions) {}
 
-  async send(upstream: UpstreamRequest, signal: Cancellation): Promise<UpstreamAnswer> {
+  async send(upstream: UpstreamRequest, signal: Cancellation, options: SendOptions = {}): Promise<UpstreamAnswer> {
     const { origin, path } = splitUrl(upstream.url);
-    const response = await this.options.dispatcher.request({
+    const dispatcher = options.ownBaseUrl ? (this.options.accountDispatcher ?? this.options.dispatcher) : this.options.dispatcher;
+    const response = await dispatcher.request({
       origin,
       path,
       method: upstream.method,

@@ -100,6 +100,8 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
     SUBRELAY_GEMINI_TOKEN_URL: `${upstream.url}${paths.geminiToken}`,
     // Every test client is 127.0.0.1: tests of refusals must not lock each other out (the throttle's own test lowers it).
     ADMIN_LOGIN_BURST: "100000",
+    // The fake upstreams listen on loopback over plain http: accounts' own base URLs may point there.
+    UPSTREAM_ALLOWLIST: "127.0.0.1",
     ...options.env,
   };
   if (options.backend === "postgres-redis") {

@@ -11,6 +11,13 @@ import { and, asc, eq, gt, inArray, isNull, like, lt, lte, or, sql, type SQL } f
 import { isUnboundCiphertext, type CredentialCipher } from "./credential-cipher";
 import { DatabaseError, translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
+import {
+  accountInputProblems,
+  accountPatchProblems,
+  problemsError,
+  type InputProblem,
+  type InputRuleOptions,
+} from "./input-rules";
 import { writeOutboxEvents } from "./outbox-repository";
 import { inProcessRefreshLocks, type RefreshLocks } from "./refresh-locks";
 import { accountGroups, accounts, groups } from "./schema";
@@ -173,7 +180,6 @@ function nextStateVersion() {
   return { stateVersion: sql`${accounts.stateVersion} + 1` };
 }
 
-const statuses: readonly AccountStatus[] = ["active", "error", "disabled"];
 
 /** Account ids are strings at the API (token-cache's convention) and serial integers in the table. */
 function parseId(id: string): number | null {
@@ -306,13 +312,15 @@ export class AccountRepository implements AccountStore {
 
   /** Creates the account and its group links in one transaction with an `account.created` outbox row. */
   async create(input: NewAccount): Promise<AccountRecord> {
-    if (input.type !== "oauth" && input.type !== "apikey") throw invalid("type must be oauth or apikey");
-    const fields = validateFields(input, true);
+    const problems = accountInputProblems(input);
+    if (problems.length > 0) throw problemsError("Account", problems);
+    const fields = columnsOf(input);
     const credentials = normaliseCredentials(input.type, input.credentials);
-    const groupIds = validateGroupIds(input.groupIds ?? []);
+    const groupIds = sortedGroupIds(input.groupIds ?? []);
     try {
       const id = await this.#db.transaction(async (transaction) => {
-        await requireGroupsTake(transaction, input.platform, groupIds);
+        const refused = await groupProblems(transaction, input.platform, groupIds, true);
+        if (refused.length > 0) throw groupsError(refused);
         // The id is taken first: the credentials are encrypted bound to it.
         const [next] = await queryRows<{ id: number | string }>(
           transaction,
@@ -351,6 +359,35 @@ export class AccountRepository implements AccountStore {
     }
   }
 
+  /**
+   * Every problem `create(input)` would refuse, without writing: the input rules (`options.admin` for the
+   * admin API's), unknown groups and `single` groups of another platform. For checking an operator's input
+   * before anything else is done with it (such as asking the platform about the account).
+   */
+  async problemsOfNew(input: unknown, options: InputRuleOptions = {}): Promise<InputProblem[]> {
+    const problems = accountInputProblems(input, options);
+    const given = input as Partial<NewAccount> | null;
+    if (problems.some((problem) => problem.field.startsWith("groupIds") || problem.field === "platform")) return problems;
+    if (typeof given?.platform !== "string" || !Array.isArray(given.groupIds)) return problems;
+    return [...problems, ...(await groupProblems(this.#db, given.platform, sortedGroupIds(given.groupIds), false))];
+  }
+
+  /**
+   * Every problem `update(id, patch)` would refuse, without writing (as `problemsOfNew`); empty as well when
+   * the account does not exist (the update then answers null).
+   */
+  async problemsOfPatch(id: string, patch: unknown, options: InputRuleOptions = {}): Promise<InputProblem[]> {
+    const numericId = parseId(id);
+    const [current] =
+      numericId === null
+        ? []
+        : await this.#db.select({ type: accounts.type, platform: accounts.platform }).from(accounts).where(eq(accounts.id, numericId));
+    const problems = accountPatchProblems(patch, current?.type, options);
+    const groupIds = (patch as AccountPatch | null)?.groupIds;
+    if (!current || groupIds === undefined || problems.some((problem) => problem.field.startsWith("groupIds"))) return problems;
+    return [...problems, ...(await groupProblems(this.#db, current.platform, sortedGroupIds(groupIds), false))];
+  }
+
   /** Every account (state, never secrets), by id. */
   async list(): Promise<AccountRecord[]> {
     const [rows, links] = await Promise.all([
@@ -376,8 +413,10 @@ export class AccountRepository implements AccountStore {
   async update(id: string, patch: AccountPatch): Promise<AccountRecord | null> {
     const numericId = parseId(id);
     if (numericId === null) return null;
-    const fields = validateFields(patch, false);
-    const groupIds = patch.groupIds === undefined ? undefined : validateGroupIds(patch.groupIds);
+    const problems = accountPatchProblems(patch, undefined);
+    if (problems.length > 0) throw problemsError("Account", problems);
+    const fields = columnsOf(patch);
+    const groupIds = patch.groupIds === undefined ? undefined : sortedGroupIds(patch.groupIds);
     try {
       return await this.#db.transaction(async (transaction) => {
         const [current] = await transaction
@@ -390,7 +429,11 @@ export class AccountRepository implements AccountStore {
           .where(eq(accounts.id, numericId))
           .for("update");
         if (!current) return null;
-        if (groupIds !== undefined) await requireGroupsTake(transaction, current.platform, groupIds);
+        const credentialProblems =
+          patch.credentials === undefined ? [] : accountPatchProblems({ credentials: patch.credentials }, current.type);
+        const refused = groupIds === undefined ? [] : await groupProblems(transaction, current.platform, groupIds, true);
+        if (refused.length > 0) throw groupsError([...credentialProblems, ...refused]);
+        if (credentialProblems.length > 0) throw problemsError("Account", credentialProblems);
         const set: Partial<typeof accounts.$inferInsert> = { ...fields };
         if (patch.status === "active") set.errorMessage = null;
         if (patch.credentials !== undefined) {
@@ -832,28 +875,44 @@ function invalid(message: string): DatabaseError {
 }
 
 /**
- * Refuses to link an account of `platform` to a `single` group of another platform. The groups are locked
- * (FOR SHARE) until the transaction ends, so no change to their platform or mode can slip in between this
- * check and the link. Unknown ids are left to the foreign key (`invalid_reference`).
+ * Why an account of `platform` cannot join `groupIds`: an id naming no group, or a `single` group of
+ * another platform (only `mixed` groups hold several). With `lock`, the groups are locked (FOR SHARE) until
+ * the transaction ends, so no change to their platform or mode can slip in between this check and the link.
  */
-async function requireGroupsTake(
-  transaction: SqlExecutor,
+async function groupProblems(
+  executor: SqlExecutor,
   platform: string,
   groupIds: number[],
-): Promise<void> {
-  if (groupIds.length === 0) return;
-  const rows = await transaction
-    .select({ name: groups.name, platform: groups.platform, mode: groups.mode })
+  lock: boolean,
+): Promise<InputProblem[]> {
+  if (groupIds.length === 0) return [];
+  const query = executor
+    .select({ id: groups.id, name: groups.name, platform: groups.platform, mode: groups.mode })
     .from(groups)
     .where(inArray(groups.id, groupIds))
-    .orderBy(asc(groups.id))
-    .for("share");
-  const refusing = rows.find((group) => group.mode !== "mixed" && group.platform !== platform);
-  if (refusing) {
-    throw invalid(
-      `of platform ${platform} cannot join group "${refusing.name}": it is a single ${refusing.platform} group; only a mixed group holds accounts of several platforms`,
-    );
+    .orderBy(asc(groups.id));
+  const rows = lock ? await query.for("share") : await query;
+  const problems: InputProblem[] = [];
+  for (const groupId of groupIds) {
+    const group = rows.find((row) => row.id === groupId);
+    if (!group) problems.push({ field: "groupIds", message: `${NO_GROUP}${groupId}.` });
+    else if (group.mode !== "mixed" && group.platform !== platform) {
+      problems.push({
+        field: "groupIds",
+        message: `Account of platform ${platform} cannot join group "${group.name}": it is a single ${group.platform} group; only a mixed group holds accounts of several platforms`,
+      });
+    }
   }
+  return problems;
+}
+
+const NO_GROUP = "groupIds: no group has the id ";
+
+/** Group problems as an error: `invalid_reference` when an id names no group, `invalid_input` otherwise. */
+function groupsError(problems: InputProblem[]): DatabaseError {
+  const error = problemsError("Account", problems);
+  if (!problems.some((problem) => problem.message.startsWith(NO_GROUP))) return error;
+  return new DatabaseError(error.message, { code: "invalid_reference", problems });
 }
 
 function requireEpoch(value: number, name: string): Date {
@@ -861,61 +920,21 @@ function requireEpoch(value: number, name: string): Date {
   return new Date(value);
 }
 
-function validateGroupIds(groupIds: unknown): number[] {
-  if (
-    !Array.isArray(groupIds) ||
-    !groupIds.every((groupId) => Number.isSafeInteger(groupId) && (groupId as number) > 0)
-  ) {
-    throw invalid("groupIds must be an array of group ids");
-  }
-  return [...new Set(groupIds as number[])].sort((a, b) => a - b);
+/** Group ids as stored: each once, ascending. */
+function sortedGroupIds(groupIds: number[]): number[] {
+  return [...new Set(groupIds)].sort((a, b) => a - b);
 }
 
-/** Validates the plain columns of a create or patch; returns only the ones given. */
-function validateFields(
-  input: AccountPatch & { platform?: string },
-  creating: boolean,
-): Partial<typeof accounts.$inferInsert> {
+/** The plain columns of a create or patch that passed the input rules; only the ones given. */
+function columnsOf(input: AccountPatch): Partial<typeof accounts.$inferInsert> {
   const fields: Partial<typeof accounts.$inferInsert> = {};
-  if (creating || input.name !== undefined) {
-    if (typeof input.name !== "string" || input.name.trim() === "")
-      throw invalid("name must be a non-empty string");
-    fields.name = input.name;
-  }
-  if (creating && (typeof input.platform !== "string" || input.platform.trim() === "")) {
-    throw invalid("platform must be a non-empty string");
-  }
-  if (input.priority !== undefined) {
-    if (!Number.isSafeInteger(input.priority)) throw invalid("priority must be an integer");
-    fields.priority = input.priority;
-  }
-  if (input.concurrency !== undefined) {
-    if (!Number.isSafeInteger(input.concurrency) || input.concurrency < 1)
-      throw invalid("concurrency must be an integer >= 1");
-    fields.concurrency = input.concurrency;
-  }
-  if (input.status !== undefined) {
-    if (!statuses.includes(input.status)) throw invalid(`status must be one of ${statuses.join(", ")}`);
-    fields.status = input.status;
-  }
-  if (input.schedulable !== undefined) {
-    if (typeof input.schedulable !== "boolean") throw invalid("schedulable must be a boolean");
-    fields.schedulable = input.schedulable;
-  }
-  if (input.baseUrl !== undefined) {
-    if (input.baseUrl !== null && typeof input.baseUrl !== "string")
-      throw invalid("baseUrl must be a string or null");
-    fields.baseUrl = input.baseUrl;
-  }
-  if (input.models !== undefined) {
-    if (
-      input.models !== null &&
-      !(Array.isArray(input.models) && input.models.every((model) => typeof model === "string"))
-    ) {
-      throw invalid("models must be an array of strings or null");
-    }
-    fields.models = input.models;
-  }
+  if (input.name !== undefined) fields.name = input.name;
+  if (input.priority !== undefined) fields.priority = input.priority;
+  if (input.concurrency !== undefined) fields.concurrency = input.concurrency;
+  if (input.status !== undefined) fields.status = input.status;
+  if (input.schedulable !== undefined) fields.schedulable = input.schedulable;
+  if (input.baseUrl !== undefined) fields.baseUrl = input.baseUrl;
+  if (input.models !== undefined) fields.models = input.models;
   return fields;
 }
 

@@ -1,8 +1,9 @@
 import type { SchedulerMode } from "@subrelay/scheduler-cache";
 import { createHash, randomInt } from "node:crypto";
 import { asc, eq, sql } from "drizzle-orm";
-import { DatabaseError, translateConstraintError } from "./database-error";
+import { translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
+import { apiKeyInputProblems, parseExpiresAt, problemsError } from "./input-rules";
 import { apiKeys, groups } from "./schema";
 import type { SqlExecutor } from "./sql-executor";
 
@@ -42,8 +43,8 @@ export interface NewApiKey {
   name: string;
   /** An existing group; unknown ids throw DatabaseError `invalid_reference`. */
   groupId: number;
-  /** Epoch ms; omitted or null: never expires. */
-  expiresAt?: number | null;
+  /** Epoch ms (or an ISO 8601 date-time string); omitted or null: never expires. */
+  expiresAt?: number | string | null;
 }
 
 const KEY_PREFIX = "sr-";
@@ -82,14 +83,8 @@ export class ApiKeyRepository {
 
   /** Creates a key: `"sr-"` + 40 base62 characters. Only its SHA-256 hex and display prefix are stored. */
   async create(input: NewApiKey): Promise<CreatedApiKey> {
-    if (typeof input.name !== "string" || input.name.trim() === "") {
-      throw new DatabaseError("API key name must be a non-empty string", { code: "invalid_input" });
-    }
-    if (!Number.isSafeInteger(input.groupId))
-      throw new DatabaseError("API key groupId must be an integer", { code: "invalid_input" });
-    if (input.expiresAt !== undefined && input.expiresAt !== null && !Number.isFinite(input.expiresAt)) {
-      throw new DatabaseError("API key expiresAt must be epoch milliseconds", { code: "invalid_input" });
-    }
+    const problems = apiKeyInputProblems(input);
+    if (problems.length > 0) throw problemsError("API key", problems);
     const key = generateApiKey();
     try {
       const [row] = await this.#db
@@ -99,7 +94,7 @@ export class ApiKeyRepository {
           keyHash: hashApiKey(key),
           keyPrefix: key.slice(0, DISPLAY_PREFIX_LENGTH),
           groupId: input.groupId,
-          expiresAt: fromEpochMs(input.expiresAt),
+          expiresAt: fromEpochMs(parseExpiresAt(input.expiresAt)),
         })
         .returning();
       if (!row) throw new Error("insert returned no row");

@@ -13,6 +13,8 @@ export type DatabaseErrorCode =
 export interface DatabaseErrorOptions {
   code: DatabaseErrorCode;
   cause?: unknown;
+  /** For `invalid_input`: each field found wrong, with what is wrong with it (see `InputProblem`). */
+  problems?: readonly { field: string; message: string }[];
 }
 
 /**
@@ -23,11 +25,14 @@ export interface DatabaseErrorOptions {
 export class DatabaseError extends Error {
   override readonly name = "DatabaseError";
   readonly code: DatabaseErrorCode;
+  /** For `invalid_input` raised by the input rules: one entry per wrong field. Empty otherwise. */
+  readonly problems: readonly { field: string; message: string }[];
   private readonly [marker] = true;
 
   constructor(message: string, options: DatabaseErrorOptions) {
     super(message, { cause: options.cause });
     this.code = options.code;
+    this.problems = options.problems ?? [];
   }
 
   /** `instanceof` that also holds across duplicate copies of this package. */

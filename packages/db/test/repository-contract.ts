@@ -761,6 +761,35 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(await database.accounts.update(openai.id, { groupIds: [] })).toMatchObject({ groupIds: [] });
       });
 
+      it("refuses a bad account with one problem per field, the same rules as the admin API's", async () => {
+        const group = await database.groups.create({ name: "rules", platform: "claude" });
+        const bad = {
+          name: " ",
+          platform: "claude",
+          type: "apikey" as const,
+          credentials: { apiKey: "" },
+          groupIds: [group.id],
+          priority: null as unknown as number,
+          concurrency: 0,
+          models: ["ok", ""],
+        };
+        const error = await database.accounts.create(bad).catch((caught: unknown) => caught);
+        expect(DatabaseError.isInstance(error) && error.code).toBe("invalid_input");
+        const fields = (error as DatabaseError).problems.map((problem) => problem.field).sort();
+        expect(fields).toEqual(["concurrency", "credentials.apiKey", "models[1]", "name", "priority"]);
+        expect(await database.accounts.list()).toEqual([]);
+
+        const fine = { name: "ok", platform: "openai", type: "apikey" as const, credentials: { apiKey: "sk" }, groupIds: [group.id, 424242] };
+        expect((await database.accounts.problemsOfNew(fine)).map((problem) => problem.message)).toEqual([
+          'Account of platform openai cannot join group "rules": it is a single claude group; only a mixed group holds accounts of several platforms',
+          "groupIds: no group has the id 424242.",
+        ]);
+        expect((await database.accounts.problemsOfNew({ ...fine, platform: "claude", groupIds: [] }, { admin: true })).map((problem) => problem.field)).toEqual([
+          "groupIds",
+        ]);
+        expect(await database.accounts.problemsOfNew({ ...fine, platform: "claude", groupIds: [] })).toEqual([]);
+      });
+
       it("groups: create, list, get; duplicate names conflict", async () => {
         const group = await database.groups.create({ name: "team", platform: "openai" });
         expect(group).toMatchObject({ name: "team", platform: "openai", mode: "single" });

@@ -106,6 +106,20 @@ describe("parseDuration", () => {
   it.each(["", "s", "-1s", "1d", "1 s s"])("refuses %j", (raw) => {
     expect(parseDuration(raw)).toBeUndefined();
   });
+
+  it("reads UPSTREAM_ALLOWLIST as hosts, addresses and ranges (default empty), refusing anything else", () => {
+    expect(loadConfig({}).upstreamAllowlist).toEqual([]);
+    expect(loadConfig({ UPSTREAM_ALLOWLIST: " 127.0.0.1, llm.internal ,10.0.0.0/8,fd00::/8,[::1]," }).upstreamAllowlist).toEqual([
+      "127.0.0.1",
+      "llm.internal",
+      "10.0.0.0/8",
+      "fd00::/8",
+      "[::1]",
+    ]);
+    for (const entry of ["10.0.0.0/33", "http://x", "a b", "::1/129", "host/8"]) {
+      expect(() => loadConfig({ UPSTREAM_ALLOWLIST: entry }), entry).toThrow(/UPSTREAM_ALLOWLIST/);
+    }
+  });
 });
 
 describe("loadConfig: sticky sessions", () => {

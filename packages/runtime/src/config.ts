@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 
 /** Upstream endpoints of one platform; unset values fall back to the adapter's real defaults. */
@@ -90,6 +91,12 @@ export interface GatewayConfig {
    * (`REDIS_START_TIMEOUT`). Default 10_000. Later outages do not stop the process: it degrades.
    */
   redisStartTimeoutMs?: number;
+  /**
+   * Hosts, IP addresses and CIDR ranges (`UPSTREAM_ALLOWLIST`, comma-separated) an account's own base URL may
+   * reach although they are loopback, private or link-local, or over plain http. Default empty: an account's
+   * base URL must be https to a public address. The platforms' base URLs set here are trusted regardless.
+   */
+  upstreamAllowlist?: string[];
 }
 
 /** Every configuration problem found, one line each. */
@@ -177,6 +184,15 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (text("ADMIN_HOST") !== undefined && !adminPortSet) {
     problems.push("ADMIN_HOST is set but ADMIN_PORT is not: the admin listener needs a port (or unset ADMIN_HOST)");
   }
+  const upstreamAllowlist = (text("UPSTREAM_ALLOWLIST") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of upstreamAllowlist) {
+    if (!isHostOrRange(entry)) {
+      problems.push(`UPSTREAM_ALLOWLIST entries must be host names, IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), got "${entry}"`);
+    }
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -223,12 +239,23 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
     stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
     redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),
+    upstreamAllowlist,
   };
   if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
     problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** A host name, an IP address (IPv6 with or without brackets), or an address with a `/prefix`. */
+function isHostOrRange(entry: string): boolean {
+  const [address = "", prefix, ...rest] = entry.split("/");
+  if (rest.length > 0) return false;
+  const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  const family = isIP(bare);
+  if (prefix !== undefined) return family !== 0 && /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  return family !== 0 || /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/i.test(address);
 }
 
 /** "500ms", "30s", "5m", "1h", or a bare number of milliseconds. */

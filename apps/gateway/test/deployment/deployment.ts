@@ -66,6 +66,8 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     SUBRELAY_OPENAI_TOKEN_URL: `${upstream}${paths.openaiToken}`,
     SUBRELAY_GEMINI_BASE_URL: upstream,
     SUBRELAY_GEMINI_TOKEN_URL: `${upstream}${paths.geminiToken}`,
+    // The fake upstream listens on loopback over plain http: accounts' own base URLs may point there.
+    UPSTREAM_ALLOWLIST: "127.0.0.1",
     ...options.env,
   };
 
