@@ -75,8 +75,7 @@ async function main(): Promise<void> {
     server.once("error", (error) => reject(listenError(error, config.host, config.workerPort, "WORKER_PORT")));
     server.listen(config.workerPort, config.host, () => resolve());
   });
-  const address = server.address() as AddressInfo;
-
+  // Before the address is printed: whoever waits for it may signal at once (a supervisor, a test).
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -98,7 +97,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  // After the handlers: a supervisor may signal as soon as it reads this line.
+  const address = server.address() as AddressInfo;
   logger.info({ host: address.address, port: address.port }, "refresh worker listening");
   process.stdout.write(`subrelay refresh worker listening on http://${address.address}:${address.port}\n`);
 }

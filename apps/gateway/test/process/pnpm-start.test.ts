@@ -31,6 +31,9 @@ function startWithPnpm(name: string, detached = false) {
   );
 }
 
+/** pnpm, turbo (cached) and a gateway start: 20 s alone on a busy 2-core machine, more beside the whole suite. */
+const PNPM_START_TIMEOUT_MS = 120_000;
+
 /** True if something still answers at `url` (an orphaned gateway does). */
 async function answers(url: string): Promise<boolean> {
   return fetch(`${url}/healthz`).then(
@@ -54,7 +57,7 @@ describe("`pnpm start` under a supervisor (the root start script)", () => {
     expect(await answers(url), "the gateway is still serving after pnpm exited").toBe(false);
     expect(exit.code, exit.output).toBe(0);
     expect(exit.output).not.toContain("ELIFECYCLE");
-  });
+  }, PNPM_START_TIMEOUT_MS);
 
   it("Ctrl-C (SIGINT to the foreground process group) exits 0 without ELIFECYCLE", async () => {
     const run = startWithPnpm("sigint", true);
@@ -70,5 +73,5 @@ describe("`pnpm start` under a supervisor (the root start script)", () => {
     expect(await answers(url)).toBe(false);
     expect(exit.code, exit.output).toBe(0);
     expect(exit.output).not.toContain("ELIFECYCLE");
-  });
+  }, PNPM_START_TIMEOUT_MS);
 });
