@@ -103,7 +103,9 @@ describe("RedisStickySessions in Redis", () => {
       { enableOfflineQueue: true },
     );
     clients.push(cluster);
-    const sticky = new RedisStickySessions(cluster, { prefix: prefix(), maxPerGroup: 2, warn: (message, error) => {
+    // A clock that moves on every read: bindings made one after the other are older and newer, never tied.
+    let clock = Date.UTC(2030, 0, 1);
+    const sticky = new RedisStickySessions(cluster, { prefix: prefix(), maxPerGroup: 2, now: () => (clock += 1), warn: (message, error) => {
       throw new Error(`${message}: ${String(error)}`);
     } });
     for (const group of ["1", "2", "3", "4"]) {
