@@ -34,12 +34,13 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   const storage = config.databaseUrl ? "Postgres" : `embedded PGlite in ${config.dataDir}`;
   const caches = gateway.redis ? "Redis" : "in-memory caches, refresh worker in this process";
-  process.stdout.write(`subrelay gateway listening on ${address} (${storage}; ${caches})\n`);
+  // The admin address before the listening line: whoever waits for that one finds it already written.
   if (gateway.adminApp) {
     const admin = gateway.adminApp.server.address();
     const where = typeof admin === "object" && admin ? `${admin.address.includes(":") ? `[${admin.address}]` : admin.address}:${admin.port}` : String(admin);
     process.stdout.write(`admin API and /metrics on http://${where} (ADMIN_PORT; not on ${address})\n`);
   }
+  process.stdout.write(`subrelay gateway listening on ${address} (${storage}; ${caches})\n`);
   if (gateway.adminTokenCreated) {
     process.stdout.write(
       `\nAdmin token (shown once; kept in ${config.dataDir}/admin-token):\n  ${gateway.adminToken}\n\n`,

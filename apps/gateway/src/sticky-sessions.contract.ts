@@ -85,7 +85,11 @@ export function describeStickySessionsContract(
           const batch = Array.from({ length: Math.min(500, total - start) }, (_, offset) => start + offset);
           await Promise.all(batch.map((index) => sticky.set(key(index), `account-${index}`)));
         }
-        const survivors = await Promise.all(Array.from({ length: total }, (_, index) => sticky.get(key(index))));
+        const survivors: Array<string | null> = [];
+        for (let start = 0; start < total; start += 500) {
+          const batch = Array.from({ length: Math.min(500, total - start) }, (_, offset) => start + offset);
+          survivors.push(...(await Promise.all(batch.map((index) => sticky.get(key(index))))));
+        }
         expect(survivors.filter((value) => value !== null)).toHaveLength(cap);
         expect(survivors[0]).toBe("first");
         expect(survivors[total - 1]).toBe(`account-${total - 1}`);

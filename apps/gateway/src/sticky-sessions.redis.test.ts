@@ -13,6 +13,10 @@ const prefix = () => `test-sticky-${randomBytes(4).toString("hex")}:`;
 const warnings: string[] = [];
 const warn = (message: string) => void warnings.push(message);
 const clients: Array<Redis | Cluster> = [];
+/** A call that failed open (timed out, Redis refused) would look like a binding lost: it fails the test instead. */
+const failOnWarning = (message: string, error?: unknown) => {
+  throw new Error(`${message}: ${String(error)}`);
+};
 
 function client(): Redis {
   const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
@@ -54,7 +58,8 @@ describeStickySessionsContract("RedisStickySessions", async ({ maxPerGroup, ttlM
   const redis = client();
   const keyPrefix = prefix();
   return {
-    sticky: new RedisStickySessions(redis, { prefix: keyPrefix, maxPerGroup, ttlMs, now, warn }),
+    // Thousands of calls at once on a loaded machine: a call that failed open would read as a lost binding.
+    sticky: new RedisStickySessions(redis, { prefix: keyPrefix, maxPerGroup, ttlMs, now, commandTimeoutMs: 30_000, warn: failOnWarning }),
     cleanup: async () => {
       const keys = [...(await stored(redis, keyPrefix)).keys()];
       if (keys.length > 0) await redis.del(...keys);
@@ -67,7 +72,7 @@ describe("RedisStickySessions in Redis", () => {
     const redis = client();
     const keyPrefix = prefix();
     const cap = 1_000;
-    const sticky = new RedisStickySessions(redis, { prefix: keyPrefix, maxPerGroup: cap, warn });
+    const sticky = new RedisStickySessions(redis, { prefix: keyPrefix, maxPerGroup: cap, commandTimeoutMs: 30_000, warn: failOnWarning });
     for (let start = 0; start < 5_000 + cap; start += 500) {
       await Promise.all(
         Array.from({ length: 500 }, (_, offset) =>
@@ -103,9 +108,9 @@ describe("RedisStickySessions in Redis", () => {
       { enableOfflineQueue: true },
     );
     clients.push(cluster);
-    const sticky = new RedisStickySessions(cluster, { prefix: prefix(), maxPerGroup: 2, warn: (message, error) => {
-      throw new Error(`${message}: ${String(error)}`);
-    } });
+    // A clock that moves on every read: bindings made one after the other are older and newer, never tied.
+    let clock = Date.UTC(2030, 0, 1);
+    const sticky = new RedisStickySessions(cluster, { prefix: prefix(), maxPerGroup: 2, commandTimeoutMs: 30_000, now: () => (clock += 1), warn: failOnWarning });
     for (const group of ["1", "2", "3", "4"]) {
       for (const session of ["a", "b", "c"]) await sticky.set(sessionKeyOf(group, "claude:anthropic", session), `${group}${session}`);
       expect(await sticky.get(sessionKeyOf(group, "claude:anthropic", "a"))).toBeNull();

@@ -849,7 +849,7 @@ export class AccountRepository implements AccountStore {
  * The additional data an account's credentials are encrypted with (format v2): its id, so a ciphertext
  * copied into another account's row does not decrypt there.
  */
-export function accountAdditionalData(id: number | string): string {
+function accountAdditionalData(id: number | string): string {
   return `subrelay account ${id}`;
 }
 
