@@ -31,7 +31,25 @@ export interface DatabaseOptions {
   logger?: Logger;
   /** Where the SQL migrations are. Default: the folder shipped in this package (`migrationsFolder()`). */
   migrationsFolder?: string;
+  /**
+   * Postgres settings for embedded PGlite, over `embeddedPostgresSettings` (name: value as `SET` takes it,
+   * e.g. `{ shared_buffers: "32MB" }`). Passed as `-c name=value` at every start, so they apply to an existing
+   * data directory too, and to initdb on a new one. Ignored with `url`. An unknown name or a bad value makes
+   * opening fail.
+   */
+  pgliteSettings?: Readonly<Record<string, string>>;
 }
+
+/**
+ * The Postgres settings embedded PGlite starts with. PGlite's WASM heap is 128 MB and can only grow; initdb's
+ * `shared_buffers` of 128 MB does not fit beside the rest, so the heap grows to ~190 MB and every page of the
+ * buffer pool is touched at start. 16 MB keeps the heap at its initial size: the gateway's tables are small,
+ * and pages evicted from the pool are still in the OS page cache (PGlite reads the data directory through
+ * Node's fs). The memory each setting costs is measured in the gateway README (`pnpm bench:memory`).
+ */
+export const embeddedPostgresSettings: Readonly<Record<string, string>> = Object.freeze({
+  shared_buffers: "16MB",
+});
 
 /** An open database: the drizzle instance, lifecycle, and the repositories over it. */
 export interface Database {
@@ -108,7 +126,14 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
   ]);
-  const client = await PGlite.create(options.dataDir);
+  const settings = Object.entries({ ...embeddedPostgresSettings, ...options.pgliteSettings }).flatMap(([name, value]) => [
+    "-c",
+    `${name}=${value}`,
+  ]);
+  const client = await PGlite.create(options.dataDir, {
+    startParams: [...PGlite.defaultStartParams, ...settings],
+    initDbStartParams: settings,
+  });
   const db = drizzle({ client });
   return assemble("pglite", db, cipher, {
     async migrate() {

@@ -1,4 +1,4 @@
-export { createDatabase, type Database, type DatabaseOptions } from "./create-database";
+export { createDatabase, embeddedPostgresSettings, type Database, type DatabaseOptions } from "./create-database";
 export { migrationsFolder } from "./migrations-folder";
 export { CredentialCipher, generateSecretKey, parseSecretKey } from "./credential-cipher";
 export { DatabaseError, type DatabaseErrorCode, type DatabaseErrorOptions } from "./database-error";
