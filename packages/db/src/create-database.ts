@@ -3,10 +3,12 @@ import { sql } from "drizzle-orm";
 import { AccountRepository } from "./account-repository";
 import { ApiKeyRepository } from "./api-key-repository";
 import { CredentialCipher } from "./credential-cipher";
+import { embeddedPostgresSettings, postgresSettingFlags } from "./embedded-postgres-settings";
 import { GroupRepository } from "./group-repository";
 import { checkSecretKey } from "./key-check";
 import { migrationsFolder as defaultMigrationsFolder } from "./migrations-folder";
 import { OutboxRepository } from "./outbox-repository";
+import { shippedPgliteTemplate, unpackPgliteTemplate } from "./pglite-template";
 import { advisoryRefreshLocks, type RefreshLocks } from "./refresh-locks";
 import type { SqlExecutor } from "./sql-executor";
 import { UsageRepository, type CopyFromCsv } from "./usage-repository";
@@ -40,16 +42,6 @@ export interface DatabaseOptions {
   pgliteSettings?: Readonly<Record<string, string>>;
 }
 
-/**
- * The Postgres settings embedded PGlite starts with. PGlite's WASM heap is 128 MB and can only grow; initdb's
- * `shared_buffers` of 128 MB does not fit beside the rest, so the heap grows to ~190 MB and every page of the
- * buffer pool is touched at start. 16 MB keeps the heap at its initial size: the gateway's tables are small,
- * and pages evicted from the pool are still in the OS page cache (PGlite reads the data directory through
- * Node's fs). The memory each setting costs is measured in the gateway README (`pnpm bench:memory`).
- */
-export const embeddedPostgresSettings: Readonly<Record<string, string>> = Object.freeze({
-  shared_buffers: "16MB",
-});
 
 /** An open database: the drizzle instance, lifecycle, and the repositories over it. */
 export interface Database {
@@ -126,14 +118,20 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
   ]);
-  const settings = Object.entries({ ...embeddedPostgresSettings, ...options.pgliteSettings }).flatMap(([name, value]) => [
-    "-c",
-    `${name}=${value}`,
-  ]);
+  const settings = postgresSettingFlags({ ...embeddedPostgresSettings, ...options.pgliteSettings });
+  // A new data directory (or memory) starts from the initialised one shipped in dist/, not from initdb in this
+  // process: see pglite-template.ts.
+  const template = shippedPgliteTemplate();
+  const fromTemplate =
+    template !== undefined && (options.dataDir === undefined || unpackPgliteTemplate(template, options.dataDir));
   const client = await PGlite.create(options.dataDir, {
     startParams: [...PGlite.defaultStartParams, ...settings],
     initDbStartParams: settings,
+    ...(template && options.dataDir === undefined
+      ? { loadDataDir: new Blob([template.archive], { type: "application/x-gzip" }) }
+      : {}),
   });
+  logger?.debug?.({ driver: "pglite", dataDir: options.dataDir ?? ":memory:", fromTemplate }, "pglite opened");
   const db = drizzle({ client });
   return assemble("pglite", db, cipher, {
     async migrate() {

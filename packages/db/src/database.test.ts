@@ -6,7 +6,8 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { migrationContract } from "../test/migration-contract";
 import { repositoryContract } from "../test/repository-contract";
-import { createDatabase, embeddedPostgresSettings, type Database } from "./create-database";
+import { createDatabase, type Database } from "./create-database";
+import { embeddedPostgresSettings } from "./embedded-postgres-settings";
 import { generateSecretKey } from "./credential-cipher";
 
 repositoryContract("PGlite (in memory)", async () => {
@@ -66,9 +67,7 @@ describe("PGlite on a data directory", () => {
 });
 
 async function setting(database: Database, name: string): Promise<string> {
-  const result = (await database.db.execute(sql`select current_setting(${name}) as value`)) as unknown as {
-    rows: Array<{ value: string }>;
-  };
+  const result = (await database.db.execute(sql`select current_setting(${name}) as value`)) as { rows: Array<{ value: string }> };
   return result.rows[0]!.value;
 }
 
