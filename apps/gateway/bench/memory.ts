@@ -6,7 +6,8 @@
 //   upstream on 127.0.0.1;
 // - restart peak: VmHWM of a second start on the same (now initialised) data directory.
 // Knobs: BENCH_MEMORY_DURATION (s, default 20), BENCH_MEMORY_CONNECTIONS (default 16), BENCH_GATEWAY_NODE_OPTIONS
-// (Node flags for the gateway process only), BENCH_GATEWAY_ENV (extra `NAME=value,...` for the gateway, e.g.
+// (NODE_OPTIONS for the gateway process only), BENCH_GATEWAY_NODE_ARGS (Node/V8 flags on its command line),
+// BENCH_MEMORY_SAMPLES=1 (print every RSS sample to stderr), BENCH_GATEWAY_ENV (extra `NAME=value,...` for the gateway, e.g.
 // `PGLITE_SHARED_BUFFERS=128MB` to measure a setting). Exits 1 when a target is missed.
 //   cd /work/main && pnpm --filter @subrelay/gateway bench:memory
 import { spawn, type ChildProcess } from "node:child_process";
@@ -39,7 +40,7 @@ function startChild(args: string[], env: Record<string, string>, ready: RegExp):
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${args.at(-1)} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       const match = ready.exec(line);
       if (match) resolve({ child, url: match[1]! });
     });
@@ -108,9 +109,11 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "subrelay-bench-memory-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const main = join(here, "../dist/main.js");
+  // V8 flags NODE_OPTIONS refuses (e.g. --liftoff-only) go on the command line.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const listening = /listening on (http:\/\/\S+)/;
 
-  const first = await startChild([main], gatewayEnv(upstream.url, dataDir), listening);
+  const first = await startChild([...nodeArgs, main], gatewayEnv(upstream.url, dataDir), listening);
   const firstStart = memoryOf(first.child.pid!);
 
   await admin(first.url, "/admin/groups", { name: "bench", platform: "claude" });
@@ -133,10 +136,11 @@ async function main(): Promise<void> {
   const stream = await load(first.url, key, true, (DURATION_S * 1000) / 2);
   clearInterval(sampler);
   const afterLoad = memoryOf(first.child.pid!);
+  if (process.env.BENCH_MEMORY_SAMPLES) process.stderr.write(`${samples.map((sample) => Math.round(sample.rss)).join(" ")}\n`);
   const steady = Math.max(...samples.filter((sample) => sample.at >= (DURATION_S * 1000) / 4).map((sample) => sample.rss));
   await stopChild(first.child);
 
-  const second = await startChild([main], gatewayEnv(upstream.url, dataDir), listening);
+  const second = await startChild([...nodeArgs, main], gatewayEnv(upstream.url, dataDir), listening);
   const restart = memoryOf(second.child.pid!);
   await stopChild(second.child);
 

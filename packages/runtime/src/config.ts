@@ -70,6 +70,13 @@ export interface GatewayConfig {
   connectionTimeoutMs?: number;
   /** Client connections open at once; ones past it are closed on accept (`MAX_CONNECTIONS`). Default 10_000. */
   maxConnections?: number;
+  /** Embedded PGlite's Postgres `shared_buffers` (`PGLITE_SHARED_BUFFERS`, e.g. "16MB"). Default "16MB". */
+  pgliteSharedBuffers?: string;
+  /**
+   * Let V8 optimise PGlite's WebAssembly with TurboFan (`PGLITE_OPTIMIZE_WASM`). Default false: the baseline
+   * compiler only (V8's --liftoff-only, for the whole process), ~60-90 MB less RSS (gateway README).
+   */
+  pgliteOptimizeWasm?: boolean;
 }
 
 /** Every configuration problem found, one line each. */
@@ -124,6 +131,21 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       problems.push(`${name} is not a valid URL`);
       return undefined;
     }
+  };
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    if (["true", "1"].includes(raw)) return true;
+    if (["false", "0"].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  };
+  const size = (name: string, fallback: string): string => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    if (/^\d+(kB|MB|GB)$/.test(raw)) return raw;
+    problems.push(`${name} must be a size such as 16MB (kB, MB or GB), got "${raw}"`);
+    return fallback;
   };
   const endpoints = (platform: string): PlatformEndpoints => ({
     baseUrl: url(`SUBRELAY_${platform}_BASE_URL`, ["http:", "https:"]),
@@ -189,6 +211,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+    pgliteSharedBuffers: size("PGLITE_SHARED_BUFFERS", "16MB"),
+    pgliteOptimizeWasm: boolean("PGLITE_OPTIMIZE_WASM", false),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,6 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { Cluster, Redis } from "ioredis";
 import { createDatabase, DatabaseError, generateSecretKey, parseSecretKey, type Database } from "@subrelay/db";
 import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
@@ -30,10 +31,16 @@ export function connectRedis(config: Pick<GatewayConfig, "redisUrl" | "redisClus
 
 /** Opens and migrates the database the configuration names: Postgres, or embedded PGlite in the data directory. */
 export async function openDatabase(
-  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
+  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey" | "pgliteSharedBuffers" | "pgliteOptimizeWasm">,
   logger?: Logger,
 ): Promise<Database> {
-  if (!config.databaseUrl) prepareDataDir(config.dataDir);
+  if (!config.databaseUrl) {
+    prepareDataDir(config.dataDir);
+    // TurboFan's code and compilation memory for PGlite's 9 MB module cost 60-90 MB of RSS, and the embedded
+    // gateway's SQL is not on the request path (usage is written in batches). Set before PGlite compiles the
+    // module; V8 reads it per compilation.
+    if (!config.pgliteOptimizeWasm) setFlagsFromString("--liftoff-only");
+  }
   const key = config.secretKey
     ? { value: config.secretKey, created: false }
     : dataDirSecret(config.dataDir, "secret-key", generateSecretKey);
@@ -43,6 +50,7 @@ export async function openDatabase(
     dataDir: config.databaseUrl ? undefined : join(config.dataDir, "pglite"),
     secretKey,
     logger,
+    ...(config.pgliteSharedBuffers ? { pgliteSettings: { shared_buffers: config.pgliteSharedBuffers } } : {}),
   });
   try {
     await database.migrate();
