@@ -6,16 +6,8 @@ import { embeddedWorker } from "./embedded-worker";
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const gateway = await createGateway(config, { onStart: config.redisUrl || config.redisClusterNodes ? undefined : embeddedWorker });
-  const address = await gateway.listen();
-  const storage = config.databaseUrl ? "Postgres" : `embedded PGlite in ${config.dataDir}`;
-  const caches = gateway.redis ? "Redis" : "in-memory caches, refresh worker in this process";
-  process.stdout.write(`subrelay gateway listening on ${address} (${storage}; ${caches})\n`);
-  if (gateway.adminTokenCreated) {
-    process.stdout.write(
-      `\nAdmin token (shown once; kept in ${config.dataDir}/admin-token):\n  ${gateway.adminToken}\n\n`,
-    );
-  }
-
+  // Before the listening line: a supervisor (or test) may send SIGTERM as soon as it reads it, and a signal that
+  // arrives before a handler is installed kills the process without a graceful shutdown.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -31,6 +23,15 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  const address = await gateway.listen();
+  const storage = config.databaseUrl ? "Postgres" : `embedded PGlite in ${config.dataDir}`;
+  const caches = gateway.redis ? "Redis" : "in-memory caches, refresh worker in this process";
+  process.stdout.write(`subrelay gateway listening on ${address} (${storage}; ${caches})\n`);
+  if (gateway.adminTokenCreated) {
+    process.stdout.write(
+      `\nAdmin token (shown once; kept in ${config.dataDir}/admin-token):\n  ${gateway.adminToken}\n\n`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {
