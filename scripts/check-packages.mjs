@@ -91,7 +91,7 @@ const packages = {
         "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
         "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository",
       ],
-      objects: ["schema"],
+      objects: ["schema", "embeddedPostgresSettings"],
     },
   },
 };

@@ -3,10 +3,12 @@ import { sql } from "drizzle-orm";
 import { AccountRepository } from "./account-repository";
 import { ApiKeyRepository } from "./api-key-repository";
 import { CredentialCipher } from "./credential-cipher";
+import { embeddedPostgresSettings, postgresSettingFlags } from "./embedded-postgres-settings";
 import { GroupRepository } from "./group-repository";
 import { checkSecretKey } from "./key-check";
 import { migrationsFolder as defaultMigrationsFolder } from "./migrations-folder";
 import { OutboxRepository } from "./outbox-repository";
+import { shippedPgliteTemplate, unpackPgliteTemplate } from "./pglite-template";
 import { advisoryRefreshLocks, type RefreshLocks } from "./refresh-locks";
 import type { SqlExecutor } from "./sql-executor";
 import { UsageRepository, type CopyFromCsv } from "./usage-repository";
@@ -31,7 +33,15 @@ export interface DatabaseOptions {
   logger?: Logger;
   /** Where the SQL migrations are. Default: the folder shipped in this package (`migrationsFolder()`). */
   migrationsFolder?: string;
+  /**
+   * Postgres settings for embedded PGlite, over `embeddedPostgresSettings` (name: value as `SET` takes it,
+   * e.g. `{ shared_buffers: "32MB" }`). Passed as `-c name=value` at every start, so they apply to an existing
+   * data directory too, and to initdb on a new one. Ignored with `url`. An unknown name or a bad value makes
+   * opening fail.
+   */
+  pgliteSettings?: Readonly<Record<string, string>>;
 }
+
 
 /** An open database: the drizzle instance, lifecycle, and the repositories over it. */
 export interface Database {
@@ -108,7 +118,20 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
     import("drizzle-orm/pglite"),
     import("drizzle-orm/pglite/migrator"),
   ]);
-  const client = await PGlite.create(options.dataDir);
+  const settings = postgresSettingFlags({ ...embeddedPostgresSettings, ...options.pgliteSettings });
+  // A new data directory (or memory) starts from the initialised one shipped in dist/, not from initdb in this
+  // process: see pglite-template.ts.
+  const template = shippedPgliteTemplate();
+  const fromTemplate =
+    template !== undefined && (options.dataDir === undefined || unpackPgliteTemplate(template, options.dataDir));
+  const client = await PGlite.create(options.dataDir, {
+    startParams: [...PGlite.defaultStartParams, ...settings],
+    initDbStartParams: settings,
+    ...(template && options.dataDir === undefined
+      ? { loadDataDir: new Blob([template.archive], { type: "application/x-gzip" }) }
+      : {}),
+  });
+  logger?.debug?.({ driver: "pglite", dataDir: options.dataDir ?? ":memory:", fromTemplate }, "pglite opened");
   const db = drizzle({ client });
   return assemble("pglite", db, cipher, {
     async migrate() {

@@ -1,4 +1,5 @@
 export { createDatabase, type Database, type DatabaseOptions } from "./create-database";
+export { embeddedPostgresSettings } from "./embedded-postgres-settings";
 export { migrationsFolder } from "./migrations-folder";
 export { CredentialCipher, generateSecretKey, parseSecretKey } from "./credential-cipher";
 export { DatabaseError, type DatabaseErrorCode, type DatabaseErrorOptions } from "./database-error";

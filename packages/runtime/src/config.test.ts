@@ -91,6 +91,21 @@ describe("loadConfig: client limits", () => {
   });
 });
 
+describe("loadConfig: embedded PGlite memory", () => {
+  it("defaults shared_buffers to 16MB and PGlite's WebAssembly to the baseline compiler", () => {
+    expect(loadConfig({})).toMatchObject({ pgliteSharedBuffers: "16MB", pgliteOptimizeWasm: false });
+  });
+
+  it("reads them from the environment and refuses a bad value", () => {
+    expect(loadConfig({ PGLITE_SHARED_BUFFERS: "64MB", PGLITE_OPTIMIZE_WASM: "true" })).toMatchObject({
+      pgliteSharedBuffers: "64MB",
+      pgliteOptimizeWasm: true,
+    });
+    expect(() => loadConfig({ PGLITE_SHARED_BUFFERS: "lots" })).toThrow(/PGLITE_SHARED_BUFFERS/);
+    expect(() => loadConfig({ PGLITE_OPTIMIZE_WASM: "maybe" })).toThrow(/PGLITE_OPTIMIZE_WASM/);
+  });
+});
+
 describe("parseDuration", () => {
   it.each([
     ["500ms", 500],

@@ -1,6 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { Cluster, Redis } from "ioredis";
 import { createDatabase, DatabaseError, generateSecretKey, parseSecretKey, type Database } from "@subrelay/db";
 import { RedisSchedulerCache } from "@subrelay/scheduler-cache/redis";
@@ -35,7 +36,7 @@ export function connectRedis(config: Pick<GatewayConfig, "redisUrl" | "redisClus
  * DataDirLockedError, exit 2, while another live process holds it).
  */
 export async function openDatabase(
-  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
+  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey" | "pgliteSharedBuffers" | "pgliteOptimizeWasm">,
   logger?: Logger,
 ): Promise<Database> {
   let unlock = () => {};
@@ -43,6 +44,10 @@ export async function openDatabase(
     prepareDataDir(config.dataDir);
     // Before PGlite opens: two processes on one PGlite directory overwrite each other's writes.
     unlock = lockDataDir(config.dataDir);
+    // TurboFan's code and compilation memory for PGlite's 9 MB module cost 60-90 MB of RSS, and the embedded
+    // gateway's SQL is not on the request path (usage is written in batches). Set before PGlite compiles the
+    // module; V8 reads it per compilation.
+    if (!config.pgliteOptimizeWasm) setFlagsFromString("--liftoff-only");
   }
   try {
     const database = await openAndCheck(config, logger);
@@ -63,7 +68,7 @@ export async function openDatabase(
 }
 
 async function openAndCheck(
-  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey">,
+  config: Pick<GatewayConfig, "databaseUrl" | "dataDir" | "secretKey" | "pgliteSharedBuffers" | "pgliteOptimizeWasm">,
   logger: Logger | undefined,
 ): Promise<Database> {
   const key = config.secretKey
@@ -75,6 +80,7 @@ async function openAndCheck(
     dataDir: config.databaseUrl ? undefined : join(config.dataDir, "pglite"),
     secretKey,
     logger,
+    ...(config.pgliteSharedBuffers ? { pgliteSettings: { shared_buffers: config.pgliteSharedBuffers } } : {}),
   });
   try {
     await database.migrate();
