@@ -18,6 +18,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { nodeSourceArgs } from "../../../scripts/node-source.mjs";
+import { admin, ADMIN_TOKEN } from "./admin";
 import { runLoad, type LoadResult } from "./load";
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
@@ -27,7 +28,6 @@ const MODES = (process.env.BENCH_MODES ?? "json,stream").split(",");
 /** Offered rates (requests/s) for the open-loop latency rows, each over RATE_CONNECTIONS connections. */
 const RATES = (process.env.BENCH_RATES ?? "500,1000,2000").split(",").filter(Boolean).map(Number);
 const RATE_CONNECTIONS = 16;
-const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -54,16 +54,6 @@ function startChild(entry: string, env: Record<string, string>, ready: RegExp, b
       if (match) resolve(match[1]!);
     });
   });
-}
-
-async function admin(url: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 async function freePort(): Promise<number> {

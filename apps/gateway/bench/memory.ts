@@ -17,13 +17,13 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { nodeSourceArgs } from "../../../scripts/node-source.mjs";
+import { admin, ADMIN_TOKEN } from "./admin";
 import { runLoad, type LoadResult } from "./load";
 
 const DURATION_S = Number(process.env.BENCH_MEMORY_DURATION ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_MEMORY_CONNECTIONS ?? 16);
 const TARGETS_MB = { firstStartPeak: 300, steadyUnderLoad: 250 } as const;
 const SAMPLE_EVERY_MS = 250;
-const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const children: ChildProcess[] = [];
 const cleanups: Array<() => void> = [];
@@ -81,16 +81,6 @@ function gatewayEnv(upstream: string, dataDir: string): Record<string, string> {
     ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
     ...extra,
   };
-}
-
-async function admin(url: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 function load(url: string, key: string, stream: boolean, durationMs: number): Promise<LoadResult> {

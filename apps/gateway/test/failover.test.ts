@@ -16,6 +16,7 @@ import {
   startTestGateway,
   TokenEndpoint,
   type TestGateway,
+  schedulerSnapshotPushed,
 } from "./harness";
 
 const MODEL = "claude-opus-4-5";
@@ -50,17 +51,8 @@ describe("failover and upstream errors (embedded)", () => {
     const listed = await harness.admin<{ data: AccountRow[] }>("GET", "/admin/accounts");
     return new Map(listed.body.data.map((account) => [account.id, account]));
   };
-  /** Resolves once the gateway pushed a snapshot of `accountId` matching `predicate` to the scheduler cache. */
-  const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) => {
-    const pushed = deferred<AccountSnapshot>();
-    const scheduler = harness.gateway.scheduler;
-    const original = scheduler.setAccount.bind(scheduler);
-    const spy = vi.spyOn(scheduler, "setAccount").mockImplementation(async (snapshot) => {
-      await original(snapshot);
-      if (snapshot.id === accountId && predicate(snapshot)) pushed.resolve(snapshot);
-    });
-    return pushed.promise.finally(() => spy.mockRestore());
-  };
+  const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) =>
+    schedulerSnapshotPushed(harness.gateway, accountId, predicate);
 
   it("fails over from a 429 to the next account, records the limit, and takes the account back after its reset", async () => {
     const seeded = await harness.seed({

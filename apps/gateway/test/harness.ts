@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { vi } from "vitest";
+import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import type { UsageTotals } from "@subrelay/db";
 import { loadConfig } from "@subrelay/runtime";
@@ -371,4 +373,20 @@ export class ManualClock {
 /** Asserts that none of `secrets` appears in `text` (error bodies sent to clients). */
 export function leakedSecrets(text: string, secrets: readonly string[]): string[] {
   return secrets.filter((secret) => secret !== "" && text.includes(secret));
+}
+
+/** Resolves once `gateway` pushed a snapshot of `accountId` matching `predicate` to the scheduler cache. */
+export function schedulerSnapshotPushed(
+  gateway: Gateway,
+  accountId: string,
+  predicate: (snapshot: AccountSnapshot) => boolean,
+): Promise<AccountSnapshot> {
+  const pushed = deferred<AccountSnapshot>();
+  const scheduler = gateway.scheduler;
+  const original = scheduler.setAccount.bind(scheduler);
+  const spy = vi.spyOn(scheduler, "setAccount").mockImplementation(async (snapshot) => {
+    await original(snapshot);
+    if (snapshot.id === accountId && predicate(snapshot)) pushed.resolve(snapshot);
+  });
+  return pushed.promise.finally(() => spy.mockRestore());
 }

@@ -1,7 +1,7 @@
 import type { RecordedRequest } from "@subrelay/providers-core/testing";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { backends, claudeReply, deferred, jsonFixture, startTestGateway, TokenEndpoint, type TestGateway } from "./harness";
+import { backends, claudeReply, deferred, jsonFixture, startTestGateway, TokenEndpoint, type TestGateway, schedulerSnapshotPushed } from "./harness";
 
 const MODEL = "claude-opus-4-5";
 const hour = 3_600_000;
@@ -29,17 +29,8 @@ describe.each(backends)("refresh after an upstream 401 (%s)", (backend) => {
     });
   const unauthorized = { status: 401, json: jsonFixture("claude", "error-authentication.json") } as const;
   const bearer = (request: RecordedRequest) => String(request.headers.authorization ?? "");
-  /** Resolves once the gateway pushed a snapshot of `accountId` matching `predicate` to the scheduler cache. */
-  const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) => {
-    const pushed = deferred<AccountSnapshot>();
-    const scheduler = harness.gateway.scheduler;
-    const original = scheduler.setAccount.bind(scheduler);
-    const spy = vi.spyOn(scheduler, "setAccount").mockImplementation(async (snapshot) => {
-      await original(snapshot);
-      if (snapshot.id === accountId && predicate(snapshot)) pushed.resolve(snapshot);
-    });
-    return pushed.promise.finally(() => spy.mockRestore());
-  };
+  const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) =>
+    schedulerSnapshotPushed(harness.gateway, accountId, predicate);
 
   it("coalesces the refreshes of concurrent requests that met a 401 on the same token into one", async () => {
     const seeded = await harness.seed({

@@ -1,15 +1,15 @@
 import type { RecordedRequest } from "@subrelay/providers-core/testing";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   claudeReply,
-  deferred,
   geminiReply,
   jsonFixture,
   leakedSecrets,
   openaiChatReply,
   startTestGateway,
   type TestGateway,
+  schedulerSnapshotPushed,
 } from "./harness";
 
 type Platform = "claude" | "openai" | "gemini";
@@ -62,17 +62,8 @@ describe("upstream refusals (embedded)", () => {
     const listed = await harness.admin<{ data: Array<{ id: string; status: string }> }>("GET", "/admin/accounts");
     return listed.body.data.find((account) => account.id === id)?.status;
   };
-  /** Resolves once the gateway pushed a snapshot of `accountId` matching `predicate` to the scheduler cache. */
-  const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) => {
-    const pushed = deferred<AccountSnapshot>();
-    const scheduler = harness.gateway.scheduler;
-    const original = scheduler.setAccount.bind(scheduler);
-    const spy = vi.spyOn(scheduler, "setAccount").mockImplementation(async (snapshot) => {
-      await original(snapshot);
-      if (snapshot.id === accountId && predicate(snapshot)) pushed.resolve(snapshot);
-    });
-    return pushed.promise.finally(() => spy.mockRestore());
-  };
+  const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) =>
+    schedulerSnapshotPushed(harness.gateway, accountId, predicate);
   const ask = async (platform: Platform, key: string) => {
     const call = calls[platform];
     const response = await fetch(`${harness.url}${call.path}`, {
