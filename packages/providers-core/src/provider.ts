@@ -47,6 +47,12 @@ export interface ClientRequest {
   body: Record<string, unknown>;
   /** The client's headers. Adapters forward only what the platform understands, never auth or hop-by-hop headers. */
   headers: IncomingHeaders;
+  /**
+   * Query parameters of the client's URL that its dialect passes on (Claude Code's `beta=true`), already
+   * filtered by the dialect's allow list: never a credential (Gemini's `key`). An adapter whose upstream
+   * speaks the client's API appends them to the upstream URL; absent or empty: none.
+   */
+  query?: Readonly<Record<string, string>>;
 }
 
 /** The request to send upstream. */
@@ -194,6 +200,12 @@ export interface Provider {
   usageTracker(request: ClientRequest): UsageTracker;
   /** The models this platform serves, for `GET /v1/models` and Gemini's `models`. */
   models(): ModelInfo[];
+  /**
+   * The upstream response headers a client gets back (lower-case names; a trailing `*` is a prefix): request
+   * ids, the serving account's rate-limit and quota headers, processing time. Applied with
+   * `returnableHeaders`, which drops cookies and hop-by-hop headers whatever this says. Absent: none.
+   */
+  readonly responseHeaders?: readonly string[];
   /**
    * Optional. Completes an OAuth account's credentials with what the platform needs beyond its tokens,
    * asking the platform when they lack it (Gemini Code Assist: `projectId`, found or provisioned through

@@ -22,6 +22,9 @@ export interface GeminiEndpoints {
  */
 export const geminiForwardedHeaders: readonly string[] = ["x-goog-api-client"];
 
+/** Google response headers a client gets back: request ids and the server's processing time. */
+export const geminiResponseHeaders: readonly string[] = ["x-request-id", "request-id", "server-timing"];
+
 /**
  * Shapes a Gemini request.
  * - `apikey`: POST {baseUrl}/v1beta/models/{model}:generateContent, or :streamGenerateContent?alt=sse;

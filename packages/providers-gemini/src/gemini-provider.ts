@@ -8,7 +8,7 @@ import {
 } from "@subrelay/providers-core";
 import type { OAuthCredentials } from "@subrelay/token-cache";
 import type { Dispatcher } from "undici";
-import { buildGeminiRequest } from "./build-gemini-request";
+import { buildGeminiRequest, geminiResponseHeaders } from "./build-gemini-request";
 import { classifyGeminiResponse } from "./classify-gemini-response";
 import { setupCodeAssistProject } from "./code-assist-setup";
 import { codeAssistResponseShaper } from "./code-assist-response-shaper";
@@ -82,6 +82,7 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Gemin
   return {
     platform: "gemini",
     dialect: "gemini",
+    responseHeaders: geminiResponseHeaders,
     refresher,
     supports(operation: Operation, _type: AccountType) {
       return geminiOperations.has(operation);

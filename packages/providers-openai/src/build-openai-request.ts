@@ -1,4 +1,4 @@
-import { ProviderError, forwardableHeaders, mergeCommaList } from "@subrelay/providers-core";
+import { ProviderError, forwardableHeaders, headerValue, mergeCommaList } from "@subrelay/providers-core";
 import type { BuildRequestInput, UpstreamRequest } from "@subrelay/providers-core";
 import { chatToResponsesBody } from "./chat-to-responses";
 
@@ -15,8 +15,20 @@ export interface OpenAIEndpoints {
  * foreign organisation (401 `mismatched_organization`).
  */
 const apiKeyForwardedHeaders = ["idempotency-key", "x-client-request-id"] as const;
-/** Codex uses these to keep its prompt cache warm across a conversation's turns. */
-const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-request-id"] as const;
+/**
+ * Codex uses these to keep its prompt cache warm across a conversation's turns: `session-id` and `thread-id`
+ * from Codex CLI 0.1xx on, `session_id` and `conversation_id` from older ones.
+ */
+const codexForwardedHeaders = ["session-id", "thread-id", "session_id", "conversation_id", "x-client-request-id"] as const;
+/** The `originator` the Codex backend is sent when the client names none (Codex CLI sends its own). */
+const defaultOriginator = "codex_cli_rs";
+
+/**
+ * OpenAI response headers a client gets back: the request id (the SDKs' `_request_id`), processing time, and
+ * the serving account's limits (`x-ratelimit-*` from the API, `x-codex-*` usage windows from the Codex
+ * backend, which Codex shows its user). `openai-organization` is not: it names the pooled account's organisation.
+ */
+export const openaiResponseHeaders: readonly string[] = ["x-request-id", "openai-processing-ms", "x-ratelimit-*", "x-codex-*"];
 
 /**
  * Shapes the upstream request.
@@ -53,7 +65,7 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
       accept: "text/event-stream",
       "openai-beta":
         mergeCommaList("responses=experimental", request.headers["openai-beta"]) ?? "responses=experimental",
-      originator: "codex_cli_rs",
+      originator: headerValue(request.headers, "originator") || defaultOriginator,
     };
     if (typeof accountId === "string" && accountId !== "") headers["chatgpt-account-id"] = accountId;
     return {

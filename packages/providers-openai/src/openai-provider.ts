@@ -1,6 +1,6 @@
 import type { AccountType, ModelInfo, Operation, Provider, ResponseShaper } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
-import { buildOpenAIRequest } from "./build-openai-request";
+import { buildOpenAIRequest, openaiResponseHeaders } from "./build-openai-request";
 import { createCodexResponseCollector } from "./codex-response-collector";
 import { classifyOpenAIResponse } from "./classify-openai-response";
 import { classifyOpenAINetworkError } from "./classify-openai-network-error";
@@ -59,6 +59,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   return {
     platform: "openai",
     dialect: "openai",
+    responseHeaders: openaiResponseHeaders,
     refresher,
     // Both account types serve both: Codex (OAuth) gets chat completions translated to the Responses API.
     supports(operation: Operation, _type: AccountType): boolean {
