@@ -8,7 +8,7 @@ import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { NodeResponseSink } from "./client-response";
-import { dialectNamed, dialectOf, dialects, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
+import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
 import { GatewayError } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
@@ -210,6 +210,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
           stream: dialect.stream(read, route.operation),
           body: read.body,
           headers: request.headers,
+          query: forwardedQueryOf(query, dialect.forwardedQuery),
         },
         sessionId: dialect.sessionId(read),
         sink,

@@ -1,5 +1,6 @@
 import {
   ProviderError,
+  returnableHeaders,
   type AccountType,
   type ClientRequest,
   type Dialect,
@@ -264,7 +265,8 @@ export class Relay {
           return this.refuse(call, account, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
         }
         if (verdict.kind === "client" || verdict.kind === "ok") {
-          this.relayRefusal(call, refusal);
+          // The account served this answer: its request id and rate-limit headers are the client's to see.
+          this.relayRefusal(call, refusal, returnableHeaders(answer.headers, provider.responseHeaders ?? []));
           this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status });
           return { kind: "done" };
         }
@@ -306,6 +308,7 @@ export class Relay {
       clientStream: call.request.stream,
       clientGone: call.clientGone,
       sentAt,
+      returnedHeaders: returnableHeaders(answer.headers, provider.responseHeaders ?? []),
     });
     if (delivery.streamFailure !== undefined) {
       this.ports.logger.warn({ requestId: call.requestId, error: describeError(delivery.streamFailure) }, "upstream stream failed mid-way");
@@ -325,9 +328,9 @@ export class Relay {
    * upstream speaks the client's dialect, else the gateway's error of the same status in the client's dialect
    * (a body of another API's shape would only confuse the client's SDK).
    */
-  private relayRefusal(call: RelayCall, refusal: Exclude<Refusal, GatewayError>): void {
+  private relayRefusal(call: RelayCall, refusal: Exclude<Refusal, GatewayError>, returned?: Record<string, string>): void {
     if (refusal.dialect === call.dialect.name) {
-      call.sink.send(refusal.status, refusal.headers, maskCredentials(refusal.bodyText, refusal.secrets));
+      call.sink.send(refusal.status, refusal.headers, maskCredentials(refusal.bodyText, refusal.secrets), returned);
       return;
     }
     const retryAfter = Number(headerValue(refusal.headers["retry-after"]));

@@ -22,6 +22,8 @@ export const anthropic: ClientDialect = {
     { method: "POST", url: "/v1/messages", operation: "messages" },
     { method: "POST", url: "/v1/messages/count_tokens", operation: "count_tokens" },
   ],
+  // Claude Code's `beta=true` (on messages and count_tokens).
+  forwardedQuery: ["beta"],
   modelsUrl: "/v1/models",
   claims: ({ headers }) => headers["anthropic-version"] !== undefined || headers["x-api-key"] !== undefined,
   apiKey: ({ headers }) => headerOf(headers, "x-api-key") ?? bearerOf(headers),

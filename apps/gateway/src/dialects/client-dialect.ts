@@ -38,6 +38,11 @@ export interface ListedModel extends ModelInfo {
 export interface ClientDialect {
   readonly name: Dialect;
   readonly routes: readonly DialectRoute[];
+  /**
+   * The query parameters of a client URL passed on upstream (`ClientRequest.query`): an allow list, because a
+   * query may carry a credential (Gemini's `key`), which is never passed on.
+   */
+  readonly forwardedQuery: readonly string[];
   /** The model list endpoint (GET). Dialects may share one; `claims` tells them apart. */
   readonly modelsUrl: string;
   /**
@@ -72,7 +77,27 @@ export function bearerOf(headers: IncomingHeaders): string | undefined {
   return headerOf(headers, "authorization")?.replace(/^Bearer\s+/i, "").trim();
 }
 
-/** The session headers every dialect's tools send (Claude Code, Codex, proxies in front of them). */
+/**
+ * The session headers every dialect's tools send: Claude Code's `x-claude-code-session-id`, Codex's
+ * `session-id` (`session_id` / `conversation_id` before 0.1xx), proxies' `x-session-id`.
+ */
 export function sessionHeaderOf(headers: IncomingHeaders): string | undefined {
-  return headerOf(headers, "x-session-id") ?? headerOf(headers, "session_id") ?? headerOf(headers, "conversation_id");
+  return (
+    headerOf(headers, "x-session-id") ??
+    headerOf(headers, "x-claude-code-session-id") ??
+    headerOf(headers, "session-id") ??
+    headerOf(headers, "session_id") ??
+    headerOf(headers, "conversation_id")
+  );
+}
+
+/** The `allow`ed parameters of a parsed query, string values only (a repeated parameter: its first value). */
+export function forwardedQueryOf(query: Record<string, unknown>, allow: readonly string[]): Record<string, string> | undefined {
+  let forwarded: Record<string, string> | undefined;
+  for (const name of allow) {
+    const raw = query[name];
+    const value = Array.isArray(raw) ? (raw[0] as unknown) : raw;
+    if (typeof value === "string") (forwarded ??= {})[name] = value;
+  }
+  return forwarded;
 }

@@ -39,6 +39,8 @@ const generationMethods = routes.map((route) => route.action);
 export const gemini: ClientDialect = {
   name: "gemini",
   routes,
+  // Never `key` (the client's subrelay key); `alt` is the gateway's to set from the operation.
+  forwardedQuery: [],
   modelsUrl: "/v1beta/models",
   claims: ({ url }) => url.startsWith("/v1beta"),
   apiKey: ({ headers, query }) => {

@@ -28,6 +28,7 @@ export const openai: ClientDialect = {
     { method: "POST", url: "/v1/chat/completions", operation: "chat_completions" },
     { method: "POST", url: "/v1/responses", operation: "responses" },
   ],
+  forwardedQuery: [],
   modelsUrl: "/v1/models",
   // The fallback: a request no other dialect claims gets OpenAI-shaped errors.
   claims: () => true,
