@@ -8,11 +8,12 @@ import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { NodeResponseSink } from "./client-response";
-import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
+import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute } from "./dialects";
 import { GatewayError } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
 import { registerAdminRoutes, type AdminService } from "./admin-routes";
+import { modelsFor, registerDiscoveryRoutes } from "./discovery-routes";
 
 export interface AppDependencies {
   relay: Relay;
@@ -251,6 +252,15 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     });
   }
 
+  registerDiscoveryRoutes(app, {
+    authenticator: deps.authenticator,
+    providers: deps.providers,
+    refused: (request, error) => {
+      const gatewayError = toGatewayError(error);
+      countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
+      return gatewayError;
+    },
+  });
   registerHealthRoutes(app, deps);
   if (listener === "shared") registerOperatorRoutes(app, deps);
   return app;
@@ -309,19 +319,6 @@ function routeOf(routes: readonly DialectRoute[], pathRest: string): DialectRout
   if (routes.length === 1 && routes[0]!.action === undefined) return routes[0];
   const action = actionOf(pathRest);
   return routes.find((route) => route.action === action);
-}
-
-/**
- * The models a key can use through `dialect`: those of its group's platform (every platform, for a mixed
- * group) whose provider serves one of the dialect's operations.
- */
-function modelsFor(providers: ProviderRegistry, grant: ApiKeyGrant, dialect: ClientDialect): ListedModel[] {
-  const chosen = grant.mode === "mixed" ? providers.all() : [providers.get(grant.platform)].filter((p) => p !== undefined);
-  return chosen
-    .filter((provider) =>
-      dialect.routes.some((route) => providers.supports(provider.platform, route.operation, "apikey") || providers.supports(provider.platform, route.operation, "oauth")),
-    )
-    .flatMap((provider) => provider.models().map((model) => ({ ...model, platform: provider.platform })));
 }
 
 function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: number, platform: string): void {

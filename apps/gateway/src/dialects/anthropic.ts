@@ -37,13 +37,14 @@ export const anthropic: ClientDialect = {
   streamErrorEvent(error) {
     return `event: error\ndata: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },
+  renderModel: (model) => ({
+    type: "model",
+    id: model.id,
+    display_name: model.displayName ?? model.id,
+    created_at: new Date((model.created ?? 0) * 1000).toISOString(),
+  }),
   renderModels(models) {
-    const data = models.map((model) => ({
-      type: "model",
-      id: model.id,
-      display_name: model.displayName ?? model.id,
-      created_at: new Date((model.created ?? 0) * 1000).toISOString(),
-    }));
+    const data = models.map((model) => this.renderModel(model) as { id: string });
     return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   },
 };

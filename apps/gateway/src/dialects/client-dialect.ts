@@ -64,6 +64,8 @@ export interface ClientDialect {
   streamErrorEvent(error: GatewayError): string;
   /** The model list body. */
   renderModels(models: readonly ListedModel[]): unknown;
+  /** One model, as the dialect's model retrieval (`GET /v1/models/{id}`, `GET /v1beta/models/{model}`) answers it. */
+  renderModel(model: ListedModel): unknown;
 }
 
 /** The first value of a header. */

@@ -54,11 +54,12 @@ export const gemini: ClientDialect = {
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },
-  renderModels: (models) => ({
-    models: models.map((model) => ({
-      name: `models/${model.id}`,
-      displayName: model.displayName ?? model.id,
-      supportedGenerationMethods: generationMethods,
-    })),
+  renderModel: (model) => ({
+    name: `models/${model.id}`,
+    displayName: model.displayName ?? model.id,
+    supportedGenerationMethods: generationMethods,
   }),
+  renderModels(models) {
+    return { models: models.map((model) => this.renderModel(model)) };
+  },
 };

@@ -52,8 +52,8 @@ export const openai: ClientDialect = {
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },
-  renderModels: (models) => ({
-    object: "list",
-    data: models.map((model) => ({ id: model.id, object: "model", created: model.created ?? 0, owned_by: model.platform })),
-  }),
+  renderModel: (model) => ({ id: model.id, object: "model", created: model.created ?? 0, owned_by: model.platform }),
+  renderModels(models) {
+    return { object: "list", data: models.map((model) => this.renderModel(model)) };
+  },
 };
