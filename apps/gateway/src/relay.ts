@@ -15,7 +15,7 @@ import { TokenRefreshError, type Logger } from "@subrelay/token-cache";
 import { rankCandidates, servesModel } from "./account-selection";
 import type { AccountStateVerdict } from "./account-state-recorder";
 import type { ApiKeyGrant } from "./api-key-authenticator";
-import { earliestComeback } from "./availability";
+import { availability, earliestComeback } from "./availability";
 import { Cancellation } from "./cancellation";
 import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
@@ -189,12 +189,17 @@ export class Relay {
       // Every account is cooling down: say when the first comes back, so clients retry then rather than now.
       const now = this.now();
       const comeback = earliestComeback(eligible, now);
+      // Only the refresh worker cools an account down (temp_unschedulable), when its token refresh keeps
+      // failing: no rate limit, and nothing a client retrying soon can change.
+      const authFailing = comeback !== undefined && eligible.every((account) => availability(account, now).state === "cooling_down");
       lastRefusal =
         comeback === undefined
           ? new GatewayError("unavailable", "No upstream account is available for this request right now.", { reason: NO_ACCOUNT })
-          : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
-              retryAfterSeconds: Math.max(1, Math.ceil((comeback - now) / 1000)),
-            });
+          : authFailing
+            ? new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: UPSTREAM_AUTH_FAILED })
+            : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
+                retryAfterSeconds: Math.max(1, Math.ceil((comeback - now) / 1000)),
+              });
     }
     // Failed requests are accounted too: the usage log is where an operator sees them.
     if (GatewayError.isInstance(lastRefusal)) {
@@ -353,7 +358,7 @@ export class Relay {
     return {
       kind: "failover",
       reason: "token",
-      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: NO_ACCOUNT }),
+      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: UPSTREAM_AUTH_FAILED }),
     };
   }
 
@@ -461,3 +466,5 @@ function isAnswer(value: unknown): value is UpstreamAnswer {
 
 /** The reason (OpenAI's error `code`) of a 503 that says no upstream account can serve the request. */
 const NO_ACCOUNT = "no_account_available";
+/** The reason of a 503 because no account's credentials could be made usable (its OAuth token refresh failed). */
+const UPSTREAM_AUTH_FAILED = "upstream_auth_failed";
