@@ -4,6 +4,7 @@ import {
   type AccountType,
   type ClientRequest,
   type Dialect,
+  type Operation,
   type Provider,
   type ProviderRegistry,
   type UpstreamAccount,
@@ -165,7 +166,10 @@ export class Relay {
       const ranked = rankCandidates(eligible, { now: this.now(), exclude: excluded });
       if (ranked.length === 0) break;
       acquisitions += 1;
-      const lease = await this.ports.slots.acquire(slotCandidates(ranked, stickyAccountId), `${call.requestId}:${acquisitions}`);
+      const candidates = slotCandidates(ranked, stickyAccountId);
+      const lease = SLOTLESS_OPERATIONS.has(operation)
+        ? slotlessLease(candidates)
+        : await this.ports.slots.acquire(candidates, `${call.requestId}:${acquisitions}`);
       if (!lease) {
         lastRefusal ??= new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.");
         break;
@@ -458,6 +462,18 @@ function slotCandidates(ranked: readonly AccountSnapshot[], stickyAccountId: str
     candidates.unshift({ ...chosen!, priority: STICKY_PRIORITY });
   }
   return candidates;
+}
+
+/**
+ * Operations that hold no concurrency slot: token counting is cheap for the upstream and clients fire it
+ * in bursts (Claude Code's `/context`: ~14 at once), so it must not queue behind, or crowd out, generations.
+ * The account is the best-ranked one (the sticky account first), as a slot would have chosen with room.
+ */
+const SLOTLESS_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["count_tokens"]);
+
+function slotlessLease(candidates: readonly SlotCandidate[]): SlotLease {
+  // Candidates come in rank order, the sticky account first.
+  return { accountId: candidates[0]!.id, release: () => Promise.resolve() };
 }
 
 function isAnswer(value: unknown): value is UpstreamAnswer {
