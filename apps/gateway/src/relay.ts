@@ -147,6 +147,11 @@ export class Relay {
     // ever goes to a platform that does not speak it.
     const eligible = serving.filter((account) => providers.supports(account.platform, operation, accountType(account)));
     if (eligible.length === 0) {
+      // An endpoint the platform serves on another account type only (the Responses API's compact and
+      // retrieve: API-key accounts, not ChatGPT ones): for this key it does not exist.
+      if (serving.some((account) => ACCOUNT_TYPES.some((type) => providers.supports(account.platform, operation, type)))) {
+        throw new GatewayError("not_found", `The accounts of this key do not serve ${call.route}.`, { reason: "unsupported_endpoint" });
+      }
       throw new GatewayError("invalid_request", `No account of this key can serve ${call.route} for "${model}".`);
     }
 
@@ -469,7 +474,7 @@ function slotCandidates(ranked: readonly AccountSnapshot[], stickyAccountId: str
  * in bursts (Claude Code's `/context`: ~14 at once), so it must not queue behind, or crowd out, generations.
  * The account is the best-ranked one (the sticky account first), as a slot would have chosen with room.
  */
-const SLOTLESS_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["count_tokens"]);
+const SLOTLESS_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["count_tokens", "gemini_count_tokens"]);
 
 function slotlessLease(candidates: readonly SlotCandidate[]): SlotLease {
   // Candidates come in rank order, the sticky account first.

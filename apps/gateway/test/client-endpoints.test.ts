@@ -137,4 +137,56 @@ describe("client endpoints (embedded)", () => {
       expect(response.status).toBe(401);
     });
   });
+
+  describe("Gemini countTokens and embedContent", () => {
+    it("relays :countTokens on an API-key account", async () => {
+      const response = await call("POST", "/v1beta/models/gemini-2.5-flash:countTokens", { "x-goog-api-key": geminiKeys.key }, contents);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ totalTokens: 31 });
+      const sent = harness.upstream.requestsTo("/ep-gemini/v1beta/models/gemini-2.5-flash:countTokens").at(-1)!;
+      expect(sent.headers["x-goog-api-key"]).toBe("AIza-endpoints");
+      expect(sent.json()).toEqual(contents);
+    });
+
+    it("relays :countTokens on a Code Assist account in its envelope", async () => {
+      const response = await call("POST", "/v1beta/models/gemini-2.5-flash:countTokens", { "x-goog-api-key": codeAssist.key }, contents);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ totalTokens: 17 });
+      const sent = harness.upstream.requestsTo("/ep-ca/v1internal:countTokens").at(-1)!;
+      expect(sent.json()).toEqual({ request: { model: "models/gemini-2.5-flash", ...contents } });
+    });
+
+    it("relays :embedContent on an API-key account", async () => {
+      const body = { content: { parts: [{ text: "Hi" }] } };
+      const response = await call("POST", "/v1beta/models/gemini-embedding-001:embedContent", { "x-goog-api-key": geminiKeys.key }, body);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ embedding: { values: [0.013, -0.008, 0.021] } });
+    });
+
+    it(":embedContent through a Code Assist account is a Gemini 404, not a 5xx", async () => {
+      const response = await call("POST", "/v1beta/models/gemini-embedding-001:embedContent", { "x-goog-api-key": codeAssist.key }, { content: { parts: [{ text: "Hi" }] } });
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: 404, status: "NOT_FOUND" } });
+    });
+  });
+
+  describe(":streamGenerateContent without alt=sse", () => {
+    it.each(["geminiKeys", "codeAssist"] as const)("answers the JSON array the API returns (%s)", async (which) => {
+      const key = which === "geminiKeys" ? geminiKeys.key : codeAssist.key;
+      const response = await call("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", { "x-goog-api-key": key }, contents);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("application/json");
+      const chunks = (await response.json()) as Array<{ candidates?: unknown; response?: unknown }>;
+      expect(Array.isArray(chunks)).toBe(true);
+      expect(chunks.length).toBeGreaterThan(1);
+      for (const chunk of chunks) expect(chunk).not.toHaveProperty("response");
+      expect(chunks.some((chunk) => chunk.candidates !== undefined)).toBe(true);
+    });
+
+    it("with alt=sse it still streams SSE", async () => {
+      const response = await call("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", { "x-goog-api-key": geminiKeys.key }, contents);
+      expect(response.headers.get("content-type")).toContain("text/event-stream");
+      expect(await response.text()).toContain("data: ");
+    });
+  });
 });

@@ -31,7 +31,9 @@ export type Operation =
   | "chat_completions" // OpenAI POST /v1/chat/completions
   | "responses" // OpenAI POST /v1/responses
   | "generate_content" // Gemini POST /v1beta/models/{model}:generateContent
-  | "stream_generate_content"; // Gemini POST /v1beta/models/{model}:streamGenerateContent
+  | "stream_generate_content" // Gemini POST /v1beta/models/{model}:streamGenerateContent
+  | "gemini_count_tokens" // Gemini POST /v1beta/models/{model}:countTokens
+  | "embed_content"; // Gemini POST /v1beta/models/{model}:embedContent
 
 /** Headers as Node gives them: lower-case names. */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
@@ -41,7 +43,10 @@ export interface ClientRequest {
   operation: Operation;
   /** The model the client asked for (from the body, or the Gemini path). */
   model: string;
-  /** Whether the client expects an SSE stream. */
+  /**
+   * Whether the client expects an SSE stream. A Gemini `stream_generate_content` without `alt=sse` is false:
+   * the client wants the JSON array of the chunks, which the provider's shaper collects from the upstream's stream.
+   */
   stream: boolean;
   /** The client's JSON body. Adapters must not mutate it (copy before changing). */
   body: Record<string, unknown>;

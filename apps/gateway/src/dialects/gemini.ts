@@ -32,6 +32,8 @@ function modelOfPath(rest: string): string {
 const routes: ClientDialect["routes"] = [
   { method: "POST", url: "/v1beta/models/*", action: "generateContent", operation: "generate_content" },
   { method: "POST", url: "/v1beta/models/*", action: "streamGenerateContent", operation: "stream_generate_content" },
+  { method: "POST", url: "/v1beta/models/*", action: "countTokens", operation: "gemini_count_tokens" },
+  { method: "POST", url: "/v1beta/models/*", action: "embedContent", operation: "embed_content" },
 ];
 const generationMethods = routes.map((route) => route.action);
 
@@ -48,7 +50,8 @@ export const gemini: ClientDialect = {
     return headerOf(headers, "x-goog-api-key") ?? (typeof key === "string" ? key : undefined) ?? bearerOf(headers);
   },
   model: ({ pathRest }) => modelOfPath(pathRest),
-  stream: (_request, operation) => operation === "stream_generate_content",
+  // Without `alt=sse` the API answers one JSON array of the chunks (which the provider collects).
+  stream: ({ query }, operation) => operation === "stream_generate_content" && query.alt === "sse",
   sessionId: ({ headers }) => sessionHeaderOf(headers),
   errorBody: (error) => ({ error: { code: error.status, message: error.message, status: errorStatus[error.code] } }),
   streamErrorEvent(error) {
