@@ -173,18 +173,22 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   };
 
   const relayRoute = (dialect: ClientDialect, routes: readonly DialectRoute[]) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const pathRest = (request.params as Record<string, string | undefined>)["*"] ?? "";
+    const params = request.params as Record<string, string | undefined>;
+    const pathRest = params["*"] ?? "";
     const route = routeOf(routes, pathRest);
     if (!route) throw new GatewayError("not_found", `Unsupported method "${actionOf(pathRest) ?? ""}".`);
     const query = request.query as Record<string, unknown>;
     const grant = request.grant!;
-    const body = request.body;
+    const resourceId = params.id;
+    if (resourceId !== undefined && !RESOURCE_ID.test(resourceId)) throw new GatewayError("invalid_request", "The id in the path is not a valid id.");
+    const body = route.method === "GET" ? {} : request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new GatewayError("invalid_request", "The request body must be a JSON object.");
     }
     const read: DialectRequest = { url: request.url, headers: request.headers, query, pathRest, body: body as Record<string, unknown> };
-    const model = dialect.model(read);
-    if (typeof model !== "string" || model.trim() === "") {
+    const named = dialect.model(read);
+    const model = route.modelless && (named === undefined || named === "") ? "" : named;
+    if (typeof model !== "string" || (model.trim() === "" && !route.modelless)) {
       throw new GatewayError("invalid_request", "The request must name a model.");
     }
     if (model.length > maxModelLength) {
@@ -212,6 +216,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
           body: read.body,
           headers: request.headers,
           query: forwardedQueryOf(query, dialect.forwardedQuery),
+          resourceId,
         },
         sessionId: dialect.sessionId(read),
         sink,
@@ -375,6 +380,8 @@ function frameworkError(error: unknown): GatewayError {
   return new GatewayError("invalid_request", "The request could not be read.", { status });
 }
 
+/** What a response id (`resp_…`) and ids like it are made of. */
+const RESOURCE_ID = /^[A-Za-z0-9_-]{1,256}$/;
 const DEFAULT_MAX_JSON_DEPTH = 400;
 const DEFAULT_MAX_MODEL_LENGTH = 256;
 

@@ -139,7 +139,8 @@ export class Relay {
     if (accounts.length === 0) {
       throw new GatewayError("unavailable", "This key's group has no upstream accounts yet.", { reason: NO_ACCOUNT });
     }
-    const serving = accounts.filter((account) => servesModel(account, model));
+    // A request naming no model (a retrieval by id) may go to any account.
+    const serving = model === "" ? accounts : accounts.filter((account) => servesModel(account, model));
     if (serving.length === 0) {
       throw new GatewayError("not_found", `The model "${model}" is not available for this key.`, { reason: "model_not_found" });
     }

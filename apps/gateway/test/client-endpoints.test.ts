@@ -189,4 +189,36 @@ describe("client endpoints (embedded)", () => {
       expect(await response.text()).toContain("data: ");
     });
   });
+
+  describe("Responses compact and retrieve", () => {
+    it("relays POST /v1/responses/compact on an API-key account", async () => {
+      const body = { model: "gpt-5", input: [{ role: "user", content: "Hi" }], instructions: "Be brief." };
+      const response = await call("POST", "/v1/responses/compact", bearer(openaiKeys.key), body);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ id: "resp_compacted" });
+      const sent = harness.upstream.requestsTo("/ep-openai/v1/responses/compact").at(-1)!;
+      expect(sent.headers.authorization).toBe("Bearer sk-openai-endpoints");
+      expect(sent.json()).toEqual(body);
+    });
+
+    it("relays GET /v1/responses/{id} on an API-key account", async () => {
+      const response = await call("GET", "/v1/responses/resp_123", bearer(openaiKeys.key));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ id: "resp_123", object: "response" });
+      const sent = harness.upstream.requestsTo("/ep-openai/v1/responses/resp_123").at(-1)!;
+      expect(sent.method).toBe("GET");
+      expect(sent.headers.authorization).toBe("Bearer sk-openai-endpoints");
+    });
+
+    it.each([
+      ["POST", "/v1/responses/compact", { model: "gpt-5", input: "Hi" }],
+      ["GET", "/v1/responses/resp_123", undefined],
+    ] as const)("%s %s through a ChatGPT (Codex) account is an OpenAI 404 with its own code", async (method, path, body) => {
+      const response = await call(method, path, bearer(codex.key), body);
+      expect(response.status).toBe(404);
+      const answer = (await response.json()) as { error: { code: string } };
+      expect(answer).toMatchObject({ error: { type: "invalid_request_error", code: "unsupported_endpoint" } });
+      expect(harness.upstream.requestsTo(/^\/ep-codex\//)).toEqual([]);
+    });
+  });
 });

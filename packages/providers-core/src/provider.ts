@@ -30,6 +30,8 @@ export type Operation =
   | "count_tokens" // Anthropic POST /v1/messages/count_tokens
   | "chat_completions" // OpenAI POST /v1/chat/completions
   | "responses" // OpenAI POST /v1/responses
+  | "responses_compact" // OpenAI POST /v1/responses/compact
+  | "responses_retrieve" // OpenAI GET /v1/responses/{id} (`ClientRequest.resourceId`)
   | "generate_content" // Gemini POST /v1beta/models/{model}:generateContent
   | "stream_generate_content" // Gemini POST /v1beta/models/{model}:streamGenerateContent
   | "gemini_count_tokens" // Gemini POST /v1beta/models/{model}:countTokens
@@ -58,6 +60,8 @@ export interface ClientRequest {
    * speaks the client's API appends them to the upstream URL; absent or empty: none.
    */
   query?: Readonly<Record<string, string>>;
+  /** The id a retrieval names in its path (`GET /v1/responses/{id}`), already validated; absent otherwise. */
+  resourceId?: string;
 }
 
 /** The request to send upstream. */

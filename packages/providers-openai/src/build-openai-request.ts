@@ -42,13 +42,18 @@ export const openaiResponseHeaders: readonly string[] = ["x-request-id", "openai
  *   speaks only the Responses API: a chat completion is translated (`chatToResponsesBody`), and the provider's
  *   response shaper translates the answer back. The backend only streams: for a non-streaming client the
  *   shaper collects the stream into one body (`createCodexResponseCollector`).
- * Throws ProviderError `unsupported` (a non-OpenAI operation) and `misconfigured` (no access token / API
+ * - API key only: POST `/v1/responses/compact` (the body as is) and GET `/v1/responses/{resourceId}` (no body).
+ * Throws ProviderError `unsupported` (a non-OpenAI operation, or compact / retrieve on an OAuth account) and `misconfigured` (no access token / API
  * key), `invalid_request` (a chat completion that cannot be translated). Never mutates the client's body.
  */
 export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEndpoints): UpstreamRequest {
   const { account, request } = input;
-  if (request.operation !== "chat_completions" && request.operation !== "responses") {
+  const apiKeyOnly = request.operation === "responses_compact" || request.operation === "responses_retrieve";
+  if (request.operation !== "chat_completions" && request.operation !== "responses" && !apiKeyOnly) {
     throw new ProviderError(`OpenAI accounts cannot serve ${request.operation}`, { code: "unsupported" });
+  }
+  if (apiKeyOnly && account.type === "oauth") {
+    throw new ProviderError(`ChatGPT (Codex) accounts cannot serve ${request.operation}`, { code: "unsupported" });
   }
   const accept = request.stream ? "text/event-stream" : "application/json";
 
@@ -92,6 +97,16 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
   };
   const beta = mergeCommaList(request.headers["openai-beta"]);
   if (beta !== undefined) headers["openai-beta"] = beta;
+  const base = trimSlash(account.baseUrl ?? endpoints.baseUrl);
+  if (request.operation === "responses_retrieve") {
+    const id = request.resourceId;
+    if (id === undefined || id === "") throw new ProviderError("A response retrieval names no response id", { code: "invalid_request" });
+    const { "content-type": _noBody, ...getHeaders } = headers;
+    return { url: `${base}/v1/responses/${encodeURIComponent(id)}`, method: "GET", headers: { ...getHeaders, accept: "application/json" } };
+  }
+  if (request.operation === "responses_compact") {
+    return { url: `${base}/v1/responses/compact`, method: "POST", headers, body: JSON.stringify(request.body) };
+  }
   const path = request.operation === "chat_completions" ? "/v1/chat/completions" : "/v1/responses";
   return {
     url: `${trimSlash(account.baseUrl ?? endpoints.baseUrl)}${path}`,

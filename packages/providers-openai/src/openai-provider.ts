@@ -62,7 +62,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
     responseHeaders: openaiResponseHeaders,
     refresher,
     // Both account types serve both: Codex (OAuth) gets chat completions translated to the Responses API.
-    supports(operation: Operation, _type: AccountType): boolean {
+    supports(operation: Operation, type: AccountType): boolean {
+      if (operation === "responses_compact" || operation === "responses_retrieve") return type === "apikey";
       return operation === "chat_completions" || operation === "responses";
     },
     buildRequest: (input) => buildOpenAIRequest(input, endpoints),

@@ -3,10 +3,13 @@ import type { GatewayError } from "../gateway-error";
 
 /** One client endpoint: the operation a request to it asks for. */
 export interface DialectRoute {
-  method: "POST";
-  /** The route as Fastify matches it. */
+  /** POST routes take a JSON body; GET routes (a retrieval) none. */
+  method: "POST" | "GET";
+  /** The route as Fastify matches it; a `:id` parameter is the request's `resourceId`. */
   url: string;
   operation: Operation;
+  /** A request that names no model (a retrieval by id): any account able to serve the operation may. */
+  modelless?: true;
   /**
    * For a path that names its method after a colon (Gemini's `/v1beta/models/{model}:generateContent`):
    * the method this entry serves. Entries that share a `url` are told apart by it.

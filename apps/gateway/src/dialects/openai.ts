@@ -27,6 +27,8 @@ export const openai: ClientDialect = {
   routes: [
     { method: "POST", url: "/v1/chat/completions", operation: "chat_completions" },
     { method: "POST", url: "/v1/responses", operation: "responses" },
+    { method: "POST", url: "/v1/responses/compact", operation: "responses_compact" },
+    { method: "GET", url: "/v1/responses/:id", operation: "responses_retrieve", modelless: true },
   ],
   forwardedQuery: [],
   modelsUrl: "/v1/models",
