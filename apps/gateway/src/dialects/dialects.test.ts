@@ -14,8 +14,9 @@ describe("client dialects", () => {
         owners.set(key, dialect.name);
       }
     }
-    // Gemini's countTokens and embedContent joined the six generation routes (issue 14).
-    expect(owners.size).toBe(8);
+    // Six generation routes, plus (issue 14) Gemini's countTokens and embedContent and the Responses API's
+    // compact and retrieve.
+    expect(owners.size).toBe(10);
   });
 
   it("tell a request that no route decides by its path and headers, OpenAI last", () => {
