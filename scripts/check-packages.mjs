@@ -56,6 +56,7 @@ const packages = {
         "ProviderError", "createProviderRegistry", "createSseParser", "formatSseEvent", "createSseUsageTracker", "parseSseJson",
         "requestToken", "credentialsFromTokenResponse", "requireRefreshToken", "networkErrorCode", "isRecord",
         "forwardableHeaders", "mergeCommaList", "parseRetryAfter", "isBlockedHeader", "headerValue", "emptyUsage",
+        "returnableHeaders", "withQuery",
       ],
       absent: ["FakeUpstream", "describeProviderContract"],
       // The testing kit (FakeUpstream's HTTP server, the contract suite's TCP server and node:assert) is

@@ -9,11 +9,12 @@ import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { NodeResponseSink } from "./client-response";
-import { dialectNamed, dialectOf, dialects, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
+import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
 import { GatewayError, invalidInput } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
 import { registerAdminRoutes, type AdminService } from "./admin-routes";
+import { modelsFor, registerDiscoveryRoutes } from "./discovery-routes";
 
 export interface AppDependencies {
   relay: Relay;
@@ -213,18 +214,22 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   };
 
   const relayRoute = (dialect: ClientDialect, routes: readonly DialectRoute[]) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const pathRest = (request.params as Record<string, string | undefined>)["*"] ?? "";
+    const params = request.params as Record<string, string | undefined>;
+    const pathRest = params["*"] ?? "";
     const route = routeOf(routes, pathRest);
     if (!route) throw new GatewayError("not_found", `Unsupported method "${actionOf(pathRest) ?? ""}".`);
     const query = request.query as Record<string, unknown>;
     const grant = request.grant!;
-    const body = request.body;
+    const resourceId = params.id;
+    if (resourceId !== undefined && !RESOURCE_ID.test(resourceId)) throw new GatewayError("invalid_request", "The id in the path is not a valid id.");
+    const body = route.method === "GET" ? {} : request.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new GatewayError("invalid_request", "The request body must be a JSON object.");
     }
     const read: DialectRequest = { url: request.url, headers: request.headers, query, pathRest, body: body as Record<string, unknown> };
-    const model = dialect.model(read);
-    if (typeof model !== "string" || model.trim() === "") {
+    const named = dialect.model(read);
+    const model = route.modelless && (named === undefined || named === "") ? "" : named;
+    if (typeof model !== "string" || (model.trim() === "" && !route.modelless)) {
       throw new GatewayError("invalid_request", "The request must name a model.");
     }
     if (model.length > maxModelLength) {
@@ -251,6 +256,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
           stream: dialect.stream(read, route.operation),
           body: read.body,
           headers: request.headers,
+          query: forwardedQueryOf(query, dialect.forwardedQuery),
+          resourceId,
         },
         sessionId: dialect.sessionId(read),
         sink,
@@ -293,6 +300,15 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     });
   }
 
+  registerDiscoveryRoutes(app, {
+    authenticator: deps.authenticator,
+    providers: deps.providers,
+    refused: (request, error) => {
+      const gatewayError = toGatewayError(error);
+      countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
+      return gatewayError;
+    },
+  });
   registerHealthRoutes(app, deps);
   if (listener === "shared") registerOperatorRoutes(app, deps);
   return app;
@@ -353,19 +369,6 @@ function routeOf(routes: readonly DialectRoute[], pathRest: string): DialectRout
   return routes.find((route) => route.action === action);
 }
 
-/**
- * The models a key can use through `dialect`: those of its group's platform (every platform, for a mixed
- * group) whose provider serves one of the dialect's operations.
- */
-function modelsFor(providers: ProviderRegistry, grant: ApiKeyGrant, dialect: ClientDialect): ListedModel[] {
-  const chosen = grant.mode === "mixed" ? providers.all() : [providers.get(grant.platform)].filter((p) => p !== undefined);
-  return chosen
-    .filter((provider) =>
-      dialect.routes.some((route) => providers.supports(provider.platform, route.operation, "apikey") || providers.supports(provider.platform, route.operation, "oauth")),
-    )
-    .flatMap((provider) => provider.models().map((model) => ({ ...model, platform: provider.platform })));
-}
-
 function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: number, platform: string): void {
   metrics.requests.inc({ route: request.routeOptions.url ?? "unmatched", status: String(status), platform });
 }
@@ -418,6 +421,8 @@ function frameworkError(error: unknown): GatewayError {
   return new GatewayError("invalid_request", "The request could not be read.", { status });
 }
 
+/** What a response id (`resp_…`) and ids like it are made of. */
+const RESOURCE_ID = /^[A-Za-z0-9_-]{1,256}$/;
 const DEFAULT_MAX_JSON_DEPTH = 400;
 const DEFAULT_MAX_MODEL_LENGTH = 256;
 

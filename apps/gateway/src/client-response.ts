@@ -25,6 +25,8 @@ export interface DeliverOptions {
   clientGone: Cancellation;
   /** When the upstream request was sent (epoch ms), for the time to first byte. */
   sentAt: number;
+  /** The upstream's headers the client gets back (already filtered by the provider's `responseHeaders`). */
+  returnedHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface Delivery {
@@ -42,8 +44,12 @@ export interface Delivery {
 export interface ResponseSink {
   /** True once the status line went out or the client is gone. */
   readonly started: boolean;
-  /** A whole answer: a relayed upstream refusal, or a body the relay made. */
-  send(status: number, headers: AnswerHeaders, body: string): void;
+  /**
+   * A whole answer: a relayed upstream refusal, or a body the relay made. Only `content-type` and
+   * `retry-after` of `headers` are used; `returned` (upstream headers already filtered for the client, e.g.
+   * its request id) is sent as is and wins over the gateway's own `x-request-id`.
+   */
+  send(status: number, headers: AnswerHeaders, body: string, returned?: Readonly<Record<string, string>>): void;
   /** The gateway's own error, in the client's dialect. */
   sendError(error: GatewayError): void;
   /** A successful upstream answer: sent, streamed through with back-pressure, or collected from a stream. */
@@ -79,13 +85,14 @@ export class NodeResponseSink implements ResponseSink {
     return this.response.headersSent || this.response.destroyed;
   }
 
-  send(status: number, headers: AnswerHeaders, body: string): void {
+  send(status: number, headers: AnswerHeaders, body: string, returned?: Readonly<Record<string, string>>): void {
     const response = this.response;
     if (this.started) return;
     const retryAfter = headerValue(headers["retry-after"]);
     response.writeHead(status, {
-      "content-type": headerValue(headers["content-type"]) ?? "application/json",
       "x-request-id": this.requestId,
+      ...returned,
+      "content-type": headerValue(headers["content-type"]) ?? "application/json",
       ...(retryAfter ? { "retry-after": retryAfter } : {}),
     });
     response.end(body);
@@ -114,7 +121,7 @@ export class NodeResponseSink implements ResponseSink {
       } catch {
         // Not JSON: relay it as it came.
       }
-      this.send(answer.status, answer.headers, out);
+      this.send(answer.status, answer.headers, out, options.returnedHeaders);
       return { status: answer.status, ttfbMs, streamed: false };
     }
 
@@ -125,17 +132,18 @@ export class NodeResponseSink implements ResponseSink {
       const read = await this.readUpstream(answer.body, options, (chunk) => parser.push(chunk));
       if (!read.failed) parser.end();
       const collected = collector.finish();
-      this.send(collected.status, {}, JSON.stringify(collected.body));
+      this.send(collected.status, {}, JSON.stringify(collected.body), options.returnedHeaders);
       return { status: collected.status, ttfbMs: read.ttfbMs, streamed: true, streamFailure: read.error };
     }
 
     const response = this.response;
     response.writeHead(answer.status, {
+      "x-request-id": this.requestId,
+      ...options.returnedHeaders,
       "content-type": contentType,
       "cache-control": "no-cache",
       connection: "keep-alive",
       "x-accel-buffering": "no",
-      "x-request-id": this.requestId,
     });
     response.flushHeaders();
     const write = streamWriter(response, shaper, this.drainTimeoutMs);

@@ -1,8 +1,10 @@
 import {
   ProviderError,
+  returnableHeaders,
   type AccountType,
   type ClientRequest,
   type Dialect,
+  type Operation,
   type Provider,
   type ProviderRegistry,
   type UpstreamAccount,
@@ -14,7 +16,7 @@ import { TokenRefreshError, type Logger } from "@subrelay/token-cache";
 import { rankCandidates, servesModel } from "./account-selection";
 import type { AccountStateVerdict } from "./account-state-recorder";
 import type { ApiKeyGrant } from "./api-key-authenticator";
-import { earliestComeback } from "./availability";
+import { availability, earliestComeback } from "./availability";
 import { Cancellation } from "./cancellation";
 import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
@@ -146,7 +148,8 @@ export class Relay {
     if (accounts.length === 0) {
       throw new GatewayError("unavailable", "This key's group has no upstream accounts yet.", { reason: NO_ACCOUNT });
     }
-    const serving = accounts.filter((account) => servesModel(account, model));
+    // A request naming no model (a retrieval by id) may go to any account.
+    const serving = model === "" ? accounts : accounts.filter((account) => servesModel(account, model));
     if (serving.length === 0) {
       throw new GatewayError("not_found", `The model "${model}" is not available for this key.`, { reason: "model_not_found" });
     }
@@ -154,6 +157,11 @@ export class Relay {
     // ever goes to a platform that does not speak it.
     const eligible = serving.filter((account) => providers.supports(account.platform, operation, accountType(account)));
     if (eligible.length === 0) {
+      // An endpoint the platform serves on another account type only (the Responses API's compact and
+      // retrieve: API-key accounts, not ChatGPT ones): for this key it does not exist.
+      if (TYPE_LIMITED_OPERATIONS.has(operation) && serving.some((account) => ACCOUNT_TYPES.some((type) => providers.supports(account.platform, operation, type)))) {
+        throw new GatewayError("not_found", `The accounts of this key do not serve ${call.route}.`, { reason: "unsupported_endpoint" });
+      }
       throw new GatewayError("invalid_request", `No account of this key can serve ${call.route} for "${model}".`);
     }
 
@@ -174,7 +182,10 @@ export class Relay {
       const ranked = rankCandidates(eligible, { now: this.now(), exclude: excluded });
       if (ranked.length === 0) break;
       acquisitions += 1;
-      const lease = await this.ports.slots.acquire(slotCandidates(ranked, stickyAccountId), `${call.requestId}:${acquisitions}`);
+      const candidates = slotCandidates(ranked, stickyAccountId);
+      const lease = SLOTLESS_OPERATIONS.has(operation)
+        ? slotlessLease(candidates)
+        : await this.ports.slots.acquire(candidates, `${call.requestId}:${acquisitions}`);
       if (!lease) {
         lastRefusal ??= new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.");
         break;
@@ -199,12 +210,17 @@ export class Relay {
       // Every account is cooling down: say when the first comes back, so clients retry then rather than now.
       const now = this.now();
       const comeback = earliestComeback(eligible, now);
+      // Only the refresh worker cools an account down (temp_unschedulable), when its token refresh keeps
+      // failing: no rate limit, and nothing a client retrying soon can change.
+      const authFailing = comeback !== undefined && eligible.every((account) => availability(account, now).state === "cooling_down");
       lastRefusal =
         comeback === undefined
           ? new GatewayError("unavailable", "No upstream account is available for this request right now.", { reason: NO_ACCOUNT })
-          : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
-              retryAfterSeconds: Math.max(1, Math.ceil((comeback - now) / 1000)),
-            });
+          : authFailing
+            ? new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: UPSTREAM_AUTH_FAILED })
+            : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
+                retryAfterSeconds: Math.max(1, Math.ceil((comeback - now) / 1000)),
+              });
     }
     // Failed requests are accounted too: the usage log is where an operator sees them.
     if (GatewayError.isInstance(lastRefusal)) {
@@ -286,7 +302,8 @@ export class Relay {
           return this.refuse(call, account, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
         }
         if (verdict.kind === "client" || verdict.kind === "ok") {
-          this.relayRefusal(call, refusal);
+          // The account served this answer: its request id and rate-limit headers are the client's to see.
+          this.relayRefusal(call, refusal, returnableHeaders(answer.headers, provider.responseHeaders ?? []));
           this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status });
           return { kind: "done" };
         }
@@ -329,6 +346,7 @@ export class Relay {
       clientStream: call.request.stream,
       clientGone: call.clientGone,
       sentAt,
+      returnedHeaders: returnableHeaders(answer.headers, provider.responseHeaders ?? []),
     });
     if (delivery.streamFailure !== undefined) {
       this.ports.logger.warn({ requestId: call.requestId, error: describeError(delivery.streamFailure) }, "upstream stream failed mid-way");
@@ -348,9 +366,9 @@ export class Relay {
    * upstream speaks the client's dialect, else the gateway's error of the same status in the client's dialect
    * (a body of another API's shape would only confuse the client's SDK).
    */
-  private relayRefusal(call: RelayCall, refusal: Exclude<Refusal, GatewayError>): void {
+  private relayRefusal(call: RelayCall, refusal: Exclude<Refusal, GatewayError>, returned?: Record<string, string>): void {
     if (refusal.dialect === call.dialect.name) {
-      call.sink.send(refusal.status, refusal.headers, maskCredentials(refusal.bodyText, refusal.secrets));
+      call.sink.send(refusal.status, refusal.headers, maskCredentials(refusal.bodyText, refusal.secrets), returned);
       return;
     }
     const retryAfter = Number(headerValue(refusal.headers["retry-after"]));
@@ -373,7 +391,7 @@ export class Relay {
     return {
       kind: "failover",
       reason: "token",
-      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: NO_ACCOUNT }),
+      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: UPSTREAM_AUTH_FAILED }),
     };
   }
 
@@ -475,9 +493,27 @@ function slotCandidates(ranked: readonly AccountSnapshot[], stickyAccountId: str
   return candidates;
 }
 
+/**
+ * Operations that hold no concurrency slot: token counting is cheap for the upstream and clients fire it
+ * in bursts (Claude Code's `/context`: ~14 at once), so it must not queue behind, or crowd out, generations.
+ * The account is the best-ranked one (the sticky account first), as a slot would have chosen with room.
+ */
+const SLOTLESS_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["count_tokens", "gemini_count_tokens"]);
+
+// Endpoints the platform serves on one account type only. Where a key's accounts are of the other type, they
+// answer 404 (the endpoint does not exist for this key), not the 400 of an operation the platform never serves.
+const TYPE_LIMITED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["responses_compact", "responses_retrieve", "embed_content"]);
+
+function slotlessLease(candidates: readonly SlotCandidate[]): SlotLease {
+  // Candidates come in rank order, the sticky account first.
+  return { accountId: candidates[0]!.id, release: () => Promise.resolve() };
+}
+
 function isAnswer(value: unknown): value is UpstreamAnswer {
   return typeof value === "object" && value !== null && "status" in value && "body" in value;
 }
 
 /** The reason (OpenAI's error `code`) of a 503 that says no upstream account can serve the request. */
 const NO_ACCOUNT = "no_account_available";
+/** The reason of a 503 because no account's credentials could be made usable (its OAuth token refresh failed). */
+const UPSTREAM_AUTH_FAILED = "upstream_auth_failed";

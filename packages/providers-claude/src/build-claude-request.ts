@@ -5,6 +5,7 @@ import {
   mergeCommaList,
   ProviderError,
   type UpstreamRequest,
+  withQuery,
 } from "@subrelay/providers-core";
 import { claudeOAuthBeta, defaultAnthropicVersion } from "./claude-defaults";
 
@@ -14,7 +15,21 @@ import { claudeOAuthBeta, defaultAnthropicVersion } from "./claude-defaults";
  * which Anthropic uses to recognise Claude Code traffic. `accept-encoding` is not forwarded so the gateway
  * reads usage from an uncompressed stream.
  */
-export const claudeForwardedHeaders: readonly string[] = ["anthropic-*", "x-stainless-*", "user-agent", "x-app"];
+export const claudeForwardedHeaders: readonly string[] = [
+  "anthropic-*",
+  "x-stainless-*",
+  "user-agent",
+  "x-app",
+  // Claude Code's conversation id, which Anthropic uses to keep a session's prompt cache together.
+  "x-claude-code-session-id",
+  "x-client-request-id",
+];
+
+/**
+ * Anthropic response headers a client gets back: the request id (the SDKs' `_request_id`), the account's
+ * rate-limit state (`anthropic-ratelimit-unified-*`, which Claude Code shows its user) and the retry hint.
+ */
+export const claudeResponseHeaders: readonly string[] = ["request-id", "x-request-id", "anthropic-ratelimit-*", "x-should-retry"];
 
 const paths = { messages: "/v1/messages", count_tokens: "/v1/messages/count_tokens" } as const;
 
@@ -69,5 +84,6 @@ export function buildClaudeRequest(input: BuildRequestInput, defaultBaseUrl: str
     else body.stream = streamField;
   }
 
-  return { url: `${baseUrl}${paths[request.operation]}`, method: "POST", headers, body: JSON.stringify(body) };
+  // The client's query (Claude Code's `beta=true`) is the Messages API's own: it passes through.
+  return { url: withQuery(`${baseUrl}${paths[request.operation]}`, request.query), method: "POST", headers, body: JSON.stringify(body) };
 }

@@ -1,6 +1,6 @@
 import { networkErrorCode, type AccountType, type ModelInfo, type Operation, type Provider } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
-import { buildClaudeRequest } from "./build-claude-request";
+import { buildClaudeRequest, claudeResponseHeaders } from "./build-claude-request";
 import { classifyClaudeResponse } from "./classify-claude-response";
 import { defaultClaudeBaseUrl, defaultOverloadedCooldownMs, defaultRateLimitFallbackMs } from "./claude-defaults";
 import { defaultClaudeModels } from "./claude-models";
@@ -50,6 +50,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
   return {
     platform: "claude",
     dialect: "anthropic",
+    responseHeaders: claudeResponseHeaders,
     refresher,
     supports(operation: Operation, _type: AccountType) {
       return operation === "messages" || operation === "count_tokens";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { forwardableHeaders, headerValue, isBlockedHeader, mergeCommaList, parseRetryAfter } from "./headers";
+import { forwardableHeaders, headerValue, isBlockedHeader, mergeCommaList, parseRetryAfter, returnableHeaders, withQuery } from "./headers";
 
 describe("forwardableHeaders", () => {
   const incoming = {
@@ -70,6 +70,33 @@ describe("forwardableHeaders", () => {
     }
     expect(forwarded["x-unlisted"]).toBe("no");
     expect(forwardableHeaders(incoming, ["*"])).toEqual(forwarded);
+  });
+});
+
+describe("returnableHeaders", () => {
+  it("returns only allowed headers, never cookies, hop-by-hop headers or body framing even when allowed", () => {
+    const upstream = {
+      "request-id": "req_1",
+      "X-Ratelimit-Remaining-Requests": "10",
+      "set-cookie": ["a=1", "b=2"],
+      connection: "keep-alive",
+      "transfer-encoding": "chunked",
+      "content-length": "12",
+      "content-encoding": "gzip",
+      "proxy-authenticate": "Basic",
+      "openai-organization": "org-pooled",
+    };
+    const allowAll = ["request-id", "x-ratelimit-*", "set-cookie", "connection", "transfer-encoding", "content-length", "content-encoding", "proxy-*"];
+    expect(returnableHeaders(upstream, allowAll)).toEqual({ "request-id": "req_1", "x-ratelimit-remaining-requests": "10" });
+  });
+});
+
+describe("withQuery", () => {
+  it("appends encoded parameters after any query the URL has", () => {
+    expect(withQuery("https://api.example/v1/messages", { beta: "true" })).toBe("https://api.example/v1/messages?beta=true");
+    expect(withQuery("https://api.example/x?alt=sse", { a: "b c&" })).toBe("https://api.example/x?alt=sse&a=b+c%26");
+    expect(withQuery("https://api.example/x", {})).toBe("https://api.example/x");
+    expect(withQuery("https://api.example/x", undefined)).toBe("https://api.example/x");
   });
 });
 

@@ -63,6 +63,55 @@ function allowListOf(allow: readonly string[]): (lowerName: string) => boolean {
 }
 
 /**
+ * Upstream response headers never returned to a client, whatever an allow list says: cookies (they would
+ * belong to the pooled account's session), hop-by-hop headers, and what the gateway computes itself for the
+ * body it sends (length and encoding; the body may be reshaped).
+ */
+const blockedResponseHeaders = new Set([
+  "set-cookie",
+  "set-cookie2",
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "content-encoding",
+  "alt-svc",
+  "strict-transport-security",
+]);
+
+/**
+ * The upstream response headers to return to the client: those named in `allow` (same form as
+ * `forwardableHeaders`), minus cookies, hop-by-hop headers and body framing, dropped even when allowed.
+ * Repeated headers are joined with ", ". Names come out lower-case.
+ */
+export function returnableHeaders(upstream: IncomingHeaders, allow: readonly string[]): Record<string, string> {
+  const allowed = allowListOf(allow);
+  const result: Record<string, string> = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (!allowed(lower) || blockedResponseHeaders.has(lower) || lower.startsWith("proxy-")) continue;
+    result[lower] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return result;
+}
+
+/**
+ * `url` with `query` appended (after any query string it has), names and values percent-encoded. `url`
+ * itself when `query` is undefined or empty.
+ */
+export function withQuery(url: string, query: Readonly<Record<string, string>> | undefined): string {
+  if (query === undefined) return url;
+  const search = new URLSearchParams(query).toString();
+  if (search === "") return url;
+  return `${url}${url.includes("?") ? "&" : "?"}${search}`;
+}
+
+/**
  * Merges comma-separated lists (`anthropic-beta`, `openai-beta` style): items trimmed, empty items dropped,
  * duplicates removed, first occurrence order kept. Undefined when nothing is left.
  */

@@ -9,4 +9,4 @@ export { createSseUsageTracker, parseSseJson, type SseUsageTrackerOptions } from
 export { requestToken, credentialsFromTokenResponse, requireRefreshToken, type TokenRequestOptions } from "./token-request";
 export { networkErrorCode } from "./network-error-code";
 export { isRecord } from "./is-record";
-export { forwardableHeaders, mergeCommaList, parseRetryAfter, isBlockedHeader, headerValue } from "./headers";
+export { forwardableHeaders, mergeCommaList, parseRetryAfter, isBlockedHeader, headerValue, returnableHeaders, withQuery } from "./headers";

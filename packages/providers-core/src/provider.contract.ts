@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { request } from "undici";
 import { FakeUpstream } from "./fake-upstream";
+import { returnableHeaders } from "./headers";
 import type { BuildRequestInput, ClientRequest, Provider, UpstreamAccount, UpstreamRequest } from "./provider";
 import { ProviderError } from "./provider-error";
 import { readFixture } from "./read-fixture";
@@ -21,6 +22,11 @@ export interface ProviderContractCase {
   accessToken?: string;
   /** The request; its headers are replaced by the suite's hostile client headers. */
   request: Omit<ClientRequest, "headers">;
+  /**
+   * What this case must pass through to the upstream: client headers (session, tracing) that must arrive
+   * with the values sent, and the query parameters (`request.query`) that must arrive in the upstream URL.
+   */
+  forwards?: { headers?: Readonly<Record<string, string>>; query?: Readonly<Record<string, string>> };
 }
 
 export interface ProviderContractOptions {
@@ -30,6 +36,12 @@ export interface ProviderContractOptions {
   cases: readonly ProviderContractCase[];
   /** Further inputs an account's misconfiguration makes unservable (e.g. Gemini OAuth without projectId). */
   misconfigured?: readonly BuildRequestInput[];
+  /**
+   * Upstream response headers the provider's `responseHeaders` must return to the client, values as the
+   * upstream sent them (request ids, rate-limit and quota headers). The suite adds cookies, hop-by-hop
+   * headers and unlisted ones, none of which may come back.
+   */
+  returnsHeaders?: Readonly<Record<string, string>>;
   /** Directory of error response fixtures; every file `include` accepts (default: names starting `error`). */
   errorFixtures: { dir: string; include?: (fileName: string) => boolean };
 }
@@ -61,6 +73,13 @@ function build(provider: Provider, testCase: ProviderContractCase, account = tes
     request: { ...testCase.request, headers: { ...clientHeaders } },
   });
 }
+
+/** Upstream response headers that never reach a client. */
+const unreturnableHeaders: Record<string, string> = {
+  "set-cookie": `session=${canary}; Path=/`,
+  "x-unlisted-header": canary,
+  "keep-alive": `timeout=5`,
+};
 
 async function send(upstream: UpstreamRequest): Promise<void> {
   const response = await request(upstream.url, { method: upstream.method, headers: upstream.headers, body: upstream.body });
@@ -111,6 +130,29 @@ export function describeProviderContract(name: string, options: ProviderContract
           await upstream.close();
         }
       });
+
+      if (testCase.forwards !== undefined) {
+        const forwards = testCase.forwards;
+        it(`${testCase.name}: passes the client's session headers and query parameters upstream`, async () => {
+          const upstream = await FakeUpstream.start();
+          try {
+            const provider = options.createProvider({ baseUrl: upstream.url });
+            const built = provider.buildRequest({
+              account: testCase.account,
+              accessToken: testCase.accessToken,
+              request: { ...testCase.request, query: forwards.query, headers: { ...clientHeaders, ...forwards.headers } },
+            });
+            await send(built);
+            const [recorded] = await upstream.waitForRequests(1);
+            const arrived = Object.fromEntries(Object.keys(forwards.headers ?? {}).map((header) => [header, recorded!.headers[header]]));
+            assert.deepEqual(arrived, forwards.headers ?? {}, "client headers did not arrive upstream as sent");
+            const query = Object.fromEntries(Object.keys(forwards.query ?? {}).map((name) => [name, recorded!.query.get(name)]));
+            assert.deepEqual(query, forwards.query ?? {}, `query parameters did not arrive upstream: ${recorded!.url}`);
+          } finally {
+            await upstream.close();
+          }
+        });
+      }
 
       it(`${testCase.name}: an account's base URL wins over the provider default`, async () => {
         const fallback = await FakeUpstream.start();
@@ -181,6 +223,22 @@ export function describeProviderContract(name: string, options: ProviderContract
           }
         });
       }
+    }
+
+    if (options.returnsHeaders !== undefined) {
+      const expected = options.returnsHeaders;
+      it("returns the upstream's request id and rate-limit headers, never cookies or hop-by-hop headers", async () => {
+        const upstream = await FakeUpstream.start();
+        try {
+          upstream.on("POST", /.*/, { json: {}, headers: { ...expected, ...unreturnableHeaders } });
+          const provider = options.createProvider({ baseUrl: upstream.url });
+          const response = await request(`${upstream.url}/any`, { method: "POST", body: "{}" });
+          await response.body.text();
+          assert.deepEqual(returnableHeaders(response.headers, provider.responseHeaders ?? []), expected);
+        } finally {
+          await upstream.close();
+        }
+      });
     }
 
     it("models() returns copies", () => {

@@ -30,8 +30,12 @@ export type Operation =
   | "count_tokens" // Anthropic POST /v1/messages/count_tokens
   | "chat_completions" // OpenAI POST /v1/chat/completions
   | "responses" // OpenAI POST /v1/responses
+  | "responses_compact" // OpenAI POST /v1/responses/compact
+  | "responses_retrieve" // OpenAI GET /v1/responses/{id} (`ClientRequest.resourceId`)
   | "generate_content" // Gemini POST /v1beta/models/{model}:generateContent
-  | "stream_generate_content"; // Gemini POST /v1beta/models/{model}:streamGenerateContent
+  | "stream_generate_content" // Gemini POST /v1beta/models/{model}:streamGenerateContent
+  | "gemini_count_tokens" // Gemini POST /v1beta/models/{model}:countTokens
+  | "embed_content"; // Gemini POST /v1beta/models/{model}:embedContent
 
 /** Headers as Node gives them: lower-case names. */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
@@ -41,12 +45,23 @@ export interface ClientRequest {
   operation: Operation;
   /** The model the client asked for (from the body, or the Gemini path). */
   model: string;
-  /** Whether the client expects an SSE stream. */
+  /**
+   * Whether the client expects an SSE stream. A Gemini `stream_generate_content` without `alt=sse` is false:
+   * the client wants the JSON array of the chunks, which the provider's shaper collects from the upstream's stream.
+   */
   stream: boolean;
   /** The client's JSON body. Adapters must not mutate it (copy before changing). */
   body: Record<string, unknown>;
   /** The client's headers. Adapters forward only what the platform understands, never auth or hop-by-hop headers. */
   headers: IncomingHeaders;
+  /**
+   * Query parameters of the client's URL that its dialect passes on (Claude Code's `beta=true`), already
+   * filtered by the dialect's allow list: never a credential (Gemini's `key`). An adapter whose upstream
+   * speaks the client's API appends them to the upstream URL; absent or empty: none.
+   */
+  query?: Readonly<Record<string, string>>;
+  /** The id a retrieval names in its path (`GET /v1/responses/{id}`), already validated; absent otherwise. */
+  resourceId?: string;
 }
 
 /** The request to send upstream. */
@@ -194,6 +209,12 @@ export interface Provider {
   usageTracker(request: ClientRequest): UsageTracker;
   /** The models this platform serves, for `GET /v1/models` and Gemini's `models`. */
   models(): ModelInfo[];
+  /**
+   * The upstream response headers a client gets back (lower-case names; a trailing `*` is a prefix): request
+   * ids, the serving account's rate-limit and quota headers, processing time. Applied with
+   * `returnableHeaders`, which drops cookies and hop-by-hop headers whatever this says. Absent: none.
+   */
+  readonly responseHeaders?: readonly string[];
   /**
    * Optional. Completes an OAuth account's credentials with what the platform needs beyond its tokens,
    * asking the platform when they lack it (Gemini Code Assist: `projectId`, found or provisioned through

@@ -2,6 +2,7 @@ import {
   type ApiKeyCredentials,
   type BuildRequestInput,
   forwardableHeaders,
+  type Operation,
   ProviderError,
   type UpstreamRequest,
 } from "@subrelay/providers-core";
@@ -22,26 +23,31 @@ export interface GeminiEndpoints {
  */
 export const geminiForwardedHeaders: readonly string[] = ["x-goog-api-client"];
 
+/** Google response headers a client gets back: request ids and the server's processing time. */
+export const geminiResponseHeaders: readonly string[] = ["x-request-id", "request-id", "server-timing"];
+
 /**
  * Shapes a Gemini request.
- * - `apikey`: POST {baseUrl}/v1beta/models/{model}:generateContent, or :streamGenerateContent?alt=sse;
- *   `x-goog-api-key`; the client body as-is.
+ * - `apikey`: POST {baseUrl}/v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse,
+ *   :countTokens or :embedContent; `x-goog-api-key`; the client body as-is.
  * - `oauth` (Code Assist): POST {codeAssistBaseUrl}/v1internal:generateContent, or
  *   :streamGenerateContent?alt=sse; `authorization: Bearer`; body `{model, project, request: <client body>}`,
- *   `project` from the credentials' `projectId`.
+ *   `project` from the credentials' `projectId`; :countTokens with body `{request: {model: "models/{model}", ...}}`.
+ *   No embedContent (Code Assist has none).
  * The model loses any `models/` prefix. Throws ProviderError `unsupported` for operations other than
  * generate_content / stream_generate_content, `invalid_request` for an empty model, and `misconfigured` for an `oauth` account
  * without `projectId` or access token, or an `apikey` account without a key. Messages never hold secrets.
  */
 export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEndpoints): UpstreamRequest {
   const { account, request } = input;
-  if (request.operation !== "generate_content" && request.operation !== "stream_generate_content") {
+  const method = methods[request.operation];
+  if (method === undefined) {
     throw new ProviderError(`Gemini does not serve ${request.operation}`, { code: "unsupported" });
   }
   const model = normalizeModelName(request.model);
   if (model === "") throw new ProviderError("Gemini request without a model", { code: "invalid_request" });
+  // The upstream always streams SSE; a client that asked for the JSON array gets it collected (see the shaper).
   const stream = request.operation === "stream_generate_content";
-  const method = stream ? "streamGenerateContent" : "generateContent";
   const query = stream ? "?alt=sse" : "";
   const headers: Record<string, string> = {
     ...forwardableHeaders(request.headers, geminiForwardedHeaders),
@@ -62,6 +68,9 @@ export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEn
     };
   }
 
+  if (request.operation === "embed_content") {
+    throw new ProviderError("Code Assist (Gemini OAuth) accounts do not serve embedContent", { code: "unsupported" });
+  }
   const credentials = account.credentials as Partial<OAuthCredentials>;
   const projectId = credentials.projectId;
   if (typeof projectId !== "string" || projectId === "") {
@@ -80,9 +89,22 @@ export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEn
     url: `${base}/v1internal:${method}${query}`,
     method: "POST",
     headers: { ...headers, authorization: `Bearer ${accessToken}` },
-    body: JSON.stringify({ model, project: projectId, request: request.body }),
+    // Code Assist's countTokens names the model inside the request, and takes no project (as gemini-cli sends it).
+    body: JSON.stringify(
+      request.operation === "gemini_count_tokens"
+        ? { request: { model: `models/${model}`, ...request.body } }
+        : { model, project: projectId, request: request.body },
+    ),
   };
 }
+
+/** The Gemini method of each operation this provider serves. */
+const methods: Partial<Record<Operation, string>> = {
+  generate_content: "generateContent",
+  stream_generate_content: "streamGenerateContent",
+  gemini_count_tokens: "countTokens",
+  embed_content: "embedContent",
+};
 
 function trimSlashes(url: string): string {
   return url.replace(/\/+$/, "");

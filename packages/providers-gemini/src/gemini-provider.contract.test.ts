@@ -13,6 +13,7 @@ describeProviderContract("gemini", {
     { name: "API key, streamGenerateContent", account: { id: "1", platform: "gemini", type: "apikey", credentials: { apiKey: "AIza-account-key" } }, request: { operation: "stream_generate_content", model: "gemini-2.5-pro", stream: true, body } },
     { name: "Code Assist OAuth, generateContent", account: oauthAccount, accessToken: "ya29-account-token", request: { operation: "generate_content", model: "gemini-2.5-pro", stream: false, body } },
   ],
+  returnsHeaders: { "x-request-id": "6b1f0c", "server-timing": "gfet4t7; dur=412" },
   misconfigured: [
     { account: { ...oauthAccount, credentials: { accessToken: "stale" } }, accessToken: "ya29-account-token", request: { operation: "generate_content", model: "gemini-2.5-pro", stream: false, body, headers: {} } },
   ],

@@ -8,10 +8,11 @@ import {
 } from "@subrelay/providers-core";
 import type { OAuthCredentials } from "@subrelay/token-cache";
 import type { Dispatcher } from "undici";
-import { buildGeminiRequest } from "./build-gemini-request";
+import { buildGeminiRequest, geminiResponseHeaders } from "./build-gemini-request";
 import { classifyGeminiResponse } from "./classify-gemini-response";
 import { setupCodeAssistProject } from "./code-assist-setup";
 import { codeAssistResponseShaper } from "./code-assist-response-shaper";
+import { streamArrayShaper } from "./stream-array-shaper";
 import { defaultGeminiModels } from "./gemini-models";
 import { createGeminiUsageTracker } from "./gemini-usage-tracker";
 import { GeminiTokenRefresher } from "./gemini-token-refresher";
@@ -51,11 +52,12 @@ export interface GeminiProvider extends Provider {
   prepareCredentials(input: PrepareCredentialsInput): Promise<OAuthCredentials>;
 }
 
-const geminiOperations: ReadonlySet<Operation> = new Set(["generate_content", "stream_generate_content"]);
+const geminiOperations: ReadonlySet<Operation> = new Set(["generate_content", "stream_generate_content", "gemini_count_tokens", "embed_content"]);
 
 /**
  * The Gemini provider: API-key accounts on the public Gemini API, OAuth accounts on Code Assist (the API
- * gemini-cli uses). Both account types serve generate_content and stream_generate_content; nothing else.
+ * gemini-cli uses). Both account types serve generate_content, stream_generate_content and gemini_count_tokens;
+ * embed_content only API-key accounts (Code Assist has no embedContent).
  * `prepareCredentials` completes an OAuth account's `projectId` through Code Assist's setup flow
  * (`setupCodeAssistProject`, against `codeAssistBaseUrl`).
  * Stateless apart from the refresher's configuration: safe to share across requests.
@@ -82,15 +84,18 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Gemin
   return {
     platform: "gemini",
     dialect: "gemini",
+    responseHeaders: geminiResponseHeaders,
     refresher,
-    supports(operation: Operation, _type: AccountType) {
-      return geminiOperations.has(operation);
+    supports(operation: Operation, type: AccountType) {
+      return geminiOperations.has(operation) && (operation !== "embed_content" || type === "apikey");
     },
     buildRequest(input) {
       return buildGeminiRequest(input, endpoints);
     },
     responseShaper(input) {
-      return input.account.type === "oauth" ? codeAssistResponseShaper : null;
+      const shaper = input.account.type === "oauth" ? codeAssistResponseShaper : null;
+      if (input.request.operation === "stream_generate_content" && !input.request.stream) return streamArrayShaper(shaper);
+      return shaper;
     },
     classify(response, now) {
       return classifyGeminiResponse(response, now, verdictOptions);

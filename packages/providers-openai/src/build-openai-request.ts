@@ -1,4 +1,4 @@
-import { ProviderError, forwardableHeaders, mergeCommaList } from "@subrelay/providers-core";
+import { ProviderError, forwardableHeaders, headerValue, mergeCommaList } from "@subrelay/providers-core";
 import type { BuildRequestInput, UpstreamRequest } from "@subrelay/providers-core";
 import { chatToResponsesBody } from "./chat-to-responses";
 
@@ -15,8 +15,20 @@ export interface OpenAIEndpoints {
  * foreign organisation (401 `mismatched_organization`).
  */
 const apiKeyForwardedHeaders = ["idempotency-key", "x-client-request-id"] as const;
-/** Codex uses these to keep its prompt cache warm across a conversation's turns. */
-const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-request-id"] as const;
+/**
+ * Codex uses these to keep its prompt cache warm across a conversation's turns: `session-id` and `thread-id`
+ * from Codex CLI 0.1xx on, `session_id` and `conversation_id` from older ones.
+ */
+const codexForwardedHeaders = ["session-id", "thread-id", "session_id", "conversation_id", "x-client-request-id"] as const;
+/** The `originator` the Codex backend is sent when the client names none (Codex CLI sends its own). */
+const defaultOriginator = "codex_cli_rs";
+
+/**
+ * OpenAI response headers a client gets back: the request id (the SDKs' `_request_id`), processing time, and
+ * the serving account's limits (`x-ratelimit-*` from the API, `x-codex-*` usage windows from the Codex
+ * backend, which Codex shows its user). `openai-organization` is not: it names the pooled account's organisation.
+ */
+export const openaiResponseHeaders: readonly string[] = ["x-request-id", "openai-processing-ms", "x-ratelimit-*", "x-codex-*"];
 
 /**
  * Shapes the upstream request.
@@ -30,13 +42,18 @@ const codexForwardedHeaders = ["session_id", "conversation_id", "x-client-reques
  *   speaks only the Responses API: a chat completion is translated (`chatToResponsesBody`), and the provider's
  *   response shaper translates the answer back. The backend only streams: for a non-streaming client the
  *   shaper collects the stream into one body (`createCodexResponseCollector`).
- * Throws ProviderError `unsupported` (a non-OpenAI operation) and `misconfigured` (no access token / API
+ * - API key only: POST `/v1/responses/compact` (the body as is) and GET `/v1/responses/{resourceId}` (no body).
+ * Throws ProviderError `unsupported` (a non-OpenAI operation, or compact / retrieve on an OAuth account) and `misconfigured` (no access token / API
  * key), `invalid_request` (a chat completion that cannot be translated). Never mutates the client's body.
  */
 export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEndpoints): UpstreamRequest {
   const { account, request } = input;
-  if (request.operation !== "chat_completions" && request.operation !== "responses") {
+  const apiKeyOnly = request.operation === "responses_compact" || request.operation === "responses_retrieve";
+  if (request.operation !== "chat_completions" && request.operation !== "responses" && !apiKeyOnly) {
     throw new ProviderError(`OpenAI accounts cannot serve ${request.operation}`, { code: "unsupported" });
+  }
+  if (apiKeyOnly && account.type === "oauth") {
+    throw new ProviderError(`ChatGPT (Codex) accounts cannot serve ${request.operation}`, { code: "unsupported" });
   }
   const accept = request.stream ? "text/event-stream" : "application/json";
 
@@ -53,7 +70,7 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
       accept: "text/event-stream",
       "openai-beta":
         mergeCommaList("responses=experimental", request.headers["openai-beta"]) ?? "responses=experimental",
-      originator: "codex_cli_rs",
+      originator: headerValue(request.headers, "originator") || defaultOriginator,
     };
     if (typeof accountId === "string" && accountId !== "") headers["chatgpt-account-id"] = accountId;
     return {
@@ -80,6 +97,16 @@ export function buildOpenAIRequest(input: BuildRequestInput, endpoints: OpenAIEn
   };
   const beta = mergeCommaList(request.headers["openai-beta"]);
   if (beta !== undefined) headers["openai-beta"] = beta;
+  const base = trimSlash(account.baseUrl ?? endpoints.baseUrl);
+  if (request.operation === "responses_retrieve") {
+    const id = request.resourceId;
+    if (id === undefined || id === "") throw new ProviderError("A response retrieval names no response id", { code: "invalid_request" });
+    const { "content-type": _noBody, ...getHeaders } = headers;
+    return { url: `${base}/v1/responses/${encodeURIComponent(id)}`, method: "GET", headers: { ...getHeaders, accept: "application/json" } };
+  }
+  if (request.operation === "responses_compact") {
+    return { url: `${base}/v1/responses/compact`, method: "POST", headers, body: JSON.stringify(request.body) };
+  }
   const path = request.operation === "chat_completions" ? "/v1/chat/completions" : "/v1/responses";
   return {
     url: `${trimSlash(account.baseUrl ?? endpoints.baseUrl)}${path}`,

@@ -1,6 +1,6 @@
 import type { AccountType, ModelInfo, Operation, Provider, ResponseShaper } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
-import { buildOpenAIRequest } from "./build-openai-request";
+import { buildOpenAIRequest, openaiResponseHeaders } from "./build-openai-request";
 import { createCodexResponseCollector } from "./codex-response-collector";
 import { classifyOpenAIResponse } from "./classify-openai-response";
 import { classifyOpenAINetworkError } from "./classify-openai-network-error";
@@ -59,9 +59,11 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   return {
     platform: "openai",
     dialect: "openai",
+    responseHeaders: openaiResponseHeaders,
     refresher,
     // Both account types serve both: Codex (OAuth) gets chat completions translated to the Responses API.
-    supports(operation: Operation, _type: AccountType): boolean {
+    supports(operation: Operation, type: AccountType): boolean {
+      if (operation === "responses_compact" || operation === "responses_retrieve") return type === "apikey";
       return operation === "chat_completions" || operation === "responses";
     },
     buildRequest: (input) => buildOpenAIRequest(input, endpoints),

@@ -22,6 +22,8 @@ export const anthropic: ClientDialect = {
     { method: "POST", url: "/v1/messages", operation: "messages" },
     { method: "POST", url: "/v1/messages/count_tokens", operation: "count_tokens" },
   ],
+  // Claude Code's `beta=true` (on messages and count_tokens).
+  forwardedQuery: ["beta"],
   modelsUrl: "/v1/models",
   claims: ({ headers }) => headers["anthropic-version"] !== undefined || headers["x-api-key"] !== undefined,
   apiKey: ({ headers }) => headerOf(headers, "x-api-key") ?? bearerOf(headers),
@@ -35,13 +37,14 @@ export const anthropic: ClientDialect = {
   streamErrorEvent(error) {
     return `event: error\ndata: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },
+  renderModel: (model) => ({
+    type: "model",
+    id: model.id,
+    display_name: model.displayName ?? model.id,
+    created_at: new Date((model.created ?? 0) * 1000).toISOString(),
+  }),
   renderModels(models) {
-    const data = models.map((model) => ({
-      type: "model",
-      id: model.id,
-      display_name: model.displayName ?? model.id,
-      created_at: new Date((model.created ?? 0) * 1000).toISOString(),
-    }));
+    const data = models.map((model) => this.renderModel(model) as { id: string });
     return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   },
 };

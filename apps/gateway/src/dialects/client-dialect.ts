@@ -3,10 +3,13 @@ import type { GatewayError } from "../gateway-error";
 
 /** One client endpoint: the operation a request to it asks for. */
 export interface DialectRoute {
-  method: "POST";
-  /** The route as Fastify matches it. */
+  /** POST routes take a JSON body; GET routes (a retrieval) none. */
+  method: "POST" | "GET";
+  /** The route as Fastify matches it; a `:id` parameter is the request's `resourceId`. */
   url: string;
   operation: Operation;
+  /** A request that names no model (a retrieval by id): any account able to serve the operation may. */
+  modelless?: true;
   /**
    * For a path that names its method after a colon (Gemini's `/v1beta/models/{model}:generateContent`):
    * the method this entry serves. Entries that share a `url` are told apart by it.
@@ -38,6 +41,11 @@ export interface ListedModel extends ModelInfo {
 export interface ClientDialect {
   readonly name: Dialect;
   readonly routes: readonly DialectRoute[];
+  /**
+   * The query parameters of a client URL passed on upstream (`ClientRequest.query`): an allow list, because a
+   * query may carry a credential (Gemini's `key`), which is never passed on.
+   */
+  readonly forwardedQuery: readonly string[];
   /** The model list endpoint (GET). Dialects may share one; `claims` tells them apart. */
   readonly modelsUrl: string;
   /**
@@ -59,6 +67,8 @@ export interface ClientDialect {
   streamErrorEvent(error: GatewayError): string;
   /** The model list body. */
   renderModels(models: readonly ListedModel[]): unknown;
+  /** One model, as the dialect's model retrieval (`GET /v1/models/{id}`, `GET /v1beta/models/{model}`) answers it. */
+  renderModel(model: ListedModel): unknown;
 }
 
 /** The first value of a header. */
@@ -72,7 +82,27 @@ export function bearerOf(headers: IncomingHeaders): string | undefined {
   return headerOf(headers, "authorization")?.replace(/^Bearer\s+/i, "").trim();
 }
 
-/** The session headers every dialect's tools send (Claude Code, Codex, proxies in front of them). */
+/**
+ * The session headers every dialect's tools send: Claude Code's `x-claude-code-session-id`, Codex's
+ * `session-id` (`session_id` / `conversation_id` before 0.1xx), proxies' `x-session-id`.
+ */
 export function sessionHeaderOf(headers: IncomingHeaders): string | undefined {
-  return headerOf(headers, "x-session-id") ?? headerOf(headers, "session_id") ?? headerOf(headers, "conversation_id");
+  return (
+    headerOf(headers, "x-session-id") ??
+    headerOf(headers, "x-claude-code-session-id") ??
+    headerOf(headers, "session-id") ??
+    headerOf(headers, "session_id") ??
+    headerOf(headers, "conversation_id")
+  );
+}
+
+/** The `allow`ed parameters of a parsed query, string values only (a repeated parameter: its first value). */
+export function forwardedQueryOf(query: Record<string, unknown>, allow: readonly string[]): Record<string, string> | undefined {
+  let forwarded: Record<string, string> | undefined;
+  for (const name of allow) {
+    const raw = query[name];
+    const value = Array.isArray(raw) ? (raw[0] as unknown) : raw;
+    if (typeof value === "string") (forwarded ??= {})[name] = value;
+  }
+  return forwarded;
 }

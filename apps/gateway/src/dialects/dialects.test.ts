@@ -14,7 +14,9 @@ describe("client dialects", () => {
         owners.set(key, dialect.name);
       }
     }
-    expect(owners.size).toBe(6);
+    // Six generation routes, plus (issue 14) Gemini's countTokens and embedContent and the Responses API's
+    // compact and retrieve.
+    expect(owners.size).toBe(10);
   });
 
   it("tell a request that no route decides by its path and headers, OpenAI last", () => {
@@ -41,7 +43,9 @@ describe("client dialects", () => {
     expect(gemini.model(request({ pathRest: "tuned/mine:generateContent" }))).toBe("tuned/mine");
     expect(() => gemini.model(request({ pathRest: "%:generateContent" }))).toThrow(/not a valid model id/);
     expect(() => gemini.model(request({ pathRest: "a%41:generateContent" }))).toThrow(/not a valid model id/);
-    expect(gemini.stream(request({}), "stream_generate_content")).toBe(true);
+    // SSE only with `alt=sse`; without it the API answers a JSON array (issue 14).
+    expect(gemini.stream(request({ query: { alt: "sse" } }), "stream_generate_content")).toBe(true);
+    expect(gemini.stream(request({}), "stream_generate_content")).toBe(false);
     expect(gemini.stream(request({ body: { stream: true } }), "generate_content")).toBe(false);
   });
 
@@ -52,6 +56,8 @@ describe("client dialects", () => {
     expect(dialectNamed("openai").sessionId(request({ body: { prompt_cache_key: "pk" } }))).toBe("pk");
     expect(dialectNamed("openai").sessionId(request({ body: { metadata: { user_id: 3 } } }))).toBeUndefined();
     expect(dialectNamed("gemini").sessionId(request({ headers: { session_id: "s" } }))).toBe("s");
+    expect(dialectNamed("anthropic").sessionId(request({ headers: { "x-claude-code-session-id": "cc" }, body: { metadata: { user_id: "u1" } } }))).toBe("cc");
+    expect(dialectNamed("openai").sessionId(request({ headers: { "session-id": "codex" }, body: { prompt_cache_key: "pk" } }))).toBe("codex");
   });
 
   it("render one error in each dialect's shape, with its status", () => {

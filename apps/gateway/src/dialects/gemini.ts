@@ -32,6 +32,8 @@ function modelOfPath(rest: string): string {
 const routes: ClientDialect["routes"] = [
   { method: "POST", url: "/v1beta/models/*", action: "generateContent", operation: "generate_content" },
   { method: "POST", url: "/v1beta/models/*", action: "streamGenerateContent", operation: "stream_generate_content" },
+  { method: "POST", url: "/v1beta/models/*", action: "countTokens", operation: "gemini_count_tokens" },
+  { method: "POST", url: "/v1beta/models/*", action: "embedContent", operation: "embed_content" },
 ];
 const generationMethods = routes.map((route) => route.action);
 
@@ -39,6 +41,8 @@ const generationMethods = routes.map((route) => route.action);
 export const gemini: ClientDialect = {
   name: "gemini",
   routes,
+  // Never `key` (the client's subrelay key); `alt` is the gateway's to set from the operation.
+  forwardedQuery: [],
   modelsUrl: "/v1beta/models",
   claims: ({ url }) => url.startsWith("/v1beta"),
   apiKey: ({ headers, query }) => {
@@ -46,17 +50,19 @@ export const gemini: ClientDialect = {
     return headerOf(headers, "x-goog-api-key") ?? (typeof key === "string" ? key : undefined) ?? bearerOf(headers);
   },
   model: ({ pathRest }) => modelOfPath(pathRest),
-  stream: (_request, operation) => operation === "stream_generate_content",
+  // Without `alt=sse` the API answers one JSON array of the chunks (which the provider collects).
+  stream: ({ query }, operation) => operation === "stream_generate_content" && query.alt === "sse",
   sessionId: ({ headers }) => sessionHeaderOf(headers),
   errorBody: (error) => ({ error: { code: error.status, message: error.message, status: errorStatus[error.code] } }),
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },
-  renderModels: (models) => ({
-    models: models.map((model) => ({
-      name: `models/${model.id}`,
-      displayName: model.displayName ?? model.id,
-      supportedGenerationMethods: generationMethods,
-    })),
+  renderModel: (model) => ({
+    name: `models/${model.id}`,
+    displayName: model.displayName ?? model.id,
+    supportedGenerationMethods: generationMethods,
   }),
+  renderModels(models) {
+    return { models: models.map((model) => this.renderModel(model)) };
+  },
 };

@@ -5,6 +5,7 @@ import { gemini } from "./gemini";
 import { openai } from "./openai";
 
 export type { ClientDialect, DialectRequest, DialectRoute, ListedModel } from "./client-dialect";
+export { forwardedQueryOf } from "./client-dialect";
 
 /** Every client API the gateway serves, in the order `claims` is asked (the last claims the rest). */
 export const dialects: readonly ClientDialect[] = [gemini, anthropic, openai];

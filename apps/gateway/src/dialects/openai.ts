@@ -27,7 +27,10 @@ export const openai: ClientDialect = {
   routes: [
     { method: "POST", url: "/v1/chat/completions", operation: "chat_completions" },
     { method: "POST", url: "/v1/responses", operation: "responses" },
+    { method: "POST", url: "/v1/responses/compact", operation: "responses_compact" },
+    { method: "GET", url: "/v1/responses/:id", operation: "responses_retrieve", modelless: true },
   ],
+  forwardedQuery: [],
   modelsUrl: "/v1/models",
   // The fallback: a request no other dialect claims gets OpenAI-shaped errors.
   claims: () => true,
@@ -51,8 +54,8 @@ export const openai: ClientDialect = {
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },
-  renderModels: (models) => ({
-    object: "list",
-    data: models.map((model) => ({ id: model.id, object: "model", created: model.created ?? 0, owned_by: model.platform })),
-  }),
+  renderModel: (model) => ({ id: model.id, object: "model", created: model.created ?? 0, owned_by: model.platform }),
+  renderModels(models) {
+    return { object: "list", data: models.map((model) => this.renderModel(model)) };
+  },
 };
