@@ -19,14 +19,14 @@ const png = Buffer.from(
 );
 const notes = "hi from notes\n";
 
-/** The settings a user of the gateway puts in ~/.gemini/settings.json (the README's, verbatim). */
-const settings = {
-  security: { auth: { selectedType: "gemini-api-key" } },
-  general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
-  telemetry: { enabled: false },
-  privacy: { usageStatisticsEnabled: false },
-  ide: { enabled: false },
-};
+/** The settings a user puts in ~/.gemini/settings.json: the JSON block of the README's Gemini CLI section. */
+function readmeSettings(): Record<string, unknown> {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("## Use it with Gemini CLI"));
+  const block = /```json\n([\s\S]*?)```/.exec(section);
+  if (!block) throw new Error("the README's Gemini CLI section has no settings.json block");
+  return JSON.parse(block[1]!) as Record<string, unknown>;
+}
 
 interface Part {
   text?: string;
@@ -158,6 +158,8 @@ describe("Gemini CLI through the gateway", () => {
     });
     proxy = await recordingProxy(harness.url);
     mkdirSync(join(home.path, ".gemini"));
+    const settings = readmeSettings();
+    expect(settings).toMatchObject({ security: { auth: { selectedType: "gemini-api-key" } }, model: { name: "gemini-2.5-flash" } });
     writeFileSync(join(home.path, ".gemini", "settings.json"), JSON.stringify(settings, null, 2));
     writeFileSync(join(cwd.path, "notes.txt"), notes);
     writeFileSync(join(cwd.path, "image.png"), png);
@@ -173,11 +175,11 @@ describe("Gemini CLI through the gateway", () => {
   const gemini = async (prompt: string, key: string) => {
     const sentBefore = proxy.exchanges.length;
     const upstreamBefore = harness.upstream.requests.length;
-    const run = await runClient("gemini", ["--model", "gemini-2.5-flash", "--prompt", prompt], {
+    // --skip-trust: the throwaway working directory is trusted for this run (headless runs refuse an untrusted one).
+    const run = await runClient("gemini", ["--skip-trust", "--prompt", prompt], {
       home: home.path,
       cwd: cwd.path,
-      // The throwaway working directory is trusted for this run (headless runs refuse an untrusted one).
-      env: { GEMINI_API_KEY: key, GOOGLE_GEMINI_BASE_URL: proxy.url, GEMINI_CLI_TRUST_WORKSPACE: "true" },
+      env: { GEMINI_API_KEY: key, GOOGLE_GEMINI_BASE_URL: proxy.url },
       killAfterMs: runLimitMs,
     });
     return { run, sent: proxy.exchanges.slice(sentBefore), received: harness.upstream.requests.slice(upstreamBefore) };
@@ -237,9 +239,10 @@ describe("Gemini CLI through the gateway", () => {
     expect(run.stdout.trim()).toBe("A single pixel.");
 
     const image = { inlineData: { mimeType: "image/png", data: png.toString("base64") } };
-    const stream = received.find((request) => request.path.endsWith(":streamGenerateContent"));
-    expect(stream?.json<GenerateBody>().contents.at(-1)?.parts).toContainEqual(image);
-    expect(Buffer.from(readFileSync(join(cwd.path, "image.png"))).toString("base64")).toBe(image.inlineData.data);
+    const streams = received.filter((request) => request.path.endsWith(":streamGenerateContent"));
+    expect(streams).toHaveLength(1);
+    expect(streams[0]!.json<GenerateBody>().contents.at(-1)?.parts).toContainEqual(image);
+    expect(streams[0]!.json()).toEqual(JSON.parse(sent.find((exchange) => exchange.url.includes(":streamGenerateContent"))!.body));
 
     // With media in the prompt Gemini CLI asks the API to count tokens instead of estimating them.
     const counted = sent.filter((exchange) => exchange.url.endsWith(":countTokens"));
