@@ -502,7 +502,12 @@ const SLOTLESS_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["count_t
 
 // Endpoints the platform serves on one account type only. Where a key's accounts are of the other type, they
 // answer 404 (the endpoint does not exist for this key), not the 400 of an operation the platform never serves.
-const TYPE_LIMITED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["responses_compact", "responses_retrieve", "embed_content"]);
+const TYPE_LIMITED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>([
+  "responses_compact",
+  "responses_retrieve",
+  "embed_content",
+  "batch_embed_contents",
+]);
 
 function slotlessLease(candidates: readonly SlotCandidate[]): SlotLease {
   // Candidates come in rank order, the sticky account first.

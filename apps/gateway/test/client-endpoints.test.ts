@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { GoogleGenAI } from "@google/genai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeAssistReply, jsonFixture, openaiResponsesReply, splitSse, startTestGateway, TokenEndpoint, type Seeded, type TestGateway } from "./harness";
 import { readFixture } from "@subrelay/providers-core/testing";
@@ -39,6 +40,7 @@ describe("client endpoints (embedded)", () => {
       .on("POST", "/ep-openai/v1/responses", openaiResponsesReply)
       .on("POST", "/ep-gemini/v1beta/models/gemini-2.5-flash:countTokens", { json: { totalTokens: 31, promptTokensDetails: [{ modality: "TEXT", tokenCount: 31 }] } })
       .on("POST", "/ep-gemini/v1beta/models/gemini-embedding-001:embedContent", { json: { embedding: { values: [0.013, -0.008, 0.021] } } })
+      .on("POST", "/ep-gemini/v1beta/models/gemini-embedding-001:batchEmbedContents", { json: { embeddings: [{ values: [0.5, -0.25] }, { values: [0.125, 1] }] } })
       .on("POST", "/ep-gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent", { sse: splitSse(readFixture(geminiFixtures, "stream.sse")) })
       .on("POST", "/ep-ca/v1internal:countTokens", { json: { totalTokens: 17 } })
       .on("POST", "/ep-ca/v1internal:streamGenerateContent", codeAssistReply);
@@ -161,6 +163,28 @@ describe("client endpoints (embedded)", () => {
       const response = await call("POST", "/v1beta/models/gemini-embedding-001:embedContent", { "x-goog-api-key": geminiKeys.key }, body);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ embedding: { values: [0.013, -0.008, 0.021] } });
+    });
+
+    it("relays :batchEmbedContents, what the Gen AI SDK's models.embedContent calls, on an API-key account", async () => {
+      const client = new GoogleGenAI({ apiKey: geminiKeys.key, httpOptions: { baseUrl: harness.url } });
+      const response = await client.models.embedContent({ model: "gemini-embedding-001", contents: ["Hi", "there"] });
+      expect(response.embeddings).toEqual([{ values: [0.5, -0.25] }, { values: [0.125, 1] }]);
+      const sent = harness.upstream.requestsTo("/ep-gemini/v1beta/models/gemini-embedding-001:batchEmbedContents").at(-1)!;
+      expect(sent.headers["x-goog-api-key"]).toBe("AIza-endpoints");
+      expect(sent.json()).toEqual({
+        requests: [
+          { model: "models/gemini-embedding-001", content: { parts: [{ text: "Hi" }], role: "user" } },
+          { model: "models/gemini-embedding-001", content: { parts: [{ text: "there" }], role: "user" } },
+        ],
+      });
+    });
+
+    it(":batchEmbedContents through a Code Assist account is a Gemini 404, not a 5xx", async () => {
+      const body = { requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "Hi" }] } }] };
+      const response = await call("POST", "/v1beta/models/gemini-embedding-001:batchEmbedContents", { "x-goog-api-key": codeAssist.key }, body);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: 404, status: "NOT_FOUND" } });
+      expect(harness.upstream.requestsTo(/batchEmbedContents/).every((request) => !request.path.startsWith("/ep-ca"))).toBe(true);
     });
 
     it(":embedContent through a Code Assist account is a Gemini 404, not a 5xx", async () => {

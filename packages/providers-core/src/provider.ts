@@ -35,7 +35,8 @@ export type Operation =
   | "generate_content" // Gemini POST /v1beta/models/{model}:generateContent
   | "stream_generate_content" // Gemini POST /v1beta/models/{model}:streamGenerateContent
   | "gemini_count_tokens" // Gemini POST /v1beta/models/{model}:countTokens
-  | "embed_content"; // Gemini POST /v1beta/models/{model}:embedContent
+  | "embed_content" // Gemini POST /v1beta/models/{model}:embedContent
+  | "batch_embed_contents"; // Gemini POST /v1beta/models/{model}:batchEmbedContents (the Gen AI SDKs' models.embedContent)
 
 /** Headers as Node gives them: lower-case names. */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;

@@ -114,6 +114,18 @@ describe("Gemini request shaping", () => {
     expect(recorded.json()).toMatchObject({ model: "gemini-2.5-pro", project: "spry-tide-q4k9m" });
   });
 
+  it("API key, batchEmbedContents (the Gen AI SDKs' models.embedContent): its own method, body as-is", async () => {
+    const body = { requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "cedar" }] } }] };
+    const recorded = await roundTrip({
+      account: apiKeyAccount,
+      request: clientRequest({ operation: "batch_embed_contents", model: "gemini-embedding-001", body }),
+    });
+    expect(recorded.path).toBe("/public/v1beta/models/gemini-embedding-001:batchEmbedContents");
+    expect([...recorded.query]).toEqual([]);
+    expect(recorded.headers["x-goog-api-key"]).toBe(apiKey);
+    expect(recorded.json()).toEqual(body);
+  });
+
   it("an account's baseUrl overrides the provider's", async () => {
     const recorded = await roundTrip({
       account: { ...apiKeyAccount, baseUrl: `${upstream.url}/regional/` },
@@ -150,6 +162,11 @@ describe("Gemini request shaping", () => {
   it.each([
     ["an operation Gemini does not serve", { account: apiKeyAccount, request: clientRequest({ operation: "messages" }) }, "unsupported"],
     ["an empty model", { account: apiKeyAccount, request: clientRequest({ model: "models/" }) }, "invalid_request"],
+    [
+      "batchEmbedContents on an OAuth (Code Assist) account",
+      { account: oauthAccount, accessToken, request: clientRequest({ operation: "batch_embed_contents" }) },
+      "unsupported",
+    ],
     [
       "an OAuth account without projectId",
       { account: { ...oauthAccount, credentials: { accessToken: "x", refreshToken: "y" } }, accessToken, request: clientRequest() },

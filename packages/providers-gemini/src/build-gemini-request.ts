@@ -29,11 +29,11 @@ export const geminiResponseHeaders: readonly string[] = ["x-request-id", "reques
 /**
  * Shapes a Gemini request.
  * - `apikey`: POST {baseUrl}/v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse,
- *   :countTokens or :embedContent; `x-goog-api-key`; the client body as-is.
+ *   :countTokens, :embedContent or :batchEmbedContents; `x-goog-api-key`; the client body as-is.
  * - `oauth` (Code Assist): POST {codeAssistBaseUrl}/v1internal:generateContent, or
  *   :streamGenerateContent?alt=sse; `authorization: Bearer`; body `{model, project, request: <client body>}`,
  *   `project` from the credentials' `projectId`; :countTokens with body `{request: {model: "models/{model}", ...}}`.
- *   No embedContent (Code Assist has none).
+ *   No embedContent or batchEmbedContents (Code Assist has no embeddings).
  * The model loses any `models/` prefix. Throws ProviderError `unsupported` for operations other than
  * generate_content / stream_generate_content, `invalid_request` for an empty model, and `misconfigured` for an `oauth` account
  * without `projectId` or access token, or an `apikey` account without a key. Messages never hold secrets.
@@ -68,8 +68,8 @@ export function buildGeminiRequest(input: BuildRequestInput, endpoints: GeminiEn
     };
   }
 
-  if (request.operation === "embed_content") {
-    throw new ProviderError("Code Assist (Gemini OAuth) accounts do not serve embedContent", { code: "unsupported" });
+  if (request.operation === "embed_content" || request.operation === "batch_embed_contents") {
+    throw new ProviderError(`Code Assist (Gemini OAuth) accounts do not serve ${method}`, { code: "unsupported" });
   }
   const credentials = account.credentials as Partial<OAuthCredentials>;
   const projectId = credentials.projectId;
@@ -104,6 +104,7 @@ const methods: Partial<Record<Operation, string>> = {
   stream_generate_content: "streamGenerateContent",
   gemini_count_tokens: "countTokens",
   embed_content: "embedContent",
+  batch_embed_contents: "batchEmbedContents",
 };
 
 function trimSlashes(url: string): string {

@@ -26,6 +26,13 @@ describe("createGeminiProvider", () => {
     expect(served).toEqual(["generate_content", "stream_generate_content"]);
   });
 
+  it("serves embedContent and batchEmbedContents on API-key accounts only (Code Assist has no embeddings)", () => {
+    const provider = createGeminiProvider();
+    const embeddings: Operation[] = ["embed_content", "batch_embed_contents"];
+    expect(embeddings.filter((operation) => provider.supports(operation, "apikey"))).toEqual(embeddings);
+    expect(embeddings.filter((operation) => provider.supports(operation, "oauth"))).toEqual([]);
+  });
+
   it("lists the default models, bare ids, the 2.5 family included", () => {
     const ids = createGeminiProvider().models().map((model) => model.id);
     expect(ids).toEqual(defaultGeminiModels.map((model) => model.id));

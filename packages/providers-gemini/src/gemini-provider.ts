@@ -52,12 +52,20 @@ export interface GeminiProvider extends Provider {
   prepareCredentials(input: PrepareCredentialsInput): Promise<OAuthCredentials>;
 }
 
-const geminiOperations: ReadonlySet<Operation> = new Set(["generate_content", "stream_generate_content", "gemini_count_tokens", "embed_content"]);
+const geminiOperations: ReadonlySet<Operation> = new Set([
+  "generate_content",
+  "stream_generate_content",
+  "gemini_count_tokens",
+  "embed_content",
+  "batch_embed_contents",
+]);
+/** The embedding endpoints: the Gemini API has them, Code Assist has none. */
+const embeddingOperations: ReadonlySet<Operation> = new Set(["embed_content", "batch_embed_contents"]);
 
 /**
  * The Gemini provider: API-key accounts on the public Gemini API, OAuth accounts on Code Assist (the API
  * gemini-cli uses). Both account types serve generate_content, stream_generate_content and gemini_count_tokens;
- * embed_content only API-key accounts (Code Assist has no embedContent).
+ * embed_content and batch_embed_contents only API-key accounts (Code Assist has no embeddings).
  * `prepareCredentials` completes an OAuth account's `projectId` through Code Assist's setup flow
  * (`setupCodeAssistProject`, against `codeAssistBaseUrl`).
  * Stateless apart from the refresher's configuration: safe to share across requests.
@@ -87,7 +95,7 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Gemin
     responseHeaders: geminiResponseHeaders,
     refresher,
     supports(operation: Operation, type: AccountType) {
-      return geminiOperations.has(operation) && (operation !== "embed_content" || type === "apikey");
+      return geminiOperations.has(operation) && (!embeddingOperations.has(operation) || type === "apikey");
     },
     buildRequest(input) {
       return buildGeminiRequest(input, endpoints);

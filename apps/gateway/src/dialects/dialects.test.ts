@@ -14,9 +14,9 @@ describe("client dialects", () => {
         owners.set(key, dialect.name);
       }
     }
-    // Six generation routes, plus (issue 14) Gemini's countTokens and embedContent and the Responses API's
-    // compact and retrieve.
-    expect(owners.size).toBe(10);
+    // Six generation routes, plus (issue 14) Gemini's countTokens, embedContent and batchEmbedContents and the
+    // Responses API's compact and retrieve.
+    expect(owners.size).toBe(11);
   });
 
   it("tell a request that no route decides by its path and headers, OpenAI last", () => {

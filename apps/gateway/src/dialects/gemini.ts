@@ -34,6 +34,8 @@ const routes: ClientDialect["routes"] = [
   { method: "POST", url: "/v1beta/models/*", action: "streamGenerateContent", operation: "stream_generate_content" },
   { method: "POST", url: "/v1beta/models/*", action: "countTokens", operation: "gemini_count_tokens" },
   { method: "POST", url: "/v1beta/models/*", action: "embedContent", operation: "embed_content" },
+  // The Gen AI SDKs' models.embedContent calls this one (the Gemini API), with one request per content.
+  { method: "POST", url: "/v1beta/models/*", action: "batchEmbedContents", operation: "batch_embed_contents" },
 ];
 const generationMethods = routes.map((route) => route.action);
 
