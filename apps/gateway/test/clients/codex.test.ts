@@ -27,6 +27,7 @@ exporter = "none"
 interface Answered {
   method: string;
   url: string;
+  headers: IncomingMessage["headers"];
   upgrade: string | undefined;
   status: number;
   body: string;
@@ -76,6 +77,7 @@ describe("Codex CLI through the gateway (embedded)", () => {
         answered.push({
           method: request.method ?? "",
           url: request.url ?? "",
+          headers: request.headers,
           upgrade: request.headers.upgrade,
           status: response.statusCode,
           body: Buffer.concat(chunks).toString("utf8"),
@@ -100,6 +102,10 @@ describe("Codex CLI through the gateway (embedded)", () => {
       originator: sent!.headers.originator,
       authorization: sent!.headers.authorization,
     }).toEqual({ session, thread: session, requestId: session, originator: "codex_exec", authorization: "Bearer codex-access" });
+    // Codex's per-turn headers for the backend it was built for (its window, beta features, turn metadata) reach it as sent.
+    const codexHeaders = Object.keys(answeredFor("/v1/responses", sent!).headers).filter((name) => name.startsWith("x-codex-"));
+    expect(codexHeaders).toEqual(expect.arrayContaining(["x-codex-window-id", "x-codex-turn-metadata", "x-codex-beta-features"]));
+    for (const name of codexHeaders) expect(sent!.headers[name], name).toBe(answeredFor("/v1/responses", sent!).headers[name]);
     // Codex already asks for `stream: true, store: false`, the two fields the Codex backend needs: the body is Codex's.
     const client = bodyCodexSent("/v1/responses", sent!);
     expect(sent!.json()).toEqual({ ...client, stream: true, store: false });
@@ -188,11 +194,18 @@ wire_api = "responses"
     }
   }
 
-  /** The body Codex posted to the gateway for the request the upstream got as `sent` (same `x-client-request-id`). */
+  /** The body Codex posted to the gateway for the request the upstream got as `sent`. */
   function bodyCodexSent(url: string, sent: RecordedRequest): Record<string, unknown> {
-    const bodies = answered.filter((call) => call.method === "POST" && call.url === url).map((call) => JSON.parse(call.body) as Record<string, unknown>);
-    const match = bodies.find((body) => body.prompt_cache_key === sent.json<{ prompt_cache_key?: unknown }>().prompt_cache_key);
-    if (!match) throw new Error(`no body posted to ${url} matches the upstream's`);
+    return JSON.parse(answeredFor(url, sent).body) as Record<string, unknown>;
+  }
+
+  /** The request Codex posted to the gateway that became `sent` upstream (same `prompt_cache_key`, Codex's session). */
+  function answeredFor(url: string, sent: RecordedRequest): Answered {
+    const key = sent.json<{ prompt_cache_key?: unknown }>().prompt_cache_key;
+    const match = answered.find(
+      (call) => call.method === "POST" && call.url === url && (JSON.parse(call.body) as { prompt_cache_key?: unknown }).prompt_cache_key === key,
+    );
+    if (!match) throw new Error(`no request posted to ${url} matches the upstream's`);
     return match;
   }
 });
