@@ -169,6 +169,23 @@ describe("Codex CLI through the gateway (embedded)", () => {
     }
   });
 
+  it("runClient's safety net ends a Codex that hangs (the npm wrapper and the native binary under it)", async () => {
+    harness.upstream.on("POST", "/cx-hang/v1/responses", { hang: true });
+    const home = codexHome(`model = "gpt-5"
+model_provider = "hang"
+
+[model_providers.hang]
+name = "hang"
+base_url = "${harness.upstream.url}/cx-hang/v1"
+env_key = "SUBRELAY_KEY"
+wire_api = "responses"
+`);
+    const hung = harness.upstream.waitForRequests(1, "/cx-hang/v1/responses");
+    const run = codexExec(home, ["Say hi"], { SUBRELAY_KEY: "unused" }, 1_500);
+    await hung;
+    expect((await run).signal).toBe("SIGKILL");
+  });
+
   function customProvider() {
     return codexHome(`model = "gpt-5"
 model_provider = "subrelay"
@@ -182,12 +199,12 @@ wire_api = "responses"
   }
 
   /** Runs `codex exec` in `home` (removed afterwards) with the quiet settings and no git repository. */
-  async function codexExec(home: { path: string; remove(): void }, args: string[], env: Record<string, string>): Promise<ClientRun> {
+  async function codexExec(home: { path: string; remove(): void }, args: string[], env: Record<string, string>, killAfterMs = 20_000): Promise<ClientRun> {
     try {
       return await runClient("codex", ["exec", "--strict-config", "--skip-git-repo-check", "--color", "never", ...args], {
         home: home.path,
         env,
-        killAfterMs: 20_000,
+        killAfterMs,
       });
     } finally {
       home.remove();
