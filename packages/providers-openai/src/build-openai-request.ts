@@ -17,9 +17,11 @@ export interface OpenAIEndpoints {
 const apiKeyForwardedHeaders = ["idempotency-key", "x-client-request-id"] as const;
 /**
  * Codex uses these to keep its prompt cache warm across a conversation's turns: `session-id` and `thread-id`
- * from Codex CLI 0.1xx on, `session_id` and `conversation_id` from older ones.
+ * from Codex CLI 0.1xx on, `session_id` and `conversation_id` from older ones. `x-codex-*` are its per-turn
+ * headers for the backend it was built for (0.171: `x-codex-window-id`, `x-codex-beta-features`,
+ * `x-codex-turn-metadata`), sent as they would be without the gateway.
  */
-const codexForwardedHeaders = ["session-id", "thread-id", "session_id", "conversation_id", "x-client-request-id"] as const;
+const codexForwardedHeaders = ["session-id", "thread-id", "session_id", "conversation_id", "x-client-request-id", "x-codex-*"] as const;
 /** The `originator` the Codex backend is sent when the client names none (Codex CLI sends its own). */
 const defaultOriginator = "codex_cli_rs";
 

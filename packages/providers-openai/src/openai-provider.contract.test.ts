@@ -5,9 +5,16 @@ import { createOpenAIProvider } from "./openai-provider";
 
 const chat = { model: "gpt-5", messages: [{ role: "user", content: "Hi" }] };
 
-/** What Codex CLI 0.171 sends: its session and thread ids and its own originator. */
+/** What Codex CLI 0.171 sends: its session and thread ids, its own originator and its per-turn `x-codex-*` headers. */
 const codex = {
-  headers: { "session-id": "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "thread-id": "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", originator: "codex_exec" },
+  headers: {
+    "session-id": "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+    "thread-id": "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+    originator: "codex_exec",
+    "x-codex-window-id": "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b:0",
+    "x-codex-beta-features": "remote_compaction_v2",
+    "x-codex-turn-metadata": '{"session_id":"0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","turn_id":"0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","request_kind":"turn"}',
+  },
 };
 
 describeProviderContract("openai", {

@@ -52,17 +52,20 @@ export function runClient(name: ClientName, args: readonly string[], options: Ru
     CI: "1",
     ...options.env,
   };
+  // Its own process group, killed as a whole: Codex's npm wrapper runs the native binary as a child on Node
+  // releases without process.execve (Node 20), and killing only the wrapper left that child holding the pipes.
   const child = spawn(clientBin(name), [...args], {
     cwd: options.cwd ?? cwd!.path,
     env,
     stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
   });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   child.stdin.end(options.input ?? "");
-  const killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 120_000);
+  const killer = setTimeout(() => killGroup(child.pid), options.killAfterMs ?? 120_000);
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code, signal) => {
@@ -72,4 +75,13 @@ export function runClient(name: ClientName, args: readonly string[], options: Ru
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
 }
