@@ -1,7 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claudeReply, jsonFixture, ManualClock, startTestGateway, type TestGateway, schedulerSnapshotPushed } from "./harness";
+import { backends, claudeReply, jsonFixture, ManualClock, startTestGateway, type TestGateway, schedulerSnapshotPushed } from "./harness";
 
 const MODEL = "claude-opus-4-5";
 const hour = 3_600_000;
@@ -15,17 +15,18 @@ interface AccountRow {
 }
 
 /**
- * Cool-downs per verdict class (issue 15 item 3), on the embedded gateway with a hand-moved clock: configured in
+ * Cool-downs per verdict class (issue 15 item 3), on both backends with a hand-moved clock: configured in
  * the environment (here COOLDOWN_SERVER_ERROR=30s, COOLDOWN_TIMEOUT=20s, the default COOLDOWN_MAX of an hour),
  * overridden per account, and every one capped. Each test seeds its own group whose accounts have their own
  * base URL (`/<prefix>`), so the fake upstream tells them apart.
  */
-describe("cool-downs (embedded)", () => {
+describe.each(backends)("cool-downs (%s)", (backend) => {
   let harness: TestGateway;
   const clock = new ManualClock();
 
   beforeAll(async () => {
     harness = await startTestGateway({
+      backend,
       env: { COOLDOWN_SERVER_ERROR: "30s", COOLDOWN_TIMEOUT: "20s" },
       overrides: { now: clock.now },
     });
