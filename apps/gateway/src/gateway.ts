@@ -9,6 +9,7 @@ import type { FastifyInstance } from "fastify";
 import { AccessTokens } from "./access-tokens";
 import { AccountDirectory } from "./account-directory";
 import { AccountStateRecorder, type AccountStateVerdict } from "./account-state-recorder";
+import { CooldownPolicy } from "./cooldown-policy";
 import { availability } from "./availability";
 import { createAdminService } from "./admin-service";
 import { ApiKeyAuthenticator } from "./api-key-authenticator";
@@ -218,6 +219,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       bodyTimeoutMs: config.upstreamBodyTimeoutMs,
     }),
     states,
+    cooldowns: new CooldownPolicy(config.cooldowns),
     lastUsed,
     usage,
     events: relayMetrics(metrics),

@@ -18,6 +18,7 @@ import type { AccountStateVerdict } from "./account-state-recorder";
 import type { ApiKeyGrant } from "./api-key-authenticator";
 import { availability, earliestComeback } from "./availability";
 import { Cancellation } from "./cancellation";
+import { CooldownPolicy } from "./cooldown-policy";
 import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
@@ -74,6 +75,8 @@ export interface RelayPorts {
   upstream: UpstreamClient;
   /** Learned account states (rate limits, overloads, refused credentials). */
   states: { record(accountId: string, verdict: AccountStateVerdict): void };
+  /** How long refusals bench an account, per verdict class (COOLDOWN_*). Default: CooldownPolicy's defaults. */
+  cooldowns?: CooldownPolicy;
   lastUsed: { touch(accountId: string, at: number): void };
   usage: { record(row: UsageRow): void };
   events?: RelayEvents;
@@ -121,9 +124,11 @@ type Attempt = { kind: "done" } | { kind: "retry_same" } | { kind: "failover"; r
  */
 export class Relay {
   private readonly now: () => number;
+  private readonly cooldowns: CooldownPolicy;
 
   constructor(private readonly ports: RelayPorts) {
     this.now = ports.now ?? Date.now;
+    this.cooldowns = ports.cooldowns ?? new CooldownPolicy();
   }
 
   async handle(call: RelayCall): Promise<RelayResult> {
@@ -270,23 +275,25 @@ export class Relay {
         .catch((error: unknown) => error);
       if (!isAnswer(answer)) {
         if (call.clientGone.aborted) return { kind: "done" };
-        const verdict = provider.classifyNetworkError(answer);
+        const verdict = this.cooldowns.adjust(provider.classifyNetworkError(answer), snapshot.cooldowns, this.now());
         this.ports.logger.warn({ accountId: account.id, error: describeError(answer) }, "upstream request failed");
         this.answered(account.platform, sentAt, "network");
-        return this.refuse(call, account, verdict, new GatewayError("upstream", "The upstream request failed."));
+        return this.refuse(call, snapshot, verdict, new GatewayError("upstream", "The upstream request failed."));
       }
 
       this.answered(account.platform, sentAt, String(answer.status));
       if (answer.status >= 400) {
         const bodyText = await readText(answer.body, ERROR_BODY_LIMIT);
-        const verdict = provider.classify({ status: answer.status, headers: answer.headers, bodyText }, this.now());
+        const judgedAt = this.now();
+        const judged = provider.classify({ status: answer.status, headers: answer.headers, bodyText }, judgedAt);
+        const verdict = this.cooldowns.adjust(judged, snapshot.cooldowns, judgedAt);
         const secrets = secretsOf(account.credentials, accessToken);
         const refusal = { status: answer.status, headers: answer.headers, bodyText, dialect: provider.dialect, secrets };
         if (verdict.kind === "auth" && account.type === "oauth") {
           if (this.ports.tokens.recordRefusal(account, accessToken)) {
             // Refreshing again would only spend refresh tokens: the account needs an operator.
             const forbidden: Verdict = { kind: "forbidden", reason: "upstream refused OAuth tokens refreshed after a 401, repeatedly" };
-            return this.refuse(call, account, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
+            return this.refuse(call, snapshot, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
           }
           if (!authRetried.has(account.id)) {
             authRetried.add(account.id);
@@ -299,7 +306,7 @@ export class Relay {
         if (verdict.kind === "auth" && account.type === "apikey") {
           // No refresh can mend a refused API key: the account needs an operator.
           const forbidden: Verdict = { kind: "forbidden", reason: "upstream rejected the API key" };
-          return this.refuse(call, account, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
+          return this.refuse(call, snapshot, forbidden, accountRefusal(forbidden, answer.status, this.now()), secrets);
         }
         if (verdict.kind === "client" || verdict.kind === "ok") {
           // The account served this answer: its request id and rate-limit headers are the client's to see.
@@ -307,19 +314,20 @@ export class Relay {
           this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status });
           return { kind: "done" };
         }
-        if (!isAccountLevel(verdict)) return this.refuse(call, account, verdict, refusal, secrets);
-        return this.refuse(call, account, verdict, accountRefusal(verdict, answer.status, this.now()), secrets);
+        if (!isAccountLevel(verdict)) return this.refuse(call, snapshot, verdict, refusal, secrets);
+        return this.refuse(call, snapshot, verdict, accountRefusal(verdict, answer.status, this.now()), secrets);
       }
 
       if (account.type === "oauth") this.ports.tokens.accepted(account);
-      const verdict = provider.classify({ status: answer.status, headers: answer.headers }, this.now());
+      const judgedAt = this.now();
+      const verdict = this.cooldowns.adjust(provider.classify({ status: answer.status, headers: answer.headers }, judgedAt), snapshot.cooldowns, judgedAt);
       if (verdict.kind !== "ok") {
         const bodyText = await readText(answer.body, ERROR_BODY_LIMIT);
         const secrets = secretsOf(account.credentials, accessToken);
         const refusal = isAccountLevel(verdict)
           ? accountRefusal(verdict, 502, this.now())
           : { status: 502, headers: answer.headers, bodyText, dialect: provider.dialect, secrets };
-        return this.refuse(call, account, verdict, refusal, secrets);
+        return this.refuse(call, snapshot, verdict, refusal, secrets);
       }
       this.ports.lastUsed.touch(account.id, this.now());
       stopFollowingClient();
@@ -409,10 +417,11 @@ export class Relay {
     };
   }
 
-  private refuse(call: RelayCall, account: UpstreamAccount, verdict: Verdict, refusal: Refusal, secrets: readonly string[] = []): Attempt {
-    if (verdict.kind === "rate_limited" || verdict.kind === "overloaded" || verdict.kind === "forbidden") {
+  private refuse(call: RelayCall, account: AccountSnapshot, verdict: Verdict, refusal: Refusal, secrets: readonly string[] = []): Attempt {
+    const state = this.cooldowns.state(verdict, account.cooldowns, this.now());
+    if (state !== null) {
       // The reason may quote the upstream's message, which may echo the credential: admins see it.
-      this.ports.states.record(account.id, { ...verdict, reason: maskCredentials(verdict.reason, secrets) });
+      this.ports.states.record(account.id, { ...state, reason: maskCredentials(state.reason, secrets) });
     }
     this.ports.logger.info(
       { accountId: account.id, requestId: call.requestId, verdict: verdict.kind },

@@ -14,6 +14,8 @@ import { fromEpochMs, toEpochMs } from "./epoch-ms";
 import {
   accountInputProblems,
   accountPatchProblems,
+  cooldownFields,
+  type AccountCooldowns,
   problemsError,
   type InputProblem,
   type InputRuleOptions,
@@ -69,6 +71,8 @@ export interface AccountRecord {
   baseUrl: string | null;
   /** Models served; null or empty: any. */
   models: string[] | null;
+  /** The account's own cool-downs (ms); null: the gateway's COOLDOWN_*. */
+  cooldowns: AccountCooldowns | null;
   groupIds: number[];
   createdAt: number;
   updatedAt: number;
@@ -93,6 +97,8 @@ interface NewAccountFields {
   /** Upstream origin override; null: the platform default. */
   baseUrl?: string | null;
   models?: string[] | null;
+  /** The account's own cool-downs (ms); null or omitted: the gateway's. */
+  cooldowns?: AccountCooldowns | null;
 }
 
 export type NewAccount = NewAccountFields &
@@ -116,6 +122,8 @@ export interface AccountPatch {
   schedulable?: boolean;
   baseUrl?: string | null;
   models?: string[] | null;
+  /** Replaces the account's own cool-downs as a whole; null clears them. */
+  cooldowns?: AccountCooldowns | null;
   groupIds?: number[];
   credentials?: OAuthCredentialsInput | ApiKeyCredentials;
 }
@@ -163,6 +171,7 @@ const stateColumns = {
   lastUsedAt: accounts.lastUsedAt,
   baseUrl: accounts.baseUrl,
   models: accounts.models,
+  cooldowns: accounts.cooldowns,
   stateVersion: accounts.stateVersion,
   createdAt: accounts.createdAt,
   updatedAt: accounts.updatedAt,
@@ -935,6 +944,7 @@ function columnsOf(input: AccountPatch): Partial<typeof accounts.$inferInsert> {
   if (input.schedulable !== undefined) fields.schedulable = input.schedulable;
   if (input.baseUrl !== undefined) fields.baseUrl = input.baseUrl;
   if (input.models !== undefined) fields.models = input.models;
+  if (input.cooldowns !== undefined) fields.cooldowns = input.cooldowns === null ? null : cooldownsOf(input.cooldowns);
   return fields;
 }
 
@@ -986,13 +996,27 @@ function toRecord(row: StateRow, groupIds: number[]): AccountRecord {
     tokenExpiresAt: toEpochMs(row.tokenExpiresAt),
     baseUrl: row.baseUrl,
     models: row.models,
+    cooldowns: row.cooldowns ? cooldownsOf(row.cooldowns) : null,
     groupIds,
     createdAt: row.createdAt.getTime(),
     updatedAt: row.updatedAt.getTime(),
   };
 }
 
-/** Snapshot fields per scheduler-cache, plus `type` and `baseUrl` (the request path needs both; neither is secret). */
+/** The known fields of stored or given cool-downs, in their order (what passed the input rules). */
+function cooldownsOf(value: AccountCooldowns): AccountCooldowns {
+  const cooldowns: AccountCooldowns = {};
+  for (const field of cooldownFields) {
+    const ms = value[field];
+    if (typeof ms === "number") cooldowns[field] = ms;
+  }
+  return cooldowns;
+}
+
+/**
+ * Snapshot fields per scheduler-cache, plus `type`, `baseUrl` and `cooldowns` (the request path needs them; none
+ * is secret).
+ */
 function toSnapshot(row: StateRow): AccountSnapshot {
   const snapshot: AccountSnapshot = {
     id: String(row.id),
@@ -1010,5 +1034,6 @@ function toSnapshot(row: StateRow): AccountSnapshot {
   if (row.models) snapshot.models = row.models;
   if (row.lastUsedAt) snapshot.lastUsedAt = row.lastUsedAt.getTime();
   if (row.baseUrl) snapshot.baseUrl = row.baseUrl;
+  if (row.cooldowns) snapshot.cooldowns = cooldownsOf(row.cooldowns);
   return snapshot;
 }

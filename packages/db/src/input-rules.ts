@@ -35,6 +35,8 @@ export const inputLimits = {
   maxModelLength: 200,
   maxSecretLength: 16_384,
   maxBaseUrlLength: 2048,
+  /** Longest cool-down an account's `cooldowns` may set, ms: 30 days. */
+  maxCooldownMs: 30 * 86_400_000,
   /** Latest timestamp accepted: the end of year 9999 (what a Postgres timestamp holds and a person means). */
   maxTimeMs: Date.UTC(9999, 11, 31, 23, 59, 59, 999),
 } as const;
@@ -44,8 +46,25 @@ export const DEFAULT_PRIORITY = 50;
 /** Account concurrency when none is given. */
 export const DEFAULT_CONCURRENCY = 3;
 
-const accountFields = ["name", "platform", "type", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models"];
-const patchFields = ["name", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "status", "schedulable"];
+const accountFields = ["name", "platform", "type", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "cooldowns"];
+const patchFields = ["name", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "cooldowns", "status", "schedulable"];
+
+/**
+ * An account's own cool-downs, in milliseconds (integers), each optional; a field given replaces the gateway's
+ * `COOLDOWN_*` for this account: `overloaded` (an overload naming no retry time), `serverError` (a 5xx; 0 leaves
+ * the account alone), `timeout` (a network failure or timeout; 0 leaves it alone), `rateLimit` (a 429 naming no
+ * reset time), `max` (the cap on every cool-down and upstream reset of this account, >= 1).
+ */
+export interface AccountCooldowns {
+  overloaded?: number;
+  serverError?: number;
+  timeout?: number;
+  rateLimit?: number;
+  max?: number;
+}
+
+/** The fields of AccountCooldowns. */
+export const cooldownFields = ["overloaded", "serverError", "timeout", "rateLimit", "max"] as const;
 const apiKeyFields = ["name", "groupId", "expiresAt"];
 const statuses = ["active", "error", "disabled"];
 const adminStatuses = ["active", "disabled"];
@@ -184,6 +203,7 @@ function commonProblems(input: Record<string, unknown>, problems: InputProblem[]
       problems.push({ field: "baseUrl", message: `baseUrl must be a URL of at most ${inputLimits.maxBaseUrlLength} characters, or null for the platform's.` });
     }
   }
+  if (input.cooldowns !== undefined && input.cooldowns !== null) cooldownProblems(input.cooldowns, problems);
   if (input.models !== undefined && input.models !== null) {
     if (!Array.isArray(input.models) || input.models.length > inputLimits.maxModels) {
       problems.push({ field: "models", message: `models must be a list of at most ${inputLimits.maxModels} model names, or null for any.` });
@@ -192,6 +212,28 @@ function commonProblems(input: Record<string, unknown>, problems: InputProblem[]
         if (typeof model !== "string" || model.trim() === "" || model.length > inputLimits.maxModelLength) {
           problems.push({ field: `models[${index}]`, message: `models[${index}] must be a model name of 1 to ${inputLimits.maxModelLength} characters.` });
         }
+      });
+    }
+  }
+}
+
+function cooldownProblems(cooldowns: unknown, problems: InputProblem[]): void {
+  if (!isObject(cooldowns)) {
+    problems.push({
+      field: "cooldowns",
+      message: `cooldowns must be an object of milliseconds (${cooldownFields.join(", ")}), or null for the gateway's.`,
+    });
+    return;
+  }
+  unknownFields(cooldowns, cooldownFields, problems, "cooldowns.");
+  for (const field of cooldownFields) {
+    const value = cooldowns[field];
+    if (value === undefined) continue;
+    const min = field === "max" ? 1 : 0;
+    if (!isIntegerIn(value, min, inputLimits.maxCooldownMs)) {
+      problems.push({
+        field: `cooldowns.${field}`,
+        message: `cooldowns.${field} must be an integer number of milliseconds from ${min} to ${inputLimits.maxCooldownMs} (30 days); omit it for the gateway's.`,
       });
     }
   }
@@ -253,10 +295,10 @@ function credentialProblems(type: "oauth" | "apikey", credentials: unknown, admi
   }
 }
 
-function unknownFields(input: Record<string, unknown>, known: readonly string[], problems: InputProblem[]): void {
+function unknownFields(input: Record<string, unknown>, known: readonly string[], problems: InputProblem[], prefix = ""): void {
   for (const field of Object.keys(input)) {
     if (!known.includes(field)) {
-      problems.push({ field, message: `${field} is not a field here (known: ${known.join(", ")}).` });
+      problems.push({ field: `${prefix}${field}`, message: `${prefix}${field} is not a field here (known: ${known.join(", ")}).` });
     }
   }
 }

@@ -61,6 +61,9 @@ export const accounts = pgTable(
     lastUsedAt: timestamptz("last_used_at"),
     baseUrl: text("base_url"),
     models: text("models").array(),
+    // The account's own cool-downs, ms ({ overloaded, serverError, timeout, rateLimit, max }, each optional);
+    // null: the environment's (COOLDOWN_*).
+    cooldowns: jsonb("cooldowns").$type<Partial<Record<"overloaded" | "serverError" | "timeout" | "rateLimit" | "max", number>>>(),
     // Moves up by one in every transaction that writes an outbox row for the account, so the scheduler cache
     // can refuse a push of an older state (AccountSnapshot.stateVersion).
     stateVersion: integer("state_version").notNull().default(1),

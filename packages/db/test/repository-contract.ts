@@ -669,6 +669,31 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(await raw(sql`select * from account_groups`)).toEqual([]);
       });
 
+      it("stores an account's own cooldowns, shows them in its record and snapshot, and refuses bad ones", async () => {
+        const group = await database.groups.create({ name: "cool", platform: "claude" });
+        const account = await database.accounts.create({
+          name: "cool",
+          platform: "claude",
+          type: "apikey",
+          credentials: { apiKey: "sk-cool" },
+          groupIds: [group.id],
+          cooldowns: { serverError: 30_000, max: 600_000 },
+        });
+        expect(account.cooldowns).toEqual({ serverError: 30_000, max: 600_000 });
+        expect(await database.accounts.getAccountSnapshot(account.id)).toMatchObject({ cooldowns: { serverError: 30_000, max: 600_000 } });
+        const bucket = await database.accounts.listBucketAccounts({ groupId: group.id, platform: "claude", mode: "single" });
+        expect(bucket[0]?.cooldowns).toEqual({ serverError: 30_000, max: 600_000 });
+
+        expect((await database.accounts.update(account.id, { cooldowns: { timeout: 0 } }))?.cooldowns).toEqual({ timeout: 0 });
+        await expect(database.accounts.update(account.id, { cooldowns: { timeout: -5 } })).rejects.toMatchObject({
+          code: "invalid_input",
+          problems: [{ field: "cooldowns.timeout" }],
+        });
+        const cleared = await database.accounts.update(account.id, { cooldowns: null });
+        expect(cleared?.cooldowns).toBeNull();
+        expect(await database.accounts.getAccountSnapshot(account.id)).not.toHaveProperty("cooldowns");
+      });
+
       it("replaced OAuth credentials get a tokenVersion above the stored one, whatever the operator sent", async () => {
         const account = await oauthAccount();
         const versionNow = async () => (await database.accounts.get(account.id))!.credentials.tokenVersion ?? 0;

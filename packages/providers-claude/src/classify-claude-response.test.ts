@@ -117,6 +117,12 @@ describe("Claude verdicts", () => {
       const verdict = provider.classify({ status: row.status, headers: row.headers ?? {}, bodyText: row.body }, now);
       expect(verdict.kind).toBe(row.expected);
       if (row.until !== undefined) expect(verdict).toMatchObject({ until: row.until });
+      // The configured fallbacks (45 s, 30 s) are the only ends no header named.
+      if (row.until !== undefined) {
+        const fallback = row.until === now + 45_000 || row.until === now + 30_000;
+        expect(verdict).toMatchObject({ untilFrom: fallback ? "fallback" : "upstream" });
+      }
+      if (verdict.kind === "server") expect(verdict.cause).toBe("status");
       if (row.reasonContains !== undefined) expect(verdict).toMatchObject({ reason: expect.stringContaining(row.reasonContains) });
     });
   }
@@ -134,7 +140,7 @@ describe("Claude verdicts", () => {
 
   it("judges network failures as server failures", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
-    expect(provider.classifyNetworkError(refused)).toEqual({ kind: "server", reason: "network: ECONNREFUSED" });
-    expect(provider.classifyNetworkError("weird")).toEqual({ kind: "server", reason: "network: connection failed" });
+    expect(provider.classifyNetworkError(refused)).toEqual({ kind: "server", cause: "network", reason: "network: ECONNREFUSED" });
+    expect(provider.classifyNetworkError("weird")).toEqual({ kind: "server", cause: "network", reason: "network: connection failed" });
   });
 });

@@ -43,12 +43,15 @@ export function classifyClaudeResponse(response: UpstreamResponseInfo, now: numb
   const reason = describeError(status, response.bodyText);
   if (status === 401) return { kind: "auth", reason };
   if (status === 429) {
-    return { kind: "rate_limited", until: rateLimitEnd(headers, now) ?? now + options.rateLimitFallbackMs, reason };
+    const end = rateLimitEnd(headers, now);
+    return end === undefined
+      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason }
+      : { kind: "rate_limited", until: end, untilFrom: "upstream", reason };
   }
   if (status === 529 || (status === 503 && /overloaded/i.test(response.bodyText ?? ""))) {
-    return { kind: "overloaded", until: now + options.overloadedCooldownMs, reason };
+    return { kind: "overloaded", until: now + options.overloadedCooldownMs, untilFrom: "fallback", reason };
   }
-  if (status >= 500) return { kind: "server", reason };
+  if (status >= 500) return { kind: "server", cause: "status", reason };
   if (accountRefused.test(errorMessage(response.bodyText))) return { kind: "forbidden", reason };
   return { kind: "client", reason };
 }

@@ -65,7 +65,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
       return classifyClaudeResponse(response, now, classifyOptions);
     },
     classifyNetworkError(error) {
-      return { kind: "server", reason: `network: ${networkErrorCode(error) ?? "connection failed"}` };
+      return { kind: "server", cause: "network", reason: `network: ${networkErrorCode(error) ?? "connection failed"}` };
     },
     usageTracker(request) {
       return createClaudeUsageTracker(request);

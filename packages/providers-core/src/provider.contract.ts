@@ -216,6 +216,7 @@ export function describeProviderContract(name: string, options: ProviderContract
             assert.ok(error !== undefined, "the request did not fail");
             const verdict = provider.classifyNetworkError(error);
             assert.equal(verdict.kind, "server");
+            assert.equal(verdict.kind === "server" ? verdict.cause : undefined, "network", "a network failure is cause network");
             const text = JSON.stringify(verdict);
             assert.ok(!text.includes(canary) && !text.includes(secretOf(testCase)), `the verdict carries wire or secret text: ${text}`);
           } finally {
@@ -270,7 +271,11 @@ export function describeProviderContract(name: string, options: ProviderContract
               assert.notEqual(verdict.kind, "ok", `${status} classified ok`);
               if (verdict.kind === "rate_limited" || verdict.kind === "overloaded") {
                 assert.ok(Number.isFinite(verdict.until) && verdict.until >= now, `${status}: until ${verdict.until}`);
+                assert.ok(verdict.untilFrom === "upstream" || verdict.untilFrom === "fallback", `${status}: untilFrom ${verdict.untilFrom}`);
+                // With nothing on the wire to name a moment, `until` is the provider's own default.
+                if (bodyText === undefined) assert.equal(verdict.untilFrom, "fallback", `${status} without a body: untilFrom`);
               }
+              if (verdict.kind === "server") assert.equal(verdict.cause, "status", `${status}: a 5xx answer is cause status`);
             }
           }
         }

@@ -100,17 +100,29 @@ export interface UpstreamResponseInfo {
  *   account offline.
  * - rate_limited: the account is out of quota until `until` (epoch ms): record it, fail over.
  * - overloaded: the platform is overloaded (529, 503 "overloaded"): cool the account down until `until`, fail over.
- * - server: another 5xx or a network failure: fail over, leave the account alone.
+ * - server: another 5xx (`cause: "status"`) or a network failure or timeout (`cause: "network"`): fail over; the
+ *   gateway's cool-down policy decides whether the account rests (by default it is left alone).
  * - client: another 4xx: the client's own fault; return it (credentials masked), no failover.
+ *
+ * `untilFrom` says where `until` came from: `"upstream"` when the answer named the moment (a reset header, a
+ * retry-after, a retry delay in the body), `"fallback"` when it did not and `until` is the provider's default
+ * cool-down (which the gateway may replace with a configured one). Absent: `"upstream"`. Either way the gateway
+ * caps `until` (COOLDOWN_MAX), so no header benches an account for days.
  */
 export type Verdict =
   | { kind: "ok" }
   | { kind: "auth"; reason: string }
   | { kind: "forbidden"; reason: string }
-  | { kind: "rate_limited"; until: number; reason: string }
-  | { kind: "overloaded"; until: number; reason: string }
-  | { kind: "server"; reason: string }
+  | { kind: "rate_limited"; until: number; untilFrom?: UntilSource; reason: string }
+  | { kind: "overloaded"; until: number; untilFrom?: UntilSource; reason: string }
+  | { kind: "server"; cause?: ServerFailureCause; reason: string }
   | { kind: "client"; reason: string };
+
+/** Where a verdict's `until` came from: named by the upstream's answer, or the provider's default cool-down. */
+export type UntilSource = "upstream" | "fallback";
+
+/** What a `server` verdict judged: an HTTP 5xx answer (`"status"`, the default) or no answer at all (`"network"`: refused, reset, timed out). */
+export type ServerFailureCause = "status" | "network";
 
 export type VerdictKind = Verdict["kind"];
 
@@ -204,7 +216,7 @@ export interface Provider {
   responseShaper(input: BuildRequestInput): ResponseShaper | null;
   /** Judges an upstream answer; `now` is epoch ms, for rate-limit reset times given as durations. */
   classify(response: UpstreamResponseInfo, now: number): Verdict;
-  /** Judges a failure to get an answer at all (connection refused, reset, timeout). */
+  /** Judges a failure to get an answer at all (connection refused, reset, timeout): a `server` verdict with `cause: "network"`. */
   classifyNetworkError(error: unknown): Verdict;
   /** A usage tracker for one response, streaming or not. */
   usageTracker(request: ClientRequest): UsageTracker;

@@ -101,6 +101,9 @@ describe("Gemini verdicts", () => {
     expect(verdict.kind).toBe(testCase.kind);
     if (testCase.untilIn !== undefined) {
       expect(verdict).toHaveProperty("until", now + testCase.untilIn);
+      // The configured fallbacks (61 s, 17 s) are the only ends nothing on the wire named.
+      const fallback = testCase.untilIn === 61_000 || testCase.untilIn === 17_000;
+      expect(verdict).toHaveProperty("untilFrom", fallback ? "fallback" : "upstream");
     }
     if (testCase.reason !== undefined) {
       expect(verdict).toHaveProperty("reason", expect.stringContaining(testCase.reason) as unknown);
@@ -149,7 +152,7 @@ describe("Gemini verdicts", () => {
 
   it("judges a network failure as server (fail over, account untouched)", () => {
     const error = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
-    expect(provider.classifyNetworkError(error)).toEqual({ kind: "server", reason: "network error: ECONNREFUSED" });
+    expect(provider.classifyNetworkError(error)).toEqual({ kind: "server", cause: "network", reason: "network error: ECONNREFUSED" });
     expect(provider.classifyNetworkError("weird").kind).toBe("server");
   });
 });

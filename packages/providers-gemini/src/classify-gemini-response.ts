@@ -76,18 +76,25 @@ export function classifyGeminiResponse(
   if (status === 401) return { kind: "auth", reason };
   if (status === 429) {
     if (errorInfoReason === "MODEL_CAPACITY_EXHAUSTED") {
-      return { kind: "overloaded", until: now + (retryDelayMs(error) ?? options.overloadedCooldownMs), reason };
+      const delay = retryDelayMs(error);
+      return delay === undefined
+        ? { kind: "overloaded", until: now + options.overloadedCooldownMs, untilFrom: "fallback", reason }
+        : { kind: "overloaded", until: now + delay, untilFrom: "upstream", reason };
     }
     const delay = retryDelayMs(error) ?? messageDelayMs(error?.message);
     const until = delay !== undefined ? now + delay : parseRetryAfter(headerValue(response.headers, "retry-after"), now);
-    return { kind: "rate_limited", until: until ?? now + options.rateLimitFallbackMs, reason };
+    return until === undefined
+      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason }
+      : { kind: "rate_limited", until, untilFrom: "upstream", reason };
   }
   if (status === 503 || (status >= 500 && overloadedMessage.test(error?.message ?? ""))) {
     const delay = retryDelayMs(error);
     const until = delay !== undefined ? now + delay : parseRetryAfter(headerValue(response.headers, "retry-after"), now);
-    return { kind: "overloaded", until: until ?? now + options.overloadedCooldownMs, reason };
+    return until === undefined
+      ? { kind: "overloaded", until: now + options.overloadedCooldownMs, untilFrom: "fallback", reason }
+      : { kind: "overloaded", until, untilFrom: "upstream", reason };
   }
-  if (status >= 500) return { kind: "server", reason };
+  if (status >= 500) return { kind: "server", cause: "status", reason };
   return { kind: "client", reason };
 }
 

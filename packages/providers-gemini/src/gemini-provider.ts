@@ -109,7 +109,7 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Gemin
       return classifyGeminiResponse(response, now, verdictOptions);
     },
     classifyNetworkError(error) {
-      return { kind: "server", reason: `network error: ${networkErrorCode(error) ?? "unknown"}` };
+      return { kind: "server", cause: "network", reason: `network error: ${networkErrorCode(error) ?? "unknown"}` };
     },
     usageTracker() {
       return createGeminiUsageTracker();

@@ -7,5 +7,5 @@ import { networkErrorCode, type Verdict } from "@subrelay/providers-core";
  */
 export function classifyOpenAINetworkError(error: unknown): Verdict {
   const code = networkErrorCode(error);
-  return { kind: "server", reason: code === undefined ? "network error" : `network ${code}` };
+  return { kind: "server", cause: "network", reason: code === undefined ? "network error" : `network ${code}` };
 }

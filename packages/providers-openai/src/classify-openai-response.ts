@@ -50,30 +50,27 @@ export function classifyOpenAIResponse(
   if (status < 500 && (status === 402 || refusesAccount(error))) return { kind: "forbidden", reason };
   if (status === 401) return { kind: "auth", reason };
   if (status === 429) {
-    return {
-      kind: "rate_limited",
-      until: rateLimitEnd(error, headers, now, options.rateLimitFallbackMs),
-      reason,
-    };
+    const end = rateLimitEnd(error, headers, now);
+    return end === undefined
+      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason }
+      : { kind: "rate_limited", until: end, untilFrom: "upstream", reason };
   }
   if ((status === 503 || status === 529) && isOverloaded(error)) {
     const retryAfter = retryAfterUntil(headers, now);
-    return { kind: "overloaded", until: retryAfter ?? now + options.overloadedCooldownMs, reason };
+    return retryAfter === undefined
+      ? { kind: "overloaded", until: now + options.overloadedCooldownMs, untilFrom: "fallback", reason }
+      : { kind: "overloaded", until: retryAfter, untilFrom: "upstream", reason };
   }
-  if (status >= 500) return { kind: "server", reason };
+  if (status >= 500) return { kind: "server", cause: "status", reason };
   return { kind: "client", reason };
 }
 
-function rateLimitEnd(error: ErrorFields, headers: IncomingHeaders, now: number, fallbackMs: number): number {
+/** When a 429 ends (epoch ms), from the body or the headers; undefined when nothing names a moment. */
+function rateLimitEnd(error: ErrorFields, headers: IncomingHeaders, now: number): number | undefined {
   if (error.resetsAt !== undefined && error.resetsAt * 1000 > now) return error.resetsAt * 1000;
   if (error.resetsInSeconds !== undefined && error.resetsInSeconds > 0)
     return now + error.resetsInSeconds * 1000;
-  return (
-    codexWindowsEnd(headers, now) ??
-    retryAfterUntil(headers, now) ??
-    openAIResetEnd(headers, now) ??
-    now + fallbackMs
-  );
+  return codexWindowsEnd(headers, now) ?? retryAfterUntil(headers, now) ?? openAIResetEnd(headers, now);
 }
 
 /**

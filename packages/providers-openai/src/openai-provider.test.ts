@@ -439,10 +439,12 @@ describe("createOpenAIProvider", () => {
     );
     expect(createOpenAIProvider().classifyNetworkError(error)).toEqual({
       kind: "server",
+      cause: "network",
       reason: "network ECONNREFUSED",
     });
     expect(createOpenAIProvider().classifyNetworkError("weird")).toEqual({
       kind: "server",
+      cause: "network",
       reason: "network error",
     });
   });

@@ -83,6 +83,24 @@ describe("loadConfig: client limits", () => {
     expect(() => loadConfig({ REQUEST_TIMEOUT: "soon" })).toThrow(/REQUEST_TIMEOUT/);
   });
 
+  it("reads the COOLDOWN_* durations: server errors and timeouts leave the account alone, the providers' fallbacks stay, an hour's cap", () => {
+    expect(loadConfig({}).cooldowns).toEqual({
+      overloadedMs: undefined,
+      serverErrorMs: 0,
+      timeoutMs: 0,
+      rateLimitMs: undefined,
+      maxMs: 3_600_000,
+    });
+    expect(
+      loadConfig({ COOLDOWN_OVERLOADED: "45s", COOLDOWN_SERVER_ERROR: "30s", COOLDOWN_TIMEOUT: "10s", COOLDOWN_RATE_LIMIT: "2m", COOLDOWN_MAX: "15m" })
+        .cooldowns,
+    ).toEqual({ overloadedMs: 45_000, serverErrorMs: 30_000, timeoutMs: 10_000, rateLimitMs: 120_000, maxMs: 900_000 });
+    expect(loadConfig({ COOLDOWN_OVERLOADED: "0" }).cooldowns?.overloadedMs).toBe(0);
+    expect(() => loadConfig({ COOLDOWN_SERVER_ERROR: "a while" })).toThrow(/COOLDOWN_SERVER_ERROR/);
+    expect(() => loadConfig({ COOLDOWN_MAX: "0" })).toThrow(/COOLDOWN_MAX/);
+    expect(() => loadConfig({ COOLDOWN_MAX: "5d" })).toThrow(/COOLDOWN_MAX/);
+  });
+
   it("reads CLIENT_DRAIN_TIMEOUT as a duration, 30 s by default", () => {
     expect(loadConfig({}).clientDrainTimeoutMs).toBe(30_000);
     expect(loadConfig({ CLIENT_DRAIN_TIMEOUT: "5s" }).clientDrainTimeoutMs).toBe(5_000);

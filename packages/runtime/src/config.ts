@@ -7,6 +7,24 @@ export interface PlatformEndpoints {
   tokenUrl?: string;
 }
 
+/**
+ * How long an account rests after an upstream refusal, per verdict class, ms; an account's own `cooldowns`
+ * override these field by field. Every cool-down, and every reset time an upstream names, is capped at
+ * `maxMs` from now.
+ */
+export interface CooldownSettings {
+  /** After an overload that names no retry time (`COOLDOWN_OVERLOADED`). Absent: the provider's default (Claude 60 s, OpenAI and Gemini 30 s). */
+  overloadedMs?: number;
+  /** After a 5xx that is not an overload (`COOLDOWN_SERVER_ERROR`). 0: the account is left alone. Default 0. */
+  serverErrorMs: number;
+  /** After a network failure or timeout: no answer at all (`COOLDOWN_TIMEOUT`). 0: left alone. Default 0. */
+  timeoutMs: number;
+  /** After a 429 that names no reset time (`COOLDOWN_RATE_LIMIT`). Absent: the provider's default (60 s). */
+  rateLimitMs?: number;
+  /** The longest any cool-down or upstream reset benches an account (`COOLDOWN_MAX`), > 0. Default 3_600_000. */
+  maxMs: number;
+}
+
 /** The gateway's (and refresh worker's) configuration, validated. One config for both apps. */
 export interface GatewayConfig {
   port: number;
@@ -104,7 +122,12 @@ export interface GatewayConfig {
    * compiler only (V8's --liftoff-only, for the whole process), ~60-90 MB less RSS (gateway README).
    */
   pgliteOptimizeWasm?: boolean;
+  /** Cool-downs per verdict class (`COOLDOWN_*`). Absent: the defaults of CooldownSettings. */
+  cooldowns?: CooldownSettings;
 }
+
+/** The longest an account is benched by default (`COOLDOWN_MAX`): an hour. */
+export const DEFAULT_COOLDOWN_MAX_MS = 3_600_000;
 
 /** Every configuration problem found, one line each. */
 export class ConfigError extends Error {
@@ -143,6 +166,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     }
     return parsed;
   };
+  const optionalDuration = (name: string): number | undefined => (text(name) === undefined ? undefined : duration(name, 0));
   const url = (name: string, protocols: string[]): string | undefined => {
     const raw = text(name);
     if (raw === undefined) return undefined;
@@ -264,7 +288,15 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     upstreamAllowlist,
     pgliteSharedBuffers: size("PGLITE_SHARED_BUFFERS", "16MB"),
     pgliteOptimizeWasm: boolean("PGLITE_OPTIMIZE_WASM", false),
+    cooldowns: {
+      overloadedMs: optionalDuration("COOLDOWN_OVERLOADED"),
+      serverErrorMs: duration("COOLDOWN_SERVER_ERROR", 0),
+      timeoutMs: duration("COOLDOWN_TIMEOUT", 0),
+      rateLimitMs: optionalDuration("COOLDOWN_RATE_LIMIT"),
+      maxMs: duration("COOLDOWN_MAX", DEFAULT_COOLDOWN_MAX_MS),
+    },
   };
+  if (config.cooldowns!.maxMs <= 0) problems.push(`COOLDOWN_MAX must be longer than 0 (it caps every cool-down), got "${text("COOLDOWN_MAX")}"`);
   if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
     problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);
   }

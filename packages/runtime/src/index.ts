@@ -1,4 +1,13 @@
-export { ConfigError, loadConfig, loadConfigOrExit, parseDuration, type GatewayConfig, type PlatformEndpoints } from "./config";
+export {
+  ConfigError,
+  DEFAULT_COOLDOWN_MAX_MS,
+  loadConfig,
+  loadConfigOrExit,
+  parseDuration,
+  type CooldownSettings,
+  type GatewayConfig,
+  type PlatformEndpoints,
+} from "./config";
 export { connectRedis, openDatabase, redisStores, secretKeyOf, tokenCacheKey, waitForRedis } from "./connections";
 export { createProviders } from "./create-providers";
 export { dataDirSecret, generateAdminToken } from "./data-dir-secrets";
