@@ -1,0 +1,79 @@
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One request a client sent through the proxy and the gateway's answer to it. */
+export interface Exchange {
+  method: string;
+  /** Path and query string, as the client sent them. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** The request body as UTF-8 text ("" when none). */
+  body: string;
+  /** The gateway's status; 502 when the gateway could not be reached. */
+  status: number;
+  responseHeaders: IncomingHttpHeaders;
+}
+
+export interface RecordingProxy {
+  /** `http://127.0.0.1:<port>`: give it to the client as its base URL. */
+  url: string;
+  /** Every exchange in the order the gateway answered (status known once the answer's head arrived). */
+  exchanges: Exchange[];
+  close(): Promise<void>;
+}
+
+/**
+ * A plain HTTP proxy on 127.0.0.1 in front of the gateway that records what a real client sent and which status
+ * the gateway answered, so a test sees the client's side of every exchange (the fake upstream sees the other).
+ * Bodies stream through unchanged, SSE included.
+ */
+export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const origin = new URL(target);
+  const exchanges: Exchange[] = [];
+  const server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+    incoming.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const record = (status: number, responseHeaders: IncomingHttpHeaders) =>
+        exchanges.push({
+          method: incoming.method ?? "GET",
+          url: incoming.url ?? "/",
+          headers: incoming.headers,
+          body: body.toString("utf8"),
+          status,
+          responseHeaders,
+        });
+      const forwarded = httpRequest(
+        {
+          host: origin.hostname,
+          port: origin.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: incoming.headers,
+        },
+        (answer) => {
+          record(answer.statusCode ?? 0, answer.headers);
+          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(outgoing);
+        },
+      );
+      forwarded.on("error", () => {
+        record(502, {});
+        outgoing.destroy();
+      });
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    exchanges,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
