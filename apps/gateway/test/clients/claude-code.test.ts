@@ -82,9 +82,15 @@ describe("Claude Code 2.1.197 through the gateway (embedded)", () => {
       .on("POST", "/cc-key/v1/messages", claudeReply)
       .on("POST", "/cc-oauth/v1/messages", claudeReply)
       .on("POST", "/cc-tools/v1/messages", toolTurn)
-      // Every count_tokens answer waits until more than the account's 3 slots' worth are in flight at once.
+      // Every count_tokens answer waits until more than the account's 3 slots' worth are in flight at once
+      // (or until the gateway refused one, so a regression fails on its 429 instead of hanging).
       .on("POST", "/cc-burst/v1/messages/count_tokens", async () => {
-        await harness.upstream.waitForRequests(4, "/cc-burst/v1/messages/count_tokens");
+        await Promise.race([
+          harness.upstream.waitForRequests(4, "/cc-burst/v1/messages/count_tokens"),
+          proxy.waitFor(
+            (exchange) => exchange.url.startsWith("/v1/messages/count_tokens") && exchange.status !== 200,
+          ),
+        ]);
         return { json: { input_tokens: 12 } };
       });
   });
@@ -98,7 +104,7 @@ describe("Claude Code 2.1.197 through the gateway (embedded)", () => {
     const before = proxy.exchanges.length;
     const run = await runClient("claude", args, {
       env: { ANTHROPIC_BASE_URL: proxy.url, ...credential, ...quiet },
-      killAfterMs: 60_000,
+      killAfterMs: 20_000,
     });
     return { run, exchanges: proxy.exchanges.slice(before) };
   };

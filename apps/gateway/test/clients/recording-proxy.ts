@@ -19,6 +19,8 @@ export interface RecordingProxy {
   url: string;
   /** Every exchange in the order the gateway answered (status known once the answer's head arrived). */
   exchanges: Exchange[];
+  /** Resolves with the first exchange (recorded already or to come) that `predicate` accepts. */
+  waitFor(predicate: (exchange: Exchange) => boolean): Promise<Exchange>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,8 @@ export interface RecordingProxy {
 export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
   const origin = new URL(target);
   const exchanges: Exchange[] = [];
+  let waiters: Array<{ predicate: (exchange: Exchange) => boolean; resolve: (exchange: Exchange) => void }> =
+    [];
   const server = createServer((incoming, outgoing) => {
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -70,6 +74,11 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
   return {
     url: `http://127.0.0.1:${port}`,
     exchanges,
+    waitFor(predicate) {
+      const seen = exchanges.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ predicate, resolve }));
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
