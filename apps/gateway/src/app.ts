@@ -9,7 +9,7 @@ import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { NodeResponseSink } from "./client-response";
-import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute, type ListedModel } from "./dialects";
+import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute } from "./dialects";
 import { GatewayError, invalidInput } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";

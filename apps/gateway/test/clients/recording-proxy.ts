@@ -39,15 +39,22 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
     incoming.on("end", () => {
       const body = Buffer.concat(chunks);
-      const record = (status: number, responseHeaders: IncomingHttpHeaders) =>
-        exchanges.push({
+      const record = (status: number, responseHeaders: IncomingHttpHeaders) => {
+        const exchange: Exchange = {
           method: incoming.method ?? "GET",
           url: incoming.url ?? "/",
           headers: incoming.headers,
           body: body.toString("utf8"),
           status,
           responseHeaders,
+        };
+        exchanges.push(exchange);
+        waiters = waiters.filter((waiter) => {
+          if (!waiter.predicate(exchange)) return true;
+          waiter.resolve(exchange);
+          return false;
         });
+      };
       const forwarded = httpRequest(
         {
           host: origin.hostname,
