@@ -1,18 +1,7 @@
+import type { AccountCooldowns } from "@subrelay/db";
 import type { Verdict } from "@subrelay/providers-core";
 import { DEFAULT_COOLDOWN_MAX_MS, type CooldownSettings } from "@subrelay/runtime";
 import type { AccountStateVerdict } from "./account-state-recorder";
-
-/**
- * An account's own cool-downs (its `cooldowns` field, carried in its scheduler snapshot), ms; each one given
- * replaces the environment's for this account. `max` caps this account's cool-downs and upstream resets.
- */
-export interface AccountCooldowns {
-  overloaded?: number;
-  serverError?: number;
-  timeout?: number;
-  rateLimit?: number;
-  max?: number;
-}
 
 const DEFAULTS: CooldownSettings = { serverErrorMs: 0, timeoutMs: 0, maxMs: DEFAULT_COOLDOWN_MAX_MS };
 

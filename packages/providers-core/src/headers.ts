@@ -27,16 +27,7 @@ export function isBlockedHeader(name: string): boolean {
  * allowed. Repeated headers are joined with ", ". Names come out lower-case.
  */
 export function forwardableHeaders(incoming: IncomingHeaders, allow: readonly string[]): Record<string, string> {
-  const allowed = allowListOf(allow);
-  const result: Record<string, string> = {};
-  for (const name in incoming) {
-    const value = incoming[name];
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (!allowed(lower) || isBlockedHeader(lower)) continue;
-    result[lower] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return result;
+  return pickHeaders(incoming, allow, isBlockedHeader);
 }
 
 /**
@@ -88,16 +79,7 @@ const blockedResponseHeaders = new Set([
  * Repeated headers are joined with ", ". Names come out lower-case.
  */
 export function returnableHeaders(upstream: IncomingHeaders, allow: readonly string[]): Record<string, string> {
-  const allowed = allowListOf(allow);
-  const result: Record<string, string> = {};
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (!allowed(lower) || blockedResponseHeaders.has(lower) || lower.startsWith("proxy-")) continue;
-    result[lower] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return result;
+  return pickHeaders(upstream, allow, (lower) => blockedResponseHeaders.has(lower) || lower.startsWith("proxy-"));
 }
 
 /**
@@ -148,4 +130,18 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 export function headerValue(headers: IncomingHeaders, name: string): string | undefined {
   const value = headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The headers `allow` names and `blocked` does not, lower-case, repeated ones joined with ", ". */
+function pickHeaders(headers: IncomingHeaders, allow: readonly string[], blocked: (lower: string) => boolean): Record<string, string> {
+  const allowed = allowListOf(allow);
+  const result: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (!allowed(lower) || blocked(lower)) continue;
+    result[lower] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return result;
 }

@@ -1,10 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordedRequest } from "@subrelay/providers-core/testing";
 import { codeAssistReply, paths, startTestGateway, type Seeded, type TestGateway } from "../harness";
+import { startRecordingProxy, type RecordingProxy } from "./recording-proxy";
 import { runClient, scratchDir, type ClientRun } from "./run-client";
 
 const hour = 3_600_000;
@@ -75,58 +74,6 @@ function geminiScript(request: RecordedRequest) {
   return { sse: [sse(candidate([{ text: "Hello" }])), sse(candidate([{ text: " from the fake upstream." }]))] };
 }
 
-/** One request Gemini CLI sent to the gateway and the status the gateway answered. */
-interface ClientExchange {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  status: number;
-}
-
-/**
- * A pass-through HTTP proxy in front of the gateway that records what the client sent and what the gateway
- * answered (status), so a test can compare the client's bodies with what reached the upstream.
- */
-async function recordingProxy(target: string): Promise<{ url: string; exchanges: ClientExchange[]; close(): Promise<void> }> {
-  const exchanges: ClientExchange[] = [];
-  const targetUrl = new URL(target);
-  const server: Server = createServer((incoming, outgoing) => {
-    const chunks: Buffer[] = [];
-    incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
-    incoming.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const forwarded = httpRequest(
-        { host: targetUrl.hostname, port: targetUrl.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
-        (answer) => {
-          exchanges.push({
-            method: incoming.method ?? "",
-            url: incoming.url ?? "",
-            headers: incoming.headers,
-            body: body.toString("utf8"),
-            status: answer.statusCode ?? 0,
-          });
-          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(outgoing);
-        },
-      );
-      forwarded.on("error", () => outgoing.destroy());
-      forwarded.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    exchanges,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 /**
  * The real Gemini CLI (0.61.0, `gemini -p`) pointed at the gateway with a subrelay key as its Gemini API key:
  * what it prints and what the upstream receives (the client's bodies unchanged, the account's key instead of
@@ -134,7 +81,7 @@ async function recordingProxy(target: string): Promise<{ url: string; exchanges:
  */
 describe("Gemini CLI through the gateway", () => {
   let harness: TestGateway;
-  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let proxy: RecordingProxy;
   let apiKeys: Seeded;
   let codeAssist: Seeded;
   const home = scratchDir("gemini-home");
@@ -156,7 +103,7 @@ describe("Gemini CLI through the gateway", () => {
         },
       ],
     });
-    proxy = await recordingProxy(harness.url);
+    proxy = await startRecordingProxy(harness.url);
     mkdirSync(join(home.path, ".gemini"));
     const settings = readmeSettings();
     expect(settings).toMatchObject({ security: { auth: { selectedType: "gemini-api-key" } }, model: { name: "gemini-2.5-flash" } });
