@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { AccountCooldowns } from "@subrelay/db";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { GatewayError } from "./gateway-error";
 import { LoginThrottle } from "./login-throttle";
@@ -21,6 +22,8 @@ export interface AccountInput {
   concurrency?: number;
   baseUrl?: string | null;
   models?: string[];
+  /** Per-verdict-class cool-downs in ms (`{overloaded, serverError, timeout, rateLimit, max}`), overriding COOLDOWN_*. */
+  cooldowns?: AccountCooldowns | null;
 }
 
 export interface AccountPatch {
@@ -31,6 +34,7 @@ export interface AccountPatch {
   concurrency?: number;
   baseUrl?: string | null;
   models?: string[];
+  cooldowns?: AccountCooldowns | null;
   status?: "active" | "disabled";
   schedulable?: boolean;
 }

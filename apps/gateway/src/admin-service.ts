@@ -123,6 +123,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
         concurrency: input.concurrency,
         baseUrl: input.baseUrl ?? null,
         models: input.models ?? null,
+        cooldowns: input.cooldowns ?? null,
         ...(input.type === "oauth"
           ? { type: "oauth" as const, credentials }
           : { type: "apikey" as const, credentials: { apiKey: String(credentials.apiKey) } }),

@@ -222,7 +222,7 @@ export class Relay {
         comeback === undefined
           ? new GatewayError("unavailable", "No upstream account is available for this request right now.", { reason: NO_ACCOUNT })
           : authFailing
-            ? new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: UPSTREAM_AUTH_FAILED })
+            ? upstreamAuthFailed()
             : new GatewayError("rate_limited", "Every upstream account is rate limited or cooling down; retry later.", {
                 retryAfterSeconds: Math.max(1, Math.ceil((comeback - now) / 1000)),
               });
@@ -399,7 +399,7 @@ export class Relay {
     return {
       kind: "failover",
       reason: "token",
-      refusal: new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: UPSTREAM_AUTH_FAILED }),
+      refusal: upstreamAuthFailed(),
     };
   }
 
@@ -529,5 +529,7 @@ function isAnswer(value: unknown): value is UpstreamAnswer {
 
 /** The reason (OpenAI's error `code`) of a 503 that says no upstream account can serve the request. */
 const NO_ACCOUNT = "no_account_available";
-/** The reason of a 503 because no account's credentials could be made usable (its OAuth token refresh failed). */
-const UPSTREAM_AUTH_FAILED = "upstream_auth_failed";
+/** The 503 when no account's credentials could be made usable (their OAuth token refresh failed). */
+function upstreamAuthFailed(): GatewayError {
+  return new GatewayError("unavailable", "No upstream account could be authorised for this request.", { reason: "upstream_auth_failed" });
+}

@@ -185,4 +185,19 @@ describe.each(backends)("cool-downs (%s)", (backend) => {
     expect((await harness.admin<AccountRow>("PATCH", `/admin/accounts/${a}`, { cooldowns: { overloaded: 0 } })).body.cooldowns).toEqual({ overloaded: 0 });
     expect((await harness.admin<AccountRow>("PATCH", `/admin/accounts/${a}`, { cooldowns: null })).body.cooldowns).toBeNull();
   });
+
+  it("an account created with cooldowns keeps them", async () => {
+    const { groupId } = await harness.seed({ platform: "claude", accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-created-first" } }] });
+    const created = await harness.admin<AccountRow & { id: string }>("POST", "/admin/accounts", {
+      name: "created-with-cooldowns",
+      platform: "claude",
+      type: "apikey",
+      credentials: { apiKey: "sk-ant-created-cooldowns" },
+      groupIds: [groupId],
+      cooldowns: { serverError: 5_000, max: 2 * hour },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.cooldowns).toEqual({ serverError: 5_000, max: 2 * hour });
+    expect((await accountOf(created.body.id)).cooldowns).toEqual({ serverError: 5_000, max: 2 * hour });
+  });
 });

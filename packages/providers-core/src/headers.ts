@@ -59,15 +59,9 @@ function allowListOf(allow: readonly string[]): (lowerName: string) => boolean {
  * body it sends (length and encoding; the body may be reshaped).
  */
 const blockedResponseHeaders = new Set([
+  ...hopByHopHeaders,
   "set-cookie",
   "set-cookie2",
-  "connection",
-  "keep-alive",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "content-length",
   "content-encoding",
   "alt-svc",
   "strict-transport-security",
