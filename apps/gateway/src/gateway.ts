@@ -255,6 +255,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     bodyLimitBytes: config.bodyLimitBytes,
     maxJsonDepth: config.maxJsonDepth,
     maxModelLength: config.maxModelNameLength,
+    stickyFromContent: config.stickyFromContent,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
     clientDrainTimeoutMs: config.clientDrainTimeoutMs,
