@@ -109,6 +109,29 @@ for (const backend of ["embedded", "postgres-redis"] as const) {
       expect(await servedBy({ "x-session-id": "conversation-header" }, first)).toBe("y");
     });
 
+    it("STICKY_FROM_CONTENT=true: a malformed body is answered without a 5xx, and one without a user turn binds nothing", async () => {
+      const { harness, seeded, redisKeys } = await twoAccounts({ STICKY_FROM_CONTENT: "true" });
+      const bodies: unknown[] = [
+        { model: MODEL, max_tokens: 8, messages: "hi" },
+        { model: MODEL, max_tokens: 8, messages: [null, 3, "x", []] },
+        { model: MODEL, max_tokens: 8, system: 42, messages: [{ role: "user" }] },
+        { model: MODEL, max_tokens: 8, system: { deep: [[[{}]]] }, messages: [{ role: "user", content: { cache_control: 1 } }] },
+        { model: MODEL, max_tokens: 8, messages: [{ role: "assistant", content: "no user turn" }] },
+      ];
+      for (const body of bodies) {
+        const response = await fetch(`${harness.url}/v1/messages`, {
+          method: "POST",
+          headers: { "x-api-key": seeded.key, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+          body: JSON.stringify(body),
+        });
+        expect(response.status, JSON.stringify(body)).toBeLessThan(500);
+        await response.arrayBuffer();
+      }
+      const redis = harness.gateway.redis;
+      // Bodies 3 and 4 have a user turn (an odd one): two bindings; the others none.
+      if (redis) expect(await redis.hlen(redisKeys()[0]!)).toBe(2);
+    });
+
     it("STICKY_FROM_CONTENT is off by default: without a session id nothing is bound", async () => {
       const { harness, servedBy, demoteX, redisKeys } = await twoAccounts({});
       const first = { system: SYSTEM, messages: [{ role: "user", content: "Fix the bug in main.ts" }] };
