@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { claudeReply, ManualClock, startTestGateway, type TestGateway } from "./harness";
+import { claudeReply, geminiReply, ManualClock, openaiChatReply, openaiResponsesReply, startTestGateway, type TestGateway } from "./harness";
 
 const MODEL = "claude-sonnet-4-5";
 const SYSTEM = [{ type: "text", text: "You are a careful assistant.", cache_control: { type: "ephemeral" } }];
@@ -131,6 +131,101 @@ for (const backend of ["embedded", "postgres-redis"] as const) {
       // Bodies 3 and 4 have a user turn (an odd one): two bindings; the others none.
       if (redis) expect(await redis.hlen(redisKeys()[0]!)).toBe(2);
     });
+
+    // The other dialects' openings: [first turn, a later turn of the same conversation, another conversation].
+    const dialectCases = [
+      {
+        name: "OpenAI chat",
+        platform: "openai",
+        path: "/v1/chat/completions",
+        reply: openaiChatReply,
+        turns: [
+          { model: "gpt-5", messages: [{ role: "system", content: "Be careful." }, { role: "user", content: "Fix it" }] },
+          {
+            model: "gpt-5",
+            messages: [
+              { role: "system", content: "Be careful." },
+              { role: "user", content: [{ type: "text", text: "Fix it" }] },
+              { role: "assistant", content: "Done." },
+              { role: "user", content: "Thanks" },
+            ],
+          },
+          { model: "gpt-5", messages: [{ role: "system", content: "Be careful." }, { role: "user", content: "Write docs" }] },
+        ],
+      },
+      {
+        name: "OpenAI Responses",
+        platform: "openai",
+        path: "/v1/responses",
+        reply: openaiResponsesReply,
+        turns: [
+          { model: "gpt-5", instructions: "Be careful.", input: "Fix it" },
+          {
+            model: "gpt-5",
+            instructions: "Be careful.",
+            input: [
+              { type: "message", role: "user", content: [{ type: "input_text", text: "Fix it" }] },
+              { type: "message", role: "assistant", content: [{ type: "output_text", text: "Done." }] },
+              { role: "user", content: "Thanks" },
+            ],
+          },
+          { model: "gpt-5", instructions: "Be careful.", input: "Write docs" },
+        ],
+      },
+      {
+        name: "Gemini",
+        platform: "gemini",
+        path: "/v1beta/models/gemini-2.5-flash:generateContent",
+        reply: geminiReply,
+        turns: [
+          { systemInstruction: { parts: [{ text: "Be careful." }] }, contents: [{ role: "user", parts: [{ text: "Fix it" }] }] },
+          {
+            systemInstruction: { parts: [{ text: "Be careful." }] },
+            contents: [
+              { role: "user", parts: [{ text: "Fix it" }] },
+              { role: "model", parts: [{ text: "Done." }] },
+              { role: "user", parts: [{ text: "Thanks" }] },
+            ],
+          },
+          { systemInstruction: { parts: [{ text: "Be careful." }] }, contents: [{ role: "user", parts: [{ text: "Write docs" }] }] },
+        ],
+      },
+    ] as const;
+
+    for (const dialect of dialectCases) {
+      it(`STICKY_FROM_CONTENT=true, ${dialect.name}: a later turn stays on the conversation's account, another conversation is bound apart`, async () => {
+        const started = await startTestGateway({ backend, env: { STICKY_FROM_CONTENT: "true" } });
+        harness = started;
+        const seeded = await started.seed({
+          platform: dialect.platform,
+          accounts: [
+            { name: "x", type: "apikey", priority: 10, credentials: { apiKey: "sticky-key-x" }, baseUrl: `${started.upstream.url}/sticky-x` },
+            { name: "y", type: "apikey", priority: 20, credentials: { apiKey: "sticky-key-y" }, baseUrl: `${started.upstream.url}/sticky-y` },
+          ],
+        });
+        started.upstream.on("POST", `/sticky-x${dialect.path}`, dialect.reply).on("POST", `/sticky-y${dialect.path}`, dialect.reply);
+        const headers = dialect.platform === "gemini" ? { "x-goog-api-key": seeded.key } : { authorization: `Bearer ${seeded.key}` };
+        const servedBy = async (body: unknown): Promise<"x" | "y"> => {
+          const before = started.upstream.requestsTo(`/sticky-x${dialect.path}`).length;
+          const response = await fetch(`${started.url}${dialect.path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body: JSON.stringify(body),
+          });
+          expect(response.status).toBe(200);
+          await response.arrayBuffer();
+          return started.upstream.requestsTo(`/sticky-x${dialect.path}`).length > before ? "x" : "y";
+        };
+        const [first, later, other] = dialect.turns;
+        expect(await servedBy(first)).toBe("x");
+        expect((await started.admin("PATCH", `/admin/accounts/${seeded.accountIds[0]}`, { priority: 30 })).status).toBe(200);
+        expect(await servedBy(later)).toBe("x");
+        expect(await servedBy(other)).toBe("y");
+        expect(await servedBy(later)).toBe("x");
+        const redis = started.gateway.redis;
+        if (redis) expect(await redis.hlen(`{${started.gateway.config.redisPrefix}sticky:${seeded.groupId}}:bindings`)).toBe(2);
+      });
+    }
 
     it("STICKY_FROM_CONTENT is off by default: without a session id nothing is bound", async () => {
       const { harness, servedBy, demoteX, redisKeys } = await twoAccounts({});
