@@ -28,6 +28,8 @@ export interface AppDependencies {
   maxJsonDepth?: number;
   /** The longest model name a request may give (default 256). */
   maxModelLength?: number;
+  /** Derive a session id from a request's system prompt and first user turn when it sends none (`STICKY_FROM_CONTENT`). */
+  stickyFromContent?: boolean;
   /** Whether each backing service answers; null for one that is not configured. */
   readiness(): Promise<Record<string, boolean | null>>;
   /** Called before /metrics is rendered, to refresh gauges. */
@@ -66,6 +68,15 @@ declare module "fastify" {
     platform: string | null;
     accountId: string | null;
   }
+}
+
+/**
+ * A session id from the conversation's opening, scoped to the caller's key: two keys (two tenants) never
+ * share a binding, and a client's own ids (any string) cannot be told apart from these only by luck.
+ */
+function contentSessionIdOf(dialect: ClientDialect, read: DialectRequest, operation: DialectRoute["operation"], grant: ApiKeyGrant): string | undefined {
+  const digest = dialect.contentSessionId(read, operation);
+  return digest === undefined ? undefined : `content:${grant.apiKeyId}:${digest}`;
 }
 
 /** The gateway's HTTP surface: the client API in three dialects, health, metrics and the admin API (see `listener`). */
@@ -259,7 +270,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
           query: forwardedQueryOf(query, dialect.forwardedQuery),
           resourceId,
         },
-        sessionId: dialect.sessionId(read),
+        sessionId: dialect.sessionId(read) ?? (deps.stickyFromContent ? contentSessionIdOf(dialect, read, route.operation, grant) : undefined),
         sink,
         clientGone,
         startedAt: now(),

@@ -147,10 +147,10 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const reader = new CachedSchedulerReader(scheduler, { maxStalenessMs: SNAPSHOT_STALENESS_MS, now });
   const ownWrites = seenAtOnce(scheduler, reader);
   const slots: ConcurrencySlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
-  const maxPerGroup = config.stickySessionsMax;
+  const stickyOptions = { now, maxPerGroup: config.stickySessionsMax, ttlMs: config.stickyTtlMs };
   const sticky: StickySessions = redis
-    ? new RedisStickySessions(redis, { prefix, warn, now, maxPerGroup })
-    : new MemoryStickySessions({ now, maxPerGroup });
+    ? new RedisStickySessions(redis, { ...stickyOptions, prefix, warn })
+    : new MemoryStickySessions(stickyOptions);
 
   // Keys' lastUsedAt: noted in memory per request, written in one statement a minute (so at most once a
   // minute per key), never a write per request.
@@ -255,6 +255,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     bodyLimitBytes: config.bodyLimitBytes,
     maxJsonDepth: config.maxJsonDepth,
     maxModelLength: config.maxModelNameLength,
+    stickyFromContent: config.stickyFromContent,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
     clientDrainTimeoutMs: config.clientDrainTimeoutMs,

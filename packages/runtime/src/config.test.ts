@@ -161,6 +161,21 @@ describe("loadConfig: sticky sessions", () => {
     expect(loadConfig({ STICKY_SESSIONS_MAX: "500" }).stickySessionsMax).toBe(500);
     expect(() => loadConfig({ STICKY_SESSIONS_MAX: "0" })).toThrow(/STICKY_SESSIONS_MAX/);
   });
+
+  it("binds for an hour by default, STICKY_TTL sets it, and a zero or bad value is refused", () => {
+    expect(loadConfig({}).stickyTtlMs).toBe(3_600_000);
+    expect(loadConfig({ STICKY_TTL: "15m" }).stickyTtlMs).toBe(900_000);
+    expect(loadConfig({ STICKY_TTL: "2s" }).stickyTtlMs).toBe(2_000);
+    expect(() => loadConfig({ STICKY_TTL: "0" })).toThrow(/STICKY_TTL must be longer than 0/);
+    expect(() => loadConfig({ STICKY_TTL: "an hour" })).toThrow(/STICKY_TTL/);
+  });
+
+  it("derives no session id from the content unless STICKY_FROM_CONTENT is on", () => {
+    expect(loadConfig({}).stickyFromContent).toBe(false);
+    expect(loadConfig({ STICKY_FROM_CONTENT: "true" }).stickyFromContent).toBe(true);
+    expect(loadConfig({ STICKY_FROM_CONTENT: "0" }).stickyFromContent).toBe(false);
+    expect(() => loadConfig({ STICKY_FROM_CONTENT: "yes" })).toThrow(/STICKY_FROM_CONTENT/);
+  });
 });
 
 describe("loadConfig: the admin listener", () => {

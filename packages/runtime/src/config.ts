@@ -104,6 +104,13 @@ export interface GatewayConfig {
   maxConnections?: number;
   /** Sticky-session bindings kept per group; past it the least recently used go (`STICKY_SESSIONS_MAX`). Default 10_000. */
   stickySessionsMax?: number;
+  /** How long a sticky-session binding lasts after its last use, ms (`STICKY_TTL`), > 0; every use renews it. Default 3_600_000. */
+  stickyTtlMs?: number;
+  /**
+   * For a request that sends no session id, derive one from its system prompt and first user turn
+   * (`STICKY_FROM_CONTENT`), so a conversation stays on one account for prompt caching. Default false.
+   */
+  stickyFromContent?: boolean;
   /**
    * How long a start waits for Redis's first connection before it gives up naming Redis, ms
    * (`REDIS_START_TIMEOUT`). Default 10_000. Later outages do not stop the process: it degrades.
@@ -125,6 +132,9 @@ export interface GatewayConfig {
   /** Cool-downs per verdict class (`COOLDOWN_*`). Absent: the defaults of CooldownSettings. */
   cooldowns?: CooldownSettings;
 }
+
+/** How long a sticky-session binding lasts after its last use by default (`STICKY_TTL`): an hour. */
+const DEFAULT_STICKY_TTL_MS = 3_600_000;
 
 /** The longest an account is benched by default (`COOLDOWN_MAX`): an hour. */
 export const DEFAULT_COOLDOWN_MAX_MS = 3_600_000;
@@ -284,6 +294,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     clientDrainTimeoutMs: duration("CLIENT_DRAIN_TIMEOUT", 30_000),
     maxConnections: integer("MAX_CONNECTIONS", 10_000, 1, 1_000_000),
     stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
+    stickyTtlMs: duration("STICKY_TTL", DEFAULT_STICKY_TTL_MS),
+    stickyFromContent: boolean("STICKY_FROM_CONTENT", false),
     redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),
     upstreamAllowlist,
     pgliteSharedBuffers: size("PGLITE_SHARED_BUFFERS", "16MB"),
@@ -296,6 +308,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxMs: duration("COOLDOWN_MAX", DEFAULT_COOLDOWN_MAX_MS),
     },
   };
+  if (config.stickyTtlMs! <= 0) problems.push(`STICKY_TTL must be longer than 0, got "${text("STICKY_TTL")}"`);
   if (config.cooldowns!.maxMs <= 0) problems.push(`COOLDOWN_MAX must be longer than 0 (it caps every cool-down), got "${text("COOLDOWN_MAX")}"`);
   if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
     problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);

@@ -1,5 +1,5 @@
 import type { GatewayErrorCode } from "../gateway-error";
-import { bearerOf, headerOf, sessionHeaderOf, type ClientDialect } from "./client-dialect";
+import { bearerOf, conversationDigest, headerOf, isObject, partsOf, sessionHeaderOf, type ClientDialect } from "./client-dialect";
 
 const errorType: Record<GatewayErrorCode, string> = {
   invalid_request: "invalid_request_error",
@@ -32,6 +32,12 @@ export const anthropic: ClientDialect = {
   sessionId: ({ headers, body }) => {
     const metadata = body.metadata as Record<string, unknown> | undefined;
     return sessionHeaderOf(headers) ?? (typeof metadata?.user_id === "string" ? metadata.user_id : undefined);
+  },
+  contentSessionId: ({ body }, operation) => {
+    if (operation !== "messages" || !Array.isArray(body.messages)) return undefined;
+    const first = (body.messages as unknown[]).find((message) => isObject(message) && message.role === "user");
+    if (!isObject(first)) return undefined;
+    return conversationDigest(partsOf(body.system, "text"), partsOf(first.content, "text"));
   },
   errorBody: (error) => ({ type: "error", error: { type: errorType[error.code], message: error.message } }),
   streamErrorEvent(error) {

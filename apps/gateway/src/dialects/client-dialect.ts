@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import type { Dialect, IncomingHeaders, ModelInfo, Operation } from "@subrelay/providers-core";
 import type { GatewayError } from "../gateway-error";
 
@@ -61,6 +62,13 @@ export interface ClientDialect {
   stream(request: DialectRequest, operation: Operation): boolean;
   /** The client's own conversation id, raw (the caller hashes and scopes it). */
   sessionId(request: DialectRequest): string | undefined;
+  /**
+   * For a client that sends no session id (`STICKY_FROM_CONTENT`): a digest of what opens the conversation, its
+   * system prompt and first user turn, without cache markers (`cache_control`), so every later turn of one
+   * conversation gives the same digest. Undefined for an operation that holds no conversation (token counts,
+   * embeddings) and for a body with no user turn; never throws, whatever the body holds. Reads only those parts.
+   */
+  contentSessionId(request: DialectRequest, operation: Operation): string | undefined;
   /** The JSON body of `error`. */
   errorBody(error: GatewayError): unknown;
   /** The SSE event that ends a stream which failed after its first byte. */
@@ -105,4 +113,26 @@ export function forwardedQueryOf(query: Record<string, unknown>, allow: readonly
     if (typeof value === "string") (forwarded ??= {})[name] = value;
   }
   return forwarded;
+}
+
+/** Fields that mark or annotate content without being part of it; a client moves them as a conversation grows. */
+const NOT_CONTENT = new Set(["cache_control"]);
+
+/**
+ * The digest of a conversation's opening (system prompt, first user turn): SHA-256 of their JSON with
+ * `NOT_CONTENT` fields left out, base64url. Only the parts given are serialised, never the whole body.
+ */
+export function conversationDigest(system: unknown, firstUserTurn: unknown): string {
+  const text = JSON.stringify([system ?? null, firstUserTurn], (key, value: unknown) => (NOT_CONTENT.has(key) ? undefined : value));
+  return hash("sha256", text, "base64url");
+}
+
+/** Content as a list of parts: a bare string is the one text part it stands for (`type` names the dialect's text part). */
+export function partsOf(content: unknown, textType: string): unknown {
+  return typeof content === "string" ? [{ type: textType, text: content }] : content;
+}
+
+/** A plain JSON object (not an array, not null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GatewayError } from "../gateway-error";
-import { dialectNamed, dialectOf, dialects, type DialectRequest } from "./index";
+import { dialectNamed, dialectOf, dialects, type ClientDialect, type DialectRequest } from "./index";
 
 const request = (over: Partial<DialectRequest>): DialectRequest => ({ url: "/", headers: {}, query: {}, pathRest: "", body: {}, ...over });
 
@@ -58,6 +58,102 @@ describe("client dialects", () => {
     expect(dialectNamed("gemini").sessionId(request({ headers: { session_id: "s" } }))).toBe("s");
     expect(dialectNamed("anthropic").sessionId(request({ headers: { "x-claude-code-session-id": "cc" }, body: { metadata: { user_id: "u1" } } }))).toBe("cc");
     expect(dialectNamed("openai").sessionId(request({ headers: { "session-id": "codex" }, body: { prompt_cache_key: "pk" } }))).toBe("codex");
+  });
+
+  describe("derive a session id from the conversation's opening (STICKY_FROM_CONTENT)", () => {
+    const derive = (name: "anthropic" | "openai" | "gemini", operation: Parameters<ClientDialect["contentSessionId"]>[1], body: Record<string, unknown>) =>
+      dialectNamed(name).contentSessionId(request({ body }), operation);
+
+    it("Anthropic Messages: system + first user message; a later turn and a moved cache marker give the same id", () => {
+      const system = [{ type: "text", text: "Be careful.", cache_control: { type: "ephemeral" } }];
+      const first = derive("anthropic", "messages", { system, messages: [{ role: "user", content: [{ type: "text", text: "Fix it", cache_control: { type: "ephemeral" } }] }] });
+      expect(first).toMatch(/^[\w-]{43}$/);
+      const later = derive("anthropic", "messages", {
+        system: [{ type: "text", text: "Be careful." }],
+        max_tokens: 99,
+        messages: [
+          { role: "user", content: "Fix it" },
+          { role: "assistant", content: "Done." },
+          { role: "user", content: [{ type: "text", text: "Thanks", cache_control: { type: "ephemeral" } }] },
+        ],
+      });
+      expect(later).toBe(first);
+      expect(derive("anthropic", "messages", { system, messages: [{ role: "user", content: "Fix that" }] })).not.toBe(first);
+      expect(derive("anthropic", "messages", { system: "Be terse.", messages: [{ role: "user", content: "Fix it" }] })).not.toBe(first);
+      // No conversation to keep: token counts, and bodies without a user turn.
+      expect(derive("anthropic", "count_tokens", { system, messages: [{ role: "user", content: "Fix it" }] })).toBeUndefined();
+      expect(derive("anthropic", "messages", { system, messages: [{ role: "assistant", content: "Hi" }] })).toBeUndefined();
+    });
+
+    it("OpenAI chat: leading system/developer messages + first user message", () => {
+      const first = derive("openai", "chat_completions", { messages: [{ role: "system", content: "Be careful." }, { role: "user", content: "Fix it" }] });
+      const later = derive("openai", "chat_completions", {
+        temperature: 0.2,
+        messages: [
+          { role: "system", content: [{ type: "text", text: "Be careful." }] },
+          { role: "user", content: [{ type: "text", text: "Fix it", cache_control: { type: "ephemeral" } }] },
+          { role: "assistant", content: "Done." },
+          { role: "system", content: "Reminder added later" },
+          { role: "user", content: "Thanks" },
+        ],
+      });
+      expect(first).toBeDefined();
+      expect(later).toBe(first);
+      expect(derive("openai", "chat_completions", { messages: [{ role: "system", content: "Be careful." }, { role: "user", content: "Write docs" }] })).not.toBe(first);
+      expect(derive("openai", "chat_completions", { messages: [{ role: "developer", content: "Be terse." }, { role: "user", content: "Fix it" }] })).not.toBe(first);
+    });
+
+    it("OpenAI Responses: instructions + first user input item; string input is that item", () => {
+      const first = derive("openai", "responses", { instructions: "Be careful.", input: "Fix it" });
+      const later = derive("openai", "responses", {
+        instructions: "Be careful.",
+        input: [
+          { type: "message", role: "user", content: [{ type: "input_text", text: "Fix it" }] },
+          { type: "function_call", call_id: "c1", name: "read", arguments: "{}" },
+          { type: "function_call_output", call_id: "c1", output: "ok" },
+          { role: "user", content: "Thanks" },
+        ],
+      });
+      expect(first).toBeDefined();
+      expect(later).toBe(first);
+      expect(derive("openai", "responses", { instructions: "Be careful.", input: "Write docs" })).not.toBe(first);
+      expect(derive("openai", "responses", { instructions: "Be terse.", input: "Fix it" })).not.toBe(first);
+      // A follow-up by previous_response_id carries only its new turn: nothing to derive from.
+      expect(derive("openai", "responses", { instructions: "Be careful.", input: "Thanks", previous_response_id: "resp_1" })).toBeUndefined();
+    });
+
+    it("Gemini: systemInstruction + first user content (a content without a role is the user's)", () => {
+      const first = derive("gemini", "generate_content", { systemInstruction: { parts: [{ text: "Be careful." }] }, contents: [{ parts: [{ text: "Fix it" }] }] });
+      const later = derive("gemini", "stream_generate_content", {
+        system_instruction: { role: "system", parts: [{ text: "Be careful." }] },
+        generationConfig: { temperature: 0 },
+        contents: [
+          { role: "user", parts: [{ text: "Fix it" }] },
+          { role: "model", parts: [{ text: "Done." }] },
+          { role: "user", parts: [{ text: "Thanks" }] },
+        ],
+      });
+      expect(first).toBeDefined();
+      expect(later).toBe(first);
+      expect(derive("gemini", "generate_content", { systemInstruction: { parts: [{ text: "Be careful." }] }, contents: [{ parts: [{ text: "Write docs" }] }] })).not.toBe(first);
+      expect(derive("gemini", "gemini_count_tokens", { contents: [{ parts: [{ text: "Fix it" }] }] })).toBeUndefined();
+    });
+
+    it("never throw on a malformed body: no user turn gives undefined, odd values are digested as they are", () => {
+      const odd: Record<string, unknown>[] = [
+        { messages: "hi", contents: 5, input: 7 },
+        { messages: [null, 3, "x", []], contents: [null, [], "x"], input: [null, 1, { type: "reasoning" }] },
+        { system: 42, instructions: { a: [1] }, systemInstruction: "plain", messages: [{ role: "user" }], contents: [{ role: "user", parts: "p" }], input: [{ role: "user", content: null }] },
+      ];
+      for (const body of odd) {
+        for (const [name, operation] of [["anthropic", "messages"], ["openai", "chat_completions"], ["openai", "responses"], ["gemini", "generate_content"]] as const) {
+          expect(() => derive(name, operation, body), `${name} ${JSON.stringify(body)}`).not.toThrow();
+        }
+      }
+      expect(derive("anthropic", "messages", odd[0]!)).toBeUndefined();
+      expect(derive("gemini", "generate_content", odd[1]!)).toBeUndefined();
+      expect(derive("openai", "responses", odd[2]!)).toMatch(/^[\w-]{43}$/);
+    });
   });
 
   it("render one error in each dialect's shape, with its status", () => {

@@ -1,5 +1,5 @@
 import { GatewayError, type GatewayErrorCode } from "../gateway-error";
-import { bearerOf, headerOf, sessionHeaderOf, type ClientDialect } from "./client-dialect";
+import { bearerOf, conversationDigest, headerOf, isObject, sessionHeaderOf, type ClientDialect } from "./client-dialect";
 
 const errorStatus: Record<GatewayErrorCode, string> = {
   invalid_request: "INVALID_ARGUMENT",
@@ -55,6 +55,15 @@ export const gemini: ClientDialect = {
   // Without `alt=sse` the API answers one JSON array of the chunks (which the provider collects).
   stream: ({ query }, operation) => operation === "stream_generate_content" && query.alt === "sse",
   sessionId: ({ headers }) => sessionHeaderOf(headers),
+  contentSessionId: ({ body }, operation) => {
+    if ((operation !== "generate_content" && operation !== "stream_generate_content") || !Array.isArray(body.contents)) return undefined;
+    // A content without a role is the user's (a single-turn request's).
+    const first = (body.contents as unknown[]).find((content) => isObject(content) && (content.role === undefined || content.role === "user"));
+    if (!isObject(first)) return undefined;
+    // The REST API takes the proto field names in either case.
+    const system = body.systemInstruction ?? body.system_instruction;
+    return conversationDigest(isObject(system) ? system.parts : system, first.parts);
+  },
   errorBody: (error) => ({ error: { code: error.status, message: error.message, status: errorStatus[error.code] } }),
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
