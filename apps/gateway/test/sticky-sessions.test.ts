@@ -204,7 +204,8 @@ for (const backend of ["embedded", "postgres-redis"] as const) {
           ],
         });
         started.upstream.on("POST", `/sticky-x${dialect.path}`, dialect.reply).on("POST", `/sticky-y${dialect.path}`, dialect.reply);
-        const headers = dialect.platform === "gemini" ? { "x-goog-api-key": seeded.key } : { authorization: `Bearer ${seeded.key}` };
+        const headers: Record<string, string> =
+          dialect.platform === "gemini" ? { "x-goog-api-key": seeded.key } : { authorization: `Bearer ${seeded.key}` };
         const servedBy = async (body: unknown): Promise<"x" | "y"> => {
           const before = started.upstream.requestsTo(`/sticky-x${dialect.path}`).length;
           const response = await fetch(`${started.url}${dialect.path}`, {
