@@ -29,6 +29,8 @@ export const groups = pgTable(
     mode: text("mode", { enum: ["single", "mixed"] })
       .notNull()
       .default("single"),
+    // The model a request gets when it names none the group serves (step 11); null: no default.
+    defaultModel: text("default_model"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
   },
   (table) => [check("groups_mode_check", sql`${table.mode} in ('single', 'mixed')`)],
@@ -64,6 +66,11 @@ export const accounts = pgTable(
     // The account's own cool-downs, ms ({ overloaded, serverError, timeout, rateLimit, max }, each optional);
     // null: the environment's (COOLDOWN_*).
     cooldowns: jsonb("cooldowns").$type<Partial<Record<"overloaded" | "serverError" | "timeout" | "rateLimit" | "max", number>>>(),
+    // Client model name -> upstream model name; a key ending in `*` matches by prefix. Null: no mapping.
+    modelMap: jsonb("model_map").$type<Record<string, string>>(),
+    // The upstream windows that are exhausted, per scope ("account", "family:opus", "model:<id>", ...):
+    // [{ scope, window?, until (epoch ms), reason? }]. Null or empty: none.
+    rateLimits: jsonb("rate_limits").$type<{ scope: string; window?: string; until: number; reason?: string }[]>(),
     // Moves up by one in every transaction that writes an outbox row for the account, so the scheduler cache
     // can refuse a push of an older state (AccountSnapshot.stateVersion).
     stateVersion: integer("state_version").notNull().default(1),
@@ -147,4 +154,11 @@ export const schedulerOutbox = pgTable("scheduler_outbox", {
   groupId: integer("group_id"),
   payload: jsonb("payload"),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
+});
+
+/** A signed-in console session (POST /admin/session): only the SHA-256 of the cookie's value is stored. */
+export const adminSessions = pgTable("admin_sessions", {
+  idHash: char("id_hash", { length: 64 }).primaryKey(),
+  createdAt: timestamptz("created_at").notNull().defaultNow(),
+  expiresAt: timestamptz("expires_at").notNull(),
 });

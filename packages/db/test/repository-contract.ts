@@ -74,6 +74,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
       expect(tables.map((row) => row.table_name)).toEqual([
         "account_groups",
         "accounts",
+        "admin_sessions",
         "api_keys",
         "groups",
         "scheduler_outbox",
