@@ -1,6 +1,7 @@
 import type { Redis, Cluster } from "ioredis";
 import acquireSlotScript from "./lua/acquire-slot.lua";
 import releaseSlotsScript from "./lua/release-slots.lua";
+import queueLeaveScript from "./lua/slot-queue-leave.lua";
 import { withTimeout, type WarnLimiter } from "@subrelay/runtime";
 
 /** A candidate for a slot, in preference order. */
@@ -28,6 +29,44 @@ export interface ConcurrencySlots {
   acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null>;
 }
 
+/** A place in a wait queue: first come, first served among the requests that go by the same queue. */
+export interface SlotTurn {
+  /** The queue's name (`group:<id>`, `account:<id>`). */
+  queue: string;
+  /** This request's place in it; the lease id of the acquisition serves. */
+  ticket: string;
+  /** Join the queue when no slot is taken now. */
+  join: boolean;
+  /** The most waiters the queue holds. */
+  limit: number;
+}
+
+/** A slot taken, or why not: `queued` (in turn, or not joining), `full` (the queue is at its limit). */
+export type TurnOutcome = SlotLease | "queued" | "full";
+
+/**
+ * Slots with wait queues: an acquisition in turn takes a slot only when no more waiters are ahead of it than
+ * its candidates have free slots, and releases tell the waiters (every replica's) which account has room.
+ */
+export interface QueueingSlots extends ConcurrencySlots {
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome>;
+  /** Takes tickets out of their queues (a waiter whose client left, or whose wait ended). Never throws. */
+  leave(places: readonly { queue: string; ticket: string }[]): Promise<void>;
+  /** Tells the other replicas these waiters are alive (a waiter unheard of for a while is dropped). Never throws. */
+  heartbeat(places: readonly { queue: string; ticket: string }[]): Promise<void>;
+  /** Calls `listener` with an account's id when one of its slots was released and a waiter wants it. */
+  onRelease(listener: (accountId: string) => void): () => void;
+  /** Resolves once release notices reach this process (Redis: the subscription is up). */
+  listening(): Promise<void>;
+  /** Slots held now per account, for the admin API. */
+  countInFlight(accountIds: readonly string[]): Promise<Map<string, number>>;
+  /** Waiters now per queue, for the admin API. */
+  countWaiting(queues: readonly string[]): Promise<Map<string, number>>;
+}
+
+/** How long a waiter unheard of is kept in a shared queue, ms (heartbeats come every poll). */
+export const WAITER_STALE_MS = 10_000;
+
 /** Picks the slot the same way the Lua script does; `inFlight` gives the current count per account. */
 function pick(candidates: readonly SlotCandidate[], inFlight: (id: string) => number): number {
   let best = -1;
@@ -47,26 +86,95 @@ function pick(candidates: readonly SlotCandidate[], inFlight: (id: string) => nu
   return best;
 }
 
+/** Free slots among candidates, counted once per account. */
+function freeSlots(candidates: readonly SlotCandidate[], inFlight: (id: string) => number): number {
+  let free = 0;
+  for (const candidate of candidates) free += Math.max(0, candidate.concurrency - inFlight(candidate.id));
+  return free;
+}
+
 /** In-process slots for the single-process embedded default. */
-export class MemoryConcurrencySlots implements ConcurrencySlots {
+export class MemoryConcurrencySlots implements QueueingSlots {
   /** The lease ids held per account. */
   private readonly leases = new Map<string, Set<string>>();
+  /** The tickets of each queue, in arrival order. */
+  private readonly queues = new Map<string, string[]>();
+  private readonly listeners = new Set<(accountId: string) => void>();
 
   acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
     const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
     const chosen = held ?? candidates[pick(candidates, (id) => this.inFlight(id))];
-    if (!chosen) return Promise.resolve(null);
+    return Promise.resolve(chosen ? this.take(chosen, leaseId) : null);
+  }
+
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome> {
+    const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
+    if (held) return Promise.resolve(this.take(held, leaseId));
+    const queue = this.queues.get(turn.queue) ?? [];
+    const place = queue.indexOf(turn.ticket);
+    const ahead = place === -1 ? queue.length : place;
+    const inFlight = (id: string) => this.inFlight(id);
+    const chosen = ahead < freeSlots(candidates, inFlight) ? candidates[pick(candidates, inFlight)] : undefined;
+    if (chosen) {
+      if (place !== -1) this.dropTicket(turn.queue, turn.ticket);
+      return Promise.resolve(this.take(chosen, leaseId));
+    }
+    if (!turn.join || place !== -1) return Promise.resolve("queued");
+    if (queue.length >= turn.limit) return Promise.resolve("full");
+    queue.push(turn.ticket);
+    this.queues.set(turn.queue, queue);
+    return Promise.resolve("queued");
+  }
+
+  leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {
+    for (const { queue, ticket } of places) this.dropTicket(queue, ticket);
+    return Promise.resolve();
+  }
+
+  heartbeat(): Promise<void> {
+    // One process: a waiter is gone when its process is.
+    return Promise.resolve();
+  }
+
+  onRelease(listener: (accountId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  listening(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  countInFlight(accountIds: readonly string[]): Promise<Map<string, number>> {
+    return Promise.resolve(new Map(accountIds.map((id) => [id, this.inFlight(id)])));
+  }
+
+  countWaiting(queues: readonly string[]): Promise<Map<string, number>> {
+    return Promise.resolve(new Map(queues.map((queue) => [queue, this.queues.get(queue)?.length ?? 0])));
+  }
+
+  private take(chosen: SlotCandidate, leaseId: string): SlotLease {
     const leases = this.leases.get(chosen.id) ?? new Set<string>();
     leases.add(leaseId);
     this.leases.set(chosen.id, leases);
-    return Promise.resolve({
+    return {
       accountId: chosen.id,
       release: () => {
-        leases.delete(leaseId);
-        if (leases.size === 0 && this.leases.get(chosen.id) === leases) this.leases.delete(chosen.id);
+        if (leases.delete(leaseId)) {
+          if (leases.size === 0 && this.leases.get(chosen.id) === leases) this.leases.delete(chosen.id);
+          if (this.queues.size > 0) for (const listener of this.listeners) listener(chosen.id);
+        }
         return Promise.resolve();
       },
-    });
+    };
+  }
+
+  private dropTicket(name: string, ticket: string): void {
+    const queue = this.queues.get(name);
+    const place = queue?.indexOf(ticket) ?? -1;
+    if (place === -1) return;
+    queue!.splice(place, 1);
+    if (queue!.length === 0) this.queues.delete(name);
   }
 
   /** Slots held now on an account (for tests and metrics). */
@@ -76,8 +184,9 @@ export class MemoryConcurrencySlots implements ConcurrencySlots {
 }
 
 type SlotRedis = (Redis | Cluster) & {
-  subrelayAcquireSlotV3(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
-  subrelayReleaseSlotsV2(numberOfKeys: number, ...args: string[]): Promise<number>;
+  subrelayAcquireSlotV4(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  subrelayReleaseSlotsV3(numberOfKeys: number, ...args: string[]): Promise<number>;
+  subrelaySlotQueueV1(numberOfKeys: number, ...args: string[]): Promise<number>;
 };
 
 export interface RedisConcurrencySlotsOptions {
@@ -97,6 +206,7 @@ export interface RedisConcurrencySlotsOptions {
 /** A release not yet sent, and whoever waits for it. */
 interface PendingRelease {
   key: string;
+  accountId: string;
   leaseId: string;
   /** When the lease was released (epoch ms); past the lease TTL the release is moot and dropped. */
   releasedAt: number;
@@ -118,8 +228,12 @@ const RETRY_LIMIT = 10_000;
  * Releases are not sent one by one: a release waits for the next acquisition, which carries it in the
  * same script call, or at the latest for the end of the current event-loop turn, when every release
  * still waiting goes in one call. Under load that is one Redis command per request instead of two.
+ *
+ * Wait queues live beside the slots (same hash tag): a release of a slot some waiter wants publishes the
+ * account's id on one channel, which every replica hears through one subscriber connection, opened when
+ * this process first has a waiter.
  */
-export class RedisConcurrencySlots implements ConcurrencySlots {
+export class RedisConcurrencySlots implements QueueingSlots {
   private readonly redis: SlotRedis;
   private readonly prefix: string;
   private readonly leaseTtlMs: number;
@@ -130,10 +244,14 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
   /** Releases whose call failed: they ride on later calls until they get through or their lease has expired. */
   private retries: PendingRelease[] = [];
   private flushScheduled = false;
+  private readonly listeners = new Set<(accountId: string) => void>();
+  private subscriber: (Redis | Cluster) | undefined;
+  private subscribed: Promise<void> | undefined;
 
   constructor(redis: Redis | Cluster, options: RedisConcurrencySlotsOptions) {
-    redis.defineCommand("subrelayAcquireSlotV3", { lua: acquireSlotScript });
-    redis.defineCommand("subrelayReleaseSlotsV2", { lua: releaseSlotsScript });
+    redis.defineCommand("subrelayAcquireSlotV4", { lua: acquireSlotScript });
+    redis.defineCommand("subrelayReleaseSlotsV3", { lua: releaseSlotsScript });
+    redis.defineCommand("subrelaySlotQueueV1", { lua: queueLeaveScript });
     this.redis = redis as SlotRedis;
     this.prefix = options.prefix ?? "subrelay:";
     this.leaseTtlMs = options.leaseTtlMs ?? 15 * 60_000;
@@ -147,19 +265,52 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     return `{${this.prefix}slots}:${accountId}`;
   }
 
-  async acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
-    if (candidates.length === 0) return null;
+  /** The channel releases of wanted slots are published on. */
+  get channel(): string {
+    return `${this.prefix}slots:released`;
+  }
+
+  private wantedKey(): string {
+    return `{${this.prefix}slots}:wanted`;
+  }
+
+  private queueKeys(queue: string): [string, string] {
+    return [`{${this.prefix}slots}:queue:${queue}`, `{${this.prefix}slots}:alive:${queue}`];
+  }
+
+  acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
+    return this.run(candidates, leaseId, undefined).then((outcome) => (typeof outcome === "string" ? null : outcome));
+  }
+
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome> {
+    return this.run(candidates, leaseId, turn);
+  }
+
+  private async run(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn | undefined): Promise<TurnOutcome> {
+    if (candidates.length === 0) return "queued";
     const releases = this.takePending();
-    const keys: string[] = candidates.map((candidate) => this.key(candidate.id));
-    const args: (string | number)[] = [this.leaseTtlMs, leaseId, candidates.length];
-    for (const candidate of candidates) args.push(candidate.concurrency, candidate.priority);
+    const [queueKey, aliveKey] = turn ? this.queueKeys(turn.queue) : [this.wantedKey(), this.wantedKey()];
+    const keys: string[] = [this.wantedKey(), queueKey, aliveKey, ...candidates.map((candidate) => this.key(candidate.id))];
+    const args: (string | number)[] = [
+      this.leaseTtlMs,
+      leaseId,
+      candidates.length,
+      turn ? 1 : 0,
+      turn?.ticket ?? "",
+      turn?.join ? 1 : 0,
+      turn?.limit ?? 0,
+      WAITER_STALE_MS,
+      this.channel,
+    ];
+    for (const candidate of candidates) args.push(candidate.id, candidate.concurrency, candidate.priority);
     for (const release of releases) {
       keys.push(release.key);
       args.push(release.leaseId);
     }
+    for (const release of releases) args.push(release.accountId);
     let chosen: number;
     try {
-      chosen = await withTimeout(this.redis.subrelayAcquireSlotV3(keys.length, ...keys, ...args), this.commandTimeoutMs);
+      chosen = await withTimeout(this.redis.subrelayAcquireSlotV4(keys.length, ...keys, ...args), this.commandTimeoutMs);
       for (const release of releases) release.done();
     } catch (error) {
       // The releases may or may not have been applied; removing a lease twice is harmless, so they
@@ -171,20 +322,100 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
       const releasedAt = this.now();
       const undone = Promise.all(
         candidates.map(
-          (candidate) => new Promise<void>((done) => this.queue({ key: this.key(candidate.id), leaseId, releasedAt, done })),
+          (candidate) =>
+            new Promise<void>((done) =>
+              this.queue({ key: this.key(candidate.id), accountId: candidate.id, leaseId, releasedAt, done }),
+            ),
         ),
       ).then(() => undefined);
+      if (turn) void this.leave([{ queue: turn.queue, ticket: turn.ticket }]);
       const first = candidates[0]!;
       return { accountId: first.id, release: () => undone };
     }
+    if (chosen === -1) return "full";
     const candidate = candidates[chosen - 1];
-    if (!candidate) return null;
+    if (!candidate) return "queued";
     const key = this.key(candidate.id);
     let released: Promise<void> | undefined;
     return {
       accountId: candidate.id,
-      release: () => (released ??= new Promise<void>((done) => this.queue({ key, leaseId, releasedAt: this.now(), done }))),
+      release: () =>
+        (released ??= new Promise<void>((done) =>
+          this.queue({ key, accountId: candidate.id, leaseId, releasedAt: this.now(), done }),
+        )),
     };
+  }
+
+  leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {
+    return this.queueCall("leave", places);
+  }
+
+  heartbeat(places: readonly { queue: string; ticket: string }[]): Promise<void> {
+    return this.queueCall("beat", places);
+  }
+
+  private async queueCall(action: "leave" | "beat", places: readonly { queue: string; ticket: string }[]): Promise<void> {
+    if (places.length === 0) return;
+    const keys = places.flatMap((place) => this.queueKeys(place.queue));
+    try {
+      await withTimeout(
+        this.redis.subrelaySlotQueueV1(keys.length, ...keys, action, ...places.map((place) => place.ticket)),
+        this.commandTimeoutMs,
+      );
+    } catch (error) {
+      // A waiter that could not leave is dropped by the others once its heartbeats stop.
+      this.warn("slot wait queue unavailable", error);
+    }
+  }
+
+  onRelease(listener: (accountId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  listening(): Promise<void> {
+    if (this.subscribed) return this.subscribed;
+    const subscriber = this.redis.duplicate();
+    this.subscriber = subscriber;
+    subscriber.on("message", (channel: string, accountId: string) => {
+      if (channel !== this.channel) return;
+      for (const listener of this.listeners) listener(accountId);
+    });
+    subscriber.on("error", (error: unknown) => this.warn("slot release notices unavailable", error));
+    this.subscribed = subscriber.subscribe(this.channel).then(
+      () => undefined,
+      (error: unknown) => {
+        // Waiters still get their turn from the safety-net poll; the next waiter tries again.
+        this.warn("slot release notices unavailable", error);
+        this.subscribed = undefined;
+        subscriber.disconnect();
+      },
+    );
+    return this.subscribed;
+  }
+
+  async countInFlight(accountIds: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    if (accountIds.length === 0) return counts;
+    const now = this.now();
+    const answers = await Promise.all(accountIds.map((id) => this.redis.zcount(this.key(id), now, "+inf")));
+    accountIds.forEach((id, index) => counts.set(id, answers[index]!));
+    return counts;
+  }
+
+  async countWaiting(queues: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const answers = await Promise.all(queues.map((queue) => this.redis.zcard(this.queueKeys(queue)[0])));
+    queues.forEach((queue, index) => counts.set(queue, answers[index]!));
+    return counts;
+  }
+
+  /** Ends the subscriber connection, if one was opened (the main connection is the caller's). */
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.subscribed = undefined;
+    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 
   /** Releases still waiting to be sent, retries included (for tests and metrics). */
@@ -216,10 +447,13 @@ export class RedisConcurrencySlots implements ConcurrencySlots {
     if (releases.length === 0) return;
     try {
       await withTimeout(
-        this.redis.subrelayReleaseSlotsV2(
-          releases.length,
+        this.redis.subrelayReleaseSlotsV3(
+          releases.length + 1,
+          this.wantedKey(),
           ...releases.map((release) => release.key),
+          this.channel,
           ...releases.map((release) => release.leaseId),
+          ...releases.map((release) => release.accountId),
         ),
         this.commandTimeoutMs,
       );
