@@ -3,6 +3,8 @@ import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
+import type { QueueingSlots } from "./concurrency-slots";
+import { accountQueue, groupQueue } from "./slot-wait-queue";
 import { GatewayError, invalidInput } from "./gateway-error";
 
 /** An operator's token is used for set-up calls only while it has this long left; otherwise it is refreshed first. */
@@ -37,6 +39,14 @@ export interface AdminServiceOptions {
   platforms?: readonly string[];
   /** Clock, epoch ms. Default `Date.now`. */
   now?: () => number;
+  /** Live load: slots held and waiters, shown on accounts and groups. Omitted (or failing): shown as null. */
+  slots?: Pick<QueueingSlots, "countInFlight" | "countWaiting">;
+}
+
+/** The live load of accounts and groups: null where it could not be read (Redis away). */
+interface Load {
+  inFlight: Map<string, number> | null;
+  waiting: Map<string, number> | null;
 }
 
 /**
@@ -106,7 +116,18 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
 
   return {
     createGroup: (input) => database.groups.create({ name: input.name, platform: input.platform, mode: input.mode ?? "single" }),
-    listGroups: () => database.groups.list(),
+    async listGroups() {
+      const [groups, accounts] = await Promise.all([database.groups.list(), database.accounts.list()]);
+      const load = await loadOf(accounts.map((account) => account.id), groups.map((group) => groupQueue(group.id)));
+      return groups.map((group) => {
+        const members = accounts.filter((account) => account.groupIds.includes(group.id));
+        return {
+          ...group,
+          inFlight: load.inFlight ? members.reduce((sum, account) => sum + (load.inFlight!.get(account.id) ?? 0), 0) : null,
+          waiters: load.waiting?.get(groupQueue(group.id)) ?? null,
+        };
+      });
+    },
 
     async createAccount(input) {
       refuseProblems([
@@ -131,7 +152,15 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       await rebuild(await bucketsOf(created.id));
       return shown(created);
     },
-    listAccounts: async () => (await database.accounts.list()).map(shown),
+    async listAccounts() {
+      const accounts = await database.accounts.list();
+      const load = await loadOf(accounts.map((account) => account.id), accounts.map((account) => accountQueue(account.id)));
+      return accounts.map((account) => ({
+        ...shown(account),
+        inFlight: load.inFlight?.get(account.id) ?? null,
+        waiters: load.waiting?.get(accountQueue(account.id)) ?? null,
+      }));
+    },
 
     async updateAccount(id, patch) {
       refuseProblems([...(await database.accounts.problemsOfPatch(id, patch, { admin: true })), ...(await baseUrlProblems(patch))]);
@@ -193,6 +222,16 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
    * for the old ones: invalidating at one below it drops those from the shared cache (every replica reads it)
    * and keeps them out, while the new credentials, read from the database, are cached on the next request.
    */
+  async function loadOf(accountIds: string[], queues: string[]): Promise<Load> {
+    const slots = options.slots;
+    if (!slots) return { inFlight: null, waiting: null };
+    const [inFlight, waiting] = await Promise.all([
+      slots.countInFlight(accountIds).catch(() => null),
+      slots.countWaiting(queues).catch(() => null),
+    ]);
+    return { inFlight, waiting };
+  }
+
   async function invalidateReplacedToken(id: string): Promise<void> {
     if (!options.tokens) return;
     try {

@@ -8,7 +8,7 @@ import {
 } from "@subrelay/providers-core";
 import type { Cancellation } from "./cancellation";
 import type { ClientDialect } from "./dialects";
-import { GatewayError } from "./gateway-error";
+import { GatewayError, codeOfStatus } from "./gateway-error";
 import { headerValue, type AnswerHeaders, type UpstreamAnswer, type UpstreamBody } from "./upstream-client";
 
 /** After a client hangs up mid-stream, the upstream is drained this long more to read its usage. */
@@ -54,6 +54,11 @@ export interface ResponseSink {
   sendError(error: GatewayError): void;
   /** A successful upstream answer: sent, streamed through with back-pressure, or collected from a stream. */
   deliver(answer: UpstreamAnswer, options: DeliverOptions): Promise<Delivery>;
+  /**
+   * For a streaming client kept waiting: starts its stream (200, SSE) if not yet started and sends the dialect's
+   * keep-alive. From then on an error ends the stream with the dialect's error event.
+   */
+  keepAlive?(): void;
 }
 
 export interface NodeResponseSinkOptions {
@@ -81,12 +86,31 @@ export class NodeResponseSink implements ResponseSink {
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   }
 
+  /** The stream was started by keep-alives, before any upstream answered. */
+  private keptAlive = false;
+
   get started(): boolean {
     return this.response.headersSent || this.response.destroyed;
   }
 
+  keepAlive(): void {
+    const response = this.response;
+    if (response.destroyed || response.writableEnded) return;
+    if (!response.headersSent) {
+      this.keptAlive = true;
+      response.writeHead(200, { "x-request-id": this.requestId, ...SSE_HEADERS });
+    }
+    if (this.keptAlive) response.write(this.dialect.keepAliveEvent);
+  }
+
   send(status: number, headers: AnswerHeaders, body: string, returned?: Readonly<Record<string, string>>): void {
     const response = this.response;
+    if (this.keptAlive) {
+      // The stream is open: the answer can only be an event now.
+      const message = status < 400 ? "The upstream answered without a stream." : `The upstream refused the request (HTTP ${status}).`;
+      this.endKeptAlive(new GatewayError(status < 400 ? "upstream" : codeOfStatus(status), message, { status: status < 400 ? 502 : status }));
+      return;
+    }
     if (this.started) return;
     const retryAfter = headerValue(headers["retry-after"]);
     response.writeHead(status, {
@@ -99,12 +123,22 @@ export class NodeResponseSink implements ResponseSink {
   }
 
   sendError(error: GatewayError): void {
+    if (this.keptAlive) {
+      this.endKeptAlive(error);
+      return;
+    }
     if (this.started) {
       if (!this.response.writableEnded) this.response.end();
       return;
     }
     const headers = error.retryAfterSeconds === undefined ? {} : { "retry-after": String(error.retryAfterSeconds) };
     this.send(error.status, headers, JSON.stringify(this.dialect.errorBody(error)));
+  }
+
+  private endKeptAlive(error: GatewayError): void {
+    const response = this.response;
+    if (response.destroyed || response.writableEnded) return;
+    response.end(this.dialect.streamErrorEvent(error));
   }
 
   async deliver(answer: UpstreamAnswer, options: DeliverOptions): Promise<Delivery> {
@@ -137,15 +171,15 @@ export class NodeResponseSink implements ResponseSink {
     }
 
     const response = this.response;
-    response.writeHead(answer.status, {
-      "x-request-id": this.requestId,
-      ...options.returnedHeaders,
-      "content-type": contentType,
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-accel-buffering": "no",
-    });
-    response.flushHeaders();
+    if (!this.keptAlive) {
+      response.writeHead(answer.status, {
+        "x-request-id": this.requestId,
+        ...options.returnedHeaders,
+        ...SSE_HEADERS,
+        "content-type": contentType,
+      });
+      response.flushHeaders();
+    }
     const write = streamWriter(response, shaper, this.drainTimeoutMs);
     const read = await this.readUpstream(answer.body, options, async (chunk) => {
       if (!response.destroyed && !response.writableEnded) await write(chunk);
@@ -188,6 +222,13 @@ export class NodeResponseSink implements ResponseSink {
     }
   }
 }
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+  "x-accel-buffering": "no",
+} as const;
 
 /** Writes stream chunks with back-pressure, reshaping SSE events when the platform needs it. */
 function streamWriter(

@@ -1,4 +1,4 @@
-import type { Redis, Cluster } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import acquireSlotScript from "./lua/acquire-slot.lua";
 import releaseSlotsScript from "./lua/release-slots.lua";
 import queueLeaveScript from "./lua/slot-queue-leave.lua";
@@ -52,8 +52,11 @@ export interface QueueingSlots extends ConcurrencySlots {
   acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome>;
   /** Takes tickets out of their queues (a waiter whose client left, or whose wait ended). Never throws. */
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void>;
-  /** Tells the other replicas these waiters are alive (a waiter unheard of for a while is dropped). Never throws. */
-  heartbeat(places: readonly { queue: string; ticket: string }[]): Promise<void>;
+  /**
+   * Tells the other replicas these waiters are alive (a waiter unheard of for a while is dropped), and that
+   * they still want `accounts` (so releases there are published). Never throws.
+   */
+  heartbeat(places: readonly { queue: string; ticket: string; accounts?: Iterable<string> }[]): Promise<void>;
   /** Calls `listener` with an account's id when one of its slots was released and a waiter wants it. */
   onRelease(listener: (accountId: string) => void): () => void;
   /** Resolves once release notices reach this process (Redis: the subscription is up). */
@@ -347,21 +350,25 @@ export class RedisConcurrencySlots implements QueueingSlots {
   }
 
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {
-    return this.queueCall("leave", places);
+    return this.queueCall("leave", places, []);
   }
 
-  heartbeat(places: readonly { queue: string; ticket: string }[]): Promise<void> {
-    return this.queueCall("beat", places);
+  heartbeat(places: readonly { queue: string; ticket: string; accounts?: Iterable<string> }[]): Promise<void> {
+    const wanted = new Set<string>();
+    for (const place of places) for (const accountId of place.accounts ?? []) wanted.add(accountId);
+    return this.queueCall("beat", places, [...wanted]);
   }
 
-  private async queueCall(action: "leave" | "beat", places: readonly { queue: string; ticket: string }[]): Promise<void> {
+  private async queueCall(
+    action: "leave" | "beat",
+    places: readonly { queue: string; ticket: string }[],
+    wanted: readonly string[],
+  ): Promise<void> {
     if (places.length === 0) return;
-    const keys = places.flatMap((place) => this.queueKeys(place.queue));
+    const keys = [this.wantedKey(), ...places.flatMap((place) => this.queueKeys(place.queue))];
+    const args = [action, String(WAITER_STALE_MS), String(places.length), ...places.map((place) => place.ticket), ...wanted];
     try {
-      await withTimeout(
-        this.redis.subrelaySlotQueueV1(keys.length, ...keys, action, ...places.map((place) => place.ticket)),
-        this.commandTimeoutMs,
-      );
+      await withTimeout(this.redis.subrelaySlotQueueV1(keys.length, ...keys, ...args), this.commandTimeoutMs);
     } catch (error) {
       // A waiter that could not leave is dropped by the others once its heartbeats stop.
       this.warn("slot wait queue unavailable", error);
@@ -375,7 +382,12 @@ export class RedisConcurrencySlots implements QueueingSlots {
 
   listening(): Promise<void> {
     if (this.subscribed) return this.subscribed;
-    const subscriber = this.redis.duplicate();
+    // Its own connection (a subscribed one runs no other commands), which queues the subscription until it
+    // is connected and subscribes again after every reconnect.
+    const subscriber =
+      this.redis instanceof Cluster
+        ? this.redis.duplicate(undefined, { enableOfflineQueue: true })
+        : this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
     this.subscriber = subscriber;
     subscriber.on("message", (channel: string, accountId: string) => {
       if (channel !== this.channel) return;
@@ -388,6 +400,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
         // Waiters still get their turn from the safety-net poll; the next waiter tries again.
         this.warn("slot release notices unavailable", error);
         this.subscribed = undefined;
+        this.subscriber = undefined;
         subscriber.disconnect();
       },
     );

@@ -15,7 +15,8 @@ import { createAdminService } from "./admin-service";
 import { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { buildApp, type AppDependencies } from "./app";
 import { BucketAccounts } from "./bucket-accounts";
-import { MemoryConcurrencySlots, RedisConcurrencySlots, type ConcurrencySlots } from "./concurrency-slots";
+import { MemoryConcurrencySlots, RedisConcurrencySlots, type QueueingSlots } from "./concurrency-slots";
+import { SlotWaitQueue } from "./slot-wait-queue";
 import {
   connectRedis,
   createProviders,
@@ -146,7 +147,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   // request: changes made elsewhere show within that, and this process's own are seen at once (below).
   const reader = new CachedSchedulerReader(scheduler, { maxStalenessMs: SNAPSHOT_STALENESS_MS, now });
   const ownWrites = seenAtOnce(scheduler, reader);
-  const slots: ConcurrencySlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
+  const slots: QueueingSlots = redis ? new RedisConcurrencySlots(redis, { prefix, warn, now }) : new MemoryConcurrencySlots();
+  const waitQueue = new SlotWaitQueue(slots);
   const stickyOptions = { now, maxPerGroup: config.stickySessionsMax, ttlMs: config.stickyTtlMs };
   const sticky: StickySessions = redis
     ? new RedisStickySessions(redis, { ...stickyOptions, prefix, warn })
@@ -211,6 +213,15 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     accounts: directory,
     tokens: accessTokens,
     slots,
+    waiting: {
+      queue: waitQueue,
+      stickyTimeoutMs: config.stickyWaitTimeoutMs ?? 45_000,
+      stickyLimit: config.stickyWaitLimit ?? 3,
+      timeoutMs: config.waitTimeoutMs ?? 30_000,
+      limit: config.waitQueueLimit ?? 1_000,
+      pingAfterMs: config.streamPingAfterMs ?? 10_000,
+      pingIntervalMs: config.streamPingIntervalMs ?? 2_000,
+    },
     sticky,
     upstream: new UndiciUpstreamClient({
       dispatcher,
@@ -272,6 +283,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       platforms: providers.all().map((provider) => provider.platform),
       baseUrlProblems: (url) => addressPolicy.baseUrlProblems(url),
       now,
+      slots,
       tokens,
       onAccountChanged: (id) => {
         directory.forget(id);
@@ -334,6 +346,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([Promise.all([app.close(), adminApp?.close()]), deadline]);
       if (stopWorker) await stopWorker().catch((error: unknown) => log.warn({ error: describeError(error) }, "worker stop failed"));
+      waitQueue.close();
+      if (slots instanceof RedisConcurrencySlots) await slots.close();
       await lastUsed.close();
       await keysLastUsed.close();
       await usage.close();

@@ -25,6 +25,7 @@ import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
 import { maskCredentials, secretsOf } from "./mask-credentials";
 import { describeError } from "@subrelay/runtime";
+import { accountQueue, groupQueue, type SlotWaitQueue } from "./slot-wait-queue";
 import { sessionKeyOf, type StickySessions } from "./sticky-sessions";
 import { headerValue, readText, type AnswerHeaders, type UpstreamAnswer, type UpstreamClient } from "./upstream-client";
 import type { UsageRow } from "./usage-recorder";
@@ -71,6 +72,8 @@ export interface RelayPorts {
   };
   /** Per-account concurrency: picks the least loaded of the best candidates and holds a slot. */
   slots: { acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> };
+  /** Waiting for a slot when every candidate is busy; without it a busy pool answers 429 at once. */
+  waiting?: SlotWaiting;
   sticky: StickySessions;
   upstream: UpstreamClient;
   /** Learned account states (rate limits, overloads, refused credentials). */
@@ -83,6 +86,26 @@ export interface RelayPorts {
   logger: Logger;
   now?: () => number;
 }
+
+/** How requests wait for slots (`STICKY_WAIT_*`, `WAIT_*`, `STREAM_PING_*`). */
+export interface SlotWaiting {
+  queue: SlotWaitQueue;
+  /** Longest wait for the sticky account, ms (`STICKY_WAIT_TIMEOUT`); 0: none, any account at once. */
+  stickyTimeoutMs: number;
+  /** Most waiters per sticky account (`STICKY_WAIT_LIMIT`). */
+  stickyLimit: number;
+  /** Longest wait for any account of the group, ms (`WAIT_TIMEOUT`); 0: no waiting. */
+  timeoutMs: number;
+  /** Most waiters per group (`WAIT_QUEUE_LIMIT`). */
+  limit: number;
+  /** A streaming request waiting this long gets its first keep-alive, ms (`STREAM_PING_AFTER`); 0: none. */
+  pingAfterMs: number;
+  /** Then one keep-alive this often, ms (`STREAM_PING_INTERVAL`). */
+  pingIntervalMs: number;
+}
+
+/** Retry-After of a 429 for a full queue or a wait that ran out, s. */
+const BUSY_RETRY_AFTER_SECONDS = 5;
 
 /** One client call, parsed and authenticated. */
 export interface RelayCall {
@@ -190,9 +213,14 @@ export class Relay {
       const candidates = slotCandidates(ranked, stickyAccountId);
       const lease = SLOTLESS_OPERATIONS.has(operation)
         ? slotlessLease(candidates)
-        : await this.ports.slots.acquire(candidates, `${call.requestId}:${acquisitions}`);
-      if (!lease) {
-        lastRefusal ??= new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.");
+        : await this.takeSlot(call, candidates, `${call.requestId}:${acquisitions}`);
+      if (lease === "gone") {
+        // The client left while waiting: nobody to answer.
+        this.recordUsage(call, { accountId: null, platform: lastPlatform, status: CLIENT_CLOSED });
+        return { platform: lastPlatform, accountId: lastAccountId };
+      }
+      if (GatewayError.isInstance(lease)) {
+        lastRefusal ??= lease;
         break;
       }
       const snapshot = ranked.find((account) => account.id === lease.accountId)!;
@@ -235,6 +263,38 @@ export class Relay {
     this.relayRefusal(call, lastRefusal);
     this.recordUsage(call, { accountId: null, platform: lastPlatform, status: lastRefusal.status });
     return { platform: lastPlatform, accountId: lastAccountId };
+  }
+
+  /**
+   * A slot on one of `candidates`. With waiting set up, a request whose sticky account is busy waits for it
+   * first (unless its queue is full), then for any candidate; a streaming one gets keep-alives meanwhile.
+   */
+  private async takeSlot(call: RelayCall, candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | GatewayError | "gone"> {
+    const waiting = this.ports.waiting;
+    if (!waiting) {
+      return (await this.ports.slots.acquire(candidates, leaseId)) ?? new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.");
+    }
+    const pings = keepAlives(call, waiting);
+    try {
+      const sticky = candidates[0]!.priority === STICKY_PRIORITY ? candidates[0]! : undefined;
+      if (sticky && waiting.stickyTimeoutMs > 0) {
+        const plan = { queue: accountQueue(sticky.id), limit: waiting.stickyLimit, timeoutMs: waiting.stickyTimeoutMs };
+        const outcome = await waiting.queue.take([sticky], leaseId, plan, call.clientGone, pings.start);
+        if ("lease" in outcome) return outcome.lease;
+        if (outcome.refused === "gone") return "gone";
+      }
+      const plan = { queue: groupQueue(call.grant.groupId), limit: waiting.limit, timeoutMs: waiting.timeoutMs };
+      const outcome = await waiting.queue.take(candidates, leaseId, plan, call.clientGone, pings.start);
+      if ("lease" in outcome) return outcome.lease;
+      if (outcome.refused === "gone") return "gone";
+      const message =
+        outcome.refused === "full"
+          ? "Every upstream account is busy and the wait queue is full; retry shortly."
+          : `Every upstream account stayed busy for ${Math.round(waiting.timeoutMs / 1000)} s; retry shortly.`;
+      return new GatewayError("rate_limited", message, { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+    } finally {
+      pings.stop();
+    }
   }
 
   /** Tries one account. Everything up to the first byte sent can still fail over. */
@@ -517,6 +577,29 @@ const TYPE_LIMITED_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>([
   "embed_content",
   "batch_embed_contents",
 ]);
+
+/** The keep-alives of a streaming request while it waits: the first after `pingAfterMs`, then every interval. */
+function keepAlives(call: RelayCall, waiting: SlotWaiting): { start: () => void; stop: () => void } {
+  const sink = call.sink;
+  if (!call.request.stream || !sink.keepAlive || waiting.pingAfterMs <= 0) return { start: () => undefined, stop: () => undefined };
+  let first: NodeJS.Timeout | undefined;
+  let every: NodeJS.Timeout | undefined;
+  return {
+    start: () => {
+      first ??= setTimeout(() => {
+        sink.keepAlive!();
+        every = setInterval(() => sink.keepAlive!(), Math.max(100, waiting.pingIntervalMs));
+      }, waiting.pingAfterMs);
+    },
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(every);
+    },
+  };
+}
+
+/** The status a request gone before its answer is logged with (nginx's "client closed request"). */
+const CLIENT_CLOSED = 499;
 
 function slotlessLease(candidates: readonly SlotCandidate[]): SlotLease {
   // Candidates come in rank order, the sticky account first.

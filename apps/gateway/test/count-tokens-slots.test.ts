@@ -9,7 +9,8 @@ describe("count_tokens and concurrency slots (embedded)", () => {
   let harness: TestGateway;
 
   beforeAll(async () => {
-    harness = await startTestGateway();
+    // No waiting for a slot: a second generation is refused at once rather than queued (see wait-queue.test.ts).
+    harness = await startTestGateway({ env: { WAIT_TIMEOUT: "0", STICKY_WAIT_TIMEOUT: "0" } });
   });
   afterAll(async () => harness?.close());
 

@@ -107,12 +107,15 @@ export async function startTestGateway(options: StartOptions = {}): Promise<Test
     ...options.env,
   };
   if (options.backend === "postgres-redis") {
-    const database = await createTestDatabase();
-    cleanups.push(() => database.drop());
-    env.DATABASE_URL = database.url;
-    env.SUBRELAY_SECRET_KEY = randomBytes(32).toString("hex");
-    env.REDIS_URL = requiredEnv("REDIS_URL");
-    env.REDIS_PREFIX = `test-${randomBytes(6).toString("hex")}:`;
+    // A replica of another test gateway names that one's database, secret and prefix in `env`.
+    if (!env.DATABASE_URL) {
+      const database = await createTestDatabase();
+      cleanups.push(() => database.drop());
+      env.DATABASE_URL = database.url;
+    }
+    env.SUBRELAY_SECRET_KEY ??= randomBytes(32).toString("hex");
+    env.REDIS_URL ??= requiredEnv("REDIS_URL");
+    env.REDIS_PREFIX ??= `test-${randomBytes(6).toString("hex")}:`;
   }
   const gateway = await createGateway(loadConfig(env), options.overrides);
   const address = await gateway.listen();

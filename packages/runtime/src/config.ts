@@ -112,6 +112,27 @@ export interface GatewayConfig {
    */
   stickyFromContent?: boolean;
   /**
+   * How long a request waits for its sticky account when that one is at its concurrency, ms
+   * (`STICKY_WAIT_TIMEOUT`); then it waits for any account. 0: no waiting for the sticky account. Default 45_000.
+   */
+  stickyWaitTimeoutMs?: number;
+  /** Most requests waiting for one sticky account; more wait for any account (`STICKY_WAIT_LIMIT`). Default 3. */
+  stickyWaitLimit?: number;
+  /**
+   * How long a request waits for a slot on any account of its group when every one is at its concurrency, ms
+   * (`WAIT_TIMEOUT`); then a 429 with Retry-After. 0: no waiting, a 429 at once. Default 30_000.
+   */
+  waitTimeoutMs?: number;
+  /** Most requests waiting per group; one more gets a 429 with Retry-After (`WAIT_QUEUE_LIMIT`). Default 1_000. */
+  waitQueueLimit?: number;
+  /**
+   * A streaming request that has waited this long for a slot gets the dialect's keep-alive, ms
+   * (`STREAM_PING_AFTER`; Anthropic `event: ping`, an SSE comment for the others). 0: none. Default 10_000.
+   */
+  streamPingAfterMs?: number;
+  /** Then a keep-alive this often while it waits, ms (`STREAM_PING_INTERVAL`). Default 2_000. */
+  streamPingIntervalMs?: number;
+  /**
    * How long a start waits for Redis's first connection before it gives up naming Redis, ms
    * (`REDIS_START_TIMEOUT`). Default 10_000. Later outages do not stop the process: it degrades.
    */
@@ -296,6 +317,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     stickySessionsMax: integer("STICKY_SESSIONS_MAX", 10_000, 1, 10_000_000),
     stickyTtlMs: duration("STICKY_TTL", DEFAULT_STICKY_TTL_MS),
     stickyFromContent: boolean("STICKY_FROM_CONTENT", false),
+    stickyWaitTimeoutMs: duration("STICKY_WAIT_TIMEOUT", 45_000),
+    stickyWaitLimit: integer("STICKY_WAIT_LIMIT", 3, 0, 1_000_000),
+    waitTimeoutMs: duration("WAIT_TIMEOUT", 30_000),
+    waitQueueLimit: integer("WAIT_QUEUE_LIMIT", 1_000, 0, 10_000_000),
+    streamPingAfterMs: duration("STREAM_PING_AFTER", 10_000),
+    streamPingIntervalMs: duration("STREAM_PING_INTERVAL", 2_000),
     redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),
     upstreamAllowlist,
     pgliteSharedBuffers: size("PGLITE_SHARED_BUFFERS", "16MB"),
@@ -309,6 +336,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
   };
   if (config.stickyTtlMs! <= 0) problems.push(`STICKY_TTL must be longer than 0, got "${text("STICKY_TTL")}"`);
+  if (config.streamPingIntervalMs! < 100) problems.push(`STREAM_PING_INTERVAL must be at least 100ms, got "${text("STREAM_PING_INTERVAL")}"`);
   if (config.cooldowns!.maxMs <= 0) problems.push(`COOLDOWN_MAX must be longer than 0 (it caps every cool-down), got "${text("COOLDOWN_MAX")}"`);
   if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
     problems.push(`ADMIN_PORT must differ from PORT (both ${config.port})`);

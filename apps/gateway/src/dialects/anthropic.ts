@@ -40,6 +40,7 @@ export const anthropic: ClientDialect = {
     return conversationDigest(partsOf(body.system, "text"), partsOf(first.content, "text"));
   },
   errorBody: (error) => ({ type: "error", error: { type: errorType[error.code], message: error.message } }),
+  keepAliveEvent: `event: ping\ndata: {"type":"ping"}\n\n`,
   streamErrorEvent(error) {
     return `event: error\ndata: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },

@@ -73,6 +73,8 @@ export interface ClientDialect {
   errorBody(error: GatewayError): unknown;
   /** The SSE event that ends a stream which failed after its first byte. */
   streamErrorEvent(error: GatewayError): string;
+  /** The SSE keep-alive sent while a streaming request waits for a slot (`STREAM_PING_AFTER`). */
+  readonly keepAliveEvent: string;
   /** The model list body. */
   renderModels(models: readonly ListedModel[]): unknown;
   /** One model, as the dialect's model retrieval (`GET /v1/models/{id}`, `GET /v1beta/models/{model}`) answers it. */

@@ -65,6 +65,7 @@ export const gemini: ClientDialect = {
     return conversationDigest(isObject(system) ? system.parts : system, first.parts);
   },
   errorBody: (error) => ({ error: { code: error.status, message: error.message, status: errorStatus[error.code] } }),
+  keepAliveEvent: ": ping\n\n",
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },

@@ -83,6 +83,7 @@ export const openai: ClientDialect = {
   errorBody: (error) => ({
     error: { message: error.message, type: errorType[error.code], param: null, code: error.reason ?? errorCode[error.code] ?? null },
   }),
+  keepAliveEvent: ": ping\n\n",
   streamErrorEvent(error) {
     return `data: ${JSON.stringify(this.errorBody(error))}\n\n`;
   },

@@ -19,8 +19,9 @@
   Time is Redis's own (TIME), so replicas with skewed clocks agree on when a lease ends; a script that
   calls TIME and then writes needs effects replication, the only mode since Redis 7 (the default since 5).
 
-  KEYS[1]            the wanted marks: a hash, account id -> until when a waiter wants it (epoch ms)
-  KEYS[2], KEYS[3]   the queue: its order (sorted set, ticket by arrival) and its heartbeats (ticket by
+  KEYS[1]            the wanted marks: a hash, account id -> until when a waiter wants it (epoch ms), and
+                     field "#seq", the sequence that orders every queue
+  KEYS[2], KEYS[3]   the queue: its order (sorted set, ticket by arrival number) and its heartbeats (ticket by
                      last sign of life); both only read when ARGV[4] is 1
   KEYS[4..3+n]       one sorted set of leases per candidate (member: lease id, score: expiry epoch ms)
   KEYS[4+n..]        the sorted sets of the leases to release; all keys share one hash tag
@@ -117,7 +118,9 @@ end
 if not queued or ARGV[6] ~= "1" then return 0 end
 if not redis.call("ZSCORE", KEYS[2], ticket) then
   if redis.call("ZCARD", KEYS[2]) >= tonumber(ARGV[7]) then return -1 end
-  redis.call("ZADD", KEYS[2], now, ticket)
+  -- Scored by a sequence, not the clock: many join within one millisecond, and members of equal score
+  -- sort by name, which would not be their order of arrival.
+  redis.call("ZADD", KEYS[2], redis.call("HINCRBY", KEYS[1], "#seq", 1), ticket)
 end
 redis.call("ZADD", KEYS[3], now, ticket)
 redis.call("PEXPIRE", KEYS[2], staleMs * 4)
