@@ -105,8 +105,15 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
   };
 
   return {
-    createGroup: (input) => database.groups.create({ name: input.name, platform: input.platform, mode: input.mode ?? "single" }),
+    createGroup(input) {
+      refuseProblems(defaultModelProblems(input.defaultModel));
+      return database.groups.create({ name: input.name, platform: input.platform, mode: input.mode ?? "single", defaultModel: input.defaultModel ?? null });
+    },
     listGroups: () => database.groups.list(),
+    async updateGroup(id, patch) {
+      refuseProblems(defaultModelProblems(patch.defaultModel));
+      return database.groups.update(Number(id), { name: patch.name, defaultModel: patch.defaultModel });
+    },
 
     async createAccount(input) {
       refuseProblems([
@@ -123,6 +130,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
         concurrency: input.concurrency,
         baseUrl: input.baseUrl ?? null,
         models: input.models ?? null,
+        modelMap: input.modelMap ?? null,
         cooldowns: input.cooldowns ?? null,
         ...(input.type === "oauth"
           ? { type: "oauth" as const, credentials }
@@ -226,6 +234,13 @@ function shown(account: AccountRecord): AccountRecord {
   } catch {
     return { ...account, baseUrl: null };
   }
+}
+
+/** What is wrong with a group's `defaultModel` as given (omitted and null are fine). */
+function defaultModelProblems(defaultModel: unknown): InputProblem[] {
+  if (defaultModel === undefined || defaultModel === null) return [];
+  if (typeof defaultModel === "string" && defaultModel.trim() !== "" && defaultModel.length <= 200) return [];
+  return [{ field: "defaultModel", message: "defaultModel must be a model name of 1 to 200 characters, or null for none." }];
 }
 
 /** Throws the 400 listing `problems`, if there are any. */

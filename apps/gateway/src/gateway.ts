@@ -170,6 +170,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         groupId: found.groupId,
         platform: found.group.platform,
         mode: found.group.mode,
+        ...(found.group.defaultModel ? { defaultModel: found.group.defaultModel } : {}),
         status: found.status,
         expiresAt: found.expiresAt,
       };
@@ -250,6 +251,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     relay,
     authenticator,
     providers,
+    candidates: buckets,
     metrics,
     adminToken: admin.value,
     bodyLimitBytes: config.bodyLimitBytes,

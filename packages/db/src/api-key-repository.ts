@@ -36,7 +36,7 @@ export interface ApiKeyLookup {
   status: "active" | "revoked";
   expiresAt: number | null;
   /** The key's group, i.e. its scheduling bucket. */
-  group: { platform: string; mode: SchedulerMode };
+  group: { platform: string; mode: SchedulerMode; defaultModel: string | null };
 }
 
 export interface NewApiKey {
@@ -120,6 +120,7 @@ export class ApiKeyRepository {
         expiresAt: apiKeys.expiresAt,
         platform: groups.platform,
         mode: groups.mode,
+        defaultModel: groups.defaultModel,
       })
       .from(apiKeys)
       .innerJoin(groups, eq(groups.id, apiKeys.groupId))
@@ -131,7 +132,7 @@ export class ApiKeyRepository {
       groupId: row.groupId,
       status: row.status,
       expiresAt: toEpochMs(row.expiresAt),
-      group: { platform: row.platform, mode: row.mode },
+      group: { platform: row.platform, mode: row.mode, defaultModel: row.defaultModel ?? null },
     };
   }
 
