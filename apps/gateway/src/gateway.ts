@@ -170,7 +170,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         groupId: found.groupId,
         platform: found.group.platform,
         mode: found.group.mode,
-        ...(found.group.defaultModel ? { defaultModel: found.group.defaultModel } : {}),
+        ...(found.group.defaultModel !== undefined ? { defaultModel: found.group.defaultModel } : {}),
         status: found.status,
         expiresAt: found.expiresAt,
       };

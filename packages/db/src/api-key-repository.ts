@@ -36,7 +36,12 @@ export interface ApiKeyLookup {
   status: "active" | "revoked";
   expiresAt: number | null;
   /** The key's group, i.e. its scheduling bucket. */
-  group: { platform: string; mode: SchedulerMode; defaultModel: string | null };
+  group: {
+    platform: string;
+    mode: SchedulerMode;
+    /** The group's default model; absent when it has none. */
+    defaultModel?: string;
+  };
 }
 
 export interface NewApiKey {
@@ -132,7 +137,7 @@ export class ApiKeyRepository {
       groupId: row.groupId,
       status: row.status,
       expiresAt: toEpochMs(row.expiresAt),
-      group: { platform: row.platform, mode: row.mode, defaultModel: row.defaultModel ?? null },
+      group: row.defaultModel ? { platform: row.platform, mode: row.mode, defaultModel: row.defaultModel } : { platform: row.platform, mode: row.mode },
     };
   }
 
