@@ -150,10 +150,9 @@ export function renamingShaper(inner: ResponseShaper | null, model: string): Res
     },
   };
   if (inner?.end) shaper.end = () => inner.end!().map((one) => renameEvent(one, model));
-  const collector = inner?.collector;
-  if (collector) {
+  if (inner?.collector) {
     shaper.collector = (): ResponseCollector => {
-      const collecting = collector.call(inner);
+      const collecting = inner.collector!();
       return {
         event: (event) => collecting.event(event),
         finish() {
