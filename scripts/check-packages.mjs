@@ -69,21 +69,21 @@ const packages = {
   "providers-claude": {
     ".": {
       functions: ["createClaudeProvider", "ClaudeTokenRefresher", "buildClaudeRequest", "classifyClaudeResponse", "rateLimitEnd", "createClaudeUsageTracker"],
-      objects: ["defaultClaudeModels", "claudeModels", "claudeForwardedHeaders"],
+      objects: ["defaultClaudeModels", "claudeModels", "claudeModelAliases", "claudeForwardedHeaders"],
       strings: ["defaultClaudeClientId", "claudeOAuthBeta", "defaultAnthropicVersion", "defaultClaudeBaseUrl", "defaultClaudeTokenUrl"],
     },
   },
   "providers-openai": {
     ".": {
       functions: ["createOpenAIProvider", "OpenAITokenRefresher", "createCodexResponseCollector", "chatToResponsesBody", "createResponsesToChatShaper", "responseToChatCompletion"],
-      objects: ["defaultOpenAIModels"],
+      objects: ["defaultOpenAIModels", "openaiModelAliases"],
       strings: ["codexClientId"],
     },
   },
   "providers-gemini": {
     ".": {
       functions: ["createGeminiProvider", "GeminiTokenRefresher", "setupCodeAssistProject"],
-      objects: ["defaultGeminiModels", "codeAssistClientMetadata", "geminiCliOAuthClient"],
+      objects: ["defaultGeminiModels", "geminiModelAliases", "codeAssistClientMetadata", "geminiCliOAuthClient"],
     },
   },
   db: {

@@ -1,13 +1,19 @@
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { availability } from "./availability";
+import { mapModel, type ModelAliases } from "./model-map";
 
 /**
  * An account with a model list serves exactly those; one without serves any model (the upstream
- * answers an unknown one with its own 404, which is relayed as it is).
+ * answers an unknown one with its own 404, which is relayed as it is). The list is checked against the name
+ * the account is sent (after its `modelMap`), and accepts the platform's aliases of a listed name (`aliases`).
  */
-export function servesModel(account: AccountSnapshot, model: string): boolean {
+export function servesModel(account: AccountSnapshot, model: string, aliases?: ModelAliases): boolean {
   const models = account.models;
-  return !models || models.length === 0 || models.includes(model);
+  if (!models || models.length === 0 || models.includes(model)) return true;
+  // Off the common path: a listed name matched above.
+  const upstream = mapModel(account.modelMap, model) ?? model;
+  if (upstream !== model && models.includes(upstream)) return true;
+  return aliases !== undefined && aliases.equivalents(account.platform, upstream).some((name) => models.includes(name));
 }
 
 /**

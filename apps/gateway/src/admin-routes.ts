@@ -9,6 +9,13 @@ export interface GroupInput {
   name: string;
   platform: string;
   mode?: "single" | "mixed";
+  /** The model a request gets when it names none the group serves; null or omitted: none. */
+  defaultModel?: string | null;
+}
+
+export interface GroupPatch {
+  name?: string;
+  defaultModel?: string | null;
 }
 
 export interface AccountInput {
@@ -22,6 +29,8 @@ export interface AccountInput {
   concurrency?: number;
   baseUrl?: string | null;
   models?: string[];
+  /** Client model name -> upstream model name (a key ending in `*` matches by prefix); null: none. */
+  modelMap?: Record<string, string> | null;
   /** Per-verdict-class cool-downs in ms (`{overloaded, serverError, timeout, rateLimit, max}`), overriding COOLDOWN_*. */
   cooldowns?: AccountCooldowns | null;
 }
@@ -34,6 +43,7 @@ export interface AccountPatch {
   concurrency?: number;
   baseUrl?: string | null;
   models?: string[];
+  modelMap?: Record<string, string> | null;
   cooldowns?: AccountCooldowns | null;
   status?: "active" | "disabled";
   schedulable?: boolean;
@@ -60,6 +70,8 @@ export interface UsageQuery {
 export interface AdminService {
   createGroup(input: GroupInput): Promise<object>;
   listGroups(): Promise<object[]>;
+  /** Null when no group has the id. Checks `defaultModel` (400 listing the problem). */
+  updateGroup(id: string, patch: GroupPatch): Promise<object | null>;
   createAccount(input: AccountInput): Promise<object>;
   listAccounts(): Promise<object[]>;
   updateAccount(id: string, patch: AccountPatch): Promise<object | null>;
@@ -143,6 +155,8 @@ export function registerAdminRoutes(
                 name: { type: "string", minLength: 1, maxLength: 200 },
                 platform,
                 mode: { type: "string", enum: ["single", "mixed"] },
+                // Checked by the service (a schema would coerce a number to a string).
+                defaultModel: {},
               },
             },
           },
@@ -150,6 +164,27 @@ export function registerAdminRoutes(
         async (request, reply) => reply.code(201).send(await admin.createGroup(request.body as GroupInput)),
       );
       admin_.get("/groups", async () => ({ data: await admin.listGroups() }));
+      admin_.patch(
+        "/groups/:id",
+        {
+          schema: {
+            params: idParams,
+            body: {
+              type: "object",
+              additionalProperties: false,
+              properties: { name: { type: "string", minLength: 1, maxLength: 200 }, defaultModel: {} },
+            },
+          },
+        },
+        async (request) => {
+          const { id } = request.params as { id: string };
+          const updated = await admin.updateGroup(id, request.body as GroupPatch);
+          if (!updated) throw notFound("Group");
+          // Keys carry their group's default model: this process's cached grants are dropped (others' expire).
+          options.authenticator.clear();
+          return updated;
+        },
+      );
 
       // The account and key bodies are checked by the input rules of @subrelay/db (the repositories' own),
       // one problem per wrong field; a schema here would be a second set of rules, and Ajv's coercion would

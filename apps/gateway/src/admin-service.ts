@@ -115,7 +115,10 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
   };
 
   return {
-    createGroup: (input) => database.groups.create({ name: input.name, platform: input.platform, mode: input.mode ?? "single" }),
+    createGroup(input) {
+      refuseProblems(defaultModelProblems(input.defaultModel));
+      return database.groups.create({ name: input.name, platform: input.platform, mode: input.mode ?? "single", defaultModel: input.defaultModel ?? null });
+    },
     async listGroups() {
       const [groups, accounts] = await Promise.all([database.groups.list(), database.accounts.list()]);
       const load = await loadOf(accounts.map((account) => account.id), groups.map((group) => groupQueue(group.id)));
@@ -127,6 +130,10 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
           waiters: load.waiting?.get(groupQueue(group.id)) ?? null,
         };
       });
+    },
+    async updateGroup(id, patch) {
+      refuseProblems(defaultModelProblems(patch.defaultModel));
+      return database.groups.update(Number(id), { name: patch.name, defaultModel: patch.defaultModel });
     },
 
     async createAccount(input) {
@@ -144,6 +151,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
         concurrency: input.concurrency,
         baseUrl: input.baseUrl ?? null,
         models: input.models ?? null,
+        modelMap: input.modelMap ?? null,
         cooldowns: input.cooldowns ?? null,
         ...(input.type === "oauth"
           ? { type: "oauth" as const, credentials }
@@ -265,6 +273,13 @@ function shown(account: AccountRecord): AccountRecord {
   } catch {
     return { ...account, baseUrl: null };
   }
+}
+
+/** What is wrong with a group's `defaultModel` as given (omitted and null are fine). */
+function defaultModelProblems(defaultModel: unknown): InputProblem[] {
+  if (defaultModel === undefined || defaultModel === null) return [];
+  if (typeof defaultModel === "string" && defaultModel.trim() !== "" && defaultModel.length <= 200) return [];
+  return [{ field: "defaultModel", message: "defaultModel must be a model name of 1 to 200 characters, or null for none." }];
 }
 
 /** Throws the 400 listing `problems`, if there are any. */

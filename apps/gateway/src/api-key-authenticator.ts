@@ -9,6 +9,8 @@ export interface ApiKeyGrant {
   groupId: number;
   platform: string;
   mode: SchedulerMode;
+  /** The group's default model, for requests that name none the group serves; absent: none. */
+  defaultModel?: string;
 }
 
 /** A stored key as the database returns it, looked up by the SHA-256 hex of the key. */
@@ -80,7 +82,8 @@ export class ApiKeyAuthenticator {
     if (stored.expiresAt !== null && stored.expiresAt <= now) {
       throw new GatewayError("authentication", "This API key has expired.");
     }
-    const grant = { apiKeyId: stored.apiKeyId, groupId: stored.groupId, platform: stored.platform, mode: stored.mode };
+    const grant: ApiKeyGrant = { apiKeyId: stored.apiKeyId, groupId: stored.groupId, platform: stored.platform, mode: stored.mode };
+    if (stored.defaultModel) grant.defaultModel = stored.defaultModel;
     this.options.onAuthenticated?.(grant, now);
     return grant;
   }

@@ -14,12 +14,14 @@ import { GatewayError, invalidInput } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
 import { registerAdminRoutes, type AdminService } from "./admin-routes";
-import { modelsFor, registerDiscoveryRoutes } from "./discovery-routes";
+import { accountsOf, modelsFor, registerDiscoveryRoutes, type GroupAccounts } from "./discovery-routes";
 
 export interface AppDependencies {
   relay: Relay;
   authenticator: ApiKeyAuthenticator;
   providers: ProviderRegistry;
+  /** The accounts of a key's group (the relay's candidates), for the model lists. */
+  candidates: GroupAccounts;
   metrics: GatewayMetrics;
   admin: AdminService;
   adminToken: string;
@@ -239,8 +241,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     }
     const read: DialectRequest = { url: request.url, headers: request.headers, query, pathRest, body: body as Record<string, unknown> };
     const named = dialect.model(read);
-    const model = route.modelless && (named === undefined || named === "") ? "" : named;
-    if (typeof model !== "string" || (model.trim() === "" && !route.modelless)) {
+    // With a group default model, a generation may name none: the relay gives it the default.
+    const mayOmit = route.modelless === true || grant.defaultModel !== undefined;
+    const model = mayOmit && (named === undefined || named === "") ? "" : named;
+    if (typeof model !== "string" || (model.trim() === "" && !mayOmit)) {
       throw new GatewayError("invalid_request", "The request must name a model.");
     }
     if (model.length > maxModelLength) {
@@ -302,7 +306,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       const query = request.query as Record<string, unknown>;
       try {
         const grant = await deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query }));
-        return dialect.renderModels(modelsFor(deps.providers, grant, dialect));
+        return dialect.renderModels(modelsFor(deps.providers, grant, dialect, await accountsOf(deps.candidates, grant)));
       } catch (error) {
         const gatewayError = toGatewayError(error);
         countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
@@ -314,6 +318,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   registerDiscoveryRoutes(app, {
     authenticator: deps.authenticator,
     providers: deps.providers,
+    candidates: deps.candidates,
     refused: (request, error) => {
       const gatewayError = toGatewayError(error);
       countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);

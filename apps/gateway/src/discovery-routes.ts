@@ -1,12 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ProviderRegistry } from "@subrelay/providers-core";
+import type { ModelInfo, ProviderRegistry } from "@subrelay/providers-core";
+import type { AccountSnapshot, SchedulerBucket } from "@subrelay/scheduler-cache";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { dialectNamed, dialectOf, dialects, type ClientDialect, type ListedModel } from "./dialects";
 import { GatewayError } from "./gateway-error";
+import { mappedClientNames } from "./model-map";
 
 export interface DiscoveryRouteOptions {
   authenticator: ApiKeyAuthenticator;
   providers: ProviderRegistry;
+  /** The accounts of a key's group (the relay's candidates), for the models it can serve. */
+  candidates: GroupAccounts;
   /** Turns a thrown error into the gateway's (the app's own mapping) and counts the refused request. */
   refused(request: FastifyRequest, error: unknown): GatewayError;
 }
@@ -43,8 +47,9 @@ export function registerDiscoveryRoutes(app: FastifyInstance, options: Discovery
   const retrieve = (dialect: ClientDialect, request: FastifyRequest, reply: FastifyReply, id: string) =>
     options.authenticator
       .authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query: request.query as Record<string, unknown> }))
-      .then((grant) => {
-        const model = modelsFor(options.providers, grant, dialect).find((listed) => listed.id === id);
+      .then(async (grant) => {
+        const served = modelsFor(options.providers, grant, dialect, await accountsOf(options.candidates, grant));
+        const model = served.find((listed) => listed.id === id);
         if (!model) throw new GatewayError("not_found", `The model "${id}" does not exist for this key.`, { reason: "model_not_found" });
         return dialect.renderModel(model);
       })
@@ -63,15 +68,48 @@ export function registerDiscoveryRoutes(app: FastifyInstance, options: Discovery
   });
 }
 
+/** Where the accounts of a key's group come from. */
+export interface GroupAccounts {
+  get(bucket: SchedulerBucket): Promise<AccountSnapshot[]>;
+}
+
+/** The accounts of `grant`'s group (its scheduling bucket). */
+export function accountsOf(candidates: GroupAccounts, grant: ApiKeyGrant): Promise<AccountSnapshot[]> {
+  return candidates.get({ groupId: grant.groupId, platform: grant.platform, mode: grant.mode });
+}
+
 /**
- * The models a key can use through `dialect`: those of its group's platform (every platform, for a mixed
- * group) whose provider serves one of the dialect's operations.
+ * The models a key can use through `dialect`: those its group's accounts can serve, on the platforms (the
+ * group's, or every platform for a mixed group) whose provider serves one of the dialect's operations. Per
+ * platform: the union of its accounts' `models` lists and `modelMap` client names (exact keys), with the
+ * platform's whole list when one of them has no `models` list (it serves any); plus the group's default model
+ * on the group's platform. A platform without accounts in the group lists nothing.
  */
-export function modelsFor(providers: ProviderRegistry, grant: ApiKeyGrant, dialect: ClientDialect): ListedModel[] {
+export function modelsFor(
+  providers: ProviderRegistry,
+  grant: ApiKeyGrant,
+  dialect: ClientDialect,
+  accounts: readonly AccountSnapshot[],
+): ListedModel[] {
   const chosen = grant.mode === "mixed" ? providers.all() : [providers.get(grant.platform)].filter((p) => p !== undefined);
   return chosen
     .filter((provider) =>
       dialect.routes.some((route) => providers.supports(provider.platform, route.operation, "apikey") || providers.supports(provider.platform, route.operation, "oauth")),
     )
-    .flatMap((provider) => provider.models().map((model) => ({ ...model, platform: provider.platform })));
+    .flatMap((provider) => {
+      const own = accounts.filter((account) => account.platform === provider.platform);
+      if (own.length === 0) return [];
+      const known = provider.models();
+      const listed = new Map<string, ModelInfo>();
+      const add = (id: string) => {
+        if (!listed.has(id)) listed.set(id, known.find((model) => model.id === id) ?? { id });
+      };
+      if (own.some((account) => !account.models || account.models.length === 0)) for (const model of known) add(model.id);
+      for (const account of own) {
+        for (const id of account.models ?? []) add(id);
+        for (const id of mappedClientNames(account.modelMap)) add(id);
+      }
+      if (grant.defaultModel !== undefined && provider.platform === grant.platform) add(grant.defaultModel);
+      return [...listed.values()].map((model) => ({ ...model, platform: provider.platform }));
+    });
 }

@@ -172,6 +172,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         groupId: found.groupId,
         platform: found.group.platform,
         mode: found.group.mode,
+        ...(found.group.defaultModel !== undefined ? { defaultModel: found.group.defaultModel } : {}),
         status: found.status,
         expiresAt: found.expiresAt,
       };
@@ -261,6 +262,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     relay,
     authenticator,
     providers,
+    candidates: buckets,
     metrics,
     adminToken: admin.value,
     bodyLimitBytes: config.bodyLimitBytes,

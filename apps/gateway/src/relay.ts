@@ -24,6 +24,7 @@ import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
 import { maskCredentials, secretsOf } from "./mask-credentials";
+import { mappedRequest, ModelAliases, renamingShaper, withModel } from "./model-map";
 import { describeError } from "@subrelay/runtime";
 import { accountQueue, groupQueue, type SlotWaitQueue } from "./slot-wait-queue";
 import { sessionKeyOf, type StickySessions } from "./sticky-sessions";
@@ -148,10 +149,12 @@ type Attempt = { kind: "done" } | { kind: "retry_same" } | { kind: "failover"; r
 export class Relay {
   private readonly now: () => number;
   private readonly cooldowns: CooldownPolicy;
+  private readonly aliases: ModelAliases;
 
   constructor(private readonly ports: RelayPorts) {
     this.now = ports.now ?? Date.now;
     this.cooldowns = ports.cooldowns ?? new CooldownPolicy();
+    this.aliases = new ModelAliases(ports.providers);
   }
 
   async handle(call: RelayCall): Promise<RelayResult> {
@@ -165,8 +168,8 @@ export class Relay {
   }
 
   private async route(call: RelayCall): Promise<RelayResult> {
-    const { grant, request } = call;
-    const { operation, model } = request;
+    const { grant } = call;
+    const { operation } = call.request;
     const { providers } = this.ports;
     if (grant.mode !== "mixed" && !ACCOUNT_TYPES.some((type) => providers.supports(grant.platform, operation, type))) {
       throw new GatewayError("permission", `This key's group serves the ${grant.platform} platform, which does not serve ${call.route}.`);
@@ -176,8 +179,13 @@ export class Relay {
     if (accounts.length === 0) {
       throw new GatewayError("unavailable", "This key's group has no upstream accounts yet.", { reason: NO_ACCOUNT });
     }
+    // A generation naming no model the group serves gets the group's default model (a retrieval names none).
+    if (grant.defaultModel !== undefined && !MODELLESS_OPERATIONS.has(operation) && !servedByAny(accounts, call.request.model, this.aliases)) {
+      call = { ...call, request: withModel(call.request, grant.defaultModel, call.dialect.name) };
+    }
+    const { model } = call.request;
     // A request naming no model (a retrieval by id) may go to any account.
-    const serving = model === "" ? accounts : accounts.filter((account) => servesModel(account, model));
+    const serving = model === "" ? accounts : accounts.filter((account) => servesModel(account, model, this.aliases));
     if (serving.length === 0) {
       throw new GatewayError("not_found", `The model "${model}" is not available for this key.`, { reason: "model_not_found" });
     }
@@ -315,7 +323,8 @@ export class Relay {
         }
       }
 
-      const input = { account, accessToken, request: call.request };
+      // The account's modelMap renames the model it is sent; the answer is renamed back in `deliver`.
+      const input = { account, accessToken, request: mappedRequest(call.request, snapshot.modelMap, call.dialect.name) };
       let upstreamRequest;
       try {
         upstreamRequest = provider.buildRequest(input);
@@ -408,9 +417,11 @@ export class Relay {
     sentAt: number,
   ): Promise<void> {
     const tracker = provider.usageTracker(call.request);
+    const shaper = provider.responseShaper(input);
     const delivery = await call.sink.deliver(answer, {
       tracker,
-      shaper: provider.responseShaper(input),
+      // A renamed model is renamed back: the client sees the name it asked for.
+      shaper: input.request === call.request ? shaper : renamingShaper(shaper, call.request.model),
       clientStream: call.request.stream,
       clientGone: call.clientGone,
       sentAt,
@@ -600,6 +611,14 @@ function keepAlives(call: RelayCall, waiting: SlotWaiting): { start: () => void;
 
 /** The status a request gone before its answer is logged with (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499;
+
+/** Operations that name no model (a retrieval by id): a group's default model never applies to them. */
+const MODELLESS_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(["responses_retrieve"]);
+
+/** Whether `model` is named and some account of the group serves it. */
+function servedByAny(accounts: readonly AccountSnapshot[], model: string, aliases: ModelAliases): boolean {
+  return model.trim() !== "" && accounts.some((account) => servesModel(account, model, aliases));
+}
 
 function slotlessLease(candidates: readonly SlotCandidate[]): SlotLease {
   // Candidates come in rank order, the sticky account first.

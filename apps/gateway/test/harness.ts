@@ -61,6 +61,8 @@ export type { UsageTotals } from "@subrelay/db";
 export interface SeedOptions {
   platform: "claude" | "openai" | "gemini";
   mode?: "single" | "mixed";
+  /** The group's default model. */
+  defaultModel?: string;
   accounts: Array<{
     name?: string;
     /** The account's platform when it is not the group's (a mixed group holds several). */
@@ -70,6 +72,7 @@ export interface SeedOptions {
     priority?: number;
     concurrency?: number;
     models?: string[];
+    modelMap?: Record<string, string>;
     baseUrl?: string;
   }>;
 }
@@ -183,6 +186,7 @@ export async function seedThrough(
     name: `group-${randomBytes(4).toString("hex")}`,
     platform: seed.platform,
     mode: seed.mode,
+    defaultModel: seed.defaultModel,
   });
   if (group.status !== 201) throw new Error(`group: ${JSON.stringify(group.body)}`);
   const accountIds: string[] = [];
@@ -196,6 +200,7 @@ export async function seedThrough(
       priority: account.priority,
       concurrency: account.concurrency ?? options.defaultConcurrency ?? 100,
       models: account.models,
+      modelMap: account.modelMap,
       baseUrl: account.baseUrl,
     });
     if (created.status !== 201) throw new Error(`account: ${JSON.stringify(created.body)}`);

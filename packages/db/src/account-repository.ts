@@ -73,6 +73,8 @@ export interface AccountRecord {
   models: string[] | null;
   /** The account's own cool-downs (ms); null: the gateway's COOLDOWN_*. */
   cooldowns: AccountCooldowns | null;
+  /** Client model name -> upstream model name (a key ending in `*` matches by prefix); null: none. */
+  modelMap: Record<string, string> | null;
   groupIds: number[];
   createdAt: number;
   updatedAt: number;
@@ -99,6 +101,8 @@ interface NewAccountFields {
   models?: string[] | null;
   /** The account's own cool-downs (ms); null or omitted: the gateway's. */
   cooldowns?: AccountCooldowns | null;
+  /** Client model name -> upstream model name; null or omitted: none. */
+  modelMap?: Record<string, string> | null;
 }
 
 export type NewAccount = NewAccountFields &
@@ -124,6 +128,8 @@ export interface AccountPatch {
   models?: string[] | null;
   /** Replaces the account's own cool-downs as a whole; null clears them. */
   cooldowns?: AccountCooldowns | null;
+  /** Replaces the account's model map as a whole; null clears it. */
+  modelMap?: Record<string, string> | null;
   groupIds?: number[];
   credentials?: OAuthCredentialsInput | ApiKeyCredentials;
 }
@@ -172,6 +178,7 @@ const stateColumns = {
   baseUrl: accounts.baseUrl,
   models: accounts.models,
   cooldowns: accounts.cooldowns,
+  modelMap: accounts.modelMap,
   stateVersion: accounts.stateVersion,
   createdAt: accounts.createdAt,
   updatedAt: accounts.updatedAt,
@@ -945,6 +952,7 @@ function columnsOf(input: AccountPatch): Partial<typeof accounts.$inferInsert> {
   if (input.baseUrl !== undefined) fields.baseUrl = input.baseUrl;
   if (input.models !== undefined) fields.models = input.models;
   if (input.cooldowns !== undefined) fields.cooldowns = input.cooldowns === null ? null : cooldownsOf(input.cooldowns);
+  if (input.modelMap !== undefined) fields.modelMap = input.modelMap === null ? null : modelMapOf(input.modelMap);
   return fields;
 }
 
@@ -997,6 +1005,7 @@ function toRecord(row: StateRow, groupIds: number[]): AccountRecord {
     baseUrl: row.baseUrl,
     models: row.models,
     cooldowns: row.cooldowns ? cooldownsOf(row.cooldowns) : null,
+    modelMap: row.modelMap ? modelMapOf(row.modelMap) : null,
     groupIds,
     createdAt: row.createdAt.getTime(),
     updatedAt: row.updatedAt.getTime(),
@@ -1013,8 +1022,15 @@ function cooldownsOf(value: AccountCooldowns): AccountCooldowns {
   return cooldowns;
 }
 
+/** The string entries of a stored or given model map (what passed the input rules), in their order. */
+function modelMapOf(value: Record<string, unknown>): Record<string, string> {
+  const modelMap: Record<string, string> = {};
+  for (const [from, to] of Object.entries(value)) if (typeof to === "string") modelMap[from] = to;
+  return modelMap;
+}
+
 /**
- * Snapshot fields per scheduler-cache, plus `type`, `baseUrl` and `cooldowns` (the request path needs them; none
+ * Snapshot fields per scheduler-cache (`modelMap` included), plus `type`, `baseUrl` and `cooldowns` (the request path needs them; none
  * is secret).
  */
 function toSnapshot(row: StateRow): AccountSnapshot {
@@ -1035,5 +1051,9 @@ function toSnapshot(row: StateRow): AccountSnapshot {
   if (row.lastUsedAt) snapshot.lastUsedAt = row.lastUsedAt.getTime();
   if (row.baseUrl) snapshot.baseUrl = row.baseUrl;
   if (row.cooldowns) snapshot.cooldowns = cooldownsOf(row.cooldowns);
+  if (row.modelMap) {
+    const modelMap = modelMapOf(row.modelMap);
+    if (Object.keys(modelMap).length > 0) snapshot.modelMap = modelMap;
+  }
   return snapshot;
 }

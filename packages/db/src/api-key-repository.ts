@@ -36,7 +36,12 @@ export interface ApiKeyLookup {
   status: "active" | "revoked";
   expiresAt: number | null;
   /** The key's group, i.e. its scheduling bucket. */
-  group: { platform: string; mode: SchedulerMode };
+  group: {
+    platform: string;
+    mode: SchedulerMode;
+    /** The group's default model; absent when it has none. */
+    defaultModel?: string;
+  };
 }
 
 export interface NewApiKey {
@@ -120,6 +125,7 @@ export class ApiKeyRepository {
         expiresAt: apiKeys.expiresAt,
         platform: groups.platform,
         mode: groups.mode,
+        defaultModel: groups.defaultModel,
       })
       .from(apiKeys)
       .innerJoin(groups, eq(groups.id, apiKeys.groupId))
@@ -131,7 +137,7 @@ export class ApiKeyRepository {
       groupId: row.groupId,
       status: row.status,
       expiresAt: toEpochMs(row.expiresAt),
-      group: { platform: row.platform, mode: row.mode },
+      group: row.defaultModel ? { platform: row.platform, mode: row.mode, defaultModel: row.defaultModel } : { platform: row.platform, mode: row.mode },
     };
   }
 

@@ -11,6 +11,8 @@ export interface GroupRecord {
   name: string;
   platform: string;
   mode: SchedulerMode;
+  /** The model a request gets when it names none the group serves; null: none. */
+  defaultModel: string | null;
   /** Epoch ms. */
   createdAt: number;
 }
@@ -24,7 +26,20 @@ export interface NewGroup {
    * platform. Anything else (including the removed `"forced"`) throws DatabaseError `invalid_input`.
    */
   mode?: SchedulerMode;
+  /** The model a request gets when it names none the group serves; null or omitted: none. */
+  defaultModel?: string | null;
 }
+
+/** What `update` changes; omitted fields stay as they are. */
+export interface GroupPatch {
+  /** Unique across groups; a duplicate throws DatabaseError `conflict`. */
+  name?: string;
+  /** A model name of 1 to 200 characters, or null to clear it. */
+  defaultModel?: string | null;
+}
+
+/** The longest default model name (as an account's model names). */
+const MAX_MODEL_LENGTH = 200;
 
 const modes: readonly SchedulerMode[] = ["single", "mixed"];
 
@@ -42,6 +57,8 @@ export class GroupRepository {
     if (typeof input.platform !== "string" || input.platform.trim() === "")
       throw invalid("platform must be a non-empty string");
     const mode = input.mode ?? "single";
+    const defaultModel = input.defaultModel ?? null;
+    if (defaultModel !== null && !isModelName(defaultModel)) throw invalid(defaultModelRule);
     if (!modes.includes(mode))
       throw invalid(
         mode === ("forced" as string)
@@ -52,7 +69,7 @@ export class GroupRepository {
       return await this.#db.transaction(async (transaction) => {
         const [row] = await transaction
           .insert(groups)
-          .values({ name: input.name, platform: input.platform, mode })
+          .values({ name: input.name, platform: input.platform, mode, defaultModel })
           .returning();
         if (!row) throw new Error("insert returned no row");
         await writeOutboxEvents(transaction, [{ event: "group.created", groupId: row.id }]);
@@ -60,6 +77,27 @@ export class GroupRepository {
       });
     } catch (error) {
       return translateConstraintError(error, `Group "${input.name}"`);
+    }
+  }
+
+  /** Changes a group's name and default model; null when no group has the id. No outbox row: neither is scheduling state. */
+  async update(id: number, patch: GroupPatch): Promise<GroupRecord | null> {
+    if (!Number.isSafeInteger(id) || id <= 0) return null;
+    const fields: Partial<typeof groups.$inferInsert> = {};
+    if (patch.name !== undefined) {
+      if (typeof patch.name !== "string" || patch.name.trim() === "") throw invalid("name must be a non-empty string");
+      fields.name = patch.name;
+    }
+    if (patch.defaultModel !== undefined) {
+      if (patch.defaultModel !== null && !isModelName(patch.defaultModel)) throw invalid(defaultModelRule);
+      fields.defaultModel = patch.defaultModel;
+    }
+    if (Object.keys(fields).length === 0) return this.get(id);
+    try {
+      const [row] = await this.#db.update(groups).set(fields).where(eq(groups.id, id)).returning();
+      return row ? toGroupRecord(row) : null;
+    } catch (error) {
+      return translateConstraintError(error, `Group "${patch.name ?? id}"`);
     }
   }
 
@@ -75,6 +113,12 @@ export class GroupRepository {
   }
 }
 
+const defaultModelRule = `defaultModel must be a model name of 1 to ${MAX_MODEL_LENGTH} characters, or null for none`;
+
+function isModelName(value: unknown): value is string {
+  return typeof value === "string" && value.trim() !== "" && value.length <= MAX_MODEL_LENGTH;
+}
+
 function invalid(message: string): DatabaseError {
   return new DatabaseError(`Group ${message}`, { code: "invalid_input" });
 }
@@ -85,6 +129,7 @@ function toGroupRecord(row: typeof groups.$inferSelect): GroupRecord {
     name: row.name,
     platform: row.platform,
     mode: row.mode,
+    defaultModel: row.defaultModel ?? null,
     createdAt: row.createdAt.getTime(),
   };
 }

@@ -27,7 +27,7 @@ export {
   type NewApiKey,
 } from "./api-key-repository";
 export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions } from "./input-rules";
-export { GroupRepository, type GroupRecord, type NewGroup } from "./group-repository";
+export { GroupRepository, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {
   UsageRepository,

@@ -33,6 +33,8 @@ export const inputLimits = {
   maxGroups: 1000,
   maxModels: 1000,
   maxModelLength: 200,
+  /** Most entries of an account's `modelMap`. */
+  maxModelMapEntries: 200,
   maxSecretLength: 16_384,
   maxBaseUrlLength: 2048,
   /** Longest cool-down an account's `cooldowns` may set, ms: 30 days. */
@@ -46,8 +48,8 @@ export const DEFAULT_PRIORITY = 50;
 /** Account concurrency when none is given. */
 export const DEFAULT_CONCURRENCY = 3;
 
-const accountFields = ["name", "platform", "type", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "cooldowns"];
-const patchFields = ["name", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "cooldowns", "status", "schedulable"];
+const accountFields = ["name", "platform", "type", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "modelMap", "cooldowns"];
+const patchFields = ["name", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "modelMap", "cooldowns", "status", "schedulable"];
 
 /**
  * An account's own cool-downs, in milliseconds (integers), each optional; a field given replaces the gateway's
@@ -204,6 +206,7 @@ function commonProblems(input: Record<string, unknown>, problems: InputProblem[]
     }
   }
   if (input.cooldowns !== undefined && input.cooldowns !== null) cooldownProblems(input.cooldowns, problems);
+  if (input.modelMap !== undefined && input.modelMap !== null) modelMapProblems(input.modelMap, problems);
   if (input.models !== undefined && input.models !== null) {
     if (!Array.isArray(input.models) || input.models.length > inputLimits.maxModels) {
       problems.push({ field: "models", message: `models must be a list of at most ${inputLimits.maxModels} model names, or null for any.` });
@@ -212,6 +215,30 @@ function commonProblems(input: Record<string, unknown>, problems: InputProblem[]
         if (typeof model !== "string" || model.trim() === "" || model.length > inputLimits.maxModelLength) {
           problems.push({ field: `models[${index}]`, message: `models[${index}] must be a model name of 1 to ${inputLimits.maxModelLength} characters.` });
         }
+      });
+    }
+  }
+}
+
+/**
+ * An account's `modelMap`: client model name -> upstream model name, each a model name of 1 to
+ * `maxModelLength` characters; a key ending in `*` matches every name it is a prefix of.
+ */
+function modelMapProblems(modelMap: unknown, problems: InputProblem[]): void {
+  if (!isObject(modelMap) || Object.keys(modelMap).length > inputLimits.maxModelMapEntries) {
+    problems.push({
+      field: "modelMap",
+      message: `modelMap must be an object of at most ${inputLimits.maxModelMapEntries} entries (client model name -> upstream model name; a key ending in * matches by prefix), or null for none.`,
+    });
+    return;
+  }
+  for (const [from, to] of Object.entries(modelMap)) {
+    if (from.trim() === "" || from.length > inputLimits.maxModelLength) {
+      problems.push({ field: "modelMap", message: `modelMap's keys must be model names of 1 to ${inputLimits.maxModelLength} characters.` });
+    } else if (typeof to !== "string" || to.trim() === "" || to.length > inputLimits.maxModelLength) {
+      problems.push({
+        field: `modelMap.${from}`,
+        message: `modelMap.${from} must be an upstream model name of 1 to ${inputLimits.maxModelLength} characters.`,
       });
     }
   }

@@ -695,6 +695,48 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(await database.accounts.getAccountSnapshot(account.id)).not.toHaveProperty("cooldowns");
       });
 
+      it("stores an account's modelMap, shows it in its record and snapshot, and refuses bad ones", async () => {
+        const group = await database.groups.create({ name: "mapped", platform: "claude" });
+        const modelMap = { "claude-sonnet-4-5": "claude-sonnet-4-5-20250929", "claude-*": "claude-haiku-4-5-20251001" };
+        const account = await database.accounts.create({
+          name: "mapped",
+          platform: "claude",
+          type: "apikey",
+          credentials: { apiKey: "sk-mapped" },
+          groupIds: [group.id],
+          modelMap,
+        });
+        expect(account.modelMap).toEqual(modelMap);
+        expect(await database.accounts.getAccountSnapshot(account.id)).toMatchObject({ modelMap });
+        const bucket = await database.accounts.listBucketAccounts({ groupId: group.id, platform: "claude", mode: "single" });
+        expect(bucket[0]?.modelMap).toEqual(modelMap);
+
+        for (const bad of [["x"], { a: 1 }, { a: "" }, { "": "b" }, Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`m${i}`, "x"]))]) {
+          await expect(database.accounts.update(account.id, { modelMap: bad as Record<string, string> })).rejects.toMatchObject({
+            code: "invalid_input",
+            problems: [{ field: expect.stringMatching(/^modelMap/) as unknown }],
+          });
+        }
+        const cleared = await database.accounts.update(account.id, { modelMap: null });
+        expect(cleared?.modelMap).toBeNull();
+        expect(await database.accounts.getAccountSnapshot(account.id)).not.toHaveProperty("modelMap");
+      });
+
+      it("groups: a default model on create and update, with the key lookup carrying it", async () => {
+        const group = await database.groups.create({ name: "defaulted", platform: "claude", defaultModel: "claude-sonnet-4-5" });
+        expect(group.defaultModel).toBe("claude-sonnet-4-5");
+        const key = await database.apiKeys.create({ name: "k", groupId: group.id });
+        expect((await database.apiKeys.findByKey(key.key))?.group).toEqual({ platform: "claude", mode: "single", defaultModel: "claude-sonnet-4-5" });
+        const renamed = await database.groups.update(group.id, { name: "renamed", defaultModel: null });
+        expect(renamed).toMatchObject({ id: group.id, name: "renamed", defaultModel: null });
+        expect((await database.apiKeys.findByKey(key.key))?.group).toEqual({ platform: "claude", mode: "single" });
+        expect(await database.groups.update(group.id, {})).toEqual(renamed);
+        expect(await database.groups.update(999_999, { defaultModel: "x" })).toBeNull();
+        await expect(database.groups.update(group.id, { defaultModel: "" })).rejects.toMatchObject({ code: "invalid_input" });
+        await database.groups.create({ name: "taken", platform: "claude" });
+        await expect(database.groups.update(group.id, { name: "taken" })).rejects.toMatchObject({ code: "conflict" });
+      });
+
       it("replaced OAuth credentials get a tokenVersion above the stored one, whatever the operator sent", async () => {
         const account = await oauthAccount();
         const versionNow = async () => (await database.accounts.get(account.id))!.credentials.tokenVersion ?? 0;

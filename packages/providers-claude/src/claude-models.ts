@@ -13,3 +13,17 @@ export const defaultClaudeModels: readonly ModelInfo[] = Object.freeze([
 
 /** @deprecated Renamed `defaultClaudeModels`, as the OpenAI and Gemini adapters name theirs. */
 export const claudeModels: readonly ModelInfo[] = defaultClaudeModels;
+
+/**
+ * Anthropic's documented model aliases: alias -> the dated id it points to (as of this release). An account
+ * whose `models` list names either accepts both; the Messages API resolves the aliases itself.
+ */
+export const claudeModelAliases: Readonly<Record<string, string>> = Object.freeze({
+  "claude-opus-4-1": "claude-opus-4-1-20250805",
+  "claude-opus-4-0": "claude-opus-4-20250514",
+  "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+  "claude-sonnet-4-0": "claude-sonnet-4-20250514",
+  "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+  "claude-3-7-sonnet-latest": "claude-3-7-sonnet-20250219",
+  "claude-3-5-haiku-latest": "claude-3-5-haiku-20241022",
+});

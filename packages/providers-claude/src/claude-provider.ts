@@ -3,7 +3,7 @@ import type { Dispatcher } from "undici";
 import { buildClaudeRequest, claudeResponseHeaders } from "./build-claude-request";
 import { classifyClaudeResponse } from "./classify-claude-response";
 import { defaultClaudeBaseUrl, defaultOverloadedCooldownMs, defaultRateLimitFallbackMs } from "./claude-defaults";
-import { defaultClaudeModels } from "./claude-models";
+import { claudeModelAliases, defaultClaudeModels } from "./claude-models";
 import { ClaudeTokenRefresher } from "./claude-token-refresher";
 import { createClaudeUsageTracker } from "./claude-usage-tracker";
 
@@ -51,6 +51,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
     platform: "claude",
     dialect: "anthropic",
     responseHeaders: claudeResponseHeaders,
+    modelAliases: claudeModelAliases,
     refresher,
     supports(operation: Operation, _type: AccountType) {
       return operation === "messages" || operation === "count_tokens";

@@ -3,7 +3,7 @@ export { ClaudeTokenRefresher, type ClaudeTokenRefresherOptions } from "./claude
 export { buildClaudeRequest, claudeForwardedHeaders } from "./build-claude-request";
 export { classifyClaudeResponse, rateLimitEnd, type ClaudeClassifyOptions } from "./classify-claude-response";
 export { createClaudeUsageTracker } from "./claude-usage-tracker";
-export { defaultClaudeModels, claudeModels } from "./claude-models";
+export { defaultClaudeModels, claudeModels, claudeModelAliases } from "./claude-models";
 export {
   claudeOAuthBeta,
   defaultAnthropicVersion,

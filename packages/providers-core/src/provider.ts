@@ -223,6 +223,12 @@ export interface Provider {
   /** The models this platform serves, for `GET /v1/models` and Gemini's `models`. */
   models(): ModelInfo[];
   /**
+   * Optional. The platform's documented model aliases: alias -> the id it stands for (`claude-sonnet-4-5` ->
+   * `claude-sonnet-4-5-20250929`). An account's model allow-list that names either accepts both; requests
+   * are sent upstream with the name the client gave (the platform resolves its own aliases). Absent: none.
+   */
+  readonly modelAliases?: Readonly<Record<string, string>>;
+  /**
    * The upstream response headers a client gets back (lower-case names; a trailing `*` is a prefix): request
    * ids, the serving account's rate-limit and quota headers, processing time. Applied with
    * `returnableHeaders`, which drops cookies and hop-by-hop headers whatever this says. Absent: none.

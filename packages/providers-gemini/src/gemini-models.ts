@@ -12,3 +12,12 @@ export const defaultGeminiModels: readonly ModelInfo[] = Object.freeze([
   { id: "gemini-2.0-flash", displayName: "Gemini 2.0 Flash" },
   { id: "gemini-2.0-flash-lite", displayName: "Gemini 2.0 Flash-Lite" },
 ]);
+
+/**
+ * Google's model aliases: the stable alias -> the version it points to (as of this release). An account
+ * whose `models` list names either accepts both; the API resolves the aliases itself.
+ */
+export const geminiModelAliases: Readonly<Record<string, string>> = Object.freeze({
+  "gemini-2.0-flash": "gemini-2.0-flash-001",
+  "gemini-2.0-flash-lite": "gemini-2.0-flash-lite-001",
+});

@@ -13,7 +13,7 @@ import { classifyGeminiResponse } from "./classify-gemini-response";
 import { setupCodeAssistProject } from "./code-assist-setup";
 import { codeAssistResponseShaper } from "./code-assist-response-shaper";
 import { streamArrayShaper } from "./stream-array-shaper";
-import { defaultGeminiModels } from "./gemini-models";
+import { defaultGeminiModels, geminiModelAliases } from "./gemini-models";
 import { createGeminiUsageTracker } from "./gemini-usage-tracker";
 import { GeminiTokenRefresher } from "./gemini-token-refresher";
 
@@ -93,6 +93,7 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Gemin
     platform: "gemini",
     dialect: "gemini",
     responseHeaders: geminiResponseHeaders,
+    modelAliases: geminiModelAliases,
     refresher,
     supports(operation: Operation, type: AccountType) {
       return geminiOperations.has(operation) && (!embeddingOperations.has(operation) || type === "apikey");

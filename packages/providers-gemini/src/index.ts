@@ -1,5 +1,5 @@
 export { createGeminiProvider, type GeminiProvider, type GeminiProviderOptions } from "./gemini-provider";
 export { setupCodeAssistProject, codeAssistClientMetadata, type CodeAssistSetupOptions } from "./code-assist-setup";
 export { GeminiTokenRefresher, type GeminiTokenRefresherOptions } from "./gemini-token-refresher";
-export { defaultGeminiModels } from "./gemini-models";
+export { defaultGeminiModels, geminiModelAliases } from "./gemini-models";
 export { geminiCliOAuthClient } from "./gemini-cli-oauth-client";

@@ -7,4 +7,4 @@ export {
 export { createCodexResponseCollector } from "./codex-response-collector";
 export { chatToResponsesBody } from "./chat-to-responses";
 export { createResponsesToChatShaper, responseToChatCompletion } from "./responses-to-chat";
-export { defaultOpenAIModels } from "./openai-models";
+export { defaultOpenAIModels, openaiModelAliases } from "./openai-models";

@@ -5,7 +5,7 @@ import { createCodexResponseCollector } from "./codex-response-collector";
 import { classifyOpenAIResponse } from "./classify-openai-response";
 import { classifyOpenAINetworkError } from "./classify-openai-network-error";
 import { createOpenAIUsageTracker } from "./openai-usage-tracker";
-import { defaultOpenAIModels } from "./openai-models";
+import { defaultOpenAIModels, openaiModelAliases } from "./openai-models";
 import { OpenAITokenRefresher } from "./openai-token-refresher";
 import { createResponsesToChatShaper } from "./responses-to-chat";
 
@@ -58,6 +58,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
 
   return {
     platform: "openai",
+    modelAliases: openaiModelAliases,
     dialect: "openai",
     responseHeaders: openaiResponseHeaders,
     refresher,

@@ -28,6 +28,11 @@ export interface AccountSnapshot {
   overloadedUntil?: number;
   /** Models the account serves; absent or empty: any model. */
   models?: string[];
+  /**
+   * Client model name -> the upstream model name this account is sent instead (a key ending in `*` matches
+   * every name it is a prefix of; an exact key wins, then the longest prefix). Absent: names pass unchanged.
+   */
+  modelMap?: Readonly<Record<string, string>>;
   /** Epoch ms of the last request served (moves forward only). */
   lastUsedAt?: number;
   /**
