@@ -220,6 +220,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     }),
     states,
     cooldowns: new CooldownPolicy(config.cooldowns),
+    preferSoonestReset: config.preferSoonestReset,
     lastUsed,
     usage,
     events: relayMetrics(metrics),
