@@ -35,6 +35,8 @@ export interface AccountPatch {
   baseUrl?: string | null;
   models?: string[];
   cooldowns?: AccountCooldowns | null;
+  /** Replaces the account's rate limits (`[{scope, window?, until}]`, until in epoch ms); `[]` or null clears them. */
+  rateLimits?: Array<{ scope: string; window?: string; until: number }> | null;
   status?: "active" | "disabled";
   schedulable?: boolean;
 }

@@ -129,9 +129,9 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
           : { type: "apikey" as const, credentials: { apiKey: String(credentials.apiKey) } }),
       });
       await rebuild(await bucketsOf(created.id));
-      return shown(created);
+      return shown(created, now());
     },
-    listAccounts: async () => (await database.accounts.list()).map(shown),
+    listAccounts: async () => (await database.accounts.list()).map((account) => shown(account, now())),
 
     async updateAccount(id, patch) {
       refuseProblems([...(await database.accounts.problemsOfPatch(id, patch, { admin: true })), ...(await baseUrlProblems(patch))]);
@@ -148,7 +148,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       options.onAccountChanged(id);
       const after = await bucketsOf(id);
       await rebuild(dedupe([...before, ...after]));
-      return shown(updated);
+      return shown(updated, now());
     },
 
     async deleteAccount(id) {
@@ -167,7 +167,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       options.onAccountChanged(id);
       const snapshot = await database.accounts.getAccountSnapshot(id);
       if (snapshot) await scheduler.setAccount(snapshot).catch(() => undefined);
-      return shown(reset);
+      return shown(reset, now());
     },
 
     async createApiKey(input) {
@@ -215,7 +215,15 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
  * An account as the admin API shows it: a base URL stored before user names and passwords were refused in
  * it is shown without them.
  */
-function shown(account: AccountRecord): AccountRecord {
+function shown(account: AccountRecord, now: number): AccountRecord {
+  // Rate limits that ended are history: the admin view lists the ones in force only.
+  const rateLimits = (account.rateLimits ?? [])
+    .filter((limit) => limit.until > now)
+    .map((limit) => ({ scope: limit.scope, ...(limit.window !== undefined ? { window: limit.window } : {}), until: limit.until }));
+  return withoutUrlCredentials({ ...account, rateLimits });
+}
+
+function withoutUrlCredentials(account: AccountRecord): AccountRecord {
   if (account.baseUrl === null || !account.baseUrl.includes("@")) return account;
   try {
     const url = new URL(account.baseUrl);
