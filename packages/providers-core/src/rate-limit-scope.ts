@@ -19,7 +19,7 @@ export interface RateLimitEntry {
   reason?: string;
 }
 
-const familyPattern = /(?:^|[-_.\/:@])(opus|sonnet|haiku)(?=$|[-_.@\d])/;
+const familyPattern = /(?:^|[-_./:@])(opus|sonnet|haiku)(?=$|[-_.@\d])/;
 
 /**
  * The family of a Claude model by its name: `claude-opus-4-5`, `claude-sonnet-4-5-20250929`, the legacy
