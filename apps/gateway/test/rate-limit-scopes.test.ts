@@ -1,6 +1,6 @@
 import type { RecordedRequest } from "@subrelay/providers-core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backends, claudeReply, jsonFixture, ManualClock, schedulerSnapshotPushed, startTestGateway, type TestGateway } from "./harness";
+import { backends, claudeReply, geminiReply, jsonFixture, ManualClock, schedulerSnapshotPushed, startTestGateway, type TestGateway } from "./harness";
 
 const OPUS = "claude-opus-4-5";
 const SONNET = "claude-sonnet-4-5";
@@ -145,6 +145,38 @@ describe.each(backends)("rate-limit scopes (%s)", (backend) => {
     clock.advance(resetAt - clock.now());
     expect(await ask(OPUS)).toMatchObject({ status: 200, body: { type: "message" } });
     expect(upstream.to(OPUS)).toBe(2);
+  });
+
+  it("a Gemini per-model quota 429 benches the account for that model only", async () => {
+    const seeded = await harness.seed({
+      platform: "gemini",
+      accounts: [{ name: "gem", type: "apikey", credentials: { apiKey: "AIza-scope-gem" }, baseUrl: base("scope-gem") }],
+    });
+    const [gem] = seeded.accountIds as [string];
+    // error-429-retry-info.json: a QuotaFailure on quotaDimensions.model gemini-2.5-pro, RetryInfo 37s.
+    harness.upstream.on("POST", /^\/scope-gem\/v1beta\/models\/[^/]+:generateContent$/, (request) =>
+      request.path.includes("gemini-2.5-pro:") ? { status: 429, json: jsonFixture("gemini", "error-429-retry-info.json") } : geminiReply(request),
+    );
+    const ask = async (model: string) => {
+      const response = await fetch(`${harness.url}/v1beta/models/${model}:generateContent?key=${seeded.key}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "hi" }] }] }),
+      });
+      await response.text();
+      return { status: response.status, retryAfter: response.headers.get("retry-after") };
+    };
+    const toModel = (model: string) => harness.upstream.requestsTo(/^\/scope-gem\//).filter((request) => request.path.includes(`${model}:`)).length;
+    const recorded = schedulerSnapshotPushed(harness.gateway, gem, (snapshot) => (snapshot.rateLimits?.length ?? 0) > 0);
+
+    expect((await ask("gemini-2.5-pro")).status).toBe(429);
+    await recorded;
+    expect((await accountOf(gem)).rateLimits).toEqual([{ scope: "model:gemini-2.5-pro", window: "1m", until: clock.now() + 37_000 }]);
+    const again = await ask("gemini-2.5-pro");
+    expect(again).toEqual({ status: 429, retryAfter: "37" });
+    expect(toModel("gemini-2.5-pro")).toBe(1);
+    expect((await ask("gemini-2.5-flash")).status).toBe(200);
+    expect(toModel("gemini-2.5-flash")).toBe(1);
   });
 
   it("the admin API clears scopes: PATCH rateLimits [] and POST reset", async () => {
