@@ -56,7 +56,7 @@ const packages = {
         "ProviderError", "createProviderRegistry", "createSseParser", "formatSseEvent", "createSseUsageTracker", "parseSseJson",
         "requestToken", "credentialsFromTokenResponse", "requireRefreshToken", "networkErrorCode", "isRecord",
         "forwardableHeaders", "mergeCommaList", "parseRetryAfter", "isBlockedHeader", "headerValue", "emptyUsage",
-        "returnableHeaders", "withQuery",
+        "returnableHeaders", "withQuery", "modelFamily", "scopeCovers",
       ],
       absent: ["FakeUpstream", "describeProviderContract"],
       // The testing kit (FakeUpstream's HTTP server, the contract suite's TCP server and node:assert) is
@@ -68,14 +68,14 @@ const packages = {
   },
   "providers-claude": {
     ".": {
-      functions: ["createClaudeProvider", "ClaudeTokenRefresher", "buildClaudeRequest", "classifyClaudeResponse", "rateLimitEnd", "createClaudeUsageTracker"],
+      functions: ["createClaudeProvider", "ClaudeTokenRefresher", "buildClaudeRequest", "classifyClaudeResponse", "exhaustedWindow", "rateLimitEnd", "createClaudeUsageTracker"],
       objects: ["defaultClaudeModels", "claudeModels", "claudeModelAliases", "claudeForwardedHeaders"],
       strings: ["defaultClaudeClientId", "claudeOAuthBeta", "defaultAnthropicVersion", "defaultClaudeBaseUrl", "defaultClaudeTokenUrl"],
     },
   },
   "providers-openai": {
     ".": {
-      functions: ["createOpenAIProvider", "OpenAITokenRefresher", "createCodexResponseCollector", "chatToResponsesBody", "createResponsesToChatShaper", "responseToChatCompletion"],
+      functions: ["createOpenAIProvider", "OpenAITokenRefresher", "createCodexResponseCollector", "chatToResponsesBody", "createResponsesToChatShaper", "responseToChatCompletion", "codexExhaustedWindow"],
       objects: ["defaultOpenAIModels", "openaiModelAliases"],
       strings: ["codexClientId"],
     },

@@ -59,7 +59,9 @@ export class AccountStateRecorder {
    */
   record(accountId: string, verdict: AccountStateVerdict): Promise<void> {
     const until = "until" in verdict ? verdict.until : Number.MAX_SAFE_INTEGER;
-    const stateKey = `${accountId}:${verdict.kind}`;
+    // A scoped rate limit (an Opus week) is its own state: it must not hide an account-wide one, nor another scope's.
+    const scope = verdict.kind === "rate_limited" && verdict.scope !== undefined && verdict.scope !== "account" ? `:${verdict.scope}:${verdict.window ?? ""}` : "";
+    const stateKey = `${accountId}:${verdict.kind}${scope}`;
     const known = this.recorded.get(stateKey);
     if (known && this.now() - known.recordedAt < this.memoMs && known.until >= until) return Promise.resolve();
     // Ends within one second coalesce: retry-after headers of one burst differ by milliseconds.

@@ -45,6 +45,8 @@ export interface AccountPatch {
   models?: string[];
   modelMap?: Record<string, string> | null;
   cooldowns?: AccountCooldowns | null;
+  /** Replaces the account's rate limits (`[{scope, window?, until}]`, until in epoch ms); `[]` or null clears them. */
+  rateLimits?: Array<{ scope: string; window?: string; until: number }> | null;
   status?: "active" | "disabled";
   schedulable?: boolean;
 }

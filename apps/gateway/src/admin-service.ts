@@ -158,13 +158,13 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
           : { type: "apikey" as const, credentials: { apiKey: String(credentials.apiKey) } }),
       });
       await rebuild(await bucketsOf(created.id));
-      return shown(created);
+      return shown(created, now());
     },
     async listAccounts() {
       const accounts = await database.accounts.list();
       const load = await loadOf(accounts.map((account) => account.id), accounts.map((account) => accountQueue(account.id)));
       return accounts.map((account) => ({
-        ...shown(account),
+        ...shown(account, now()),
         inFlight: load.inFlight?.get(account.id) ?? null,
         waiters: load.waiting?.get(accountQueue(account.id)) ?? null,
       }));
@@ -185,7 +185,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       options.onAccountChanged(id);
       const after = await bucketsOf(id);
       await rebuild(dedupe([...before, ...after]));
-      return shown(updated);
+      return shown(updated, now());
     },
 
     async deleteAccount(id) {
@@ -204,7 +204,7 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       options.onAccountChanged(id);
       const snapshot = await database.accounts.getAccountSnapshot(id);
       if (snapshot) await scheduler.setAccount(snapshot).catch(() => undefined);
-      return shown(reset);
+      return shown(reset, now());
     },
 
     async createApiKey(input) {
@@ -262,7 +262,15 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
  * An account as the admin API shows it: a base URL stored before user names and passwords were refused in
  * it is shown without them.
  */
-function shown(account: AccountRecord): AccountRecord {
+function shown(account: AccountRecord, now: number): AccountRecord {
+  // Rate limits that ended are history: the admin view lists the ones in force only.
+  const rateLimits = (account.rateLimits ?? [])
+    .filter((limit) => limit.until > now)
+    .map((limit) => ({ scope: limit.scope, ...(limit.window !== undefined ? { window: limit.window } : {}), until: limit.until }));
+  return withoutUrlCredentials({ ...account, rateLimits });
+}
+
+function withoutUrlCredentials(account: AccountRecord): AccountRecord {
   if (account.baseUrl === null || !account.baseUrl.includes("@")) return account;
   try {
     const url = new URL(account.baseUrl);

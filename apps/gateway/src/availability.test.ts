@@ -45,3 +45,32 @@ describe("earliestComeback", () => {
     expect(earliestComeback([], now)).toBeUndefined();
   });
 });
+
+describe("scoped rate limits", () => {
+  const opusWeekly = { ...active, rateLimits: [{ scope: "family:opus", window: "7d_opus", until: now + 100 }] };
+
+  it("stop the requests their scope covers, until their end", () => {
+    expect(availability(opusWeekly, now, "claude-opus-4-5")).toEqual({ state: "rate_limited", until: now + 100 });
+    expect(availability(opusWeekly, now + 100, "claude-opus-4-5")).toEqual({ state: "active" });
+  });
+
+  it("leave every other request alone: another family, a retrieval naming no model, the metrics", () => {
+    expect(availability(opusWeekly, now, "claude-sonnet-4-5")).toEqual({ state: "active" });
+    expect(availability(opusWeekly, now, "")).toEqual({ state: "active" });
+    expect(availability(opusWeekly, now)).toEqual({ state: "active" });
+  });
+
+  it("a model scope stops that model; an account scope stops all", () => {
+    const gemini = { ...active, rateLimits: [{ scope: "model:gemini-2.5-pro", until: now + 30 }] };
+    expect(availability(gemini, now, "models/gemini-2.5-pro")).toEqual({ state: "rate_limited", until: now + 30 });
+    expect(availability(gemini, now, "gemini-2.5-flash")).toEqual({ state: "active" });
+    const wide = { ...active, rateLimits: [{ scope: "account", until: now + 30 }] };
+    expect(availability(wide, now)).toEqual({ state: "rate_limited", until: now + 30 });
+  });
+
+  it("count toward the comeback of the requests they cover only", () => {
+    const accounts = [opusWeekly, { ...active, rateLimitedUntil: now + 500 }];
+    expect(earliestComeback(accounts, now, "claude-opus-4-5")).toBe(now + 100);
+    expect(earliestComeback(accounts, now, "claude-sonnet-4-5")).toBeUndefined();
+  });
+});

@@ -1,8 +1,12 @@
+import { scopeCovers } from "@subrelay/providers-core";
+
 /** The fields of an account that decide whether it can be scheduled (an AccountSnapshot or an AccountRecord). */
 export interface AvailabilityFields {
   status: "active" | "error" | "disabled";
   schedulable: boolean;
   rateLimitedUntil?: number | null;
+  /** Exhausted upstream windows per scope (`family:opus`, `model:<id>`, ...): they stop the requests they cover. */
+  rateLimits?: ReadonlyArray<{ scope: string; until: number }> | null;
   tempUnschedulableUntil?: number | null;
   overloadedUntil?: number | null;
 }
@@ -23,11 +27,15 @@ export type AvailabilityState = Availability["state"];
  * with the clock here, so an account comes back by itself the moment its time is up (no event needed).
  * A state an operator must clear comes first; among cool-downs in force, the state names the first of
  * rate limit, cool-down, overload, and `until` is when the last of them ends.
+ *
+ * `model` is the request's: a scoped rate limit (`rateLimits`) counts only when its scope covers it (the
+ * account, the model's family, the model). Absent or `""`: only account-wide limits count (a retrieval by id,
+ * the account-state metrics).
  */
-export function availability(account: AvailabilityFields, now: number): Availability {
+export function availability(account: AvailabilityFields, now: number, model = ""): Availability {
   if (account.status !== "active") return { state: account.status };
   if (!account.schedulable) return { state: "unschedulable" };
-  const rateLimited = account.rateLimitedUntil ?? 0;
+  const rateLimited = Math.max(account.rateLimitedUntil ?? 0, scopedUntil(account, now, model));
   const coolingDown = account.tempUnschedulableUntil ?? 0;
   const overloaded = account.overloadedUntil ?? 0;
   const until = Math.max(rateLimited, coolingDown, overloaded);
@@ -36,11 +44,23 @@ export function availability(account: AvailabilityFields, now: number): Availabi
   return { state, until };
 }
 
-/** The earliest moment one of `accounts` comes back, when every one is waiting for a cool-down (epoch ms). */
-export function earliestComeback(accounts: Iterable<AvailabilityFields>, now: number): number | undefined {
+/** The latest end of the scoped limits in force at `now` that cover `model` (0: none). */
+function scopedUntil(account: AvailabilityFields, now: number, model: string): number {
+  const limits = account.rateLimits;
+  if (!limits || limits.length === 0) return 0;
+  let until = 0;
+  for (const limit of limits) if (limit.until > now && limit.until > until && scopeCovers(limit.scope, model)) until = limit.until;
+  return until;
+}
+
+/**
+ * The earliest moment one of `accounts` comes back for a request for `model`, when every one is waiting for a
+ * cool-down or a rate limit covering it (epoch ms).
+ */
+export function earliestComeback(accounts: Iterable<AvailabilityFields>, now: number, model = ""): number | undefined {
   let earliest: number | undefined;
   for (const account of accounts) {
-    const found = availability(account, now);
+    const found = availability(account, now, model);
     if (!("until" in found)) return undefined;
     earliest = earliest === undefined ? found.until : Math.min(earliest, found.until);
   }

@@ -182,7 +182,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   const states = new AccountStateRecorder({
     logger: log,
     now,
-    write: (accountId, verdict) => writeAccountState(database, accountId, verdict),
+    write: (accountId, verdict) => writeAccountState(database, accountId, verdict, now),
     push: (snapshot) => ownWrites.setAccount(snapshot),
   });
   const lastUsed = new LastUsedTracker({
@@ -232,6 +232,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     }),
     states,
     cooldowns: new CooldownPolicy(config.cooldowns),
+    preferSoonestReset: config.preferSoonestReset,
     lastUsed,
     usage,
     events: relayMetrics(metrics),
@@ -377,10 +378,16 @@ async function loadUpstreamAccount(database: Database, id: string): Promise<Upst
   };
 }
 
-async function writeAccountState(database: Database, accountId: string, verdict: AccountStateVerdict) {
+async function writeAccountState(database: Database, accountId: string, verdict: AccountStateVerdict, now: () => number) {
   switch (verdict.kind) {
     case "rate_limited":
-      await database.accounts.markRateLimited(accountId, verdict.until, verdict.reason);
+      // A scoped limit (a model family's window, a model's quota) goes to rate_limits; account-wide to rate_limited_until.
+      if (verdict.scope !== undefined && verdict.scope !== "account") {
+        const window = verdict.window === undefined ? {} : { window: verdict.window };
+        await database.accounts.markScopedRateLimit(accountId, { scope: verdict.scope, ...window, until: verdict.until, reason: verdict.reason }, now());
+      } else {
+        await database.accounts.markRateLimited(accountId, verdict.until, verdict.reason);
+      }
       break;
     case "overloaded":
       await database.accounts.markOverloaded(accountId, verdict.until);

@@ -81,6 +81,8 @@ export interface RelayPorts {
   states: { record(accountId: string, verdict: AccountStateVerdict): void };
   /** How long refusals bench an account, per verdict class (COOLDOWN_*). Default: CooldownPolicy's defaults. */
   cooldowns?: CooldownPolicy;
+  /** PREFER_SOONEST_RESET: among equal priorities, the account whose window resets soonest first. Default true. */
+  preferSoonestReset?: boolean;
   lastUsed: { touch(accountId: string, at: number): void };
   usage: { record(row: UsageRow): void };
   events?: RelayEvents;
@@ -215,7 +217,7 @@ export class Relay {
     // One lease id per acquisition: a late undo of an earlier attempt's lease must not end a later one's.
     let acquisitions = 0;
     for (let tried = 0; tried < MAX_ACCOUNTS; ) {
-      const ranked = rankCandidates(eligible, { now: this.now(), exclude: excluded });
+      const ranked = rankCandidates(eligible, { now: this.now(), exclude: excluded, model, preferSoonestReset: this.ports.preferSoonestReset });
       if (ranked.length === 0) break;
       acquisitions += 1;
       const candidates = slotCandidates(ranked, stickyAccountId);
@@ -250,10 +252,10 @@ export class Relay {
     if (lastRefusal === undefined) {
       // Every account is cooling down: say when the first comes back, so clients retry then rather than now.
       const now = this.now();
-      const comeback = earliestComeback(eligible, now);
+      const comeback = earliestComeback(eligible, now, model);
       // Only the refresh worker cools an account down (temp_unschedulable), when its token refresh keeps
       // failing: no rate limit, and nothing a client retrying soon can change.
-      const authFailing = comeback !== undefined && eligible.every((account) => availability(account, now).state === "cooling_down");
+      const authFailing = comeback !== undefined && eligible.every((account) => availability(account, now, model).state === "cooling_down");
       lastRefusal =
         comeback === undefined
           ? new GatewayError("unavailable", "No upstream account is available for this request right now.", { reason: NO_ACCOUNT })

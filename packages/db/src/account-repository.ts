@@ -19,6 +19,7 @@ import {
   problemsError,
   type InputProblem,
   type InputRuleOptions,
+  type RateLimitInput,
 } from "./input-rules";
 import { writeOutboxEvents } from "./outbox-repository";
 import { inProcessRefreshLocks, type RefreshLocks } from "./refresh-locks";
@@ -75,6 +76,12 @@ export interface AccountRecord {
   cooldowns: AccountCooldowns | null;
   /** Client model name -> upstream model name (a key ending in `*` matches by prefix); null: none. */
   modelMap: Record<string, string> | null;
+  /**
+   * The exhausted upstream windows per scope, `until` in epoch ms, as stored (ended ones included until the
+   * next write drops them): the account-wide rate limit (`rateLimitedUntil`) listed as `scope: "account"`,
+   * then the scoped ones (`family:opus`, `model:<id>`, ...).
+   */
+  rateLimits: RateLimitInput[];
   groupIds: number[];
   createdAt: number;
   updatedAt: number;
@@ -130,6 +137,11 @@ export interface AccountPatch {
   cooldowns?: AccountCooldowns | null;
   /** Replaces the account's model map as a whole; null clears it. */
   modelMap?: Record<string, string> | null;
+  /**
+   * Replaces the account's rate limits as a whole (`[]` or null clears them): an `account` entry sets
+   * `rateLimitedUntil` (none clears it), the others are the scoped limits.
+   */
+  rateLimits?: RateLimitInput[] | null;
   groupIds?: number[];
   credentials?: OAuthCredentialsInput | ApiKeyCredentials;
 }
@@ -179,6 +191,7 @@ const stateColumns = {
   models: accounts.models,
   cooldowns: accounts.cooldowns,
   modelMap: accounts.modelMap,
+  rateLimits: accounts.rateLimits,
   stateVersion: accounts.stateVersion,
   createdAt: accounts.createdAt,
   updatedAt: accounts.updatedAt,
@@ -523,6 +536,7 @@ export class AccountRepository implements AccountStore {
           tempUnschedulableUntil: null,
           tempUnschedulableReason: null,
           overloadedUntil: null,
+          rateLimits: null,
           ...nextStateVersion(),
           updatedAt: sql`now()`,
         })
@@ -547,6 +561,38 @@ export class AccountRepository implements AccountStore {
       { rateLimitedUntil: at, rateLimitReason: reason ?? null },
       "rate_limited",
     );
+  }
+
+  /**
+   * A scoped rate limit (`family:opus`, `model:<id>`, ...; an `account` scope is `markRateLimited`): merged into
+   * the account's `rateLimits` by scope and window (the later end kept), ended entries (at `now`) dropped, with an
+   * `account.state` outbox row. A no-op (false) unless it adds a limit or extends one.
+   */
+  async markScopedRateLimit(id: string, limit: RateLimitInput, now: number): Promise<boolean> {
+    if (limit.scope === "account") return this.markRateLimited(id, limit.until, limit.reason);
+    requireEpoch(limit.until, "until");
+    const numericId = parseId(id);
+    if (numericId === null) return false;
+    return this.#db.transaction(async (transaction) => {
+      const [current] = await transaction
+        .select({ rateLimits: accounts.rateLimits })
+        .from(accounts)
+        .where(eq(accounts.id, numericId))
+        .for("update");
+      if (!current) return false;
+      const kept = (current.rateLimits ?? []).filter((entry) => entry.until > now);
+      const same = kept.find((entry) => entry.scope === limit.scope && entry.window === limit.window);
+      if (same && same.until >= limit.until) return false;
+      const merged = [...kept.filter((entry) => entry !== same), storedLimit(limit)];
+      await transaction
+        .update(accounts)
+        .set({ rateLimits: merged, ...nextStateVersion(), updatedAt: sql`now()` })
+        .where(eq(accounts.id, numericId));
+      await writeOutboxEvents(transaction, [
+        { event: "account.state", accountId: numericId, payload: { change: "rate_limited" } },
+      ]);
+      return true;
+    });
   }
 
   /** Overloaded until `until` (epoch ms). A no-op unless it extends the current one. */
@@ -953,7 +999,25 @@ function columnsOf(input: AccountPatch): Partial<typeof accounts.$inferInsert> {
   if (input.models !== undefined) fields.models = input.models;
   if (input.cooldowns !== undefined) fields.cooldowns = input.cooldowns === null ? null : cooldownsOf(input.cooldowns);
   if (input.modelMap !== undefined) fields.modelMap = input.modelMap === null ? null : modelMapOf(input.modelMap);
+  if (input.rateLimits !== undefined) {
+    const given = input.rateLimits ?? [];
+    const wide = given.filter((limit) => limit.scope === "account");
+    fields.rateLimitedUntil = wide.length === 0 ? null : new Date(Math.max(...wide.map((limit) => limit.until)));
+    fields.rateLimitReason = wide.find((limit) => limit.reason !== undefined)?.reason ?? null;
+    const scoped = given.filter((limit) => limit.scope !== "account").map(storedLimit);
+    fields.rateLimits = scoped.length === 0 ? null : scoped;
+  }
   return fields;
+}
+
+/** A rate limit as stored: its known fields only. */
+function storedLimit(limit: RateLimitInput): RateLimitInput {
+  return {
+    scope: limit.scope,
+    ...(limit.window !== undefined ? { window: limit.window } : {}),
+    until: limit.until,
+    ...(limit.reason !== undefined ? { reason: limit.reason } : {}),
+  };
 }
 
 /** Checks a secret's shape for the account type; returns what to encrypt and the plaintext expiry column. */
@@ -1006,6 +1070,12 @@ function toRecord(row: StateRow, groupIds: number[]): AccountRecord {
     models: row.models,
     cooldowns: row.cooldowns ? cooldownsOf(row.cooldowns) : null,
     modelMap: row.modelMap ? modelMapOf(row.modelMap) : null,
+    rateLimits: [
+      ...(row.rateLimitedUntil
+        ? [{ scope: "account", until: row.rateLimitedUntil.getTime(), ...(row.rateLimitReason ? { reason: row.rateLimitReason } : {}) }]
+        : []),
+      ...(row.rateLimits ?? []),
+    ],
     groupIds,
     createdAt: row.createdAt.getTime(),
     updatedAt: row.updatedAt.getTime(),
@@ -1055,5 +1125,6 @@ function toSnapshot(row: StateRow): AccountSnapshot {
     const modelMap = modelMapOf(row.modelMap);
     if (Object.keys(modelMap).length > 0) snapshot.modelMap = modelMap;
   }
+  if (row.rateLimits && row.rateLimits.length > 0) snapshot.rateLimits = row.rateLimits;
   return snapshot;
 }

@@ -26,7 +26,7 @@ export {
   type CreatedApiKey,
   type NewApiKey,
 } from "./api-key-repository";
-export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions } from "./input-rules";
+export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions, type RateLimitInput } from "./input-rules";
 export { GroupRepository, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {

@@ -49,7 +49,19 @@ export const DEFAULT_PRIORITY = 50;
 export const DEFAULT_CONCURRENCY = 3;
 
 const accountFields = ["name", "platform", "type", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "modelMap", "cooldowns"];
-const patchFields = ["name", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "modelMap", "cooldowns", "status", "schedulable"];
+const patchFields = ["name", "credentials", "groupIds", "priority", "concurrency", "baseUrl", "models", "modelMap", "cooldowns", "status", "schedulable", "rateLimits"];
+
+/** An account's exhausted upstream windows as a patch sets them: `[{scope, window?, until}]`, `until` epoch ms. */
+export interface RateLimitInput {
+  scope: string;
+  window?: string;
+  until: number;
+  reason?: string;
+}
+
+/** The scopes a rate limit may name: the whole account, a Claude model family, one model. */
+export const rateLimitScopePattern = /^(?:account|family:(?:opus|sonnet|haiku)|model:\S{1,200})$/;
+const maxRateLimits = 64;
 
 /**
  * An account's own cool-downs, in milliseconds (integers), each optional; a field given replaces the gateway's
@@ -123,6 +135,7 @@ export function accountPatchProblems(
   if (patch.schedulable !== undefined && typeof patch.schedulable !== "boolean") {
     problems.push({ field: "schedulable", message: "schedulable must be true or false." });
   }
+  if (patch.rateLimits !== undefined && patch.rateLimits !== null) rateLimitProblems(patch.rateLimits, problems);
   return problems;
 }
 
@@ -242,6 +255,36 @@ function modelMapProblems(modelMap: unknown, problems: InputProblem[]): void {
       });
     }
   }
+}
+
+function rateLimitProblems(rateLimits: unknown, problems: InputProblem[]): void {
+  if (!Array.isArray(rateLimits) || rateLimits.length > maxRateLimits) {
+    problems.push({
+      field: "rateLimits",
+      message: `rateLimits must be a list of at most ${maxRateLimits} {scope, window?, until} (until in epoch milliseconds); [] or null clears them.`,
+    });
+    return;
+  }
+  rateLimits.forEach((limit: unknown, index) => {
+    const field = `rateLimits[${index}]`;
+    if (!isObject(limit)) {
+      problems.push({ field, message: `${field} must be an object {scope, window?, until}.` });
+      return;
+    }
+    unknownFields(limit, ["scope", "window", "until", "reason"], problems, `${field}.`);
+    if (typeof limit.scope !== "string" || !rateLimitScopePattern.test(limit.scope)) {
+      problems.push({ field: `${field}.scope`, message: `${field}.scope must be "account", "family:opus", "family:sonnet", "family:haiku" or "model:<id>".` });
+    }
+    if (limit.window !== undefined && (typeof limit.window !== "string" || limit.window === "" || limit.window.length > 64)) {
+      problems.push({ field: `${field}.window`, message: `${field}.window must be a window name of 1 to 64 characters (5h, 7d, 7d_opus, ...).` });
+    }
+    if (limit.reason !== undefined && (typeof limit.reason !== "string" || limit.reason.length > 500)) {
+      problems.push({ field: `${field}.reason`, message: `${field}.reason must be a string of at most 500 characters.` });
+    }
+    if (!isIntegerIn(limit.until, 0, inputLimits.maxTimeMs)) {
+      problems.push({ field: `${field}.until`, message: `${field}.until must be an integer number of epoch milliseconds.` });
+    }
+  });
 }
 
 function cooldownProblems(cooldowns: unknown, problems: InputProblem[]): void {

@@ -563,6 +563,36 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         expect(added[0]).toMatchObject({ event: "account.state", accountId: mine.id });
       });
 
+      it("markScopedRateLimit merges by scope and window, drops ended entries, and reaches snapshots", async () => {
+        const account = await oauthAccount({ name: "scoped" });
+        const before = (await outboxRows()).length;
+        const opus = { scope: "family:opus", window: "7d_opus", until: T0 + 10 * MINUTE, reason: "429" };
+        expect(await database.accounts.markScopedRateLimit(account.id, opus, T0)).toBe(true);
+        // The same or an earlier end changes nothing; a later one extends it.
+        expect(await database.accounts.markScopedRateLimit(account.id, { ...opus, until: T0 + 5 * MINUTE }, T0)).toBe(false);
+        expect(await database.accounts.markScopedRateLimit(account.id, { ...opus, until: T0 + 20 * MINUTE }, T0)).toBe(true);
+        const model = { scope: "model:gemini-2.5-pro", until: T0 + 2 * MINUTE };
+        expect(await database.accounts.markScopedRateLimit(account.id, model, T0)).toBe(true);
+        expect(await database.accounts.getById(account.id)).toMatchObject({
+          rateLimitedUntil: null,
+          rateLimits: [{ ...opus, until: T0 + 20 * MINUTE }, model],
+        });
+        expect((await database.accounts.getAccountSnapshot(account.id))!.rateLimits).toEqual([{ ...opus, until: T0 + 20 * MINUTE }, model]);
+        expect((await outboxRows()).length - before).toBe(3);
+
+        // A write after the model's quota ended drops it.
+        const sonnet = { scope: "family:sonnet", until: T0 + 30 * MINUTE };
+        expect(await database.accounts.markScopedRateLimit(account.id, sonnet, T0 + 3 * MINUTE)).toBe(true);
+        expect((await database.accounts.getById(account.id))!.rateLimits).toEqual([{ ...opus, until: T0 + 20 * MINUTE }, sonnet]);
+
+        // An account scope is the account-wide limit; reset clears them all.
+        expect(await database.accounts.markScopedRateLimit(account.id, { scope: "account", until: T0 + MINUTE }, T0)).toBe(true);
+        expect((await database.accounts.getById(account.id))!.rateLimits[0]).toEqual({ scope: "account", until: T0 + MINUTE });
+        const reset = await database.accounts.reset(account.id);
+        expect(reset).toMatchObject({ rateLimitedUntil: null, rateLimits: [] });
+        expect((await database.accounts.getAccountSnapshot(account.id))!.rateLimits).toBeUndefined();
+      });
+
       it("clearExpiredStates clears only what has ended, once", async () => {
         const expired = await oauthAccount({ name: "expired" });
         const live = await oauthAccount({ name: "live" });

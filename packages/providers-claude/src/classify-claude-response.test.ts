@@ -144,3 +144,75 @@ describe("Claude verdicts", () => {
     expect(provider.classifyNetworkError("weird")).toEqual({ kind: "server", cause: "network", reason: "network: connection failed" });
   });
 });
+
+/**
+ * A subscription account's 429 as Claude Code sees it: the unified headers report every window (status,
+ * reset in epoch seconds, utilization as a fraction), the representative claim names the one that binds.
+ */
+function unified429(claim: string, rejected: string, resets: Record<string, number>): IncomingHeaders {
+  const headers: IncomingHeaders = {
+    "anthropic-ratelimit-unified-status": "rejected",
+    "anthropic-ratelimit-unified-representative-claim": claim,
+    "anthropic-ratelimit-unified-reset": seconds(resets[rejected]!),
+    "anthropic-ratelimit-unified-fallback-percentage": "0.5",
+    "anthropic-ratelimit-unified-overage-status": "rejected",
+    "anthropic-ratelimit-unified-overage-disabled-reason": "org_level_disabled",
+    "request-id": "req_011CUdvTx8Yw3hmZbDbRqj3L",
+  };
+  for (const [window, reset] of Object.entries(resets)) {
+    headers[`anthropic-ratelimit-unified-${window}-status`] = window === rejected ? "rejected" : "allowed";
+    headers[`anthropic-ratelimit-unified-${window}-reset`] = seconds(reset);
+    headers[`anthropic-ratelimit-unified-${window}-utilization`] = window === rejected ? "1.0" : "0.37";
+  }
+  return headers;
+}
+
+describe("Claude rate-limit scopes", () => {
+  const at = (ms: number) => Math.floor(ms / 1000) * 1000;
+  const resets = { "5h": now + 2 * 3_600_000, "7d": now + 3 * 86_400_000, "7d_opus": now + 5 * 86_400_000, "7d_sonnet": now + 6 * 86_400_000 };
+  const judge = (headers: IncomingHeaders) => provider.classify({ status: 429, headers, bodyText: fixture("error-rate-limit.json") }, now);
+
+  it("the weekly Opus window (seven_day_opus) limits the Opus family until its own reset", () => {
+    expect(judge(unified429("seven_day_opus", "7d_opus", resets))).toMatchObject({
+      kind: "rate_limited",
+      scope: "family:opus",
+      window: "7d_opus",
+      until: at(resets["7d_opus"]),
+      untilFrom: "upstream",
+    });
+  });
+
+  it("the weekly Sonnet window (seven_day_sonnet) limits the Sonnet family", () => {
+    expect(judge(unified429("seven_day_sonnet", "7d_sonnet", resets))).toMatchObject({
+      scope: "family:sonnet",
+      window: "7d_sonnet",
+      until: at(resets["7d_sonnet"]),
+    });
+  });
+
+  it("the 5-hour and the overall weekly windows are account-wide (no scope)", () => {
+    const fiveHour = judge(unified429("five_hour", "5h", resets));
+    expect(fiveHour).toMatchObject({ kind: "rate_limited", window: "5h", until: at(resets["5h"]) });
+    expect(fiveHour).not.toHaveProperty("scope");
+    const weekly = judge(unified429("seven_day", "7d", resets));
+    expect(weekly).toMatchObject({ window: "7d", until: at(resets["7d"]) });
+    expect(weekly).not.toHaveProperty("scope");
+  });
+
+  it("without a representative claim, a lone rejected family window still scopes; an account-wide one wins", () => {
+    const opusOnly = unified429("", "7d_opus", resets);
+    delete opusOnly["anthropic-ratelimit-unified-representative-claim"];
+    expect(judge(opusOnly)).toMatchObject({ scope: "family:opus", window: "7d_opus" });
+    const both = { ...opusOnly, "anthropic-ratelimit-unified-5h-status": "rejected" };
+    const verdict = judge(both);
+    expect(verdict).toMatchObject({ window: "5h" });
+    expect(verdict).not.toHaveProperty("scope");
+  });
+
+  it("an API key's per-minute 429 names no window and stays account-wide", () => {
+    const verdict = judge({ "retry-after": "17", "anthropic-ratelimit-requests-remaining": "0" });
+    expect(verdict).toMatchObject({ kind: "rate_limited", until: now + 17_000 });
+    expect(verdict).not.toHaveProperty("scope");
+    expect(verdict).not.toHaveProperty("window");
+  });
+});

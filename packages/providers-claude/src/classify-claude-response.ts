@@ -31,7 +31,9 @@ const accountRefused = new RegExp(
  * - 401: auth;
  * - a 4xx (403 or 400 mostly) whose message names the account: organisation / account disabled, suspended or
  *   banned, out of credit, OAuth not allowed for the organisation, a revoked token or key: forbidden;
- * - 429: rate_limited until `anthropic-ratelimit-unified-reset`, else the latest rejected (else the
+ * - 429: rate_limited, scoped to a model family when the window it exhausted is per family (the representative
+ *   claim `seven_day_opus` / `seven_day_sonnet`: `family:opus` / `family:sonnet` until that window's reset; see
+ *   `exhaustedWindow`), account-wide otherwise, until `anthropic-ratelimit-unified-reset`, else the latest rejected (else the
  *   earliest future) `anthropic-ratelimit-unified-<window>-reset`, else `retry-after`, else the latest
  *   exhausted `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset`, else now + fallback;
  * - 529, or 503 mentioning "overloaded": overloaded until now + cool-down;
@@ -43,10 +45,14 @@ export function classifyClaudeResponse(response: UpstreamResponseInfo, now: numb
   const reason = describeError(status, response.bodyText);
   if (status === 401) return { kind: "auth", reason };
   if (status === 429) {
-    const end = rateLimitEnd(headers, now);
+    const limit = exhaustedWindow(headers, now);
+    const scoped = limit?.scope === undefined ? {} : { scope: limit.scope };
+    const named = limit?.window === undefined ? {} : { window: limit.window };
+    // A family's weekly window ends at its own reset; the overall reset may name another window's.
+    const end = (limit?.scope !== undefined ? limit.reset : undefined) ?? rateLimitEnd(headers, now);
     return end === undefined
-      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason }
-      : { kind: "rate_limited", until: end, untilFrom: "upstream", reason };
+      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason, ...scoped, ...named }
+      : { kind: "rate_limited", until: end, untilFrom: "upstream", reason, ...scoped, ...named };
   }
   if (status === 529 || (status === 503 && /overloaded/i.test(response.bodyText ?? ""))) {
     return { kind: "overloaded", until: now + options.overloadedCooldownMs, untilFrom: "fallback", reason };
@@ -88,6 +94,52 @@ export function rateLimitEnd(headers: IncomingHeaders, now: number): number | un
     if (reset !== undefined && reset > now) exhausted.push(reset);
   }
   return exhausted.length > 0 ? Math.max(...exhausted) : undefined;
+}
+
+/** The unified windows' claim names (`representative-claim`) and the header infix each reports under. */
+const claimWindows: Record<string, string> = {
+  five_hour: "5h",
+  seven_day: "7d",
+  seven_day_opus: "7d_opus",
+  seven_day_sonnet: "7d_sonnet",
+};
+
+/** The windows that limit one model family only; every other window (5h, 7d) is account-wide. */
+const familyOfWindow: Record<string, string> = { "7d_opus": "family:opus", "7d_sonnet": "family:sonnet" };
+
+/**
+ * Which subscription window a 429 exhausted, from the unified rate-limit headers: the one
+ * `anthropic-ratelimit-unified-representative-claim` names (`five_hour`, `seven_day`, `seven_day_opus`,
+ * `seven_day_sonnet`), else the only rejected `anthropic-ratelimit-unified-<window>-status` (a per-family
+ * window only when no account-wide window is rejected too). `scope` is set for a per-family window
+ * (`family:opus`, `family:sonnet`) and absent for the account-wide 5h and 7d windows. Undefined when the
+ * headers name no window (an API-key account's per-minute limits).
+ */
+export function exhaustedWindow(
+  headers: IncomingHeaders,
+  now: number,
+): { window: string; scope?: string; reset?: number } | undefined {
+  const windowOf = (window: string) => {
+    const reset = parseResetTime(headerValue(headers, `anthropic-ratelimit-unified-${window}-reset`));
+    const future = reset !== undefined && reset > now ? reset : undefined;
+    return { window, scope: familyOfWindow[window], reset: future };
+  };
+  const claim = headerValue(headers, "anthropic-ratelimit-unified-representative-claim")?.trim().toLowerCase();
+  if (claim) {
+    const window = claimWindows[claim];
+    if (window !== undefined) return windowOf(window);
+  }
+  const rejected: string[] = [];
+  const statusName = /^anthropic-ratelimit-unified-(.+)-status$/;
+  for (const name of Object.keys(headers)) {
+    const window = statusName.exec(name.toLowerCase())?.[1];
+    if (window === undefined || window === "overage") continue;
+    if (headerValue(headers, name)?.trim() === "rejected") rejected.push(window);
+  }
+  const accountWide = rejected.filter((window) => familyOfWindow[window] === undefined);
+  if (accountWide.length > 0) return { window: accountWide.length === 1 ? accountWide[0]! : accountWide.sort().join("+") };
+  if (rejected.length === 1) return windowOf(rejected[0]!);
+  return undefined;
 }
 
 /** Epoch seconds (or ms when it is that large) or an RFC 3339 date, as epoch ms. */

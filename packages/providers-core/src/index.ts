@@ -10,3 +10,4 @@ export { requestToken, credentialsFromTokenResponse, requireRefreshToken, type T
 export { networkErrorCode } from "./network-error-code";
 export { isRecord } from "./is-record";
 export { forwardableHeaders, mergeCommaList, parseRetryAfter, isBlockedHeader, headerValue, returnableHeaders, withQuery } from "./headers";
+export { modelFamily, scopeCovers, type ModelFamily, type RateLimitEntry, type RateLimitScope } from "./rate-limit-scope";

@@ -98,7 +98,8 @@ export interface UpstreamResponseInfo {
  *   payment required, revoked or invalid credentials), whatever its status: mark it `error`, fail over. A 403
  *   about the request (a resource or model it may not use) is `client`: such 403s must not take a shared
  *   account offline.
- * - rate_limited: the account is out of quota until `until` (epoch ms): record it, fail over.
+ * - rate_limited: the account is out of quota until `until` (epoch ms): record it, fail over. `scope` narrows it to
+ *   a model family or a model (absent: the whole account), `window` names the upstream window.
  * - overloaded: the platform is overloaded (529, 503 "overloaded"): cool the account down until `until`, fail over.
  * - server: another 5xx (`cause: "status"`) or a network failure or timeout (`cause: "network"`): fail over; the
  *   gateway's cool-down policy decides whether the account rests (by default it is left alone).
@@ -113,7 +114,20 @@ export type Verdict =
   | { kind: "ok" }
   | { kind: "auth"; reason: string }
   | { kind: "forbidden"; reason: string }
-  | { kind: "rate_limited"; until: number; untilFrom?: UntilSource; reason: string }
+  | {
+      kind: "rate_limited";
+      until: number;
+      untilFrom?: UntilSource;
+      reason: string;
+      /**
+       * What the exhausted limit applies to (RateLimitScope): `"account"` (the default when absent),
+       * `"family:opus|sonnet|haiku"`, `"model:<id>"`. The gateway skips the account only for requests the
+       * scope covers (`scopeCovers`).
+       */
+      scope?: string;
+      /** The upstream window that ran out, when the answer names it: `5h`, `7d`, `7d_opus`, `7d_sonnet`, `1d`, ... */
+      window?: string;
+    }
   | { kind: "overloaded"; until: number; untilFrom?: UntilSource; reason: string }
   | { kind: "server"; cause?: ServerFailureCause; reason: string }
   | { kind: "client"; reason: string };

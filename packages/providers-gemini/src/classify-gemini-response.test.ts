@@ -156,3 +156,31 @@ describe("Gemini verdicts", () => {
     expect(provider.classifyNetworkError("weird").kind).toBe("server");
   });
 });
+
+describe("Gemini quota scopes", () => {
+  const judge = (name: string) => provider.classify({ status: 429, headers: {}, bodyText: fixture(name) }, now);
+
+  it("a per-model quota (QuotaFailure quotaDimensions.model) limits that model only", () => {
+    expect(judge("error-429-retry-info.json")).toMatchObject({ kind: "rate_limited", scope: "model:gemini-2.5-pro", window: "1m", until: now + 37_000 });
+  });
+
+  it("a daily per-model quota: the model, the longest window, RetryInfo's delay", () => {
+    expect(judge("error-429-daily-model-quota.json")).toMatchObject({
+      kind: "rate_limited",
+      scope: "model:gemini-2.5-flash",
+      window: "1d",
+      until: now + 50_531_000,
+    });
+  });
+
+  it("Code Assist's QUOTA_EXHAUSTED names the model in its ErrorInfo metadata", () => {
+    expect(judge("error-429-code-assist-quota.json")).toMatchObject({ scope: "model:gemini-2.5-pro", until: now + (2 * 3600 + 36 * 60 + 24) * 1000 });
+  });
+
+  it("a per-project quota, or a 429 without details, limits the whole account", () => {
+    const project = judge("error-429-project-quota.json");
+    expect(project).toMatchObject({ kind: "rate_limited", window: "1m", until: now + 21_000 });
+    expect(project).not.toHaveProperty("scope");
+    expect(judge("error-429-no-details.json")).not.toHaveProperty("scope");
+  });
+});

@@ -1,4 +1,5 @@
-import { headerValue, parseRetryAfter, type UpstreamResponseInfo, type Verdict } from "@subrelay/providers-core";
+import { headerValue, isRecord, parseRetryAfter, type UpstreamResponseInfo, type Verdict } from "@subrelay/providers-core";
+import { normalizeModelName } from "./normalize-model-name";
 import { findDetail, type GoogleError, parseGoogleError } from "./parse-google-error";
 import { parseGoogleDuration } from "./parse-google-duration";
 
@@ -50,6 +51,7 @@ const overloadedMessage = /overloaded/i;
  *   overloaded. It is server capacity, not this account's quota.
  * - other 429: rate_limited until now + the first of: `google.rpc.RetryInfo.retryDelay`, "Please retry in 12.3s"
  *   in the message, Code Assist's "quota will reset after 2h36m24s", `retry-after`; else `rateLimitFallbackMs`.
+ *   Scoped to `model:<id>` when the quota is per model (see `quotaScope`), account-wide otherwise.
  * - 503, and any 5xx whose message says "overloaded": overloaded until now + RetryInfo / `retry-after`, else
  *   `overloadedCooldownMs`.
  * - other 5xx: server. Other 4xx: client.
@@ -83,9 +85,10 @@ export function classifyGeminiResponse(
     }
     const delay = retryDelayMs(error) ?? messageDelayMs(error?.message);
     const until = delay !== undefined ? now + delay : parseRetryAfter(headerValue(response.headers, "retry-after"), now);
+    const quota = quotaScope(error);
     return until === undefined
-      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason }
-      : { kind: "rate_limited", until, untilFrom: "upstream", reason };
+      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason, ...quota }
+      : { kind: "rate_limited", until, untilFrom: "upstream", reason, ...quota };
   }
   if (status === 503 || (status >= 500 && overloadedMessage.test(error?.message ?? ""))) {
     const delay = retryDelayMs(error);
@@ -96,6 +99,43 @@ export function classifyGeminiResponse(
   }
   if (status >= 500) return { kind: "server", cause: "status", reason };
   return { kind: "client", reason };
+}
+
+/**
+ * What a quota 429 limits. `model:<id>` when the quota is per model: every `google.rpc.QuotaFailure` violation
+ * names one and the same model in `quotaDimensions.model` (the Gemini API's
+ * `GenerateRequestsPerDayPerProjectPerModel`, ...), or Code Assist's `QUOTA_EXHAUSTED` ErrorInfo names it in
+ * `metadata.model`. Otherwise (a per-project quota, no details) nothing: the whole account. `window` from the
+ * violations' `quotaId`: `1d`, `1h` or `1m` (the longest named).
+ */
+export function quotaScope(error: GoogleError | undefined): { scope?: string; window?: string } {
+  const found: { scope?: string; window?: string } = {};
+  const violations = findDetail(error, "google.rpc.QuotaFailure")?.violations;
+  if (Array.isArray(violations) && violations.length > 0) {
+    const models = new Set<string | undefined>();
+    const windows: string[] = [];
+    for (const violation of violations) {
+      const fields = isRecord(violation) ? violation : {};
+      const dimensions = isRecord(fields.quotaDimensions) ? fields.quotaDimensions : {};
+      const model = stringField(dimensions.model);
+      models.add(model === undefined || model.trim() === "" ? undefined : normalizeModelName(model));
+      const quotaId = stringField(fields.quotaId) ?? "";
+      const window = /PerDay/i.test(quotaId) ? "1d" : /PerHour/i.test(quotaId) ? "1h" : /PerMinute/i.test(quotaId) ? "1m" : undefined;
+      if (window !== undefined) windows.push(window);
+    }
+    const [only] = models;
+    if (models.size === 1 && only !== undefined) found.scope = `model:${only}`;
+    const longest = ["1d", "1h", "1m"].find((window) => windows.includes(window));
+    if (longest !== undefined) found.window = longest;
+    return found;
+  }
+  const info = findDetail(error, "google.rpc.ErrorInfo");
+  const metadata = isRecord(info?.metadata) ? info.metadata : {};
+  const model = stringField(metadata.model);
+  if (stringField(info?.reason) === "QUOTA_EXHAUSTED" && model !== undefined && model.trim() !== "") {
+    found.scope = `model:${normalizeModelName(model)}`;
+  }
+  return found;
 }
 
 function retryDelayMs(error: GoogleError | undefined): number | undefined {

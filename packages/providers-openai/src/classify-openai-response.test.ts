@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { IncomingHeaders, Verdict } from "@subrelay/providers-core";
 import { readFixture } from "@subrelay/providers-core/testing";
 import { describe, expect, it } from "vitest";
-import { classifyOpenAIResponse } from "./classify-openai-response";
+import { classifyOpenAIResponse, codexExhaustedWindow } from "./classify-openai-response";
 
 const errors = join(import.meta.dirname, "__fixtures__", "errors");
 const now = 1_763_733_600_000; // 2025-11-21T14:00:00Z
@@ -102,7 +102,7 @@ const table: Row[] = [
     status: 429,
     headers: codexPrimaryExhausted,
     fixture: "codex-usage-limit-reached.json",
-    expected: { kind: "rate_limited", until: 1_763_742_600_000, untilFrom: "upstream", reason: "http 429 usage_limit_reached" },
+    expected: { kind: "rate_limited", until: 1_763_742_600_000, untilFrom: "upstream", reason: "http 429 usage_limit_reached", window: "5h" },
   },
   {
     name: "Codex usage_limit_reached with resets_in_seconds only",
@@ -115,14 +115,14 @@ const table: Row[] = [
     status: 429,
     headers: codexPrimaryExhausted,
     fixture: "codex-too-many-requests.json",
-    expected: { kind: "rate_limited", until: now + 7_200_000, untilFrom: "upstream", reason: "http 429" },
+    expected: { kind: "rate_limited", until: now + 7_200_000, untilFrom: "upstream", reason: "http 429", window: "5h" },
   },
   {
     name: "Codex 429 with both windows exhausted: the later reset",
     status: 429,
     headers: { ...codexPrimaryExhausted, "x-codex-secondary-used-percent": "100.0" },
     fixture: "codex-too-many-requests.json",
-    expected: { kind: "rate_limited", until: now + 432_000_000, untilFrom: "upstream", reason: "http 429" },
+    expected: { kind: "rate_limited", until: now + 432_000_000, untilFrom: "upstream", reason: "http 429", window: "7d" },
   },
   {
     name: "Codex 429 with reset times but no usage percentages: the later reset",
@@ -136,7 +136,7 @@ const table: Row[] = [
     status: 429,
     headers: { "x-codex-primary-used-percent": "100", "x-codex-primary-reset-at": "1763737200" },
     fixture: "codex-too-many-requests.json",
-    expected: { kind: "rate_limited", until: 1_763_737_200_000, untilFrom: "upstream", reason: "http 429" },
+    expected: { kind: "rate_limited", until: 1_763_737_200_000, untilFrom: "upstream", reason: "http 429", window: "primary" },
   },
   {
     name: "Codex 429 with no window exhausted falls back to retry-after",
@@ -281,5 +281,39 @@ describe("classifyOpenAIResponse", () => {
       );
       if ("reason" in verdict) expect(verdict.reason).toMatch(/^http \d{3}( [\w.-]+)?$/);
     }
+  });
+});
+
+describe("Codex rate-limit windows", () => {
+  // A Plus account's 429 as the Codex CLI gets it from chatgpt.com/backend-api/codex/responses.
+  const plusWeeklyExhausted: IncomingHeaders = {
+    "x-codex-primary-used-percent": "23",
+    "x-codex-primary-window-minutes": "300",
+    "x-codex-primary-reset-after-seconds": "9154",
+    "x-codex-primary-over-secondary-limit-percent": "0",
+    "x-codex-secondary-used-percent": "100",
+    "x-codex-secondary-window-minutes": "10080",
+    "x-codex-secondary-reset-after-seconds": "302400",
+    "x-codex-plan-type": "plus",
+    "x-codex-active-limit": "codex",
+  };
+
+  it("the weekly window is named 7d and limits the whole account (no scope)", () => {
+    const verdict = classifyOpenAIResponse({ status: 429, headers: plusWeeklyExhausted, bodyText: "" }, now, options);
+    expect(verdict).toEqual({ kind: "rate_limited", until: now + 302_400_000, untilFrom: "upstream", reason: "http 429", window: "7d" });
+  });
+
+  it("a plan reporting its weekly window in the primary slot: named by length, not by slot", () => {
+    const headers: IncomingHeaders = {
+      "x-codex-primary-used-percent": "100",
+      "x-codex-primary-window-minutes": "10080",
+      "x-codex-primary-reset-after-seconds": "86400",
+    };
+    expect(codexExhaustedWindow(headers, now)).toBe("7d");
+    expect(classifyOpenAIResponse({ status: 429, headers, bodyText: "" }, now, options)).toMatchObject({ window: "7d", until: now + 86_400_000 });
+  });
+
+  it("no window is full: none is named", () => {
+    expect(codexExhaustedWindow({ ...plusWeeklyExhausted, "x-codex-secondary-used-percent": "99.5" }, now)).toBeUndefined();
   });
 });

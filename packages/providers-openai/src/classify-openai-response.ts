@@ -30,7 +30,8 @@ interface ErrorFields {
  *   request's, not the account's.
  * - other 429: rate_limited until the first of: body `resets_at` (epoch s), body `resets_in_seconds`,
  *   the latest reset of the exhausted `x-codex-{primary,secondary}-*` windows, `retry-after`,
- *   `x-ratelimit-reset-{requests,tokens}`, else `now + rateLimitFallbackMs`.
+ *   `x-ratelimit-reset-{requests,tokens}`, else `now + rateLimitFallbackMs`. Account-wide (no `scope`); `window`
+ *   names the exhausted Codex window by its length (`5h`, `7d`; see `codexExhaustedWindow`).
  * - 503 or 529 saying "overloaded" / `server_is_overloaded` / `slow_down`: overloaded until `retry-after`
  *   or `now + overloadedCooldownMs`.
  * - other 5xx: server. Other 4xx: client.
@@ -51,9 +52,12 @@ export function classifyOpenAIResponse(
   if (status === 401) return { kind: "auth", reason };
   if (status === 429) {
     const end = rateLimitEnd(error, headers, now);
+    // Both Codex windows limit the whole account: the verdict only names the one that ran out.
+    const window = codexExhaustedWindow(headers, now);
+    const named = window === undefined ? {} : { window };
     return end === undefined
-      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason }
-      : { kind: "rate_limited", until: end, untilFrom: "upstream", reason };
+      ? { kind: "rate_limited", until: now + options.rateLimitFallbackMs, untilFrom: "fallback", reason, ...named }
+      : { kind: "rate_limited", until: end, untilFrom: "upstream", reason, ...named };
   }
   if ((status === 503 || status === 529) && isOverloaded(error)) {
     const retryAfter = retryAfterUntil(headers, now);
@@ -91,6 +95,32 @@ function codexWindowsEnd(headers: IncomingHeaders, now: number): number | undefi
     : withReset;
   if (exhausted.length === 0) return undefined;
   return Math.max(...exhausted.map((window) => window.resetAt ?? now));
+}
+
+/**
+ * The name of the Codex window a 429 exhausted: its length from `x-codex-<slot>-window-minutes` (`5h` for 300,
+ * `7d` for 10080: the slots are not fixed, a plan may report its weekly window as the primary one), else the
+ * slot's name (`primary`, `secondary`). The exhausted one is the full one (used >= 100 %) that resets last;
+ * undefined when no window says it is full.
+ */
+export function codexExhaustedWindow(headers: IncomingHeaders, now: number): string | undefined {
+  let found: { name: string; reset: number } | undefined;
+  for (const slot of ["primary", "secondary"] as const) {
+    const used = numberHeader(headers, `x-codex-${slot}-used-percent`);
+    if (used === undefined || used < 100) continue;
+    const reset = codexWindowReset(headers, slot, now) ?? now;
+    const minutes = numberHeader(headers, `x-codex-${slot}-window-minutes`);
+    const name = minutes !== undefined && minutes > 0 ? windowName(minutes) : slot;
+    if (found === undefined || reset > found.reset) found = { name, reset };
+  }
+  return found?.name;
+}
+
+/** A window's length as its name: `5h`, `7d`, `90m`. */
+function windowName(minutes: number): string {
+  if (minutes % 1440 === 0) return `${minutes / 1440}d`;
+  if (minutes % 60 === 0) return `${minutes / 60}h`;
+  return `${Math.round(minutes)}m`;
 }
 
 function codexWindowReset(

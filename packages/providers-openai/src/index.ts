@@ -8,3 +8,4 @@ export { createCodexResponseCollector } from "./codex-response-collector";
 export { chatToResponsesBody } from "./chat-to-responses";
 export { createResponsesToChatShaper, responseToChatCompletion } from "./responses-to-chat";
 export { defaultOpenAIModels, openaiModelAliases } from "./openai-models";
+export { codexExhaustedWindow } from "./classify-openai-response";

@@ -170,6 +170,12 @@ describe("loadConfig: sticky sessions", () => {
     expect(() => loadConfig({ STICKY_TTL: "an hour" })).toThrow(/STICKY_TTL/);
   });
 
+  it("prefers the soonest reset among equals unless PREFER_SOONEST_RESET is off", () => {
+    expect(loadConfig({}).preferSoonestReset).toBe(true);
+    expect(loadConfig({ PREFER_SOONEST_RESET: "false" }).preferSoonestReset).toBe(false);
+    expect(() => loadConfig({ PREFER_SOONEST_RESET: "sometimes" })).toThrow(/PREFER_SOONEST_RESET/);
+  });
+
   it("derives no session id from the content unless STICKY_FROM_CONTENT is on", () => {
     expect(loadConfig({}).stickyFromContent).toBe(false);
     expect(loadConfig({ STICKY_FROM_CONTENT: "true" }).stickyFromContent).toBe(true);

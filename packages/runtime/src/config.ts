@@ -152,6 +152,11 @@ export interface GatewayConfig {
   pgliteOptimizeWasm?: boolean;
   /** Cool-downs per verdict class (`COOLDOWN_*`). Absent: the defaults of CooldownSettings. */
   cooldowns?: CooldownSettings;
+  /**
+   * Among accounts of equal priority, prefer the one whose exhausted window (of any scope) resets soonest
+   * (`PREFER_SOONEST_RESET`), before least recently used. Default true.
+   */
+  preferSoonestReset?: boolean;
 }
 
 /** How long a sticky-session binding lasts after its last use by default (`STICKY_TTL`): an hour. */
@@ -334,6 +339,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       rateLimitMs: optionalDuration("COOLDOWN_RATE_LIMIT"),
       maxMs: duration("COOLDOWN_MAX", DEFAULT_COOLDOWN_MAX_MS),
     },
+    preferSoonestReset: boolean("PREFER_SOONEST_RESET", true),
   };
   if (config.stickyTtlMs! <= 0) problems.push(`STICKY_TTL must be longer than 0, got "${text("STICKY_TTL")}"`);
   if (config.streamPingIntervalMs! < 100) problems.push(`STREAM_PING_INTERVAL must be at least 100ms, got "${text("STREAM_PING_INTERVAL")}"`);

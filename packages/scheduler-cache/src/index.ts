@@ -1,5 +1,6 @@
 export type {
   AccountSnapshot,
+  ScopedRateLimit,
   RevalidatingSchedulerCache,
   SchedulerBucket,
   SchedulerCache,

@@ -10,6 +10,14 @@ export interface SchedulerBucket {
   mode: SchedulerMode;
 }
 
+/** One exhausted upstream window of an account: what it limits (a scope), its name, its end (epoch ms). */
+export interface ScopedRateLimit {
+  scope: string;
+  window?: string;
+  until: number;
+  reason?: string;
+}
+
 /** What scheduling needs to know about an account. Never carries secrets. */
 export interface AccountSnapshot {
   id: string;
@@ -33,6 +41,11 @@ export interface AccountSnapshot {
    * every name it is a prefix of; an exact key wins, then the longest prefix). Absent: names pass unchanged.
    */
   modelMap?: Readonly<Record<string, string>>;
+  /**
+   * The upstream windows that are exhausted per scope (`"family:opus"`, `"model:<id>"`, ...): selection skips the
+   * account only for requests a scope in force covers, until `until` (epoch ms). Absent or empty: none.
+   */
+  rateLimits?: ScopedRateLimit[];
   /** Epoch ms of the last request served (moves forward only). */
   lastUsedAt?: number;
   /**
