@@ -154,7 +154,7 @@ describe.each(backends)("wait queue (%s)", (backend) => {
       });
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toContain("text/event-stream");
-      const reader = response.body!.getReader();
+      const reader: ReadableStreamDefaultReader<Uint8Array> = response.body!.getReader();
       let text = "";
       while ((text.match(/event: ping/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
       expect(text).not.toContain("message_start");
@@ -310,7 +310,7 @@ describe("3 gateways on one Redis", () => {
   beforeAll(async () => {
     upstream = await FakeUpstream.start();
     const database = await createTestDatabase();
-    drop = database.drop;
+    drop = () => database.drop();
     const env = {
       DATABASE_URL: database.url,
       SUBRELAY_SECRET_KEY: randomBytes(32).toString("hex"),

@@ -176,6 +176,25 @@ describe("loadConfig: sticky sessions", () => {
     expect(() => loadConfig({ PREFER_SOONEST_RESET: "sometimes" })).toThrow(/PREFER_SOONEST_RESET/);
   });
 
+  it("waits for slots by default (STICKY_WAIT_*, WAIT_*, STREAM_PING_*), each settable, 0 turning waiting off", () => {
+    expect(loadConfig({})).toMatchObject({
+      stickyWaitTimeoutMs: 45_000,
+      stickyWaitLimit: 3,
+      waitTimeoutMs: 30_000,
+      waitQueueLimit: 1_000,
+      streamPingAfterMs: 10_000,
+      streamPingIntervalMs: 2_000,
+    });
+    expect(loadConfig({ WAIT_TIMEOUT: "0", STICKY_WAIT_TIMEOUT: "0", WAIT_QUEUE_LIMIT: "5", STREAM_PING_AFTER: "500ms" })).toMatchObject({
+      waitTimeoutMs: 0,
+      stickyWaitTimeoutMs: 0,
+      waitQueueLimit: 5,
+      streamPingAfterMs: 500,
+    });
+    expect(() => loadConfig({ WAIT_QUEUE_LIMIT: "-1" })).toThrow(/WAIT_QUEUE_LIMIT/);
+    expect(() => loadConfig({ STREAM_PING_INTERVAL: "10ms" })).toThrow(/STREAM_PING_INTERVAL must be at least 100ms/);
+  });
+
   it("derives no session id from the content unless STICKY_FROM_CONTENT is on", () => {
     expect(loadConfig({}).stickyFromContent).toBe(false);
     expect(loadConfig({ STICKY_FROM_CONTENT: "true" }).stickyFromContent).toBe(true);
