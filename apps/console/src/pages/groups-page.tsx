@@ -1,0 +1,182 @@
+import { useState, type FormEvent } from "react";
+import { useAccounts, useApiKeys, useCreateGroup, useDeleteGroup, useGroups, useUpdateGroup } from "../admin-queries";
+import type { Group } from "../admin-types";
+import { platforms } from "../admin-types";
+import { ConfirmDialog } from "../components/confirm-dialog";
+import { ErrorMessage } from "../components/error-message";
+import { ModalDialog } from "../components/modal-dialog";
+import { useI18n } from "../i18n/i18n";
+
+export function GroupsPage() {
+  const { t, format } = useI18n();
+  const groups = useGroups();
+  const accounts = useAccounts();
+  const keys = useApiKeys();
+  const create = useCreateGroup();
+  const remove = useDeleteGroup();
+  const [name, setName] = useState("");
+  const [platform, setPlatform] = useState("claude");
+  const [mode, setMode] = useState<"single" | "mixed">("single");
+  const [defaultModel, setDefaultModel] = useState("");
+  const [editing, setEditing] = useState<Group | null>(null);
+  const [deleting, setDeleting] = useState<Group | null>(null);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate(
+      { name, platform, mode, ...(defaultModel.trim() === "" ? {} : { defaultModel: defaultModel.trim() }) },
+      {
+        onSuccess: () => {
+          setName("");
+          setDefaultModel("");
+        },
+      },
+    );
+  };
+
+  return (
+    <>
+      <h1>{t("nav.groups")}</h1>
+      <section className="panel" aria-labelledby="new-group-heading">
+        <h2 id="new-group-heading">{t("groups.create")}</h2>
+        <form className="inline-form" onSubmit={submit}>
+          <label className="field">
+            <span>{t("groups.name")}</span>
+            <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
+          </label>
+          <label className="field">
+            <span>{t("accounts.platform")}</span>
+            <select value={platform} onChange={(event) => setPlatform(event.target.value)}>
+              {platforms.map((option) => (
+                <option key={option} value={option}>
+                  {option}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span>{t("groups.mode")}</span>
+            <select value={mode} onChange={(event) => setMode(event.target.value as "single" | "mixed")}>
+              <option value="single">{t("groups.modeSingle")}</option>
+              <option value="mixed">{t("groups.modeMixed")}</option>
+            </select>
+          </label>
+          <label className="field">
+            <span>{t("groups.defaultModel")}</span>
+            <input value={defaultModel} onChange={(event) => setDefaultModel(event.target.value)} placeholder={t("groups.defaultModelNone")} />
+          </label>
+          <button type="submit" className="primary" disabled={create.isPending}>
+            {t("groups.createButton")}
+          </button>
+        </form>
+        <ErrorMessage error={create.error} />
+      </section>
+
+      <ErrorMessage error={groups.error} />
+      {groups.isSuccess && groups.data.length === 0 ? (
+        <p className="empty">{t("groups.empty")}</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">{t("groups.name")}</th>
+                <th scope="col">{t("accounts.platform")}</th>
+                <th scope="col">{t("groups.mode")}</th>
+                <th scope="col">{t("groups.defaultModel")}</th>
+                <th scope="col">{t("groups.members")}</th>
+                <th scope="col" className="number">{t("groups.keys")}</th>
+                <th scope="col" className="number">{t("accounts.inFlight")}</th>
+                <th scope="col" className="number">{t("accounts.waiters")}</th>
+                <th scope="col">{t("common.actions")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(groups.data ?? []).map((group) => {
+                const members = (accounts.data ?? []).filter((account) => account.groupIds.includes(group.id));
+                const keyCount = (keys.data ?? []).filter((key) => key.groupId === group.id && key.status === "active").length;
+                return (
+                  <tr key={group.id}>
+                    <th scope="row">{group.name}</th>
+                    <td>{group.platform}</td>
+                    <td>{group.mode === "mixed" ? t("groups.modeMixed") : t("groups.modeSingle")}</td>
+                    <td>{group.defaultModel ?? "—"}</td>
+                    <td>{members.length === 0 ? <span className="muted">{t("groups.noMembers")}</span> : members.map((account) => account.name).join(", ")}</td>
+                    <td className="number">{format.number(keyCount)}</td>
+                    <td className="number">{group.inFlight === null ? "?" : format.number(group.inFlight)}</td>
+                    <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
+                    <td className="actions">
+                      <button type="button" onClick={() => setEditing(group)}>
+                        {t("common.edit")}
+                      </button>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          remove.reset();
+                          setDeleting(group);
+                        }}
+                      >
+                        {t("common.delete")}
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      <ModalDialog open={editing !== null} title={t("groups.editTitle", { name: editing?.name ?? "" })} onClose={() => setEditing(null)}>
+        {editing ? <GroupEditForm key={editing.id} group={editing} onDone={() => setEditing(null)} /> : null}
+      </ModalDialog>
+
+      <ConfirmDialog
+        open={deleting !== null}
+        title={t("groups.deleteTitle")}
+        message={t("groups.deleteMessage", { name: deleting?.name ?? "" })}
+        confirmLabel={t("common.delete")}
+        busy={remove.isPending}
+        error={remove.error}
+        onCancel={() => setDeleting(null)}
+        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
+      />
+    </>
+  );
+}
+
+/** Rename a group and set its default model (platform and mode are fixed once created). */
+function GroupEditForm({ group, onDone }: { group: Group; onDone: () => void }) {
+  const { t } = useI18n();
+  const update = useUpdateGroup();
+  const [name, setName] = useState(group.name);
+  const [defaultModel, setDefaultModel] = useState(group.defaultModel ?? "");
+  return (
+    <form
+      className="form"
+      onSubmit={(event) => {
+        event.preventDefault();
+        update.mutate({ id: group.id, patch: { name, defaultModel: defaultModel.trim() === "" ? null : defaultModel.trim() } }, { onSuccess: onDone });
+      }}
+    >
+      <label className="field">
+        <span>{t("groups.name")}</span>
+        <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
+      </label>
+      <label className="field">
+        <span>{t("groups.defaultModel")}</span>
+        <input value={defaultModel} onChange={(event) => setDefaultModel(event.target.value)} placeholder={t("groups.defaultModelNone")} />
+      </label>
+      <ErrorMessage error={update.error} />
+      <div className="dialog-actions">
+        <button type="button" onClick={onDone}>
+          {t("common.cancel")}
+        </button>
+        <button type="submit" className="primary" disabled={update.isPending}>
+          {t("common.save")}
+        </button>
+      </div>
+    </form>
+  );
+}

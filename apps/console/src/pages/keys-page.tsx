@@ -1,0 +1,187 @@
+import { useRef, useState, type FormEvent } from "react";
+import { useApiKeys, useCreateApiKey, useDeleteApiKey, useGroups } from "../admin-queries";
+import type { ApiKey, CreatedApiKey } from "../admin-types";
+import { ConfirmDialog } from "../components/confirm-dialog";
+import { ErrorMessage } from "../components/error-message";
+import { ModalDialog } from "../components/modal-dialog";
+import { fromDateTimeLocal } from "../format";
+import { useI18n } from "../i18n/i18n";
+import { useNow } from "../use-now";
+
+export function KeysPage() {
+  const { t, format } = useI18n();
+  const now = useNow(30_000);
+  const keys = useApiKeys();
+  const groups = useGroups();
+  const create = useCreateApiKey();
+  const revoke = useDeleteApiKey();
+  const [name, setName] = useState("");
+  const [groupId, setGroupId] = useState("");
+  const [expiresAt, setExpiresAt] = useState("");
+  const [created, setCreated] = useState<CreatedApiKey | null>(null);
+  const [revoking, setRevoking] = useState<ApiKey | null>(null);
+  const groupNames = new Map((groups.data ?? []).map((group) => [group.id, group.name]));
+  const chosenGroup = groupId !== "" ? groupId : String(groups.data?.[0]?.id ?? "");
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const expiry = fromDateTimeLocal(expiresAt);
+    create.mutate(
+      { name, groupId: Number(chosenGroup), ...(expiry === undefined ? {} : { expiresAt: expiry }) },
+      {
+        onSuccess: (key) => {
+          setCreated(key);
+          setName("");
+          setExpiresAt("");
+        },
+      },
+    );
+  };
+  const closeCreated = () => {
+    // The key leaves memory with the dialog: the API never shows it again.
+    setCreated(null);
+    create.reset();
+  };
+
+  return (
+    <>
+      <h1>{t("nav.keys")}</h1>
+      <section className="panel" aria-labelledby="new-key-heading">
+        <h2 id="new-key-heading">{t("keys.newKey")}</h2>
+        {groups.isSuccess && groups.data.length === 0 ? (
+          <p className="empty">{t("keys.needGroup")}</p>
+        ) : (
+          <form className="inline-form" onSubmit={submit}>
+            <label className="field">
+              <span>{t("keys.name")}</span>
+              <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
+            </label>
+            <label className="field">
+              <span>{t("accounts.group")}</span>
+              <select value={chosenGroup} onChange={(event) => setGroupId(event.target.value)} required>
+                {(groups.data ?? []).map((group) => (
+                  <option key={group.id} value={String(group.id)}>
+                    {group.name} ({group.platform})
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="field">
+              <span>{t("keys.expiresAtOptional")}</span>
+              <input type="datetime-local" value={expiresAt} onChange={(event) => setExpiresAt(event.target.value)} />
+            </label>
+            <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
+              {t("keys.create")}
+            </button>
+          </form>
+        )}
+        <ErrorMessage error={create.error} />
+      </section>
+
+      <ErrorMessage error={keys.error} />
+      {keys.isSuccess && keys.data.length === 0 ? (
+        <p className="empty">{t("keys.empty")}</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">{t("keys.name")}</th>
+                <th scope="col">{t("keys.prefix")}</th>
+                <th scope="col">{t("accounts.group")}</th>
+                <th scope="col">{t("keys.status")}</th>
+                <th scope="col">{t("keys.expires")}</th>
+                <th scope="col">{t("keys.created")}</th>
+                <th scope="col">{t("accounts.lastUsed")}</th>
+                <th scope="col">{t("common.actions")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(keys.data ?? []).map((key) => {
+                const expired = key.expiresAt !== null && key.expiresAt <= now;
+                return (
+                  <tr key={key.id}>
+                    <th scope="row">{key.name}</th>
+                    <td>
+                      <code>{key.prefix}…</code>
+                    </td>
+                    <td>{groupNames.get(key.groupId) ?? `#${key.groupId}`}</td>
+                    <td>{key.status === "revoked" ? t("keys.revoked") : expired ? t("keys.expired") : t("keys.active")}</td>
+                    <td>{key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}</td>
+                    <td>{format.dateTime(key.createdAt)}</td>
+                    <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
+                    <td className="actions">
+                      {key.status === "active" ? (
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => {
+                            revoke.reset();
+                            setRevoking(key);
+                          }}
+                        >
+                          {t("keys.revoke")}
+                        </button>
+                      ) : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+
+      <ModalDialog open={created !== null} title={t("keys.createdTitle")} onClose={closeCreated}>
+        {created ? <CreatedKey created={created} onDone={closeCreated} /> : null}
+      </ModalDialog>
+
+      <ConfirmDialog
+        open={revoking !== null}
+        title={t("keys.revokeTitle")}
+        message={t("keys.revokeMessage", { name: revoking?.name ?? "" })}
+        confirmLabel={t("keys.revoke")}
+        busy={revoke.isPending}
+        error={revoke.error}
+        onCancel={() => setRevoking(null)}
+        onConfirm={() => revoking && revoke.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}
+      />
+    </>
+  );
+}
+
+/** The new key, shown this once, with a Copy button. */
+function CreatedKey({ created, onDone }: { created: CreatedApiKey; onDone: () => void }) {
+  const { t } = useI18n();
+  const field = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState<"yes" | "no" | null>(null);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(created.key);
+      setCopied("yes");
+    } catch {
+      field.current?.select();
+      setCopied(document.execCommand("copy") ? "yes" : "no");
+    }
+  };
+  return (
+    <div className="form">
+      <p>{t("keys.shownOnce", { name: created.name })}</p>
+      <label className="field">
+        <span>{t("keys.keyLabel")}</span>
+        <input ref={field} className="mono" readOnly value={created.key} onFocus={(event) => event.target.select()} />
+      </label>
+      <p className="muted" role="status">
+        {copied === "yes" ? t("keys.copied") : copied === "no" ? t("keys.copyFailed") : ""}
+      </p>
+      <div className="dialog-actions">
+        <button type="button" onClick={() => void copy()}>
+          {t("keys.copy")}
+        </button>
+        <button type="button" className="primary" onClick={onDone}>
+          {t("common.done")}
+        </button>
+      </div>
+    </div>
+  );
+}
