@@ -9,11 +9,13 @@
 //   REDIS_CLUSTER_NODES  unset: a throwaway 3-master Redis Cluster ("host:port,host:port,...");
 //                        left unset (and the cluster test skipped, said in the summary) when
 //                        `redis-cli --cluster` is unavailable
+//   CHROMIUM_PATH        unset: /usr/bin/chromium (Debian's `chromium`, apt-get installed when missing),
+//                        for the console's browser tests (apps/gateway/test/console)
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setUpPostgres, setUpRedis, setUpRedisCluster } from "./test-servers.mjs";
+import { ensureChromium, setUpPostgres, setUpRedis, setUpRedisCluster } from "./test-servers.mjs";
 
 const cleanups = [];
 let child;
@@ -74,6 +76,7 @@ async function main() {
     if (nodes) env.REDIS_CLUSTER_NODES = nodes;
     else notes.push("redis-cli --cluster is unavailable: the Redis Cluster test was skipped");
   }
+  env.CHROMIUM_PATH = ensureChromium();
   const reportDir = mkdtempSync(join(tmpdir(), "subrelay-test-reports-"));
   cleanups.push(() => rmSync(reportDir, { recursive: true, force: true }));
   env.SUBRELAY_TEST_REPORT_DIR = reportDir;

@@ -45,6 +45,19 @@ export function freePort() {
   });
 }
 
+/**
+ * The Chromium the console's browser tests drive (playwright-core, no browser download): CHROMIUM_PATH, else
+ * Debian's `chromium` package at /usr/bin/chromium, installed with apt-get when missing. Its path.
+ */
+export function ensureChromium() {
+  const path = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  if (!existsSync(path)) {
+    if (process.env.CHROMIUM_PATH) throw new Error(`CHROMIUM_PATH=${path} does not exist`);
+    aptInstall("chromium");
+  }
+  return path;
+}
+
 /** Starts redis-server and resolves once it says it accepts connections. */
 export function startRedis(port, dir, cleanups, extraArgs = []) {
   return new Promise((resolve, reject) => {
