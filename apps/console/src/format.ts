@@ -5,6 +5,8 @@
 export interface Formatter {
   /** "14:05", or with the date ("Dec 8, 14:05") when `at` is not on `now`'s day. */
   time: (at: number, now: number) => string;
+  /** A chart tick: "14:05" on a chart spanning a day at most (`spanMs`), else "12/08 14:05". */
+  tick: (at: number, spanMs: number) => string;
   /** Date and time, to the second: tables of events. */
   dateTime: (at: number) => string;
   /** An integer with grouping ("12,345"). */
@@ -30,11 +32,13 @@ export function createFormatter(locale: string, timeZone?: string): Formatter {
     ...zone,
   });
   const day = new Intl.DateTimeFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", ...zone });
+  const shortDayAndClock = new Intl.DateTimeFormat(locale, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zone });
   const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   const compact = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
   const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
   return {
     time: (at, now) => (day.format(at) === day.format(now) ? clock.format(at) : dayAndClock.format(at)),
+    tick: (at, spanMs) => (spanMs <= 86_400_000 ? clock.format(at) : shortDayAndClock.format(at)),
     dateTime: (at) => full.format(at),
     number: (value) => integer.format(value),
     compact: (value) => compact.format(value),

@@ -24,6 +24,7 @@ export function UsageChart({
   height = 240,
   formatLeft,
   formatRight,
+  formatTime,
 }: {
   timestamps: number[];
   series: ChartSeries[];
@@ -31,6 +32,8 @@ export function UsageChart({
   height?: number;
   formatLeft?: (value: number) => string;
   formatRight?: (value: number) => string;
+  /** An x-axis tick (epoch ms) in the viewer's language; default uPlot's own. */
+  formatTime?: (at: number) => string;
 }) {
   const container = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -45,7 +48,12 @@ export function UsageChart({
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: (_plot, _min, max) => [0, Math.max(1, max * 1.1)] }, y2: { range: (_plot, _min, max) => [0, Math.max(0.01, max * 1.1)] } },
       axes: [
-        { stroke: "#4b5563", font: axisFont, grid: { stroke: "#eef0f3" } },
+        {
+          stroke: "#4b5563",
+          font: axisFont,
+          grid: { stroke: "#eef0f3" },
+          ...(formatTime ? { values: (_plot: uPlot, ticks: number[]) => ticks.map((tick) => formatTime(tick * 1000)) } : {}),
+        },
         {
           scale: "y",
           stroke: "#4b5563",
@@ -78,7 +86,7 @@ export function UsageChart({
       observer.disconnect();
       plot.destroy();
     };
-  }, [timestamps, series, height, formatLeft, formatRight]);
+  }, [timestamps, series, height, formatLeft, formatRight, formatTime]);
   return (
     <figure className="chart">
       <div ref={container} role="img" aria-label={label} className="chart-canvas" />

@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { useCallback, useMemo } from "react";
 import { Link } from "wouter";
 import { accountState, accountStateKinds, needsAttention } from "../account-state";
 import { describeAccountState, stateKindLabel } from "../account-state-words";
@@ -39,6 +39,7 @@ export function OverviewPage() {
     };
   }, [totals.data]);
 
+  const formatTick = useCallback((at: number) => format.tick(at, OVERVIEW_HOURS * 3_600_000), [format]);
   const states = (accounts.data ?? []).map((account) => ({ account, state: accountState(account, now) }));
   const counts = accountStateKinds.map((kind) => ({ kind, count: states.filter((entry) => entry.state.kind === kind).length }));
   const attention = states.filter((entry) => needsAttention(entry.state));
@@ -79,6 +80,7 @@ export function OverviewPage() {
             label={t("overview.trafficChart", { hours: OVERVIEW_HOURS })}
             formatLeft={format.compact}
             formatRight={format.percent}
+            formatTime={formatTick}
           />
         ) : (
           <p className="muted">{t("common.loading")}</p>

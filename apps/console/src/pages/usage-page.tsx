@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useCallback, useMemo, useState } from "react";
 import { Link } from "wouter";
 import { useUsageSeries } from "../admin-queries";
 import type { UsageGroupBy } from "../admin-types";
@@ -84,6 +84,8 @@ export function UsagePage() {
     setTimeout(() => URL.revokeObjectURL(url), 0);
   };
 
+  const span = series.data ? series.data.to - series.data.from : 0;
+  const formatTick = useCallback((at: number) => format.tick(at, span), [format, span]);
   const hasRequests = totals.some((line) => line.requests > 0);
   return (
     <>
@@ -149,7 +151,7 @@ export function UsagePage() {
             : t("usage.chartTitlePending")}
         </h2>
         {chart ? (
-          <UsageChart timestamps={chart.timestamps} series={chart.lines} label={t("usage.chartLabel")} formatLeft={format.compact} />
+          <UsageChart timestamps={chart.timestamps} series={chart.lines} label={t("usage.chartLabel")} formatLeft={format.compact} formatTime={formatTick} />
         ) : (
           <p className="muted">{t("common.loading")}</p>
         )}
