@@ -31,7 +31,10 @@ export function describeAccountState(
   const countdown = state.until !== undefined ? { countdown: formatCountdown(state.until - now) } : {};
   switch (state.kind) {
     case "rate_limited":
-      return { text: t("state.rateLimitedUntil", { time: format.time(state.until ?? now, now) }), ...countdown };
+      return {
+        text: t("state.rateLimitedUntil", { time: format.time(state.until ?? now, now) }),
+        ...countdown,
+      };
     case "error":
       return { text: state.reason ? t("state.errorWithReason", { reason: state.reason }) : t("state.error") };
     default:

@@ -19,7 +19,8 @@ const base: AccountStateFields = {
 };
 const t = (key: MessageKey, values?: Record<string, string | number>) => translate("en", key, values);
 const format = createFormatter("en", "UTC");
-const words = (fields: Partial<AccountStateFields>, at = now) => describeAccountState(accountState({ ...base, ...fields }, at), t, format, at);
+const words = (fields: Partial<AccountStateFields>, at = now) =>
+  describeAccountState(accountState({ ...base, ...fields }, at), t, format, at);
 
 describe("accountState", () => {
   it("is active with nothing in force", () => {
@@ -30,12 +31,18 @@ describe("accountState", () => {
   it("says until when an account-wide rate limit lasts, with a countdown, and turns active when it passes", () => {
     const limited = { rateLimitedUntil: now + 5 * 60_000 + 30_000 };
     expect(words(limited)).toEqual({ text: "rate limited until 14:05", countdown: "5:30" });
-    expect(words(limited, now + 5 * 60_000 + 29_001)).toEqual({ text: "rate limited until 14:05", countdown: "0:01" });
+    expect(words(limited, now + 5 * 60_000 + 29_001)).toEqual({
+      text: "rate limited until 14:05",
+      countdown: "0:01",
+    });
     expect(words(limited, now + 5 * 60_000 + 30_000).text).toBe("active");
   });
 
   it("reads an account scope from rateLimits too, and the later of the two ends", () => {
-    const state = accountState({ ...base, rateLimitedUntil: now + 1_000, rateLimits: [{ scope: "account", until: now + 60_000 }] }, now);
+    const state = accountState(
+      { ...base, rateLimitedUntil: now + 1_000, rateLimits: [{ scope: "account", until: now + 60_000 }] },
+      now,
+    );
     expect(state).toEqual({ kind: "rate_limited", until: now + 60_000 });
   });
 
@@ -46,24 +53,43 @@ describe("accountState", () => {
       { scope: "family:sonnet", until: now - 1 },
     ];
     expect(accountState({ ...base, rateLimits }, now).kind).toBe("active");
-    expect(scopedRateLimits({ rateLimits }, now).map((limit) => limit.scope)).toEqual(["family:opus", "model:gemini-2.5-pro"]);
+    expect(scopedRateLimits({ rateLimits }, now).map((limit) => limit.scope)).toEqual([
+      "family:opus",
+      "model:gemini-2.5-pro",
+    ]);
   });
 
   it("names a date when the end is not today", () => {
-    expect(words({ rateLimitedUntil: Date.UTC(2026, 11, 9, 3, 7) }).text).toBe("rate limited until Dec 9, 03:07");
+    expect(words({ rateLimitedUntil: Date.UTC(2026, 11, 9, 3, 7) }).text).toBe(
+      "rate limited until Dec 9, 03:07",
+    );
   });
 
   it("shows cooling down and overloaded with countdowns and reasons", () => {
-    expect(words({ tempUnschedulableUntil: now + 42_000, tempUnschedulableReason: "refresh failed" })).toEqual({ text: "cooling down", countdown: "0:42" });
-    expect(accountState({ ...base, tempUnschedulableUntil: now + 42_000, tempUnschedulableReason: "refresh failed" }, now).reason).toBe("refresh failed");
-    expect(words({ overloadedUntil: now + 3_600_000 + 5_000 })).toEqual({ text: "overloaded", countdown: "1:00:05" });
+    expect(
+      words({ tempUnschedulableUntil: now + 42_000, tempUnschedulableReason: "refresh failed" }),
+    ).toEqual({ text: "cooling down", countdown: "0:42" });
+    expect(
+      accountState(
+        { ...base, tempUnschedulableUntil: now + 42_000, tempUnschedulableReason: "refresh failed" },
+        now,
+      ).reason,
+    ).toBe("refresh failed");
+    expect(words({ overloadedUntil: now + 3_600_000 + 5_000 })).toEqual({
+      text: "overloaded",
+      countdown: "1:00:05",
+    });
     expect(words({ overloadedUntil: now - 1 }).text).toBe("active");
   });
 
   it("puts error with its reason, and disabled, above any timed state", () => {
-    expect(words({ status: "error", errorMessage: "403 forbidden: organization disabled", rateLimitedUntil: now + 1000 }).text).toBe(
-      "error: 403 forbidden: organization disabled",
-    );
+    expect(
+      words({
+        status: "error",
+        errorMessage: "403 forbidden: organization disabled",
+        rateLimitedUntil: now + 1000,
+      }).text,
+    ).toBe("error: 403 forbidden: organization disabled");
     expect(words({ status: "error" }).text).toBe("error");
     expect(words({ status: "disabled", rateLimitedUntil: now + 1000 }).text).toBe("disabled");
     expect(words({ schedulable: false }).text).toBe("disabled");

@@ -1,9 +1,17 @@
 import type { Account } from "./admin-types";
 
 /** What an account is doing now, in the order an operator cares about. */
-export type AccountStateKind = "disabled" | "error" | "rate_limited" | "cooling_down" | "overloaded" | "active";
+export type AccountStateKind =
+  "disabled" | "error" | "rate_limited" | "cooling_down" | "overloaded" | "active";
 
-export const accountStateKinds: readonly AccountStateKind[] = ["active", "rate_limited", "cooling_down", "overloaded", "error", "disabled"];
+export const accountStateKinds: readonly AccountStateKind[] = [
+  "active",
+  "rate_limited",
+  "cooling_down",
+  "overloaded",
+  "error",
+  "disabled",
+];
 
 export interface AccountState {
   kind: AccountStateKind;
@@ -33,7 +41,8 @@ export type AccountStateFields = Pick<
  */
 export function accountState(account: AccountStateFields, now: number): AccountState {
   if (account.status === "disabled" || !account.schedulable) return { kind: "disabled" };
-  if (account.status === "error") return { kind: "error", ...(account.errorMessage ? { reason: account.errorMessage } : {}) };
+  if (account.status === "error")
+    return { kind: "error", ...(account.errorMessage ? { reason: account.errorMessage } : {}) };
   const accountWide = Math.max(
     account.rateLimitedUntil ?? 0,
     ...account.rateLimits.filter((limit) => limit.scope === "account").map((limit) => limit.until),
@@ -42,13 +51,16 @@ export function accountState(account: AccountStateFields, now: number): AccountS
   if (account.tempUnschedulableUntil !== null && account.tempUnschedulableUntil > now) {
     return timed("cooling_down", account.tempUnschedulableUntil, account.tempUnschedulableReason);
   }
-  if (account.overloadedUntil !== null && account.overloadedUntil > now) return timed("overloaded", account.overloadedUntil, null);
+  if (account.overloadedUntil !== null && account.overloadedUntil > now)
+    return timed("overloaded", account.overloadedUntil, null);
   return { kind: "active" };
 }
 
 /** The scoped rate limits in force at `now` (not the account-wide one), soonest end first. */
 export function scopedRateLimits(account: Pick<Account, "rateLimits">, now: number): Account["rateLimits"] {
-  return account.rateLimits.filter((limit) => limit.scope !== "account" && limit.until > now).sort((a, b) => a.until - b.until);
+  return account.rateLimits
+    .filter((limit) => limit.scope !== "account" && limit.until > now)
+    .sort((a, b) => a.until - b.until);
 }
 
 /** Whether an operator should look at the account: anything but active or disabled on purpose. */

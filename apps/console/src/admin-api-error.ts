@@ -32,7 +32,9 @@ export class AdminApiError extends Error {
     const message = typeof error?.message === "string" ? error.message : `${status} ${statusText}`.trim();
     const type = typeof error?.type === "string" ? error.type : "unknown";
     const problems = Array.isArray(error?.problems)
-      ? error.problems.filter(isRecord).map((problem) => ({ field: String(problem.field), message: String(problem.message) }))
+      ? error.problems
+          .filter(isRecord)
+          .map((problem) => ({ field: String(problem.field), message: String(problem.message) }))
       : [];
     return new AdminApiError(status, type, message, problems);
   }

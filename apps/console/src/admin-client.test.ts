@@ -13,7 +13,9 @@ function fakeFetch(status: number, body: unknown) {
   const fetch = (input: string | URL | Request, init?: RequestInit) => {
     calls.push({ url: input instanceof Request ? input.url : input.toString(), init });
     const text = body === undefined ? "" : JSON.stringify(body);
-    return Promise.resolve(new Response(status === 204 ? null : text, { status, statusText: status === 200 ? "OK" : "Error" }));
+    return Promise.resolve(
+      new Response(status === 204 ? null : text, { status, statusText: status === 200 ? "OK" : "Error" }),
+    );
   };
   return { calls, fetch };
 }
@@ -23,7 +25,11 @@ describe("createAdminClient", () => {
     const { calls, fetch } = fakeFetch(200, { expiresAt: 123 });
     await expect(createAdminClient({ fetch }).signIn("secret-token")).resolves.toEqual({ expiresAt: 123 });
     expect(calls[0]?.url).toBe("/admin/session");
-    expect(calls[0]?.init).toMatchObject({ method: "POST", credentials: "same-origin", body: JSON.stringify({ token: "secret-token" }) });
+    expect(calls[0]?.init).toMatchObject({
+      method: "POST",
+      credentials: "same-origin",
+      body: JSON.stringify({ token: "secret-token" }),
+    });
   });
 
   it("unwraps lists and builds the series query", async () => {
@@ -41,20 +47,35 @@ describe("createAdminClient", () => {
 
   it("rejects with the gateway's message and problems", async () => {
     const { fetch } = fakeFetch(400, {
-      error: { type: "invalid_request", message: "name: must not be blank", problems: [{ field: "name", message: "must not be blank" }] },
+      error: {
+        type: "invalid_request",
+        message: "name: must not be blank",
+        problems: [{ field: "name", message: "must not be blank" }],
+      },
     });
     const error: unknown = await createAdminClient({ fetch })
       .createGroup({ name: " ", platform: "claude" })
       .catch((caught: unknown) => caught);
     expect(AdminApiError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ status: 400, type: "invalid_request", message: "name: must not be blank", problems: [{ field: "name", message: "must not be blank" }] });
+    expect(error).toMatchObject({
+      status: 400,
+      type: "invalid_request",
+      message: "name: must not be blank",
+      problems: [{ field: "name", message: "must not be blank" }],
+    });
   });
 
   it("says the status when the body is not the error shape, and when the gateway is unreachable", async () => {
     const { fetch } = fakeFetch(502, "bad gateway");
-    await expect(createAdminClient({ fetch }).listAccounts()).rejects.toMatchObject({ status: 502, message: "502 Error" });
+    await expect(createAdminClient({ fetch }).listAccounts()).rejects.toMatchObject({
+      status: 502,
+      message: "502 Error",
+    });
     const unreachable = (() => Promise.reject(new TypeError("Failed to fetch"))) as typeof globalThis.fetch;
-    await expect(createAdminClient({ fetch: unreachable }).listAccounts()).rejects.toMatchObject({ status: 0, type: "network" });
+    await expect(createAdminClient({ fetch: unreachable }).listAccounts()).rejects.toMatchObject({
+      status: 0,
+      type: "network",
+    });
   });
 });
 

@@ -65,11 +65,18 @@ export function createAdminClient(options: AdminClientOptions = {}): AdminClient
       response = await fetchImplementation(`${baseUrl}${path}`, {
         method,
         credentials: "same-origin",
-        headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+        headers:
+          body === undefined
+            ? { accept: "application/json" }
+            : { accept: "application/json", "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw new AdminApiError(0, "network", `The gateway could not be reached (${error instanceof Error ? error.message : String(error)}).`);
+      throw new AdminApiError(
+        0,
+        "network",
+        `The gateway could not be reached (${error instanceof Error ? error.message : String(error)}).`,
+      );
     }
     const text = await response.text();
     let parsed: unknown = undefined;
@@ -85,7 +92,9 @@ export function createAdminClient(options: AdminClientOptions = {}): AdminClient
   }
   const list = async <T>(path: string) => (await call<{ data: T[] }>("GET", path)).data;
   const query = (values: Record<string, string | number | undefined>) =>
-    new URLSearchParams(Object.entries(values).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)]]))).toString();
+    new URLSearchParams(
+      Object.entries(values).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)]])),
+    ).toString();
 
   return {
     getSession: () => call("GET", "/admin/session"),

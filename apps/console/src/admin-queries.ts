@@ -2,7 +2,15 @@ import { createContext, createElement, useContext, type ReactNode } from "react"
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { AdminApiError } from "./admin-api-error";
 import type { AdminClient, UsageSeriesQuery } from "./admin-client";
-import type { AccountInput, AccountPatch, ApiKeyInput, GroupInput, GroupPatch, Session, UsageGroupBy } from "./admin-types";
+import type {
+  AccountInput,
+  AccountPatch,
+  ApiKeyInput,
+  GroupInput,
+  GroupPatch,
+  Session,
+  UsageGroupBy,
+} from "./admin-types";
 
 /** How often the pool's data is re-read (ms): the issue's "polling every 5 s at most". */
 export const POOL_REFRESH_MS = 3_000;
@@ -111,7 +119,11 @@ export function useUsageTotals(from: number, groupBy: UsageGroupBy) {
  * A usage series. `range` is read at each fetch, so a range relative to now ("last hour") moves along
  * with the polls; `key` names it in the cache.
  */
-export function useUsageSeries(key: readonly unknown[], range: () => UsageSeriesQuery, options: { live: boolean }) {
+export function useUsageSeries(
+  key: readonly unknown[],
+  range: () => UsageSeriesQuery,
+  options: { live: boolean },
+) {
   const client = useAdminClient();
   return useQuery({
     queryKey: [...queryKeys.usageSeries, ...key],
@@ -121,7 +133,10 @@ export function useUsageSeries(key: readonly unknown[], range: () => UsageSeries
   });
 }
 
-function useInvalidating<Variables, Result>(mutationFn: (variables: Variables) => Promise<Result>, keys: ReadonlyArray<readonly string[]>) {
+function useInvalidating<Variables, Result>(
+  mutationFn: (variables: Variables) => Promise<Result>,
+  keys: ReadonlyArray<readonly string[]>,
+) {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn,
@@ -136,7 +151,10 @@ export function useCreateGroup() {
 
 export function useUpdateGroup() {
   const client = useAdminClient();
-  return useInvalidating(({ id, patch }: { id: number; patch: GroupPatch }) => client.updateGroup(id, patch), [queryKeys.groups, queryKeys.apiKeys]);
+  return useInvalidating(
+    ({ id, patch }: { id: number; patch: GroupPatch }) => client.updateGroup(id, patch),
+    [queryKeys.groups, queryKeys.apiKeys],
+  );
 }
 
 export function useDeleteGroup() {
@@ -146,7 +164,10 @@ export function useDeleteGroup() {
 
 export function useCreateAccount() {
   const client = useAdminClient();
-  return useInvalidating((input: AccountInput) => client.createAccount(input), [queryKeys.accounts, queryKeys.groups]);
+  return useInvalidating(
+    (input: AccountInput) => client.createAccount(input),
+    [queryKeys.accounts, queryKeys.groups],
+  );
 }
 
 export function useUpdateAccount() {

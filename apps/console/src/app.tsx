@@ -83,7 +83,11 @@ function Header() {
             const current = item.href === "/" ? location === "/" : location.startsWith(item.href);
             return (
               <li key={item.href}>
-                <Link href={item.href} className={current ? "nav-link current" : "nav-link"} aria-current={current ? "page" : undefined}>
+                <Link
+                  href={item.href}
+                  className={current ? "nav-link current" : "nav-link"}
+                  aria-current={current ? "page" : undefined}
+                >
                   {t(item.label)}
                 </Link>
               </li>

@@ -19,8 +19,20 @@ export interface Formatter {
 
 export function createFormatter(locale: string, timeZone?: string): Formatter {
   const zone = timeZone ? { timeZone } : {};
-  const clock = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zone });
-  const dayAndClock = new Intl.DateTimeFormat(locale, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zone });
+  const clock = new Intl.DateTimeFormat(locale, {
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    ...zone,
+  });
+  const dayAndClock = new Intl.DateTimeFormat(locale, {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    ...zone,
+  });
   const full = new Intl.DateTimeFormat(locale, {
     year: "numeric",
     month: "2-digit",
@@ -32,7 +44,14 @@ export function createFormatter(locale: string, timeZone?: string): Formatter {
     ...zone,
   });
   const day = new Intl.DateTimeFormat(locale, { year: "numeric", month: "2-digit", day: "2-digit", ...zone });
-  const shortDayAndClock = new Intl.DateTimeFormat(locale, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zone });
+  const shortDayAndClock = new Intl.DateTimeFormat(locale, {
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    ...zone,
+  });
   const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   const compact = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
   const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
@@ -54,7 +73,8 @@ export function formatCountdown(milliseconds: number): string {
   const minutes = Math.floor((total % 3_600) / 60);
   const seconds = total % 60;
   const two = (value: number) => String(value).padStart(2, "0");
-  const clock = hours > 0 || days > 0 ? `${hours}:${two(minutes)}:${two(seconds)}` : `${minutes}:${two(seconds)}`;
+  const clock =
+    hours > 0 || days > 0 ? `${hours}:${two(minutes)}:${two(seconds)}` : `${minutes}:${two(seconds)}`;
   return days > 0 ? `${days}d ${clock}` : clock;
 }
 

@@ -18,7 +18,10 @@ const buckets = [Date.UTC(2026, 0, 1, 0, 0), Date.UTC(2026, 0, 1, 0, 1)];
 
 describe("usageCsv", () => {
   it("writes one row per bucket and series with ISO times, quoting and defusing cells", () => {
-    const csv = usageCsv({ buckets, series: [line("7", 'team "a", b', [1, 2]), line("8", "=cmd()", [0, 3])] });
+    const csv = usageCsv({
+      buckets,
+      series: [line("7", 'team "a", b', [1, 2]), line("8", "=cmd()", [0, 3])],
+    });
     expect(csv.split("\r\n")).toEqual([
       "bucket,key,name,requests,errors,inputTokens,outputTokens,cacheReadTokens,cacheWriteTokens",
       '2026-01-01T00:00:00.000Z,7,"team ""a"", b",1,0,10,2,1,0',

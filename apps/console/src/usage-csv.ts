@@ -1,6 +1,16 @@
 import type { UsageSeries } from "./admin-types";
 
-const columns = ["bucket", "key", "name", "requests", "errors", "inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"] as const;
+const columns = [
+  "bucket",
+  "key",
+  "name",
+  "requests",
+  "errors",
+  "inputTokens",
+  "outputTokens",
+  "cacheReadTokens",
+  "cacheWriteTokens",
+] as const;
 
 /** A CSV cell: quoted when it holds a comma, quote or line break; a leading = + - @ is defused for spreadsheets. */
 function cell(value: string | number): string {

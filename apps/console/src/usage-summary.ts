@@ -30,7 +30,10 @@ export function summariseSeries(series: readonly UsageSeriesLine[]): UsageLineTo
         cacheReadTokens: sum(line.cacheReadTokens),
         cacheWriteTokens: sum(line.cacheWriteTokens),
       };
-      return { ...totals, tokens: totals.inputTokens + totals.outputTokens + totals.cacheReadTokens + totals.cacheWriteTokens };
+      return {
+        ...totals,
+        tokens: totals.inputTokens + totals.outputTokens + totals.cacheReadTokens + totals.cacheWriteTokens,
+      };
     })
     .sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
 }
@@ -38,6 +41,10 @@ export function summariseSeries(series: readonly UsageSeriesLine[]): UsageLineTo
 /** Per-bucket token totals of a series (input + output + cache read + cache write). */
 export function tokensPerBucket(line: UsageSeriesLine): number[] {
   return line.inputTokens.map(
-    (input, index) => input + (line.outputTokens[index] ?? 0) + (line.cacheReadTokens[index] ?? 0) + (line.cacheWriteTokens[index] ?? 0),
+    (input, index) =>
+      input +
+      (line.outputTokens[index] ?? 0) +
+      (line.cacheReadTokens[index] ?? 0) +
+      (line.cacheWriteTokens[index] ?? 0),
   );
 }

@@ -11,7 +11,18 @@ export interface ChartSeries {
 }
 
 /** A palette that stays apart on white, for series by account, key or model. */
-export const chartColors = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d", "#9333ea"];
+export const chartColors = [
+  "#2563eb",
+  "#dc2626",
+  "#16a34a",
+  "#d97706",
+  "#7c3aed",
+  "#0891b2",
+  "#db2777",
+  "#4b5563",
+  "#65a30d",
+  "#9333ea",
+];
 
 /**
  * A time chart (uPlot) of `series` over `timestamps` (epoch ms, the viewer's time zone). The canvas is an
@@ -46,13 +57,19 @@ export function UsageChart({
       height,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_plot, _min, max) => [0, Math.max(1, max * 1.1)] }, y2: { range: (_plot, _min, max) => [0, Math.max(0.01, max * 1.1)] } },
+      scales: {
+        x: { time: true },
+        y: { range: (_plot, _min, max) => [0, Math.max(1, max * 1.1)] },
+        y2: { range: (_plot, _min, max) => [0, Math.max(0.01, max * 1.1)] },
+      },
       axes: [
         {
           stroke: "#4b5563",
           font: axisFont,
           grid: { stroke: "#eef0f3" },
-          ...(formatTime ? { values: (_plot: uPlot, ticks: number[]) => ticks.map((tick) => formatTime(tick * 1000)) } : {}),
+          ...(formatTime
+            ? { values: (_plot: uPlot, ticks: number[]) => ticks.map((tick) => formatTime(tick * 1000)) }
+            : {}),
         },
         {
           scale: "y",
@@ -76,11 +93,22 @@ export function UsageChart({
             ]
           : []),
       ],
-      series: [{}, ...series.map((line) => ({ label: line.label, stroke: line.color, width: 1.5, scale: line.scale ?? "y", points: { show: false } }))],
+      series: [
+        {},
+        ...series.map((line) => ({
+          label: line.label,
+          stroke: line.color,
+          width: 1.5,
+          scale: line.scale ?? "y",
+          points: { show: false },
+        })),
+      ],
     };
     const data: uPlot.AlignedData = [timestamps.map((at) => at / 1000), ...series.map((line) => line.values)];
     const plot = new uPlot(options, data, element);
-    const observer = new ResizeObserver(() => plot.setSize({ width: Math.max(200, element.clientWidth), height }));
+    const observer = new ResizeObserver(() =>
+      plot.setSize({ width: Math.max(200, element.clientWidth), height }),
+    );
     observer.observe(element);
     return () => {
       observer.disconnect();

@@ -8,7 +8,10 @@ export const languages: ReadonlyArray<{ code: Language; label: string }> = [
   { code: "en", label: "English" },
   { code: "zh-CN", label: "简体中文" },
 ];
-export const dictionaries: Record<Language, Record<MessageKey, string>> = { en: messagesEn, "zh-CN": messagesZh };
+export const dictionaries: Record<Language, Record<MessageKey, string>> = {
+  en: messagesEn,
+  "zh-CN": messagesZh,
+};
 
 /** Where the choice is remembered. */
 export const LANGUAGE_STORAGE_KEY = "subrelay.console.language";
@@ -23,14 +26,23 @@ export interface I18n {
 }
 
 /** `{name}` in a message replaced by `values.name`. */
-export function translate(language: Language, key: MessageKey, values?: Record<string, string | number>): string {
+export function translate(
+  language: Language,
+  key: MessageKey,
+  values?: Record<string, string | number>,
+): string {
   const message = dictionaries[language][key];
   if (!values) return message;
-  return message.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
+  return message.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in values ? String(values[name]) : whole,
+  );
 }
 
 /** The stored choice, else the browser's first language we have, else English. */
-export function initialLanguage(storage: Pick<Storage, "getItem"> | undefined, preferred: readonly string[]): Language {
+export function initialLanguage(
+  storage: Pick<Storage, "getItem"> | undefined,
+  preferred: readonly string[],
+): Language {
   const stored = storage?.getItem(LANGUAGE_STORAGE_KEY);
   if (stored === "en" || stored === "zh-CN") return stored;
   for (const tag of preferred) {
@@ -43,7 +55,9 @@ export function initialLanguage(storage: Pick<Storage, "getItem"> | undefined, p
 const I18nContext = createContext<I18n | null>(null);
 
 export function I18nProvider({ storage, children }: { storage?: Storage; children: ReactNode }) {
-  const [language, setLanguageState] = useState<Language>(() => initialLanguage(storage, navigator.languages ?? [navigator.language]));
+  const [language, setLanguageState] = useState<Language>(() =>
+    initialLanguage(storage, navigator.languages ?? [navigator.language]),
+  );
   const setLanguage = useCallback(
     (next: Language) => {
       storage?.setItem(LANGUAGE_STORAGE_KEY, next);
@@ -55,7 +69,12 @@ export function I18nProvider({ storage, children }: { storage?: Storage; childre
     document.documentElement.lang = language;
   }, [language]);
   const value = useMemo<I18n>(
-    () => ({ language, setLanguage, t: (key, values) => translate(language, key, values), format: createFormatter(language) }),
+    () => ({
+      language,
+      setLanguage,
+      t: (key, values) => translate(language, key, values),
+      format: createFormatter(language),
+    }),
     [language, setLanguage],
   );
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;

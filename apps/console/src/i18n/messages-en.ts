@@ -24,11 +24,13 @@ export const messagesEn = {
   "nav.usage": "Usage",
 
   "auth.title": "subrelay console",
-  "auth.intro": "Sign in with the gateway's admin token (ADMIN_TOKEN). It is exchanged for a session cookie and not stored here.",
+  "auth.intro":
+    "Sign in with the gateway's admin token (ADMIN_TOKEN). It is exchanged for a session cookie and not stored here.",
   "auth.tokenLabel": "Admin token",
   "auth.signIn": "Sign in",
   "auth.signOut": "Sign out",
-  "auth.wrongToken": "That admin token is not right. Check ADMIN_TOKEN in the gateway's environment and try again.",
+  "auth.wrongToken":
+    "That admin token is not right. Check ADMIN_TOKEN in the gateway's environment and try again.",
   "auth.throttled": "Too many failed sign-ins from this address. Wait a minute and try again.",
 
   "state.active": "active",
@@ -80,13 +82,15 @@ export const messagesEn = {
   "accounts.noneMatch": "No account matches these filters — choose All to see every account.",
   "accounts.editTitle": "Edit {name}",
   "accounts.deleteTitle": "Delete the account?",
-  "accounts.deleteMessage": "Delete {name}? Its credentials are removed and requests stop using it. This cannot be undone.",
+  "accounts.deleteMessage":
+    "Delete {name}? Its credentials are removed and requests stop using it. This cannot be undone.",
 
   "accountForm.typeApiKey": "API key",
   "accountForm.typeOAuth": "OAuth",
   "accountForm.credentials": "Credentials",
   "accountForm.credentialsNew": "Stored encrypted and never shown again.",
-  "accountForm.credentialsKept": "Leave these empty to keep the stored credentials; anything filled in replaces them.",
+  "accountForm.credentialsKept":
+    "Leave these empty to keep the stored credentials; anything filled in replaces them.",
   "accountForm.apiKey": "API key",
   "accountForm.refreshToken": "Refresh token",
   "accountForm.accessToken": "Access token",
@@ -99,7 +103,8 @@ export const messagesEn = {
   "accountForm.models": "Models (one a line; empty: any)",
   "accountForm.modelsPlaceholder": "claude-sonnet-4-5",
   "accountForm.modelMap": "Model map",
-  "accountForm.modelMapHint": "A client model name sent to this account as the upstream name; a name ending in * matches by prefix.",
+  "accountForm.modelMapHint":
+    "A client model name sent to this account as the upstream name; a name ending in * matches by prefix.",
   "accountForm.clientModel": "Client model {n}",
   "accountForm.upstreamModel": "Upstream model {n}",
   "accountForm.addMapping": "Add mapping",
@@ -126,7 +131,8 @@ export const messagesEn = {
   "groups.empty": "No groups yet — create one above, then add accounts to it.",
   "groups.editTitle": "Edit group {name}",
   "groups.deleteTitle": "Delete the group?",
-  "groups.deleteMessage": "Delete {name}? Its accounts stay but leave the group. A group that keys use cannot be deleted.",
+  "groups.deleteMessage":
+    "Delete {name}? Its accounts stay but leave the group. A group that keys use cannot be deleted.",
 
   "keys.newKey": "New key",
   "keys.create": "Create key",

@@ -19,7 +19,12 @@ describe("the dictionaries", () => {
   });
 
   it("are translated: Chinese words where English has letters, except names of things", () => {
-    const untranslatable = new Set(["accountForm.typeOAuth", "accountForm.baseUrl", "accountForm.modelsPlaceholder", "usage.chartTitle"]);
+    const untranslatable = new Set([
+      "accountForm.typeOAuth",
+      "accountForm.baseUrl",
+      "accountForm.modelsPlaceholder",
+      "usage.chartTitle",
+    ]);
     for (const [key, english] of Object.entries(messagesEn)) {
       if (untranslatable.has(key) || !/[a-z]/i.test(english)) continue;
       expect(messagesZh[key as keyof typeof messagesEn], key).toMatch(/[\u4e00-\u9fff]/);
@@ -30,13 +35,11 @@ describe("the dictionaries", () => {
     expect(dictionaries.en["auth.tokenLabel"]).toBe("Admin token");
     expect(dictionaries.en["auth.signIn"]).toBe("Sign in");
     expect(dictionaries.en["auth.signOut"]).toBe("Sign out");
-    expect(["nav.overview", "nav.accounts", "nav.groups", "nav.keys", "nav.usage"].map((key) => dictionaries.en[key as keyof typeof messagesEn])).toEqual([
-      "Overview",
-      "Accounts",
-      "Groups",
-      "Keys",
-      "Usage",
-    ]);
+    expect(
+      ["nav.overview", "nav.accounts", "nav.groups", "nav.keys", "nav.usage"].map(
+        (key) => dictionaries.en[key as keyof typeof messagesEn],
+      ),
+    ).toEqual(["Overview", "Accounts", "Groups", "Keys", "Usage"]);
     expect(dictionaries.en["accounts.add"]).toBe("Add account");
     expect(dictionaries.en["keys.create"]).toBe("Create key");
     expect(dictionaries.en["keys.copy"]).toBe("Copy");
@@ -51,7 +54,9 @@ describe("translate and the language choice", () => {
   });
 
   it("takes the remembered choice first, then the browser's languages, then English", () => {
-    const stored = (value: string | null) => ({ getItem: (key: string) => (key === LANGUAGE_STORAGE_KEY ? value : null) });
+    const stored = (value: string | null) => ({
+      getItem: (key: string) => (key === LANGUAGE_STORAGE_KEY ? value : null),
+    });
     expect(initialLanguage(stored("zh-CN"), ["en-US"])).toBe("zh-CN");
     expect(initialLanguage(stored("en"), ["zh-CN"])).toBe("en");
     expect(initialLanguage(stored("fr"), ["zh-TW", "en"])).toBe("zh-CN");

@@ -3,6 +3,7 @@ import type { Account, AccountCooldowns, AccountInput, AccountPatch, Group } fro
 import { cooldownFields, platforms } from "../admin-types";
 import { useCreateAccount, useUpdateAccount } from "../admin-queries";
 import { ErrorMessage } from "../components/error-message";
+import { Field } from "../components/field";
 import { fromDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
 import type { MessageKey } from "../i18n/messages-en";
@@ -27,7 +28,15 @@ const cooldownLabels: Record<CooldownField, MessageKey> = {
  * Every field `POST /admin/accounts` takes; editing sends `PATCH` with what the form holds. Credentials are
  * never shown back: left empty on edit they stay as stored, any one filled in replaces them all.
  */
-export function AccountForm({ account, groups, onDone }: { account?: Account; groups: Group[]; onDone: () => void }) {
+export function AccountForm({
+  account,
+  groups,
+  onDone,
+}: {
+  account?: Account;
+  groups: Group[];
+  onDone: () => void;
+}) {
   const { t } = useI18n();
   const create = useCreateAccount();
   const update = useUpdateAccount();
@@ -53,10 +62,9 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
   const [nextRowId, setNextRowId] = useState(modelMap.length);
   const [cooldowns, setCooldowns] = useState<Record<CooldownField, string>>(() => {
     const given = account?.cooldowns ?? {};
-    return Object.fromEntries(cooldownFields.map((field) => [field, given[field] === undefined ? "" : String(given[field])])) as Record<
-      CooldownField,
-      string
-    >;
+    return Object.fromEntries(
+      cooldownFields.map((field) => [field, given[field] === undefined ? "" : String(given[field])]),
+    ) as Record<CooldownField, string>;
   });
 
   const usableGroups = groups.filter((group) => group.mode === "mixed" || group.platform === platform);
@@ -74,7 +82,9 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
   };
   const numberOrUndefined = (value: string) => (value.trim() === "" ? undefined : Number(value));
   const cooldownsValue = (): AccountCooldowns | null => {
-    const entries = cooldownFields.flatMap((field) => (cooldowns[field].trim() === "" ? [] : [[field, Number(cooldowns[field])] as const]));
+    const entries = cooldownFields.flatMap((field) =>
+      cooldowns[field].trim() === "" ? [] : [[field, Number(cooldowns[field])] as const],
+    );
     return entries.length === 0 ? null : Object.fromEntries(entries);
   };
   const modelList = models
@@ -125,27 +135,46 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
   return (
     <form onSubmit={submit} className="form" aria-describedby={`${formId}-hint`}>
       <div className="form-grid">
-        <label className="field">
-          <span>{t("accounts.name")}</span>
-          <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
-        </label>
-        <label className="field">
-          <span>{t("accounts.platform")}</span>
-          <select value={platform} onChange={(event) => setPlatform(event.target.value)} disabled={Boolean(account)}>
-            {platforms.map((option) => (
-              <option key={option} value={option}>
-                {option}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span>{t("accounts.type")}</span>
-          <select value={type} onChange={(event) => setType(event.target.value as "apikey" | "oauth")} disabled={Boolean(account)}>
-            <option value="apikey">{t("accountForm.typeApiKey")}</option>
-            <option value="oauth">{t("accountForm.typeOAuth")}</option>
-          </select>
-        </label>
+        <Field label={t("accounts.name")}>
+          {(id) => (
+            <input
+              id={id}
+              value={name}
+              onChange={(event) => setName(event.target.value)}
+              required
+              maxLength={200}
+            />
+          )}
+        </Field>
+        <Field label={t("accounts.platform")}>
+          {(id) => (
+            <select
+              id={id}
+              value={platform}
+              onChange={(event) => setPlatform(event.target.value)}
+              disabled={Boolean(account)}
+            >
+              {platforms.map((option) => (
+                <option key={option} value={option}>
+                  {option}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={t("accounts.type")}>
+          {(id) => (
+            <select
+              id={id}
+              value={type}
+              onChange={(event) => setType(event.target.value as "apikey" | "oauth")}
+              disabled={Boolean(account)}
+            >
+              <option value="apikey">{t("accountForm.typeApiKey")}</option>
+              <option value="oauth">{t("accountForm.typeOAuth")}</option>
+            </select>
+          )}
+        </Field>
       </div>
 
       <fieldset className="fieldset">
@@ -154,35 +183,69 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
           {secretHint ?? t("accountForm.credentialsNew")}
         </p>
         {type === "apikey" ? (
-          <label className="field">
-            <span>{t("accountForm.apiKey")}</span>
-            <input type="password" autoComplete="off" value={apiKey} onChange={(event) => setApiKey(event.target.value)} required={!account} />
-          </label>
+          <Field label={t("accountForm.apiKey")}>
+            {(id) => (
+              <input
+                id={id}
+                type="password"
+                autoComplete="off"
+                value={apiKey}
+                onChange={(event) => setApiKey(event.target.value)}
+                required={!account}
+              />
+            )}
+          </Field>
         ) : (
           <div className="form-grid">
-            <label className="field">
-              <span>{t("accountForm.refreshToken")}</span>
-              <input type="password" autoComplete="off" value={refreshToken} onChange={(event) => setRefreshToken(event.target.value)} />
-            </label>
-            <label className="field">
-              <span>{t("accountForm.accessToken")}</span>
-              <input type="password" autoComplete="off" value={accessToken} onChange={(event) => setAccessToken(event.target.value)} />
-            </label>
-            <label className="field">
-              <span>{t("accountForm.expiresAt")}</span>
-              <input type="datetime-local" value={expiresAt} onChange={(event) => setExpiresAt(event.target.value)} />
-            </label>
+            <Field label={t("accountForm.refreshToken")}>
+              {(id) => (
+                <input
+                  id={id}
+                  type="password"
+                  autoComplete="off"
+                  value={refreshToken}
+                  onChange={(event) => setRefreshToken(event.target.value)}
+                />
+              )}
+            </Field>
+            <Field label={t("accountForm.accessToken")}>
+              {(id) => (
+                <input
+                  id={id}
+                  type="password"
+                  autoComplete="off"
+                  value={accessToken}
+                  onChange={(event) => setAccessToken(event.target.value)}
+                />
+              )}
+            </Field>
+            <Field label={t("accountForm.expiresAt")}>
+              {(id) => (
+                <input
+                  id={id}
+                  type="datetime-local"
+                  value={expiresAt}
+                  onChange={(event) => setExpiresAt(event.target.value)}
+                />
+              )}
+            </Field>
             {platform === "gemini" ? (
-              <label className="field">
-                <span>{t("accountForm.projectId")}</span>
-                <input value={projectId} onChange={(event) => setProjectId(event.target.value)} />
-              </label>
+              <Field label={t("accountForm.projectId")}>
+                {(id) => (
+                  <input id={id} value={projectId} onChange={(event) => setProjectId(event.target.value)} />
+                )}
+              </Field>
             ) : null}
             {platform === "openai" ? (
-              <label className="field">
-                <span>{t("accountForm.chatgptAccountId")}</span>
-                <input value={chatgptAccountId} onChange={(event) => setChatgptAccountId(event.target.value)} />
-              </label>
+              <Field label={t("accountForm.chatgptAccountId")}>
+                {(id) => (
+                  <input
+                    id={id}
+                    value={chatgptAccountId}
+                    onChange={(event) => setChatgptAccountId(event.target.value)}
+                  />
+                )}
+              </Field>
             ) : null}
           </div>
         )}
@@ -200,10 +263,15 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
                   type="checkbox"
                   checked={groupIds.includes(group.id)}
                   onChange={(event) =>
-                    setGroupIds((ids) => (event.target.checked ? [...ids, group.id] : ids.filter((id) => id !== group.id)))
+                    setGroupIds((ids) =>
+                      event.target.checked ? [...ids, group.id] : ids.filter((id) => id !== group.id),
+                    )
                   }
                 />
-                {group.name} <span className="muted">({group.platform}, {group.mode})</span>
+                {group.name}{" "}
+                <span className="muted">
+                  ({group.platform}, {group.mode})
+                </span>
               </label>
             ))}
           </div>
@@ -211,48 +279,97 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
       </fieldset>
 
       <div className="form-grid">
-        <label className="field">
-          <span>{t("accounts.priority")}</span>
-          <input type="number" min={0} max={1_000_000} step={1} placeholder="50" value={priority} onChange={(event) => setPriority(event.target.value)} />
-        </label>
-        <label className="field">
-          <span>{t("accounts.concurrency")}</span>
-          <input type="number" min={1} max={100_000} step={1} placeholder="3" value={concurrency} onChange={(event) => setConcurrency(event.target.value)} />
-        </label>
-        <label className="field field-wide">
-          <span>{t("accountForm.baseUrl")}</span>
-          <input type="url" placeholder={t("accountForm.baseUrlPlaceholder")} value={baseUrl} onChange={(event) => setBaseUrl(event.target.value)} />
-        </label>
+        <Field label={t("accounts.priority")}>
+          {(id) => (
+            <input
+              id={id}
+              type="number"
+              min={0}
+              max={1_000_000}
+              step={1}
+              placeholder="50"
+              value={priority}
+              onChange={(event) => setPriority(event.target.value)}
+            />
+          )}
+        </Field>
+        <Field label={t("accounts.concurrency")}>
+          {(id) => (
+            <input
+              id={id}
+              type="number"
+              min={1}
+              max={100_000}
+              step={1}
+              placeholder="3"
+              value={concurrency}
+              onChange={(event) => setConcurrency(event.target.value)}
+            />
+          )}
+        </Field>
+        <Field label={t("accountForm.baseUrl")} className="field field-wide">
+          {(id) => (
+            <input
+              id={id}
+              type="url"
+              placeholder={t("accountForm.baseUrlPlaceholder")}
+              value={baseUrl}
+              onChange={(event) => setBaseUrl(event.target.value)}
+            />
+          )}
+        </Field>
       </div>
 
-      <label className="field">
-        <span>{t("accountForm.models")}</span>
-        <textarea rows={3} placeholder={t("accountForm.modelsPlaceholder")} value={models} onChange={(event) => setModels(event.target.value)} />
-      </label>
+      <Field label={t("accountForm.models")}>
+        {(id) => (
+          <textarea
+            id={id}
+            rows={3}
+            placeholder={t("accountForm.modelsPlaceholder")}
+            value={models}
+            onChange={(event) => setModels(event.target.value)}
+          />
+        )}
+      </Field>
 
       <fieldset className="fieldset">
         <legend>{t("accountForm.modelMap")}</legend>
         <p className="muted">{t("accountForm.modelMapHint")}</p>
         {modelMap.map((row, index) => (
           <div key={row.id} className="map-row">
-            <label className="field">
-              <span>{t("accountForm.clientModel", { n: index + 1 })}</span>
-              <input
-                value={row.from}
-                onChange={(event) => setModelMap((rows) => rows.map((each) => (each.id === row.id ? { ...each, from: event.target.value } : each)))}
-              />
-            </label>
+            <Field label={t("accountForm.clientModel", { n: index + 1 })}>
+              {(id) => (
+                <input
+                  id={id}
+                  value={row.from}
+                  onChange={(event) =>
+                    setModelMap((rows) =>
+                      rows.map((each) => (each.id === row.id ? { ...each, from: event.target.value } : each)),
+                    )
+                  }
+                />
+              )}
+            </Field>
             <span aria-hidden="true" className="map-arrow">
               →
             </span>
-            <label className="field">
-              <span>{t("accountForm.upstreamModel", { n: index + 1 })}</span>
-              <input
-                value={row.to}
-                onChange={(event) => setModelMap((rows) => rows.map((each) => (each.id === row.id ? { ...each, to: event.target.value } : each)))}
-              />
-            </label>
-            <button type="button" onClick={() => setModelMap((rows) => rows.filter((each) => each.id !== row.id))}>
+            <Field label={t("accountForm.upstreamModel", { n: index + 1 })}>
+              {(id) => (
+                <input
+                  id={id}
+                  value={row.to}
+                  onChange={(event) =>
+                    setModelMap((rows) =>
+                      rows.map((each) => (each.id === row.id ? { ...each, to: event.target.value } : each)),
+                    )
+                  }
+                />
+              )}
+            </Field>
+            <button
+              type="button"
+              onClick={() => setModelMap((rows) => rows.filter((each) => each.id !== row.id))}
+            >
               {t("accountForm.removeMapping", { n: index + 1 })}
             </button>
           </div>
@@ -273,16 +390,18 @@ export function AccountForm({ account, groups, onDone }: { account?: Account; gr
         <p className="muted">{t("accountForm.cooldownsHint")}</p>
         <div className="form-grid">
           {cooldownFields.map((field) => (
-            <label key={field} className="field">
-              <span>{t(cooldownLabels[field])}</span>
-              <input
-                type="number"
-                min={field === "max" ? 1 : 0}
-                step={1}
-                value={cooldowns[field]}
-                onChange={(event) => setCooldowns((values) => ({ ...values, [field]: event.target.value }))}
-              />
-            </label>
+            <Field key={field} label={t(cooldownLabels[field])}>
+              {(id) => (
+                <input
+                  id={id}
+                  type="number"
+                  min={field === "max" ? 1 : 0}
+                  step={1}
+                  value={cooldowns[field]}
+                  onChange={(event) => setCooldowns((values) => ({ ...values, [field]: event.target.value }))}
+                />
+              )}
+            </Field>
           ))}
         </div>
       </fieldset>

@@ -1,11 +1,19 @@
 import { useMemo, useState } from "react";
 import { accountState, accountStateKinds, scopedRateLimits, type AccountStateKind } from "../account-state";
 import { describeAccountState, stateKindLabel } from "../account-state-words";
-import { useAccounts, useDeleteAccount, useGroups, useResetAccount, useUpdateAccount, useUsageTotals } from "../admin-queries";
+import {
+  useAccounts,
+  useDeleteAccount,
+  useGroups,
+  useResetAccount,
+  useUpdateAccount,
+  useUsageTotals,
+} from "../admin-queries";
 import type { Account } from "../admin-types";
 import { platforms } from "../admin-types";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { ErrorMessage } from "../components/error-message";
+import { Field } from "../components/field";
 import { ModalDialog } from "../components/modal-dialog";
 import { formatCountdown, startOfDay } from "../format";
 import { useI18n } from "../i18n/i18n";
@@ -29,8 +37,14 @@ export function AccountsPage() {
   const [editing, setEditing] = useState<Editing>(null);
   const [deleting, setDeleting] = useState<Account | null>(null);
 
-  const groupNames = useMemo(() => new Map((groups.data ?? []).map((group) => [group.id, group.name])), [groups.data]);
-  const usageByAccount = useMemo(() => new Map((today.data?.data ?? []).map((row) => [row.key, row])), [today.data]);
+  const groupNames = useMemo(
+    () => new Map((groups.data ?? []).map((group) => [group.id, group.name])),
+    [groups.data],
+  );
+  const usageByAccount = useMemo(
+    () => new Map((today.data?.data ?? []).map((row) => [row.key, row])),
+    [today.data],
+  );
   const rows = (accounts.data ?? [])
     .map((account) => ({ account, state: accountState(account, now) }))
     .filter(({ account, state }) => {
@@ -51,39 +65,50 @@ export function AccountsPage() {
       </div>
 
       <div className="filters" role="group" aria-label={t("accounts.filters")}>
-        <label className="field-inline">
-          <span>{t("accounts.platform")}</span>
-          <select value={platformFilter} onChange={(event) => setPlatformFilter(event.target.value)}>
-            <option value="">{t("common.all")}</option>
-            {platforms.map((platform) => (
-              <option key={platform} value={platform}>
-                {platform}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field-inline">
-          <span>{t("accounts.group")}</span>
-          <select value={groupFilter} onChange={(event) => setGroupFilter(event.target.value)}>
-            <option value="">{t("common.all")}</option>
-            {(groups.data ?? []).map((group) => (
-              <option key={group.id} value={String(group.id)}>
-                {group.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field-inline">
-          <span>{t("accounts.state")}</span>
-          <select value={stateFilter} onChange={(event) => setStateFilter(event.target.value as AccountStateKind | "")}>
-            <option value="">{t("common.all")}</option>
-            {accountStateKinds.map((kind) => (
-              <option key={kind} value={kind}>
-                {stateKindLabel(kind, t)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Field label={t("accounts.platform")} className="field-inline">
+          {(id) => (
+            <select
+              id={id}
+              value={platformFilter}
+              onChange={(event) => setPlatformFilter(event.target.value)}
+            >
+              <option value="">{t("common.all")}</option>
+              {platforms.map((platform) => (
+                <option key={platform} value={platform}>
+                  {platform}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={t("accounts.group")} className="field-inline">
+          {(id) => (
+            <select id={id} value={groupFilter} onChange={(event) => setGroupFilter(event.target.value)}>
+              <option value="">{t("common.all")}</option>
+              {(groups.data ?? []).map((group) => (
+                <option key={group.id} value={String(group.id)}>
+                  {group.name}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={t("accounts.state")} className="field-inline">
+          {(id) => (
+            <select
+              id={id}
+              value={stateFilter}
+              onChange={(event) => setStateFilter(event.target.value as AccountStateKind | "")}
+            >
+              <option value="">{t("common.all")}</option>
+              {accountStateKinds.map((kind) => (
+                <option key={kind} value={kind}>
+                  {stateKindLabel(kind, t)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
       </div>
 
       <ErrorMessage error={accounts.error ?? actionError} />
@@ -103,12 +128,22 @@ export function AccountsPage() {
                 <th scope="col">{t("accounts.groups")}</th>
                 <th scope="col">{t("accounts.state")}</th>
                 <th scope="col">{t("accounts.rateLimits")}</th>
-                <th scope="col" className="number">{t("accounts.inFlight")}</th>
-                <th scope="col" className="number">{t("accounts.waiters")}</th>
-                <th scope="col" className="number">{t("accounts.priority")}</th>
+                <th scope="col" className="number">
+                  {t("accounts.inFlight")}
+                </th>
+                <th scope="col" className="number">
+                  {t("accounts.waiters")}
+                </th>
+                <th scope="col" className="number">
+                  {t("accounts.priority")}
+                </th>
                 <th scope="col">{t("accounts.lastUsed")}</th>
-                <th scope="col" className="number">{t("accounts.requestsToday")}</th>
-                <th scope="col" className="number">{t("accounts.tokensToday")}</th>
+                <th scope="col" className="number">
+                  {t("accounts.requestsToday")}
+                </th>
+                <th scope="col" className="number">
+                  {t("accounts.tokensToday")}
+                </th>
                 <th scope="col">{t("common.actions")}</th>
               </tr>
             </thead>
@@ -122,7 +157,9 @@ export function AccountsPage() {
                   <tr key={account.id} data-account-id={account.id}>
                     <th scope="row">{account.name}</th>
                     <td>{account.platform}</td>
-                    <td>{account.type === "apikey" ? t("accountForm.typeApiKey") : t("accountForm.typeOAuth")}</td>
+                    <td>
+                      {account.type === "apikey" ? t("accountForm.typeApiKey") : t("accountForm.typeOAuth")}
+                    </td>
                     <td>{account.groupIds.map((id) => groupNames.get(id) ?? `#${id}`).join(", ") || "—"}</td>
                     <td>
                       <span className={`state state-${state.kind}`}>{words.text}</span>
@@ -132,7 +169,9 @@ export function AccountsPage() {
                           ({words.countdown})
                         </span>
                       ) : null}
-                      {state.reason && state.kind !== "error" ? <div className="muted small">{state.reason}</div> : null}
+                      {state.reason && state.kind !== "error" ? (
+                        <div className="muted small">{state.reason}</div>
+                      ) : null}
                     </td>
                     <td>
                       {scoped.length === 0 ? (
@@ -152,23 +191,42 @@ export function AccountsPage() {
                       )}
                     </td>
                     <td className="number">
-                      {account.inFlight === null ? "?" : format.number(account.inFlight)} / {format.number(account.concurrency)}
+                      {account.inFlight === null ? "?" : format.number(account.inFlight)} /{" "}
+                      {format.number(account.concurrency)}
                     </td>
-                    <td className="number">{account.waiters === null ? "?" : format.number(account.waiters)}</td>
+                    <td className="number">
+                      {account.waiters === null ? "?" : format.number(account.waiters)}
+                    </td>
                     <td className="number">{format.number(account.priority)}</td>
-                    <td>{account.lastUsedAt === null ? t("common.never") : format.time(account.lastUsedAt, now)}</td>
+                    <td>
+                      {account.lastUsedAt === null ? t("common.never") : format.time(account.lastUsedAt, now)}
+                    </td>
                     <td className="number">{format.number(usage?.requests ?? 0)}</td>
                     <td className="number">
-                      {format.compact(usage ? usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens : 0)}
+                      {format.compact(
+                        usage
+                          ? usage.inputTokens +
+                              usage.outputTokens +
+                              usage.cacheReadTokens +
+                              usage.cacheWriteTokens
+                          : 0,
+                      )}
                     </td>
                     <td className="actions">
-                      <button type="button" onClick={() => reset.mutate(account.id)} disabled={reset.isPending}>
+                      <button
+                        type="button"
+                        onClick={() => reset.mutate(account.id)}
+                        disabled={reset.isPending}
+                      >
                         {t("accounts.reset")}
                       </button>
                       <button
                         type="button"
                         onClick={() =>
-                          update.mutate({ id: account.id, patch: enabled ? { status: "disabled" } : { status: "active", schedulable: true } })
+                          update.mutate({
+                            id: account.id,
+                            patch: enabled ? { status: "disabled" } : { status: "active", schedulable: true },
+                          })
                         }
                         disabled={update.isPending}
                       >
@@ -199,7 +257,11 @@ export function AccountsPage() {
       <ModalDialog
         open={editing !== null}
         wide
-        title={editing?.kind === "edit" ? t("accounts.editTitle", { name: editing.account.name }) : t("accounts.add")}
+        title={
+          editing?.kind === "edit"
+            ? t("accounts.editTitle", { name: editing.account.name })
+            : t("accounts.add")
+        }
         onClose={() => setEditing(null)}
       >
         {editing ? (

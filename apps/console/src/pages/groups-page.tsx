@@ -1,9 +1,17 @@
 import { useState, type FormEvent } from "react";
-import { useAccounts, useApiKeys, useCreateGroup, useDeleteGroup, useGroups, useUpdateGroup } from "../admin-queries";
+import {
+  useAccounts,
+  useApiKeys,
+  useCreateGroup,
+  useDeleteGroup,
+  useGroups,
+  useUpdateGroup,
+} from "../admin-queries";
 import type { Group } from "../admin-types";
 import { platforms } from "../admin-types";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { ErrorMessage } from "../components/error-message";
+import { Field } from "../components/field";
 import { ModalDialog } from "../components/modal-dialog";
 import { useI18n } from "../i18n/i18n";
 
@@ -40,31 +48,50 @@ export function GroupsPage() {
       <section className="panel" aria-labelledby="new-group-heading">
         <h2 id="new-group-heading">{t("groups.create")}</h2>
         <form className="inline-form" onSubmit={submit}>
-          <label className="field">
-            <span>{t("groups.name")}</span>
-            <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
-          </label>
-          <label className="field">
-            <span>{t("accounts.platform")}</span>
-            <select value={platform} onChange={(event) => setPlatform(event.target.value)}>
-              {platforms.map((option) => (
-                <option key={option} value={option}>
-                  {option}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span>{t("groups.mode")}</span>
-            <select value={mode} onChange={(event) => setMode(event.target.value as "single" | "mixed")}>
-              <option value="single">{t("groups.modeSingle")}</option>
-              <option value="mixed">{t("groups.modeMixed")}</option>
-            </select>
-          </label>
-          <label className="field">
-            <span>{t("groups.defaultModel")}</span>
-            <input value={defaultModel} onChange={(event) => setDefaultModel(event.target.value)} placeholder={t("groups.defaultModelNone")} />
-          </label>
+          <Field label={t("groups.name")}>
+            {(id) => (
+              <input
+                id={id}
+                value={name}
+                onChange={(event) => setName(event.target.value)}
+                required
+                maxLength={200}
+              />
+            )}
+          </Field>
+          <Field label={t("accounts.platform")}>
+            {(id) => (
+              <select id={id} value={platform} onChange={(event) => setPlatform(event.target.value)}>
+                {platforms.map((option) => (
+                  <option key={option} value={option}>
+                    {option}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label={t("groups.mode")}>
+            {(id) => (
+              <select
+                id={id}
+                value={mode}
+                onChange={(event) => setMode(event.target.value as "single" | "mixed")}
+              >
+                <option value="single">{t("groups.modeSingle")}</option>
+                <option value="mixed">{t("groups.modeMixed")}</option>
+              </select>
+            )}
+          </Field>
+          <Field label={t("groups.defaultModel")}>
+            {(id) => (
+              <input
+                id={id}
+                value={defaultModel}
+                onChange={(event) => setDefaultModel(event.target.value)}
+                placeholder={t("groups.defaultModelNone")}
+              />
+            )}
+          </Field>
           <button type="submit" className="primary" disabled={create.isPending}>
             {t("groups.createButton")}
           </button>
@@ -85,25 +112,43 @@ export function GroupsPage() {
                 <th scope="col">{t("groups.mode")}</th>
                 <th scope="col">{t("groups.defaultModel")}</th>
                 <th scope="col">{t("groups.members")}</th>
-                <th scope="col" className="number">{t("groups.keys")}</th>
-                <th scope="col" className="number">{t("accounts.inFlight")}</th>
-                <th scope="col" className="number">{t("accounts.waiters")}</th>
+                <th scope="col" className="number">
+                  {t("groups.keys")}
+                </th>
+                <th scope="col" className="number">
+                  {t("accounts.inFlight")}
+                </th>
+                <th scope="col" className="number">
+                  {t("accounts.waiters")}
+                </th>
                 <th scope="col">{t("common.actions")}</th>
               </tr>
             </thead>
             <tbody>
               {(groups.data ?? []).map((group) => {
-                const members = (accounts.data ?? []).filter((account) => account.groupIds.includes(group.id));
-                const keyCount = (keys.data ?? []).filter((key) => key.groupId === group.id && key.status === "active").length;
+                const members = (accounts.data ?? []).filter((account) =>
+                  account.groupIds.includes(group.id),
+                );
+                const keyCount = (keys.data ?? []).filter(
+                  (key) => key.groupId === group.id && key.status === "active",
+                ).length;
                 return (
                   <tr key={group.id}>
                     <th scope="row">{group.name}</th>
                     <td>{group.platform}</td>
                     <td>{group.mode === "mixed" ? t("groups.modeMixed") : t("groups.modeSingle")}</td>
                     <td>{group.defaultModel ?? "—"}</td>
-                    <td>{members.length === 0 ? <span className="muted">{t("groups.noMembers")}</span> : members.map((account) => account.name).join(", ")}</td>
+                    <td>
+                      {members.length === 0 ? (
+                        <span className="muted">{t("groups.noMembers")}</span>
+                      ) : (
+                        members.map((account) => account.name).join(", ")
+                      )}
+                    </td>
                     <td className="number">{format.number(keyCount)}</td>
-                    <td className="number">{group.inFlight === null ? "?" : format.number(group.inFlight)}</td>
+                    <td className="number">
+                      {group.inFlight === null ? "?" : format.number(group.inFlight)}
+                    </td>
                     <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
                     <td className="actions">
                       <button type="button" onClick={() => setEditing(group)}>
@@ -128,7 +173,11 @@ export function GroupsPage() {
         </div>
       )}
 
-      <ModalDialog open={editing !== null} title={t("groups.editTitle", { name: editing?.name ?? "" })} onClose={() => setEditing(null)}>
+      <ModalDialog
+        open={editing !== null}
+        title={t("groups.editTitle", { name: editing?.name ?? "" })}
+        onClose={() => setEditing(null)}
+      >
         {editing ? <GroupEditForm key={editing.id} group={editing} onDone={() => setEditing(null)} /> : null}
       </ModalDialog>
 
@@ -157,17 +206,36 @@ function GroupEditForm({ group, onDone }: { group: Group; onDone: () => void }) 
       className="form"
       onSubmit={(event) => {
         event.preventDefault();
-        update.mutate({ id: group.id, patch: { name, defaultModel: defaultModel.trim() === "" ? null : defaultModel.trim() } }, { onSuccess: onDone });
+        update.mutate(
+          {
+            id: group.id,
+            patch: { name, defaultModel: defaultModel.trim() === "" ? null : defaultModel.trim() },
+          },
+          { onSuccess: onDone },
+        );
       }}
     >
-      <label className="field">
-        <span>{t("groups.name")}</span>
-        <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
-      </label>
-      <label className="field">
-        <span>{t("groups.defaultModel")}</span>
-        <input value={defaultModel} onChange={(event) => setDefaultModel(event.target.value)} placeholder={t("groups.defaultModelNone")} />
-      </label>
+      <Field label={t("groups.name")}>
+        {(id) => (
+          <input
+            id={id}
+            value={name}
+            onChange={(event) => setName(event.target.value)}
+            required
+            maxLength={200}
+          />
+        )}
+      </Field>
+      <Field label={t("groups.defaultModel")}>
+        {(id) => (
+          <input
+            id={id}
+            value={defaultModel}
+            onChange={(event) => setDefaultModel(event.target.value)}
+            placeholder={t("groups.defaultModelNone")}
+          />
+        )}
+      </Field>
       <ErrorMessage error={update.error} />
       <div className="dialog-actions">
         <button type="button" onClick={onDone}>

@@ -3,6 +3,7 @@ import { useApiKeys, useCreateApiKey, useDeleteApiKey, useGroups } from "../admi
 import type { ApiKey, CreatedApiKey } from "../admin-types";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { ErrorMessage } from "../components/error-message";
+import { Field } from "../components/field";
 import { ModalDialog } from "../components/modal-dialog";
 import { fromDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
@@ -52,24 +53,43 @@ export function KeysPage() {
           <p className="empty">{t("keys.needGroup")}</p>
         ) : (
           <form className="inline-form" onSubmit={submit}>
-            <label className="field">
-              <span>{t("keys.name")}</span>
-              <input value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
-            </label>
-            <label className="field">
-              <span>{t("accounts.group")}</span>
-              <select value={chosenGroup} onChange={(event) => setGroupId(event.target.value)} required>
-                {(groups.data ?? []).map((group) => (
-                  <option key={group.id} value={String(group.id)}>
-                    {group.name} ({group.platform})
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label className="field">
-              <span>{t("keys.expiresAtOptional")}</span>
-              <input type="datetime-local" value={expiresAt} onChange={(event) => setExpiresAt(event.target.value)} />
-            </label>
+            <Field label={t("keys.name")}>
+              {(id) => (
+                <input
+                  id={id}
+                  value={name}
+                  onChange={(event) => setName(event.target.value)}
+                  required
+                  maxLength={200}
+                />
+              )}
+            </Field>
+            <Field label={t("accounts.group")}>
+              {(id) => (
+                <select
+                  id={id}
+                  value={chosenGroup}
+                  onChange={(event) => setGroupId(event.target.value)}
+                  required
+                >
+                  {(groups.data ?? []).map((group) => (
+                    <option key={group.id} value={String(group.id)}>
+                      {group.name} ({group.platform})
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label={t("keys.expiresAtOptional")}>
+              {(id) => (
+                <input
+                  id={id}
+                  type="datetime-local"
+                  value={expiresAt}
+                  onChange={(event) => setExpiresAt(event.target.value)}
+                />
+              )}
+            </Field>
             <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
               {t("keys.create")}
             </button>
@@ -106,8 +126,16 @@ export function KeysPage() {
                       <code>{key.prefix}…</code>
                     </td>
                     <td>{groupNames.get(key.groupId) ?? `#${key.groupId}`}</td>
-                    <td>{key.status === "revoked" ? t("keys.revoked") : expired ? t("keys.expired") : t("keys.active")}</td>
-                    <td>{key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}</td>
+                    <td>
+                      {key.status === "revoked"
+                        ? t("keys.revoked")
+                        : expired
+                          ? t("keys.expired")
+                          : t("keys.active")}
+                    </td>
+                    <td>
+                      {key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}
+                    </td>
                     <td>{format.dateTime(key.createdAt)}</td>
                     <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
                     <td className="actions">
@@ -167,10 +195,18 @@ function CreatedKey({ created, onDone }: { created: CreatedApiKey; onDone: () =>
   return (
     <div className="form">
       <p>{t("keys.shownOnce", { name: created.name })}</p>
-      <label className="field">
-        <span>{t("keys.keyLabel")}</span>
-        <input ref={field} className="mono" readOnly value={created.key} onFocus={(event) => event.target.select()} />
-      </label>
+      <Field label={t("keys.keyLabel")}>
+        {(id) => (
+          <input
+            id={id}
+            ref={field}
+            className="mono"
+            readOnly
+            value={created.key}
+            onFocus={(event) => event.target.select()}
+          />
+        )}
+      </Field>
       <p className="muted" role="status">
         {copied === "yes" ? t("keys.copied") : copied === "no" ? t("keys.copyFailed") : ""}
       </p>

@@ -29,7 +29,8 @@ export function OverviewPage() {
 
   const sums = useMemo(() => {
     const rows = totals.data?.data ?? [];
-    const add = (pick: (row: (typeof rows)[number]) => number) => rows.reduce((total, row) => total + pick(row), 0);
+    const add = (pick: (row: (typeof rows)[number]) => number) =>
+      rows.reduce((total, row) => total + pick(row), 0);
     return {
       requests: add((row) => row.requests),
       errors: add((row) => row.errors),
@@ -41,7 +42,10 @@ export function OverviewPage() {
 
   const formatTick = useCallback((at: number) => format.tick(at, OVERVIEW_HOURS * 3_600_000), [format]);
   const states = (accounts.data ?? []).map((account) => ({ account, state: accountState(account, now) }));
-  const counts = accountStateKinds.map((kind) => ({ kind, count: states.filter((entry) => entry.state.kind === kind).length }));
+  const counts = accountStateKinds.map((kind) => ({
+    kind,
+    count: states.filter((entry) => entry.state.kind === kind).length,
+  }));
   const attention = states.filter((entry) => needsAttention(entry.state));
 
   const chart = useMemo(() => {
@@ -52,7 +56,12 @@ export function OverviewPage() {
     const errors = total?.errors ?? data.buckets.map(() => 0);
     const lines: ChartSeries[] = [
       { label: t("overview.requestsPerMinute"), values: requests, color: "#2563eb" },
-      { label: t("overview.errorRate"), values: requests.map((count, index) => (count > 0 ? (errors[index] ?? 0) / count : 0)), color: "#dc2626", scale: "y2" },
+      {
+        label: t("overview.errorRate"),
+        values: requests.map((count, index) => (count > 0 ? (errors[index] ?? 0) / count : 0)),
+        color: "#dc2626",
+        scale: "y2",
+      },
     ];
     return { timestamps: data.buckets, lines };
   }, [series.data, t]);
@@ -65,8 +74,19 @@ export function OverviewPage() {
           {t("overview.today")}
         </h2>
         <Stat label={t("overview.requestsToday")} value={format.number(sums.requests)} />
-        <Stat label={t("overview.tokensToday")} value={format.number(sums.tokens)} detail={t("overview.tokensDetail", { input: format.compact(sums.inputTokens), output: format.compact(sums.outputTokens) })} />
-        <Stat label={t("overview.errorsToday")} value={format.number(sums.errors)} detail={sums.requests > 0 ? format.percent(sums.errors / sums.requests) : undefined} />
+        <Stat
+          label={t("overview.tokensToday")}
+          value={format.number(sums.tokens)}
+          detail={t("overview.tokensDetail", {
+            input: format.compact(sums.inputTokens),
+            output: format.compact(sums.outputTokens),
+          })}
+        />
+        <Stat
+          label={t("overview.errorsToday")}
+          value={format.number(sums.errors)}
+          detail={sums.requests > 0 ? format.percent(sums.errors / sums.requests) : undefined}
+        />
         <Stat label={t("overview.accounts")} value={format.number(states.length)} />
       </section>
       <ErrorMessage error={totals.error ?? series.error ?? accounts.error} />

@@ -2,6 +2,7 @@ import { useId, useState } from "react";
 import { useSignIn } from "../admin-queries";
 import { AdminApiError } from "../admin-api-error";
 import { LanguageSwitch } from "../components/language-switch";
+import { Field } from "../components/field";
 import { useI18n } from "../i18n/i18n";
 
 /** The admin token, exchanged for the session cookie at POST /admin/session. */
@@ -29,19 +30,21 @@ export function SignInPage() {
       >
         <h1>{t("auth.title")}</h1>
         <p className="muted">{t("auth.intro")}</p>
-        <label className="field">
-          <span>{t("auth.tokenLabel")}</span>
-          <input
-            type="password"
-            autoComplete="current-password"
-            value={token}
-            onChange={(event) => setToken(event.target.value)}
-            required
-            autoFocus
-            aria-invalid={message ? true : undefined}
-            aria-describedby={message ? errorId : undefined}
-          />
-        </label>
+        <Field label={t("auth.tokenLabel")}>
+          {(id) => (
+            <input
+              id={id}
+              type="password"
+              autoComplete="current-password"
+              value={token}
+              onChange={(event) => setToken(event.target.value)}
+              required
+              autoFocus
+              aria-invalid={message ? true : undefined}
+              aria-describedby={message ? errorId : undefined}
+            />
+          )}
+        </Field>
         {message ? (
           <p id={errorId} className="error-message" role="alert">
             {message}

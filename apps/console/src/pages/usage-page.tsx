@@ -3,6 +3,7 @@ import { Link } from "wouter";
 import { useUsageSeries } from "../admin-queries";
 import type { UsageGroupBy } from "../admin-types";
 import { ErrorMessage } from "../components/error-message";
+import { Field } from "../components/field";
 import { chartColors, UsageChart, type ChartSeries } from "../components/usage-chart";
 import { fromDateTimeLocal, toDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
@@ -42,7 +43,10 @@ export function UsagePage() {
   const series = useUsageSeries(
     [range.kind === "preset" ? range.preset : `${range.from}-${range.to}`, split],
     () => {
-      const bounds = range.kind === "preset" ? presetRange(range.preset, Date.now()) : { from: range.from, to: range.to, step: stepFor(range.from, range.to) };
+      const bounds =
+        range.kind === "preset"
+          ? presetRange(range.preset, Date.now())
+          : { from: range.from, to: range.to, step: stepFor(range.from, range.to) };
       return { ...bounds, ...(split === "none" ? {} : { groupBy: split }) };
     },
     { live: range.kind === "preset" },
@@ -52,7 +56,9 @@ export function UsagePage() {
   const chart = useMemo(() => {
     const data = series.data;
     if (!data) return null;
-    const drawn = totals.slice(0, MAX_LINES).map((line) => data.series.find((each) => each.key === line.key)!);
+    const drawn = totals
+      .slice(0, MAX_LINES)
+      .map((line) => data.series.find((each) => each.key === line.key)!);
     const lines: ChartSeries[] = drawn.map((line, index) => ({
       label: split === "none" ? t(metric === "requests" ? "usage.requests" : "usage.tokens") : line.name,
       values: metric === "requests" ? line.requests : tokensPerBucket(line),
@@ -100,42 +106,61 @@ export function UsagePage() {
           <legend>{t("usage.range")}</legend>
           {rangePresets.map((preset) => (
             <label key={preset} className="segment">
-              <input type="radio" name="range" checked={range.kind === "preset" && range.preset === preset} onChange={() => setRange({ kind: "preset", preset })} />
+              <input
+                type="radio"
+                name="range"
+                checked={range.kind === "preset" && range.preset === preset}
+                onChange={() => setRange({ kind: "preset", preset })}
+              />
               {t(presetLabels[preset])}
             </label>
           ))}
         </fieldset>
         <fieldset className="custom-range">
           <legend>{t("usage.custom")}</legend>
-          <label className="field-inline">
-            <span>{t("usage.from")}</span>
-            <input type="datetime-local" value={customFrom} onChange={(event) => setCustomFrom(event.target.value)} />
-          </label>
-          <label className="field-inline">
-            <span>{t("usage.to")}</span>
-            <input type="datetime-local" value={customTo} onChange={(event) => setCustomTo(event.target.value)} />
-          </label>
+          <Field label={t("usage.from")} className="field-inline">
+            {(id) => (
+              <input
+                id={id}
+                type="datetime-local"
+                value={customFrom}
+                onChange={(event) => setCustomFrom(event.target.value)}
+              />
+            )}
+          </Field>
+          <Field label={t("usage.to")} className="field-inline">
+            {(id) => (
+              <input
+                id={id}
+                type="datetime-local"
+                value={customTo}
+                onChange={(event) => setCustomTo(event.target.value)}
+              />
+            )}
+          </Field>
           <button type="button" onClick={applyCustom} aria-pressed={range.kind === "custom"}>
             {t("usage.apply")}
           </button>
         </fieldset>
-        <label className="field-inline">
-          <span>{t("usage.split")}</span>
-          <select value={split} onChange={(event) => setSplit(event.target.value as Split)}>
-            {(Object.keys(splitLabels) as Split[]).map((option) => (
-              <option key={option} value={option}>
-                {t(splitLabels[option])}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="field-inline">
-          <span>{t("usage.metric")}</span>
-          <select value={metric} onChange={(event) => setMetric(event.target.value as Metric)}>
-            <option value="requests">{t("usage.requests")}</option>
-            <option value="tokens">{t("usage.tokens")}</option>
-          </select>
-        </label>
+        <Field label={t("usage.split")} className="field-inline">
+          {(id) => (
+            <select id={id} value={split} onChange={(event) => setSplit(event.target.value as Split)}>
+              {(Object.keys(splitLabels) as Split[]).map((option) => (
+                <option key={option} value={option}>
+                  {t(splitLabels[option])}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={t("usage.metric")} className="field-inline">
+          {(id) => (
+            <select id={id} value={metric} onChange={(event) => setMetric(event.target.value as Metric)}>
+              <option value="requests">{t("usage.requests")}</option>
+              <option value="tokens">{t("usage.tokens")}</option>
+            </select>
+          )}
+        </Field>
       </div>
       {customProblem ? (
         <p className="error-message" role="alert">
@@ -147,15 +172,26 @@ export function UsagePage() {
       <section className="panel" aria-labelledby="usage-chart-heading">
         <h2 id="usage-chart-heading">
           {series.data
-            ? t("usage.chartTitle", { from: format.dateTime(series.data.from), to: format.dateTime(series.data.to) })
+            ? t("usage.chartTitle", {
+                from: format.dateTime(series.data.from),
+                to: format.dateTime(series.data.to),
+              })
             : t("usage.chartTitlePending")}
         </h2>
         {chart ? (
-          <UsageChart timestamps={chart.timestamps} series={chart.lines} label={t("usage.chartLabel")} formatLeft={format.compact} formatTime={formatTick} />
+          <UsageChart
+            timestamps={chart.timestamps}
+            series={chart.lines}
+            label={t("usage.chartLabel")}
+            formatLeft={format.compact}
+            formatTime={formatTick}
+          />
         ) : (
           <p className="muted">{t("common.loading")}</p>
         )}
-        {totals.length > MAX_LINES ? <p className="muted small">{t("usage.topLines", { n: MAX_LINES })}</p> : null}
+        {totals.length > MAX_LINES ? (
+          <p className="muted small">{t("usage.topLines", { n: MAX_LINES })}</p>
+        ) : null}
       </section>
 
       <section className="panel" aria-labelledby="usage-table-heading">
@@ -170,13 +206,27 @@ export function UsagePage() {
               <thead>
                 <tr>
                   <th scope="col">{t(splitLabels[split])}</th>
-                  <th scope="col" className="number">{t("usage.requests")}</th>
-                  <th scope="col" className="number">{t("usage.errors")}</th>
-                  <th scope="col" className="number">{t("usage.inputTokens")}</th>
-                  <th scope="col" className="number">{t("usage.outputTokens")}</th>
-                  <th scope="col" className="number">{t("usage.cacheReadTokens")}</th>
-                  <th scope="col" className="number">{t("usage.cacheWriteTokens")}</th>
-                  <th scope="col" className="number">{t("usage.tokens")}</th>
+                  <th scope="col" className="number">
+                    {t("usage.requests")}
+                  </th>
+                  <th scope="col" className="number">
+                    {t("usage.errors")}
+                  </th>
+                  <th scope="col" className="number">
+                    {t("usage.inputTokens")}
+                  </th>
+                  <th scope="col" className="number">
+                    {t("usage.outputTokens")}
+                  </th>
+                  <th scope="col" className="number">
+                    {t("usage.cacheReadTokens")}
+                  </th>
+                  <th scope="col" className="number">
+                    {t("usage.cacheWriteTokens")}
+                  </th>
+                  <th scope="col" className="number">
+                    {t("usage.tokens")}
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -184,7 +234,9 @@ export function UsagePage() {
                   <tr key={line.key}>
                     <th scope="row">
                       {split === "none" ? t("usage.total") : line.name}
-                      {split !== "none" && split !== "model" && line.name !== line.key ? <span className="muted small"> ({line.key})</span> : null}
+                      {split !== "none" && split !== "model" && line.name !== line.key ? (
+                        <span className="muted small"> ({line.key})</span>
+                      ) : null}
                     </th>
                     <td className="number">{format.number(line.requests)}</td>
                     <td className="number">{format.number(line.errors)}</td>

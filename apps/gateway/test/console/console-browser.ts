@@ -27,6 +27,8 @@ export function launchChromium(): Promise<Browser> {
 export async function newConsolePage(browser: Browser, errors: string[]): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", timezoneId: "UTC" });
   const page = await context.newPage();
+  // Well inside the test's own timeout, so a missing element fails at its line.
+  page.setDefaultTimeout(10_000);
   page.on("pageerror", (error) => errors.push(error.message));
   return page;
 }

@@ -41,8 +41,8 @@ describe("the console in a browser", () => {
     await response.arrayBuffer();
     return response.status;
   };
-  /** The table row whose row header is exactly `name`. */
-  const rowOf = (page: Page, name: string): Locator =>
+  /** The table row whose row header is exactly `name` (or matches it). */
+  const rowOf = (page: Page, name: string | RegExp): Locator =>
     page.locator("tbody tr", { has: page.getByRole("rowheader", { name, exact: true }) });
   const stateOf = (page: Page, name: string) => rowOf(page, name).locator(".state").textContent();
 
@@ -109,7 +109,9 @@ describe("the console in a browser", () => {
     const answered = Date.now();
     await page.getByRole("link", { name: "Usage" }).click();
     await page.getByLabel("Split by").selectOption("key");
-    const requestsOfLaptop = async () => ((await rowOf(page, "laptop").count()) ? rowOf(page, "laptop").locator("td").first().textContent() : null);
+    // The key's name, then its id.
+    const laptop = rowOf(page, /^laptop \(\d+\)$/);
+    const requestsOfLaptop = async () => ((await laptop.count()) ? laptop.locator("td").first().textContent() : null);
     await expect.poll(requestsOfLaptop, { timeout: 5_000, interval: 100 }).toBe("1");
     expect(Date.now() - answered).toBeLessThan(5_000);
     await page.context().close();
