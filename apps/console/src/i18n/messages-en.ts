@@ -66,7 +66,7 @@ export const messagesEn = {
   "accounts.groups": "Groups",
   "accounts.state": "State",
   "accounts.rateLimits": "Rate limits",
-  "accounts.scopeUntil": "{scope} until {time} ({left})",
+  "accounts.scopeUntil": "{scope} until {time}",
   "accounts.inFlight": "In flight",
   "accounts.waiters": "Waiters",
   "accounts.priority": "Priority",

@@ -62,7 +62,7 @@ export const messagesZh: Record<MessageKey, string> = {
   "accounts.groups": "所属分组",
   "accounts.state": "状态",
   "accounts.rateLimits": "限流范围",
-  "accounts.scopeUntil": "{scope} 限流至 {time}（剩余 {left}）",
+  "accounts.scopeUntil": "{scope} 限流至 {time}",
   "accounts.inFlight": "进行中",
   "accounts.waiters": "排队数",
   "accounts.priority": "优先级",

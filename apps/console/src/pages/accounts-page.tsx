@@ -179,12 +179,16 @@ export function AccountsPage() {
                       ) : (
                         <ul className="plain-list">
                           {scoped.map((limit) => (
-                            <li key={`${limit.scope}:${limit.window ?? ""}`}>
+                            <li
+                              key={`${limit.scope}:${limit.window ?? ""}`}
+                              className="nowrap"
+                              title={limit.window}
+                            >
                               {t("accounts.scopeUntil", {
-                                scope: limit.window ? `${limit.scope} (${limit.window})` : limit.scope,
+                                scope: limit.scope,
                                 time: format.time(limit.until, now),
-                                left: formatCountdown(limit.until - now),
-                              })}
+                              })}{" "}
+                              <span className="countdown">({formatCountdown(limit.until - now)})</span>
                             </li>
                           ))}
                         </ul>
@@ -213,38 +217,42 @@ export function AccountsPage() {
                       )}
                     </td>
                     <td className="actions">
-                      <button
-                        type="button"
-                        onClick={() => reset.mutate(account.id)}
-                        disabled={reset.isPending}
-                      >
-                        {t("accounts.reset")}
-                      </button>
-                      <button
-                        type="button"
-                        onClick={() =>
-                          update.mutate({
-                            id: account.id,
-                            patch: enabled ? { status: "disabled" } : { status: "active", schedulable: true },
-                          })
-                        }
-                        disabled={update.isPending}
-                      >
-                        {enabled ? t("accounts.disable") : t("accounts.enable")}
-                      </button>
-                      <button type="button" onClick={() => setEditing({ kind: "edit", account })}>
-                        {t("common.edit")}
-                      </button>
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => {
-                          remove.reset();
-                          setDeleting(account);
-                        }}
-                      >
-                        {t("common.delete")}
-                      </button>
+                      <div className="row-actions">
+                        <button
+                          type="button"
+                          onClick={() => reset.mutate(account.id)}
+                          disabled={reset.isPending}
+                        >
+                          {t("accounts.reset")}
+                        </button>
+                        <button
+                          type="button"
+                          onClick={() =>
+                            update.mutate({
+                              id: account.id,
+                              patch: enabled
+                                ? { status: "disabled" }
+                                : { status: "active", schedulable: true },
+                            })
+                          }
+                          disabled={update.isPending}
+                        >
+                          {enabled ? t("accounts.disable") : t("accounts.enable")}
+                        </button>
+                        <button type="button" onClick={() => setEditing({ kind: "edit", account })}>
+                          {t("common.edit")}
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => {
+                            remove.reset();
+                            setDeleting(account);
+                          }}
+                        >
+                          {t("common.delete")}
+                        </button>
+                      </div>
                     </td>
                   </tr>
                 );

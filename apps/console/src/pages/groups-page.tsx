@@ -151,19 +151,21 @@ export function GroupsPage() {
                     </td>
                     <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
                     <td className="actions">
-                      <button type="button" onClick={() => setEditing(group)}>
-                        {t("common.edit")}
-                      </button>
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => {
-                          remove.reset();
-                          setDeleting(group);
-                        }}
-                      >
-                        {t("common.delete")}
-                      </button>
+                      <div className="row-actions">
+                        <button type="button" onClick={() => setEditing(group)}>
+                          {t("common.edit")}
+                        </button>
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => {
+                            remove.reset();
+                            setDeleting(group);
+                          }}
+                        >
+                          {t("common.delete")}
+                        </button>
+                      </div>
                     </td>
                   </tr>
                 );

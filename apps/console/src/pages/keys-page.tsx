@@ -139,18 +139,20 @@ export function KeysPage() {
                     <td>{format.dateTime(key.createdAt)}</td>
                     <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
                     <td className="actions">
-                      {key.status === "active" ? (
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => {
-                            revoke.reset();
-                            setRevoking(key);
-                          }}
-                        >
-                          {t("keys.revoke")}
-                        </button>
-                      ) : null}
+                      <div className="row-actions">
+                        {key.status === "active" ? (
+                          <button
+                            type="button"
+                            className="danger"
+                            onClick={() => {
+                              revoke.reset();
+                              setRevoking(key);
+                            }}
+                          >
+                            {t("keys.revoke")}
+                          </button>
+                        ) : null}
+                      </div>
                     </td>
                   </tr>
                 );
