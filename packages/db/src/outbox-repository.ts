@@ -10,9 +10,10 @@ import type { SqlExecutor } from "./sql-executor";
  * - `account.state`: `accountId`; payload `{ change }` (`rate_limited` | `overloaded` | `temp_unschedulable`
  *   | `error` | `expired_cleared` | `reset`). Read the account's current snapshot; the payload is a hint.
  * - `group.created`: `groupId`.
+ * - `group.deleted`: `groupId` (gone; its members' `account.updated` rows name the buckets to rebuild).
  */
 export type OutboxEvent =
-  "account.created" | "account.updated" | "account.deleted" | "account.state" | "group.created";
+  "account.created" | "account.updated" | "account.deleted" | "account.state" | "group.created" | "group.deleted";
 
 /** One outbox row. Ids are positive, strictly increasing, and committed in id order (see writeOutboxEvents). */
 export interface OutboxRow {

@@ -315,6 +315,9 @@ export class OutboxConsumer {
         case "group.created":
           if (row.groupId !== null) await bucketOfGroup(row.groupId);
           break;
+        case "group.deleted":
+          // Nothing to rebuild: the group is gone; its members' account.updated rows rebuild their other buckets.
+          break;
         default:
           this.#logger.warn({ event: row.event, id: row.id }, "unknown outbox event; skipped");
       }
