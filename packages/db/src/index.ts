@@ -32,6 +32,7 @@ export { GroupRepository, type GroupDeletion, type GroupPatch, type GroupRecord,
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {
   UsageRepository,
+  USAGE_STEP_MS,
   type CopyFromCsv,
   type UsageGroupBy,
   type UsageRow,
