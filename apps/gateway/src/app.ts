@@ -335,6 +335,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
       return gatewayError;
     },
+    consoleAtRoot: listener === "shared",
   });
   registerHealthRoutes(app, deps);
   if (listener === "shared") registerOperatorRoutes(app, deps);
@@ -368,7 +369,8 @@ function registerOperatorRoutes(app: FastifyInstance, deps: AppDependencies): vo
     sessions: deps.adminSessions,
     allowedOrigins: deps.adminAllowedOrigins,
   });
-  registerConsoleRoutes(app, { dir: deps.consoleDir });
+  // The shared listener's `/` is the clients' product info: it sends only browsers to the console.
+  registerConsoleRoutes(app, { dir: deps.consoleDir, redirectRoot: deps.listener === "admin" });
 }
 
 /** The platform label of a request no account or key is known for (refused before authentication). */

@@ -27,11 +27,11 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
 /**
- * The operator console's static files at `/console/` (and `GET /` sent there), from `dir`: a file when one
+ * The operator console's static files at `/console/` (and `GET /` sent there with `redirectRoot`), from `dir`: a file when one
  * has the path, else `index.html` for a path without an extension (the app routes it), else a 404. Nothing
  * outside `dir` is ever read. Without `dir` (or `dir/index.html`) every console path is a 404 saying so.
  */
-export function registerConsoleRoutes(app: FastifyInstance, options: { dir: string | undefined }): void {
+export function registerConsoleRoutes(app: FastifyInstance, options: { dir: string | undefined; redirectRoot: boolean }): void {
   const root = options.dir === undefined ? undefined : resolve(options.dir);
   const notBuilt = () => new GatewayError("not_found", "Console not built; run pnpm build.");
 
@@ -60,7 +60,7 @@ export function registerConsoleRoutes(app: FastifyInstance, options: { dir: stri
     throw new GatewayError("not_found", "No such console file.");
   };
 
-  app.get("/", (_request, reply) => reply.redirect("/console/", 302));
+  if (options.redirectRoot) app.get("/", (_request, reply) => reply.redirect("/console/", 302));
   app.get("/console", (_request, reply) => serve("", reply));
   app.get("/console/*", (request, reply) => serve((request.params as { "*": string })["*"], reply));
 }
