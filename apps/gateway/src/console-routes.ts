@@ -33,7 +33,7 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
  */
 export function registerConsoleRoutes(app: FastifyInstance, options: { dir: string | undefined; redirectRoot: boolean }): void {
   const root = options.dir === undefined ? undefined : resolve(options.dir);
-  const notBuilt = () => new GatewayError("not_found", "Console not built; run pnpm build.");
+  const notBuilt = () => new GatewayError("not_found", "Console not built; run pnpm build");
 
   const send = async (reply: FastifyReply, file: string, relative: string) => {
     const body = await readFile(file);
