@@ -111,14 +111,19 @@ export class GroupRepository {
   /**
    * Deletes a group unless API keys that are not revoked belong to it (the foreign key would delete them
    * too). Its accounts lose the membership; each gets an `account.updated` outbox row naming its groups
-   * before (so the snapshot consumer rebuilds those buckets), and the group a `group.deleted` row, all in
+   * before (so the snapshot consumer rebuilds those buckets), and the group a `group.deleted` row naming its
+   * bucket's platform and mode (so the consumer empties it), all in
    * the same transaction. The group's row is locked first, so a key created meanwhile is either counted or
    * waits and then fails its foreign key.
    */
   async delete(id: number): Promise<GroupDeletion> {
     if (!Number.isSafeInteger(id) || id <= 0) return { outcome: "not_found" };
     return this.#db.transaction(async (transaction) => {
-      const [group] = await transaction.select({ id: groups.id }).from(groups).where(eq(groups.id, id)).for("update");
+      const [group] = await transaction
+        .select({ id: groups.id, platform: groups.platform, mode: groups.mode })
+        .from(groups)
+        .where(eq(groups.id, id))
+        .for("update");
       if (!group) return { outcome: "not_found" as const };
       const [inUse] = await transaction
         .select({ keys: sql<number>`count(*)`.mapWith(Number) })
@@ -141,7 +146,7 @@ export class GroupRepository {
           accountId,
           payload: { groupIds: memberships.filter((row) => row.accountId === accountId).map((row) => row.groupId) },
         })),
-        { event: "group.deleted" as const, groupId: id },
+        { event: "group.deleted" as const, groupId: id, payload: { platform: group.platform, mode: group.mode } },
       ]);
       return { outcome: "deleted" as const };
     });

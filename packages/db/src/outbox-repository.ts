@@ -10,7 +10,8 @@ import type { SqlExecutor } from "./sql-executor";
  * - `account.state`: `accountId`; payload `{ change }` (`rate_limited` | `overloaded` | `temp_unschedulable`
  *   | `error` | `expired_cleared` | `reset`). Read the account's current snapshot; the payload is a hint.
  * - `group.created`: `groupId`.
- * - `group.deleted`: `groupId` (gone; its members' `account.updated` rows name the buckets to rebuild).
+ * - `group.deleted`: `groupId`; payload `{ platform, mode }`, its bucket's (to be emptied; its members'
+ *   `account.updated` rows name their other buckets).
  */
 export type OutboxEvent =
   "account.created" | "account.updated" | "account.deleted" | "account.state" | "group.created" | "group.deleted";

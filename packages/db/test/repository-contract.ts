@@ -1204,7 +1204,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
       const rows = (await outboxRows()).slice(before);
       expect(rows.map((row) => [row.event, row.accountId, row.groupId, row.payload])).toEqual([
         ["account.updated", account.id, null, { groupIds: [group.id, other.id] }],
-        ["group.deleted", null, group.id, null],
+        ["group.deleted", null, group.id, { platform: "claude", mode: "single" }],
       ]);
       expect(await database.groups.delete(group.id)).toEqual({ outcome: "not_found" });
     });
