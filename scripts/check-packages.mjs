@@ -90,9 +90,9 @@ const packages = {
     ".": {
       functions: [
         "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
-        "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository",
+        "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository", "AdminSessionRepository",
       ],
-      objects: ["schema", "embeddedPostgresSettings"],
+      objects: ["schema", "embeddedPostgresSettings", "USAGE_STEP_MS"],
     },
   },
 };

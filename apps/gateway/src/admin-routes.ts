@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AccountCooldowns } from "@subrelay/db";
+import type { AdminSessions } from "./admin-sessions";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { GatewayError } from "./gateway-error";
 import { LoginThrottle } from "./login-throttle";
@@ -64,6 +65,14 @@ export interface UsageQuery {
   groupBy: "account" | "key" | "model";
 }
 
+export interface UsageSeriesQuery {
+  from?: Date;
+  to?: Date;
+  step?: "minute" | "hour" | "day";
+  /** Omitted: one series, `total`. */
+  groupBy?: "account" | "key" | "model";
+}
+
 /**
  * What the admin API does, backed by the database. Returned objects never carry secrets. Inputs arrive
  * as the client sent them (only known to be objects): `createAccount`, `updateAccount` and `createApiKey`
@@ -74,6 +83,8 @@ export interface AdminService {
   listGroups(): Promise<object[]>;
   /** Null when no group has the id. Checks `defaultModel` (400 listing the problem). */
   updateGroup(id: string, patch: GroupPatch): Promise<object | null>;
+  /** False when no group has the id; a GatewayError `conflict` while API keys that are not revoked use it. */
+  deleteGroup(id: string): Promise<boolean>;
   createAccount(input: AccountInput): Promise<object>;
   listAccounts(): Promise<object[]>;
   updateAccount(id: string, patch: AccountPatch): Promise<object | null>;
@@ -83,7 +94,12 @@ export interface AdminService {
   listApiKeys(): Promise<object[]>;
   deleteApiKey(id: string): Promise<boolean>;
   usage(query: UsageQuery): Promise<object>;
+  /** Usage per time bucket (a 400 for more than 2,000 buckets). */
+  usageSeries(query: UsageSeriesQuery): Promise<object>;
 }
+
+/** The console's session cookie. */
+export const SESSION_COOKIE = "subrelay_session";
 
 const anyObject = { type: "object" } as const;
 // 0 to 2^31 - 1, as digits (the handlers take the id as a string).
@@ -91,7 +107,11 @@ const idPattern =
   "^(0|[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$";
 const idParams = { type: "object", properties: { id: { type: "string", pattern: idPattern } }, required: ["id"] } as const;
 
-/** The admin API under /admin, behind `Authorization: Bearer $ADMIN_TOKEN`. */
+/**
+ * The admin API under /admin, behind `Authorization: Bearer $ADMIN_TOKEN` or a console session cookie
+ * (`POST /admin/session`). A cookie-authenticated request that changes anything must come from the
+ * gateway's own origin (or one of `allowedOrigins`): the cookie alone does not show the operator meant it.
+ */
 export function registerAdminRoutes(
   app: FastifyInstance,
   options: {
@@ -104,45 +124,64 @@ export function registerAdminRoutes(
     loginBurst?: number;
     loginRefillMs?: number;
     now?: () => number;
+    sessions: AdminSessions;
+    /** Origins besides the request's own host a cookie-authenticated change may come from (`ADMIN_ALLOWED_ORIGINS`). */
+    allowedOrigins?: readonly string[];
   },
 ): void {
   const { admin } = options;
   const platform = { type: "string", enum: [...options.platforms] } as const;
   const expected = createHash("sha256").update(options.adminToken).digest();
   const throttle = new LoginThrottle({ burst: options.loginBurst ?? 10, refillMs: options.loginRefillMs ?? 6_000, now: options.now });
-  const authorise = (request: FastifyRequest, reply: FastifyReply) => {
-    const address = request.ip;
-    // Checked before the token: a locked-out address learns nothing, not even from the right token.
-    const wait = throttle.retryAfterSeconds(address);
+  const { sessions } = options;
+  const allowedOrigins = new Set(options.allowedOrigins ?? []);
+  // Checked before the token: a locked-out address learns nothing, not even from the right token.
+  const refuseThrottled = (request: FastifyRequest, reply: FastifyReply) => {
+    const wait = throttle.retryAfterSeconds(request.ip);
     if (wait > 0) {
       void reply.header("retry-after", String(wait));
       throw new GatewayError("rate_limited", "Too many failed admin logins from this address; try again later.", {
         retryAfterSeconds: wait,
       });
     }
-    const header = request.headers.authorization ?? "";
-    const given = createHash("sha256").update(header.replace(/^Bearer\s+/i, "")).digest();
-    if (!header.toLowerCase().startsWith("bearer ") || !timingSafeEqual(given, expected)) {
-      const lockedOut = throttle.fail(address);
-      // The address only: the presented token may be a near-miss of the real one.
-      app.log.warn(
-        { clientAddress: address, method: request.method, path: request.url.split("?")[0], lockedOut },
-        lockedOut ? "admin login failed; address throttled" : "admin login failed",
-      );
-      throw new GatewayError("authentication", "Invalid admin token.");
+  };
+  const isAdminToken = (token: string) => timingSafeEqual(createHash("sha256").update(token).digest(), expected);
+  const loginFailed = (request: FastifyRequest) => {
+    const address = request.ip;
+    const lockedOut = throttle.fail(address);
+    // The address only: the presented token may be a near-miss of the real one.
+    app.log.warn(
+      { clientAddress: address, method: request.method, path: request.url.split("?")[0], lockedOut },
+      lockedOut ? "admin login failed; address throttled" : "admin login failed",
+    );
+    return new GatewayError("authentication", "Invalid admin token.");
+  };
+  /** Refuses a request whose Origin is neither the host it was sent to nor an allowed one; `required`: also one without Origin. */
+  const refuseCrossSite = (request: FastifyRequest, required: boolean) => {
+    const origin = request.headers.origin;
+    if (origin === undefined ? !required : isSameOrigin(origin, request.headers.host) || allowedOrigins.has(origin)) return;
+    throw new GatewayError("forbidden", "Cross-site request refused.");
+  };
+  const authorise = async (request: FastifyRequest, reply: FastifyReply) => {
+    refuseThrottled(request, reply);
+    const header = request.headers.authorization;
+    const sessionId = header === undefined ? cookieOf(request.headers.cookie, SESSION_COOKIE) : undefined;
+    if (sessionId !== undefined) {
+      // A session cookie: checked against the store each time (a revoked one fails on every replica at once).
+      // Not counted as a failed login: its value is unguessable, and an ended session's polls must not lock the operator out.
+      if ((await sessions.check(sessionId)) === null) throw new GatewayError("authentication", "The session has ended; sign in again.");
+      if (!SAFE_METHODS.has(request.method)) refuseCrossSite(request, true);
+      return;
     }
+    const given = header ?? "";
+    if (!given.toLowerCase().startsWith("bearer ") || !isAdminToken(given.replace(/^Bearer\s+/i, ""))) throw loginFailed(request);
   };
   const notFound = (what: string) => new GatewayError("not_found", `${what} not found.`);
 
   void app.register(
     (admin_, _options, done) => {
-      admin_.addHook("onRequest", (request, reply, next) => {
-        try {
-          authorise(request, reply);
-          next();
-        } catch (error) {
-          next(error as Error);
-        }
+      admin_.addHook("onRequest", async (request, reply) => {
+        await authorise(request, reply);
       });
 
       admin_.post(
@@ -187,6 +226,12 @@ export function registerAdminRoutes(
           return updated;
         },
       );
+      admin_.delete("/groups/:id", { schema: { params: idParams } }, async (request, reply) => {
+        const { id } = request.params as { id: string };
+        if (!(await admin.deleteGroup(id))) throw notFound("Group");
+        options.authenticator.clear();
+        return reply.code(204).send();
+      });
 
       // The account and key bodies are checked by the input rules of @subrelay/db (the repositories' own),
       // one problem per wrong field; a schema here would be a second set of rules, and Ajv's coercion would
@@ -247,10 +292,99 @@ export function registerAdminRoutes(
           });
         },
       );
+      admin_.get(
+        "/usage/series",
+        {
+          schema: {
+            querystring: {
+              type: "object",
+              properties: {
+                from: { type: "string" },
+                to: { type: "string" },
+                step: { type: "string", enum: ["minute", "hour", "day"] },
+                groupBy: { type: "string", enum: ["account", "key", "model"] },
+              },
+            },
+          },
+        },
+        async (request) => {
+          const query = request.query as { from?: string; to?: string; step?: UsageSeriesQuery["step"]; groupBy?: UsageSeriesQuery["groupBy"] };
+          return admin.usageSeries({
+            from: parseDate(query.from, "from"),
+            to: parseDate(query.to, "to"),
+            step: query.step,
+            groupBy: query.groupBy,
+          });
+        },
+      );
       done();
     },
     { prefix: "/admin" },
   );
+
+  // Console sessions: outside the hook above (signing in is how a browser gets its credentials).
+  void app.register(
+    (session, _options, done) => {
+      const cookie = (request: FastifyRequest, value: string, maxAgeSeconds: number) =>
+        `${SESSION_COOKIE}=${value}; ${request.protocol === "https" ? "Secure; " : ""}HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}`;
+      session.post(
+        "/session",
+        {
+          schema: {
+            body: { type: "object", required: ["token"], properties: { token: { type: "string", maxLength: 4096 } } },
+          },
+        },
+        async (request, reply) => {
+          refuseThrottled(request, reply);
+          // Login CSRF: another site must not sign a browser in to this console (under the operator's name).
+          refuseCrossSite(request, false);
+          if (!isAdminToken((request.body as { token: string }).token)) throw loginFailed(request);
+          const opened = await sessions.open();
+          void reply.header("set-cookie", cookie(request, opened.sessionId, Math.floor(sessions.ttlMs / 1000)));
+          return { expiresAt: opened.expiresAt };
+        },
+      );
+      session.get("/session", async (request) => {
+        const expiresAt = await sessions.check(cookieOf(request.headers.cookie, SESSION_COOKIE));
+        if (expiresAt === null) throw new GatewayError("authentication", "Not signed in.");
+        return { expiresAt };
+      });
+      session.delete("/session", async (request, reply) => {
+        const sessionId = cookieOf(request.headers.cookie, SESSION_COOKIE);
+        if (sessionId !== undefined) {
+          refuseCrossSite(request, true);
+          await sessions.close(sessionId);
+        }
+        return reply.code(204).header("set-cookie", `${SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict`).send();
+      });
+      done();
+    },
+    { prefix: "/admin" },
+  );
+}
+
+/** Methods that change nothing: no Origin is asked of them. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Whether an Origin header names the host (and port) the request was sent to. */
+function isSameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.host === new URL(`${url.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+/** The value of cookie `name` in a Cookie header; undefined when absent. */
+function cookieOf(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(";")) {
+    const separator = part.indexOf("=");
+    if (separator !== -1 && part.slice(0, separator).trim() === name) return part.slice(separator + 1).trim();
+  }
+  return undefined;
 }
 
 const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);

@@ -1,4 +1,4 @@
-import { apiKeyInputProblems, parseExpiresAt, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
+import { apiKeyInputProblems, parseExpiresAt, USAGE_STEP_MS, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
@@ -6,6 +6,11 @@ import type { AdminService } from "./admin-routes";
 import type { QueueingSlots } from "./concurrency-slots";
 import { accountQueue, groupQueue } from "./slot-wait-queue";
 import { GatewayError, invalidInput } from "./gateway-error";
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** The most buckets one usage series may have. */
+const MAX_SERIES_BUCKETS = 2_000;
 
 /** An operator's token is used for set-up calls only while it has this long left; otherwise it is refreshed first. */
 const TOKEN_MARGIN_MS = 60_000;
@@ -135,6 +140,21 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       refuseProblems(defaultModelProblems(patch.defaultModel));
       return database.groups.update(Number(id), { name: patch.name, defaultModel: patch.defaultModel });
     },
+    async deleteGroup(id) {
+      const group = await database.groups.get(Number(id));
+      if (!group) return false;
+      const members = (await database.accounts.list()).filter((account) => account.groupIds.includes(group.id));
+      const deletion = await database.groups.delete(group.id);
+      if (deletion.outcome === "not_found") return false;
+      if (deletion.outcome === "in_use") {
+        throw new GatewayError("conflict", `Group is used by ${deletion.keys} API key(s); revoke or move them first.`);
+      }
+      for (const account of members) options.onAccountChanged(account.id);
+      // The group's own bucket is rebuilt empty (its accounts are gone from it); the members' other buckets anew.
+      const buckets = [{ groupId: group.id, platform: group.platform, mode: group.mode }, ...(await Promise.all(members.map((account) => bucketsOf(account.id)))).flat()];
+      await rebuild(dedupe(buckets));
+      return true;
+    },
 
     async createAccount(input) {
       refuseProblems([
@@ -219,11 +239,49 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     deleteApiKey: (id) => database.apiKeys.delete(Number(id)),
 
     async usage(query) {
-      const to = query.to?.getTime() ?? Date.now();
-      const from = query.from?.getTime() ?? to - 24 * 60 * 60_000;
-      return { from, to, groupBy: query.groupBy, data: await database.usage.totals({ from, to, groupBy: query.groupBy }) };
+      const to = query.to?.getTime() ?? now();
+      const from = query.from?.getTime() ?? to - DAY_MS;
+      const [totals, nameOf] = await Promise.all([database.usage.totals({ from, to, groupBy: query.groupBy }), namesOf(query.groupBy)]);
+      return { from, to, groupBy: query.groupBy, data: totals.map((row) => ({ ...row, name: nameOf(row.key) })) };
+    },
+    async usageSeries(query) {
+      const to = query.to?.getTime() ?? now();
+      const from = query.from?.getTime() ?? to - DAY_MS;
+      if (!(to > from)) throw new GatewayError("invalid_request", "from must be before to.");
+      const step = query.step ?? (to - from <= 6 * HOUR_MS ? "minute" : to - from <= 7 * DAY_MS ? "hour" : "day");
+      const bucketCount = Math.ceil((to - Math.floor(from / USAGE_STEP_MS[step]) * USAGE_STEP_MS[step]) / USAGE_STEP_MS[step]);
+      if (bucketCount > MAX_SERIES_BUCKETS) {
+        throw new GatewayError(
+          "invalid_request",
+          `The range holds ${bucketCount} buckets of one ${step}, more than ${MAX_SERIES_BUCKETS}; choose a longer step or a shorter range.`,
+        );
+      }
+      const groupBy = query.groupBy ?? null;
+      const [series, nameOf] = await Promise.all([
+        database.usage.series({ from, to, step, maxBuckets: MAX_SERIES_BUCKETS, ...(groupBy ? { groupBy } : {}) }),
+        groupBy ? namesOf(groupBy) : () => "total",
+      ]);
+      return {
+        from,
+        to,
+        step,
+        groupBy,
+        buckets: series.buckets,
+        series: series.series.map(({ key, ...values }) => ({ key, name: nameOf(key), ...values })),
+      };
     },
   };
+
+  /** The name of an account, key or model by its usage key (ids as strings): null for one deleted since, or none. */
+  async function namesOf(groupBy: "account" | "key" | "model"): Promise<(key: string | null) => string | null> {
+    if (groupBy === "model") return (key) => key;
+    const named =
+      groupBy === "account"
+        ? (await database.accounts.list()).map((account) => [String(account.id), account.name] as const)
+        : (await database.apiKeys.list()).map((key) => [String(key.id), key.name] as const);
+    const names = new Map(named);
+    return (key) => (key === null ? null : (names.get(key) ?? null));
+  }
 
   /**
    * The repository stamped the replaced credentials with a `tokenVersion` above every token cached or saved

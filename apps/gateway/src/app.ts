@@ -14,6 +14,8 @@ import { GatewayError, invalidInput } from "./gateway-error";
 import type { GatewayMetrics } from "./gateway-metrics";
 import type { Relay } from "./relay";
 import { registerAdminRoutes, type AdminService } from "./admin-routes";
+import type { AdminSessions } from "./admin-sessions";
+import { registerConsoleRoutes } from "./console-routes";
 import { accountsOf, modelsFor, registerDiscoveryRoutes, type GroupAccounts } from "./discovery-routes";
 
 export interface AppDependencies {
@@ -25,6 +27,15 @@ export interface AppDependencies {
   metrics: GatewayMetrics;
   admin: AdminService;
   adminToken: string;
+  /** Console sessions (`POST /admin/session`). */
+  adminSessions: AdminSessions;
+  /** Origins besides the request's own host a cookie-authenticated admin change may come from (`ADMIN_ALLOWED_ORIGINS`). */
+  adminAllowedOrigins?: readonly string[];
+  /**
+   * The built console's directory, served at `/console/` beside the admin API (shared and admin listeners).
+   * Undefined or missing: `/console` answers 404 saying the console is not built.
+   */
+  consoleDir?: string;
   bodyLimitBytes: number;
   /** The deepest nesting of objects and arrays a JSON body may have (default 400). */
   maxJsonDepth?: number;
@@ -324,6 +335,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
       return gatewayError;
     },
+    consoleAtRoot: listener === "shared",
   });
   registerHealthRoutes(app, deps);
   if (listener === "shared") registerOperatorRoutes(app, deps);
@@ -339,7 +351,7 @@ function registerHealthRoutes(app: FastifyInstance, deps: AppDependencies): void
   });
 }
 
-/** `/metrics` and the admin API under `/admin`: the operator's side. */
+/** `/metrics`, the admin API under `/admin` and the console under `/console`: the operator's side. */
 function registerOperatorRoutes(app: FastifyInstance, deps: AppDependencies): void {
   app.get("/metrics", async (_request, reply) => {
     await deps.collectMetrics?.();
@@ -354,7 +366,11 @@ function registerOperatorRoutes(app: FastifyInstance, deps: AppDependencies): vo
     loginBurst: deps.adminLoginBurst,
     loginRefillMs: deps.adminLoginRefillMs,
     now: deps.now,
+    sessions: deps.adminSessions,
+    allowedOrigins: deps.adminAllowedOrigins,
   });
+  // The shared listener's `/` is the clients' product info: it sends only browsers to the console.
+  registerConsoleRoutes(app, { dir: deps.consoleDir, redirectRoot: deps.listener === "admin" });
 }
 
 /** The platform label of a request no account or key is known for (refused before authentication). */

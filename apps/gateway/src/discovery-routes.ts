@@ -13,6 +13,8 @@ export interface DiscoveryRouteOptions {
   candidates: GroupAccounts;
   /** Turns a thrown error into the gateway's (the app's own mapping) and counts the refused request. */
   refused(request: FastifyRequest, error: unknown): GatewayError;
+  /** Send a browser (a GET / that accepts text/html) to the console at `/console/`; API clients still get the product. */
+  consoleAtRoot?: boolean;
 }
 
 /** What `GET /` and `HEAD /` answer: the product, so a client (Claude Code probes `HEAD /`) knows what it reached. */
@@ -25,7 +27,12 @@ export const productInfo = { name: "subrelay", description: "A relay for the Ant
  */
 export function registerDiscoveryRoutes(app: FastifyInstance, options: DiscoveryRouteOptions): void {
   // Fastify answers HEAD on every GET route (`exposeHeadRoutes`).
-  app.get("/", () => productInfo);
+  app.get("/", (request, reply) => {
+    if (options.consoleAtRoot && request.method === "GET" && (request.headers.accept ?? "").includes("text/html")) {
+      return reply.redirect("/console/", 302);
+    }
+    return productInfo;
+  });
 
   app.get("/v1/responses", async (request, reply) => {
     const dialect = dialectNamed("openai");

@@ -5,7 +5,9 @@ export type GatewayErrorCode =
   | "invalid_request" // 400
   | "authentication" // 401
   | "permission" // 403
+  | "forbidden" // 403, admin API: a request refused whatever the credentials (a cross-site request)
   | "not_found" // 404
+  | "conflict" // 409, admin API: the change would break what depends on it
   | "too_large" // 413
   | "rate_limited" // 429
   | "upstream" // 502
@@ -18,7 +20,9 @@ const statusOf: Record<GatewayErrorCode, number> = {
   invalid_request: 400,
   authentication: 401,
   permission: 403,
+  forbidden: 403,
   not_found: 404,
+  conflict: 409,
   too_large: 413,
   rate_limited: 429,
   upstream: 502,

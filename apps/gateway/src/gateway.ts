@@ -1,3 +1,5 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Cluster, Redis } from "ioredis";
 import { Agent, type Dispatcher } from "undici";
 import type { Database } from "@subrelay/db";
@@ -12,6 +14,7 @@ import { AccountStateRecorder, type AccountStateVerdict } from "./account-state-
 import { CooldownPolicy } from "./cooldown-policy";
 import { availability } from "./availability";
 import { createAdminService } from "./admin-service";
+import { AdminSessions } from "./admin-sessions";
 import { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { buildApp, type AppDependencies } from "./app";
 import { BucketAccounts } from "./bucket-accounts";
@@ -77,6 +80,14 @@ export interface GatewayOverrides {
   logStream?: { write(line: string): void };
   /** Called after the app is built, e.g. to start the embedded refresh worker. */
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
+}
+
+/** How long a console session lasts when the config names no ADMIN_SESSION_TTL: 12 hours. */
+const DEFAULT_ADMIN_SESSION_TTL_MS = 12 * 3_600_000;
+
+/** `console/` beside this module: in the build, gateway.ts is bundled into dist/main.js, where the build copies the console. */
+function defaultConsoleDir(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), "console");
 }
 
 /** How stale this process's copy of a scheduling bucket may get before it asks the shared cache, ms. */
@@ -279,6 +290,9 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     now,
     adminLoginBurst: config.adminLoginBurst,
     adminLoginRefillMs: config.adminLoginRefillMs,
+    adminSessions: new AdminSessions({ store: database.adminSessions, ttlMs: config.adminSessionTtlMs ?? DEFAULT_ADMIN_SESSION_TTL_MS, now }),
+    adminAllowedOrigins: config.adminAllowedOrigins,
+    consoleDir: config.consoleDir ?? defaultConsoleDir(),
     admin: createAdminService({
       database,
       scheduler: ownWrites,

@@ -1,6 +1,7 @@
 import type { Logger } from "@subrelay/token-cache";
 import { sql } from "drizzle-orm";
 import { AccountRepository } from "./account-repository";
+import { AdminSessionRepository } from "./admin-session-repository";
 import { ApiKeyRepository } from "./api-key-repository";
 import { CredentialCipher } from "./credential-cipher";
 import { embeddedPostgresSettings, postgresSettingFlags } from "./embedded-postgres-settings";
@@ -68,6 +69,8 @@ export interface Database {
   apiKeys: ApiKeyRepository;
   usage: UsageRepository;
   outbox: OutboxRepository;
+  /** Console sessions (`POST /admin/session`). */
+  adminSessions: AdminSessionRepository;
 }
 
 // Same key in every process applying migrations against one server.
@@ -173,5 +176,6 @@ function assemble(
     apiKeys: new ApiKeyRepository(db),
     usage: new UsageRepository(db, lifecycle.copy),
     outbox: new OutboxRepository(db),
+    adminSessions: new AdminSessionRepository(db),
   };
 }

@@ -1,8 +1,8 @@
 import type { SchedulerMode } from "@subrelay/scheduler-cache";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import { DatabaseError, translateConstraintError } from "./database-error";
 import { writeOutboxEvents } from "./outbox-repository";
-import { groups } from "./schema";
+import { accountGroups, apiKeys, groups } from "./schema";
 import type { SqlExecutor } from "./sql-executor";
 
 /** A group as stored. Its scheduling bucket is `{ groupId: id, platform, mode }`. */
@@ -37,6 +37,13 @@ export interface GroupPatch {
   /** A model name of 1 to 200 characters, or null to clear it. */
   defaultModel?: string | null;
 }
+
+/** What `delete` did: `deleted`, or nothing because no group has the id or keys still use it. */
+export type GroupDeletion =
+  | { outcome: "deleted" }
+  | { outcome: "not_found" }
+  /** `keys`: the API keys (not revoked) in the group; revoked ones are deleted with it. */
+  | { outcome: "in_use"; keys: number };
 
 /** The longest default model name (as an account's model names). */
 const MAX_MODEL_LENGTH = 200;
@@ -99,6 +106,50 @@ export class GroupRepository {
     } catch (error) {
       return translateConstraintError(error, `Group "${patch.name ?? id}"`);
     }
+  }
+
+  /**
+   * Deletes a group unless API keys that are not revoked belong to it (the foreign key would delete them
+   * too). Its accounts lose the membership; each gets an `account.updated` outbox row naming its groups
+   * before (so the snapshot consumer rebuilds those buckets), and the group a `group.deleted` row naming its
+   * bucket's platform and mode (so the consumer empties it), all in
+   * the same transaction. The group's row is locked first, so a key created meanwhile is either counted or
+   * waits and then fails its foreign key.
+   */
+  async delete(id: number): Promise<GroupDeletion> {
+    if (!Number.isSafeInteger(id) || id <= 0) return { outcome: "not_found" };
+    return this.#db.transaction(async (transaction) => {
+      const [group] = await transaction
+        .select({ id: groups.id, platform: groups.platform, mode: groups.mode })
+        .from(groups)
+        .where(eq(groups.id, id))
+        .for("update");
+      if (!group) return { outcome: "not_found" as const };
+      const [inUse] = await transaction
+        .select({ keys: sql<number>`count(*)`.mapWith(Number) })
+        .from(apiKeys)
+        .where(and(eq(apiKeys.groupId, id), ne(apiKeys.status, "revoked")));
+      if (inUse && inUse.keys > 0) return { outcome: "in_use" as const, keys: inUse.keys };
+      const members = await transaction.select({ accountId: accountGroups.accountId }).from(accountGroups).where(eq(accountGroups.groupId, id));
+      const memberIds = members.map((member) => member.accountId);
+      const memberships =
+        memberIds.length === 0
+          ? []
+          : await transaction
+              .select({ accountId: accountGroups.accountId, groupId: accountGroups.groupId })
+              .from(accountGroups)
+              .where(inArray(accountGroups.accountId, memberIds));
+      await transaction.delete(groups).where(eq(groups.id, id));
+      await writeOutboxEvents(transaction, [
+        ...memberIds.map((accountId) => ({
+          event: "account.updated" as const,
+          accountId,
+          payload: { groupIds: memberships.filter((row) => row.accountId === accountId).map((row) => row.groupId) },
+        })),
+        { event: "group.deleted" as const, groupId: id, payload: { platform: group.platform, mode: group.mode } },
+      ]);
+      return { outcome: "deleted" as const };
+    });
   }
 
   async list(): Promise<GroupRecord[]> {

@@ -17,6 +17,7 @@ export {
   type NewAccount,
   type OAuthCredentialsInput,
 } from "./account-repository";
+export { AdminSessionRepository } from "./admin-session-repository";
 export {
   ApiKeyRepository,
   hashApiKey,
@@ -27,13 +28,18 @@ export {
   type NewApiKey,
 } from "./api-key-repository";
 export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions, type RateLimitInput } from "./input-rules";
-export { GroupRepository, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
+export { GroupRepository, type GroupDeletion, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {
   UsageRepository,
+  USAGE_STEP_MS,
   type CopyFromCsv,
   type UsageGroupBy,
   type UsageRow,
+  type UsageSeries,
+  type UsageSeriesLine,
+  type UsageSeriesQuery,
+  type UsageStep,
   type UsageTotals,
   type UsageTotalsQuery,
 } from "./usage-repository";

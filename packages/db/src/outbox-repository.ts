@@ -10,9 +10,11 @@ import type { SqlExecutor } from "./sql-executor";
  * - `account.state`: `accountId`; payload `{ change }` (`rate_limited` | `overloaded` | `temp_unschedulable`
  *   | `error` | `expired_cleared` | `reset`). Read the account's current snapshot; the payload is a hint.
  * - `group.created`: `groupId`.
+ * - `group.deleted`: `groupId`; payload `{ platform, mode }`, its bucket's (to be emptied; its members'
+ *   `account.updated` rows name their other buckets).
  */
 export type OutboxEvent =
-  "account.created" | "account.updated" | "account.deleted" | "account.state" | "group.created";
+  "account.created" | "account.updated" | "account.deleted" | "account.state" | "group.created" | "group.deleted";
 
 /** One outbox row. Ids are positive, strictly increasing, and committed in id order (see writeOutboxEvents). */
 export interface OutboxRow {

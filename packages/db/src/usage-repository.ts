@@ -49,6 +49,46 @@ export interface UsageTotals {
   cacheWriteTokens: number;
 }
 
+export type UsageStep = "minute" | "hour" | "day";
+
+/** The length of each step, ms. Days are UTC days. */
+export const USAGE_STEP_MS: Readonly<Record<UsageStep, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+export interface UsageSeriesQuery {
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive; after `from`. */
+  to: number;
+  step: UsageStep;
+  /** Omitted: one line, `total`, over every row. */
+  groupBy?: UsageGroupBy;
+  /** The most buckets allowed (default 2,000); more throws DatabaseError `invalid_input`. */
+  maxBuckets?: number;
+}
+
+/** One line of a series: its values per bucket, aligned with `UsageSeries.buckets`. */
+export interface UsageSeriesLine {
+  /** The account id, API key id (as a string) or model; `"total"` without groupBy; null for rows that had none. */
+  key: string | null;
+  requests: number[];
+  /** Requests answered with HTTP status >= 400. */
+  errors: number[];
+  inputTokens: number[];
+  outputTokens: number[];
+  cacheReadTokens: number[];
+  cacheWriteTokens: number[];
+}
+
+export interface UsageSeries {
+  /**
+   * Each bucket's start, epoch ms, ascending, every one present: from `from` rounded down to the step
+   * (steps are aligned on the Unix epoch, so days on UTC midnight) to the last start before `to`.
+   */
+  buckets: number[];
+  /** Largest request count first; no line for a key with no row in the range. */
+  series: UsageSeriesLine[];
+}
+
 // One jsonb parameter per statement; 2,000 rows keep each well under a megabyte.
 const ROWS_PER_STATEMENT = 2_000;
 const INT_MAX = 2_147_483_647;
@@ -224,5 +264,73 @@ export class UsageRepository {
       cacheReadTokens: row.cacheReadTokens,
       cacheWriteTokens: row.cacheWriteTokens,
     }));
+  }
+  /**
+   * Usage over [from, to) in buckets of one step, bucketed by the database. Throws DatabaseError
+   * `invalid_input` for a range that is empty or spans more than `maxBuckets` buckets.
+   */
+  async series(query: UsageSeriesQuery): Promise<UsageSeries> {
+    const stepMs = USAGE_STEP_MS[query.step];
+    if (stepMs === undefined) throw new DatabaseError("Usage step must be minute, hour or day", { code: "invalid_input" });
+    if (!(query.to > query.from)) throw new DatabaseError("Usage series: to must be after from", { code: "invalid_input" });
+    const first = Math.floor(query.from / stepMs) * stepMs;
+    const bucketCount = Math.ceil((query.to - first) / stepMs);
+    const maxBuckets = query.maxBuckets ?? 2_000;
+    if (bucketCount > maxBuckets) {
+      throw new DatabaseError(`Usage series: ${bucketCount} buckets of one ${query.step} is more than ${maxBuckets}; choose a longer step or a shorter range`, {
+        code: "invalid_input",
+      });
+    }
+    const column =
+      query.groupBy === undefined
+        ? sql<string>`'total'`
+        : query.groupBy === "account"
+          ? usageLogs.accountId
+          : query.groupBy === "key"
+            ? usageLogs.apiKeyId
+            : query.groupBy === "model"
+              ? usageLogs.model
+              : undefined;
+    if (column === undefined) throw new DatabaseError("Usage groupBy must be account, key or model", { code: "invalid_input" });
+    // The bucket's index from `first`, computed in SQL on the epoch (no time-zone rules: a step is fixed ms).
+    const bucket = sql<number>`floor((extract(epoch from ${usageLogs.createdAt}) * 1000 - ${first}) / ${stepMs})::integer`.mapWith(Number);
+    const rows = await this.#db
+      .select({
+        bucket,
+        key: column,
+        requests: count(),
+        errors: sql<number>`count(*) filter (where ${usageLogs.status} >= 400)`.mapWith(Number),
+        inputTokens: sum(usageLogs.inputTokens).mapWith(Number),
+        outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
+        cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
+        cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
+      })
+      .from(usageLogs)
+      .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
+      .groupBy(sql`1`, sql`2`);
+    const buckets = Array.from({ length: bucketCount }, (_, index) => first + index * stepMs);
+    const lines = new Map<string | null, UsageSeriesLine & { total: number }>();
+    const zeros = () => new Array<number>(bucketCount).fill(0);
+    for (const row of rows) {
+      const key = row.key === null ? null : String(row.key);
+      let line = lines.get(key);
+      if (!line) {
+        line = { key, requests: zeros(), errors: zeros(), inputTokens: zeros(), outputTokens: zeros(), cacheReadTokens: zeros(), cacheWriteTokens: zeros(), total: 0 };
+        lines.set(key, line);
+      }
+      const index = row.bucket;
+      if (index < 0 || index >= bucketCount) continue;
+      line.requests[index] = row.requests;
+      line.errors[index] = row.errors;
+      line.inputTokens[index] = row.inputTokens;
+      line.outputTokens[index] = row.outputTokens;
+      line.cacheReadTokens[index] = row.cacheReadTokens;
+      line.cacheWriteTokens[index] = row.cacheWriteTokens;
+      line.total += row.requests;
+    }
+    const series = [...lines.values()]
+      .sort((a, b) => b.total - a.total || String(a.key).localeCompare(String(b.key)))
+      .map(({ total: _total, ...line }) => line);
+    return { buckets, series };
   }
 }

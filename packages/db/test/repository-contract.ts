@@ -45,7 +45,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
     });
     beforeEach(async () => {
       await database.db.execute(
-        sql`truncate accounts, groups, account_groups, api_keys, usage_logs, scheduler_outbox restart identity cascade`,
+        sql`truncate accounts, groups, account_groups, api_keys, usage_logs, scheduler_outbox, admin_sessions restart identity cascade`,
       );
     });
 
@@ -1131,6 +1131,97 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         [null, 1],
       ]);
       await database.usage.insertMany([]);
+    });
+
+    it("usage: series buckets rows by minute, hour or day in SQL, every bucket present, per account, key or model", async () => {
+      const base = { requestId: "r", groupId: 1, platform: "claude", stream: false, durationMs: 1, ttfbMs: null, cacheReadTokens: 0, cacheWriteTokens: 0 };
+      const HOUR = 60 * MINUTE;
+      await database.usage.insertMany([
+        { ...base, apiKeyId: 1, accountId: "1", model: "m1", inputTokens: 10, outputTokens: 1, cacheReadTokens: 4, status: 200, createdAt: T0 + 5_000 },
+        { ...base, apiKeyId: 1, accountId: "2", model: "m1", inputTokens: 20, outputTokens: 2, status: 500, createdAt: T0 + MINUTE - 1 },
+        { ...base, apiKeyId: 2, accountId: "2", model: "m2", inputTokens: 30, outputTokens: 3, cacheWriteTokens: 6, status: 429, createdAt: T0 + 2 * MINUTE },
+        { ...base, apiKeyId: null, accountId: null, model: "m2", inputTokens: 1, outputTokens: 1, status: 401, createdAt: T0 + 2 * MINUTE + 1 },
+        // Outside [from, to): counted nowhere.
+        { ...base, apiKeyId: 1, accountId: "1", model: "m1", inputTokens: 999, outputTokens: 999, status: 200, createdAt: T0 - 1 },
+        { ...base, apiKeyId: 1, accountId: "1", model: "m1", inputTokens: 999, outputTokens: 999, status: 200, createdAt: T0 + 3 * MINUTE },
+      ]);
+      const total = await database.usage.series({ from: T0, to: T0 + 3 * MINUTE, step: "minute" });
+      expect(total).toEqual({
+        buckets: [T0, T0 + MINUTE, T0 + 2 * MINUTE],
+        series: [
+          {
+            key: "total",
+            requests: [2, 0, 2],
+            errors: [1, 0, 2],
+            inputTokens: [30, 0, 31],
+            outputTokens: [3, 0, 4],
+            cacheReadTokens: [4, 0, 0],
+            cacheWriteTokens: [0, 0, 6],
+          },
+        ],
+      });
+      const byAccount = await database.usage.series({ from: T0, to: T0 + 3 * MINUTE, step: "minute", groupBy: "account" });
+      expect(byAccount.series.map((line) => [line.key, line.requests, line.errors])).toEqual([
+        ["2", [1, 0, 1], [1, 0, 1]],
+        ["1", [1, 0, 0], [0, 0, 0]],
+        [null, [0, 0, 1], [0, 0, 1]],
+      ]);
+      const byModel = await database.usage.series({ from: T0, to: T0 + 3 * MINUTE, step: "minute", groupBy: "model" });
+      expect(byModel.series.map((line) => [line.key, line.inputTokens])).toEqual([
+        ["m1", [30, 0, 0]],
+        ["m2", [0, 0, 31]],
+      ]);
+      const byKey = await database.usage.series({ from: T0, to: T0 + 3 * MINUTE, step: "minute", groupBy: "key" });
+      expect(byKey.series.map((line) => line.key)).toEqual(["1", "2", null]);
+      // A range not on a step boundary starts at the bucket holding `from`; hours and UTC days likewise.
+      const hourly = await database.usage.series({ from: T0 + 30_000, to: T0 + 2 * HOUR, step: "hour" });
+      expect(hourly.buckets).toEqual([T0, T0 + HOUR]);
+      expect(hourly.series[0]!.requests).toEqual([4, 0]);
+      const daily = await database.usage.series({ from: T0 - 1, to: T0 + 1, step: "day" });
+      expect(daily.buckets).toEqual([T0 - 24 * HOUR, T0]);
+      expect(daily.series[0]!.requests).toEqual([1, 0]);
+      const empty = await database.usage.series({ from: T0 + 10 * HOUR, to: T0 + 10 * HOUR + 2 * MINUTE, step: "minute" });
+      expect(empty).toEqual({ buckets: [T0 + 10 * HOUR, T0 + 10 * HOUR + MINUTE], series: [] });
+      await expect(database.usage.series({ from: T0, to: T0 + 2001 * MINUTE, step: "minute" })).rejects.toMatchObject({ code: "invalid_input" });
+      expect((await database.usage.series({ from: T0, to: T0 + 2000 * MINUTE, step: "minute" })).buckets).toHaveLength(2000);
+    });
+
+    it("groups: delete refuses while keys that are not revoked use it, then drops memberships with outbox rows", async () => {
+      const group = await database.groups.create({ name: "doomed", platform: "claude" });
+      const other = await database.groups.create({ name: "stays", platform: "claude" });
+      const account = await oauthAccount({ groupIds: [group.id, other.id] });
+      const key = await database.apiKeys.create({ name: "k", groupId: group.id });
+      const revoked = await database.apiKeys.create({ name: "old", groupId: group.id });
+      await database.apiKeys.revoke(revoked.id);
+      expect(await database.groups.delete(group.id)).toEqual({ outcome: "in_use", keys: 1 });
+      expect(await database.groups.get(group.id)).not.toBeNull();
+      await database.apiKeys.revoke(key.id);
+      const before = (await outboxRows()).length;
+      expect(await database.groups.delete(group.id)).toEqual({ outcome: "deleted" });
+      expect(await database.groups.get(group.id)).toBeNull();
+      expect((await database.accounts.getById(account.id))?.groupIds).toEqual([other.id]);
+      expect((await database.apiKeys.list()).map((row) => row.id)).toEqual([]);
+      const rows = (await outboxRows()).slice(before);
+      expect(rows.map((row) => [row.event, row.accountId, row.groupId, row.payload])).toEqual([
+        ["account.updated", account.id, null, { groupIds: [group.id, other.id] }],
+        ["group.deleted", null, group.id, { platform: "claude", mode: "single" }],
+      ]);
+      expect(await database.groups.delete(group.id)).toEqual({ outcome: "not_found" });
+    });
+
+    it("admin sessions: found while open, expired rows deleted lazily, deleted at once", async () => {
+      const hash = (value: string) => createHash("sha256").update(value).digest("hex");
+      await database.adminSessions.create(hash("a"), T0 + MINUTE);
+      await database.adminSessions.create(hash("b"), T0 + MINUTE);
+      expect(await database.adminSessions.find(hash("a"), T0)).toBe(T0 + MINUTE);
+      expect(await database.adminSessions.find(hash("nobody"), T0)).toBeNull();
+      expect(await database.adminSessions.find(hash("a"), T0 + MINUTE)).toBeNull();
+      expect(await raw(sql`select 1 from admin_sessions where id_hash = ${hash("a")}`)).toEqual([]);
+      expect(await database.adminSessions.delete(hash("b"))).toBe(true);
+      expect(await database.adminSessions.find(hash("b"), T0)).toBeNull();
+      expect(await database.adminSessions.delete(hash("b"))).toBe(false);
+      await database.adminSessions.create(hash("c"), T0);
+      expect(await database.adminSessions.deleteExpired(T0)).toBe(1);
     });
 
     it("usage: any text a client sends is stored, and no value can make a batch unwritable", async () => {

@@ -162,6 +162,25 @@ describe("loadConfig: sticky sessions", () => {
     expect(() => loadConfig({ STICKY_SESSIONS_MAX: "0" })).toThrow(/STICKY_SESSIONS_MAX/);
   });
 
+  it("keeps console sessions 12 h by default, ADMIN_SESSION_TTL sets it, and a zero or bad value is refused", () => {
+    expect(loadConfig({}).adminSessionTtlMs).toBe(12 * 3_600_000);
+    expect(loadConfig({ ADMIN_SESSION_TTL: "30m" }).adminSessionTtlMs).toBe(1_800_000);
+    expect(() => loadConfig({ ADMIN_SESSION_TTL: "0" })).toThrow(/ADMIN_SESSION_TTL must be longer than 0/);
+    expect(() => loadConfig({ ADMIN_SESSION_TTL: "half a day" })).toThrow(/ADMIN_SESSION_TTL/);
+  });
+
+  it("reads ADMIN_ALLOWED_ORIGINS as a list of origins and CONSOLE_DIR as a path", () => {
+    expect(loadConfig({}).adminAllowedOrigins).toEqual([]);
+    expect(loadConfig({ ADMIN_ALLOWED_ORIGINS: "https://ops.example.com, http://localhost:5173" }).adminAllowedOrigins).toEqual([
+      "https://ops.example.com",
+      "http://localhost:5173",
+    ]);
+    expect(() => loadConfig({ ADMIN_ALLOWED_ORIGINS: "ops.example.com" })).toThrow(/ADMIN_ALLOWED_ORIGINS/);
+    expect(() => loadConfig({ ADMIN_ALLOWED_ORIGINS: "https://ops.example.com/path" })).toThrow(/ADMIN_ALLOWED_ORIGINS/);
+    expect(loadConfig({}).consoleDir).toBeUndefined();
+    expect(loadConfig({ CONSOLE_DIR: "/srv/console" }).consoleDir).toBe("/srv/console");
+  });
+
   it("binds for an hour by default, STICKY_TTL sets it, and a zero or bad value is refused", () => {
     expect(loadConfig({}).stickyTtlMs).toBe(3_600_000);
     expect(loadConfig({ STICKY_TTL: "15m" }).stickyTtlMs).toBe(900_000);

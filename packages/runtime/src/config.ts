@@ -88,6 +88,15 @@ export interface GatewayConfig {
   adminLoginBurst?: number;
   /** One more failed admin login allowed per this many ms (`ADMIN_LOGIN_REFILL`). Default 6_000. */
   adminLoginRefillMs?: number;
+  /** How long a console session (`POST /admin/session`) lasts, ms (`ADMIN_SESSION_TTL`). Default 12 h; must be > 0. */
+  adminSessionTtlMs?: number;
+  /**
+   * Origins (`ADMIN_ALLOWED_ORIGINS`, comma-separated, e.g. `https://ops.example.com`) besides the request's own
+   * host from which a cookie-authenticated admin request may change anything. Default empty: same origin only.
+   */
+  adminAllowedOrigins?: string[];
+  /** Where the built console's static files are (`CONSOLE_DIR`). Unset: `console/` beside the gateway's built main.js. */
+  consoleDir?: string;
   /** How long /metrics serves the accounts gauge before reading the accounts again, ms (`METRICS_ACCOUNTS_TTL`). Default 15_000. */
   metricsAccountsTtlMs?: number;
   /** Longest a client may take to send a whole request (headers and body), ms (`REQUEST_TIMEOUT`). Default 60_000. */
@@ -161,6 +170,19 @@ export interface GatewayConfig {
 
 /** How long a sticky-session binding lasts after its last use by default (`STICKY_TTL`): an hour. */
 const DEFAULT_STICKY_TTL_MS = 3_600_000;
+
+/** How long a console session lasts by default (`ADMIN_SESSION_TTL`): 12 hours. */
+const DEFAULT_ADMIN_SESSION_TTL_MS = 12 * 3_600_000;
+
+/** Whether `value` is an origin as browsers send it: scheme, host and optional port, nothing more. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
+}
 
 /** The longest an account is benched by default (`COOLDOWN_MAX`): an hour. */
 export const DEFAULT_COOLDOWN_MAX_MS = 3_600_000;
@@ -275,6 +297,13 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       problems.push(`UPSTREAM_ALLOWLIST entries must be host names, IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), got "${entry}"`);
     }
   }
+  const adminAllowedOrigins = (text("ADMIN_ALLOWED_ORIGINS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of adminAllowedOrigins) {
+    if (!isOrigin(entry)) problems.push(`ADMIN_ALLOWED_ORIGINS entries must be origins such as https://ops.example.com, got "${entry}"`);
+  }
   const logLevel = (text("LOG_LEVEL") ?? "info") as GatewayConfig["logLevel"];
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${logLevel}"`);
@@ -314,6 +343,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxModelNameLength: integer("MAX_MODEL_NAME_LENGTH", 256, 1, 100_000),
     adminLoginBurst: integer("ADMIN_LOGIN_BURST", 10, 1, 1_000_000),
     adminLoginRefillMs: duration("ADMIN_LOGIN_REFILL", 6_000),
+    adminSessionTtlMs: duration("ADMIN_SESSION_TTL", DEFAULT_ADMIN_SESSION_TTL_MS),
+    adminAllowedOrigins,
+    consoleDir: text("CONSOLE_DIR"),
     metricsAccountsTtlMs: duration("METRICS_ACCOUNTS_TTL", 15_000),
     requestTimeoutMs: duration("REQUEST_TIMEOUT", 60_000),
     connectionTimeoutMs: duration("CONNECTION_TIMEOUT", 600_000),
@@ -341,6 +373,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     },
     preferSoonestReset: boolean("PREFER_SOONEST_RESET", true),
   };
+  if (config.adminSessionTtlMs! <= 0) problems.push(`ADMIN_SESSION_TTL must be longer than 0, got "${text("ADMIN_SESSION_TTL")}"`);
   if (config.stickyTtlMs! <= 0) problems.push(`STICKY_TTL must be longer than 0, got "${text("STICKY_TTL")}"`);
   if (config.streamPingIntervalMs! < 100) problems.push(`STREAM_PING_INTERVAL must be at least 100ms, got "${text("STREAM_PING_INTERVAL")}"`);
   if (config.cooldowns!.maxMs <= 0) problems.push(`COOLDOWN_MAX must be longer than 0 (it caps every cool-down), got "${text("COOLDOWN_MAX")}"`);

@@ -129,6 +129,24 @@ describe("OutboxConsumer", () => {
     expect(snapshot.accounts.map((account) => account.id)).toEqual([kept]);
   });
 
+  it("a deleted group: its bucket is emptied and its members' other buckets rebuilt without it", async () => {
+    const doomed = await database.groups.create({ name: "doomed", platform: "claude" });
+    const kept = await database.groups.create({ name: "kept", platform: "claude" });
+    const member = await apiKeyAccount("member", [doomed.id, kept.id]);
+    await consumer().processBatch();
+    const doomedBucket = { groupId: doomed.id, platform: "claude", mode: "single" } as const;
+    const keptBucket = { groupId: kept.id, platform: "claude", mode: "single" } as const;
+    expect((await scheduler.getSnapshot(doomedBucket)).accounts.map((account) => account.id)).toEqual([member]);
+    expect(await database.groups.delete(doomed.id)).toEqual({ outcome: "deleted" });
+
+    const result = await consumer().processBatch();
+
+    expect([...result.rebuiltBuckets].sort()).toEqual([formatBucket(doomedBucket), formatBucket(keptBucket)].sort());
+    expect((await scheduler.getSnapshot(doomedBucket)).accounts).toEqual([]);
+    const snapshot = await scheduler.getSnapshot(keptBucket);
+    expect(snapshot.accounts.map((account) => account.id)).toEqual([member]);
+  });
+
   it("reads in batches of batchSize, oldest first", async () => {
     const group = await database.groups.create({ name: "g", platform: "claude" });
     const id = await apiKeyAccount("a", [group.id]);

@@ -315,6 +315,17 @@ export class OutboxConsumer {
         case "group.created":
           if (row.groupId !== null) await bucketOfGroup(row.groupId);
           break;
+        case "group.deleted": {
+          // Its bucket is rebuilt from nothing (the group is gone), emptying every replica's copy; its members'
+          // account.updated rows rebuild their other buckets.
+          const platform = row.payload?.platform;
+          const mode = row.payload?.mode;
+          if (row.groupId !== null && typeof platform === "string" && (mode === "single" || mode === "mixed")) {
+            const bucket = { groupId: row.groupId, platform, mode } as const;
+            buckets.set(formatBucket(bucket), bucket);
+          }
+          break;
+        }
         default:
           this.#logger.warn({ event: row.event, id: row.id }, "unknown outbox event; skipped");
       }

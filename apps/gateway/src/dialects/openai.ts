@@ -6,7 +6,9 @@ const errorType: Record<GatewayErrorCode, string> = {
   invalid_request: "invalid_request_error",
   authentication: "invalid_request_error",
   permission: "invalid_request_error",
+  forbidden: "forbidden",
   not_found: "invalid_request_error",
+  conflict: "conflict",
   too_large: "invalid_request_error",
   rate_limited: "rate_limit_exceeded",
   upstream: "server_error",
@@ -19,6 +21,8 @@ const errorType: Record<GatewayErrorCode, string> = {
 const errorCode: Partial<Record<GatewayErrorCode, string>> = {
   authentication: "invalid_api_key",
   not_found: "not_found",
+  forbidden: "forbidden",
+  conflict: "conflict",
   rate_limited: "rate_limit_exceeded",
 };
 
