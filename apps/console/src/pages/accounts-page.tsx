@@ -157,7 +157,7 @@ export function AccountsPage() {
                   <tr key={account.id} data-account-id={account.id}>
                     <th scope="row">{account.name}</th>
                     <td>{account.platform}</td>
-                    <td>
+                    <td className="nowrap">
                       {account.type === "apikey" ? t("accountForm.typeApiKey") : t("accountForm.typeOAuth")}
                     </td>
                     <td>{account.groupIds.map((id) => groupNames.get(id) ?? `#${id}`).join(", ") || "—"}</td>
@@ -179,11 +179,7 @@ export function AccountsPage() {
                       ) : (
                         <ul className="plain-list">
                           {scoped.map((limit) => (
-                            <li
-                              key={`${limit.scope}:${limit.window ?? ""}`}
-                              className="nowrap"
-                              title={limit.window}
-                            >
+                            <li key={`${limit.scope}:${limit.window ?? ""}`} title={limit.window}>
                               {t("accounts.scopeUntil", {
                                 scope: limit.scope,
                                 time: format.time(limit.until, now),

@@ -48,7 +48,11 @@ describe("the console in a browser", () => {
 
   it("signs in with the admin token, and says so in words when the token is wrong", async () => {
     const page = await newConsolePage(browser, pageErrors);
+    // The issue's limit: the first page usable within 1 s on loopback (measured: under 300 ms, the browser's first page).
+    const started = Date.now();
     await page.goto(`${harness.url}/console/`);
+    await page.getByLabel("Admin token").waitFor();
+    expect(Date.now() - started).toBeLessThan(1_000);
     await page.getByLabel("Admin token").fill("not-the-admin-token-at-all-0000000000");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.getByRole("alert").textContent()).toContain("That admin token is not right");
@@ -192,11 +196,14 @@ describe("the console in a browser", () => {
           "content-type": "application/json",
           ...(origin === undefined ? {} : { origin }),
         },
-        body: JSON.stringify({ name: `from-${origin ?? "nowhere"}`, platform: "claude" }),
+        body: JSON.stringify({ name: "posted-from-the-console-origin", platform: "claude" }),
       });
     expect((await post("https://evil.example")).status).toBe(403);
     expect((await post(undefined)).status).toBe(403);
-    expect((await post(new URL(harness.url).origin)).status).toBe(201);
+    const own = await post(new URL(harness.url).origin);
+    expect(own.status).toBe(201);
+    const { id } = (await own.json()) as { id: number };
+    expect((await harness.admin("DELETE", `/admin/groups/${id}`)).status).toBe(204);
     await page.context().close();
   });
 
