@@ -141,9 +141,9 @@ export function OverviewPage() {
                   const words = describeAccountState(state, t, format, now);
                   return (
                     <tr key={account.id}>
-                      <td>
-                        <Link href={`/accounts?focus=${encodeURIComponent(account.id)}`}>{account.name}</Link>
-                      </td>
+                      <th scope="row">
+                        <Link href="/accounts">{account.name}</Link>
+                      </th>
                       <td>
                         <span className={`state state-${state.kind}`}>{words.text}</span>
                         {words.countdown ? <span className="countdown"> ({words.countdown})</span> : null}

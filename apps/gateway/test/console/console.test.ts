@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, Locator, Page } from "playwright-core";
@@ -223,6 +224,8 @@ describe("the console in a browser", () => {
       ["Keys", () => rowOf(page, "ci").waitFor()],
       ["Usage", () => page.locator(".chart-canvas canvas").first().waitFor()],
     ];
+    // The account in error, with the upstream's reason, on the overview's list of what needs attention.
+    await expect.poll(() => rowOf(page, "frank").locator(".state").textContent(), { timeout: 10_000 }).toMatch(/^error: .*disabled/i);
     for (const [link, ready] of pages) {
       await page.getByRole("navigation").getByRole("link", { name: link }).click();
       await ready();
@@ -266,6 +269,35 @@ describe("the console in a browser", () => {
     expect(pageErrors).toEqual([]);
     await page.context().close();
   });
+
+  it("exports usage as CSV, and its dialogs take the focus and give it back (keyboard only)", async () => {
+    const page = await newConsolePage(browser, pageErrors);
+    await signIn(page, harness.url);
+    await page.getByRole("link", { name: "Usage" }).click();
+    await page.getByLabel("Split by").selectOption("key");
+    await rowOf(page, /^ci \(\d+\)$/).waitFor();
+    const download = page.waitForEvent("download");
+    await page.getByRole("button", { name: "Export CSV" }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^subrelay-usage-.*-key\.csv$/);
+    const path = await file.path();
+    const csv = (await readFile(path, "utf8")).split("\r\n");
+    expect(csv[0]).toBe("bucket,key,name,requests,errors,inputTokens,outputTokens,cacheReadTokens,cacheWriteTokens");
+    const ciRequests = csv.filter((row) => row.split(",")[2] === "ci").reduce((sum, row) => sum + Number(row.split(",")[3]), 0);
+    expect(ciRequests).toBe(6);
+
+    await page.getByRole("link", { name: "Accounts" }).click();
+    const add = page.getByRole("button", { name: "Add account" });
+    await add.focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Add account" });
+    await dialog.waitFor();
+    expect(await page.evaluate('document.activeElement?.closest("dialog")?.open === true')).toBe(true);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Add account");
+    await page.context().close();
+  });
 });
 
 /** A small pool in several states and some traffic, for the accessibility pass and the README's screenshots. */
@@ -286,6 +318,18 @@ async function seedShowcase(harness: TestGateway): Promise<void> {
   await call("PATCH", `/admin/accounts/${dave.id}`, { rateLimits: [{ scope: "account", window: "5h", until: Date.now() + 40 * 60_000 }] });
   await account("erin", { priority: 20 });
   const key = await call<{ key: string }>("POST", "/admin/api-keys", { name: "ci", groupId: group.id });
+  // An account its upstream refuses for good (organization disabled): the gateway marks it in error, with the reason.
+  const refused = await call<{ id: number }>("POST", "/admin/groups", { name: "team-c", platform: "claude" });
+  await call("POST", "/admin/accounts", {
+    name: "frank",
+    platform: "claude",
+    type: "apikey",
+    credentials: { apiKey: "sk-ant-frank" },
+    groupIds: [refused.id],
+    baseUrl: `${harness.upstream.url}/forbidden`,
+  });
+  harness.upstream.on("POST", "/forbidden/v1/messages", { status: 403, json: jsonFixture("claude", "error-403-organization-disabled.json") });
+  const refusedKey = await call<{ key: string }>("POST", "/admin/api-keys", { name: "team-c-key", groupId: refused.id });
   for (let index = 0; index < 6; index++) {
     const response = await fetch(`${harness.url}/v1/messages`, {
       method: "POST",
@@ -294,6 +338,12 @@ async function seedShowcase(harness: TestGateway): Promise<void> {
     });
     await response.arrayBuffer();
   }
+  const refusal = await fetch(`${harness.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": refusedKey.key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+  });
+  await refusal.arrayBuffer();
   await harness.gateway.usage.flush();
 }
 
