@@ -1,20 +1,19 @@
 import { useId, useState, type FormEvent } from "react";
-import type { Account, AccountCooldowns, AccountInput, AccountPatch, Group } from "../admin-types";
+import {
+  accountInputOf,
+  accountPatchOf,
+  formValuesOf,
+  type AccountFormValues,
+  type CooldownField,
+  type ModelMapRow,
+} from "../account-form-values";
+import type { Account, Group } from "../admin-types";
 import { cooldownFields, platforms } from "../admin-types";
 import { useCreateAccount, useUpdateAccount } from "../admin-queries";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
-import { fromDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
 import type { MessageKey } from "../i18n/messages-en";
-
-interface ModelMapRow {
-  id: number;
-  from: string;
-  to: string;
-}
-
-type CooldownField = (typeof cooldownFields)[number];
 
 const cooldownLabels: Record<CooldownField, MessageKey> = {
   overloaded: "accountForm.cooldownOverloaded",
@@ -42,93 +41,26 @@ export function AccountForm({
   const update = useUpdateAccount();
   const mutation = account ? update : create;
   const formId = useId();
-  const [name, setName] = useState(account?.name ?? "");
-  const [platform, setPlatform] = useState(account?.platform ?? "claude");
-  const [type, setType] = useState<"apikey" | "oauth">(account?.type ?? "apikey");
-  const [apiKey, setApiKey] = useState("");
-  const [refreshToken, setRefreshToken] = useState("");
-  const [accessToken, setAccessToken] = useState("");
-  const [expiresAt, setExpiresAt] = useState("");
-  const [projectId, setProjectId] = useState("");
-  const [chatgptAccountId, setChatgptAccountId] = useState("");
-  const [groupIds, setGroupIds] = useState<number[]>(account?.groupIds ?? []);
-  const [priority, setPriority] = useState(account ? String(account.priority) : "");
-  const [concurrency, setConcurrency] = useState(account ? String(account.concurrency) : "");
-  const [baseUrl, setBaseUrl] = useState(account?.baseUrl ?? "");
-  const [models, setModels] = useState((account?.models ?? []).join("\n"));
-  const [modelMap, setModelMap] = useState<ModelMapRow[]>(
-    Object.entries(account?.modelMap ?? {}).map(([from, to], index) => ({ id: index, from, to })),
-  );
-  const [nextRowId, setNextRowId] = useState(modelMap.length);
-  const [cooldowns, setCooldowns] = useState<Record<CooldownField, string>>(() => {
-    const given = account?.cooldowns ?? {};
-    return Object.fromEntries(
-      cooldownFields.map((field) => [field, given[field] === undefined ? "" : String(given[field])]),
-    ) as Record<CooldownField, string>;
-  });
+  const [values, setValues] = useState<AccountFormValues>(() => formValuesOf(account));
+  const [nextRowId, setNextRowId] = useState(values.modelMap.length);
+  const set = <Key extends keyof AccountFormValues>(field: Key, value: AccountFormValues[Key]) =>
+    setValues((current) => ({ ...current, [field]: value }));
+  const setRows = (change: (rows: ModelMapRow[]) => ModelMapRow[]) =>
+    setValues((current) => ({ ...current, modelMap: change(current.modelMap) }));
+  const { platform, type, groupIds, modelMap, cooldowns } = values;
 
   const usableGroups = groups.filter((group) => group.mode === "mixed" || group.platform === platform);
 
-  const credentials = (): Record<string, unknown> | undefined => {
-    if (type === "apikey") return apiKey === "" ? undefined : { apiKey };
-    const given: Record<string, unknown> = {};
-    if (refreshToken !== "") given.refreshToken = refreshToken;
-    if (accessToken !== "") given.accessToken = accessToken;
-    const expires = fromDateTimeLocal(expiresAt);
-    if (expires !== undefined) given.expiresAt = expires;
-    if (platform === "gemini" && projectId !== "") given.projectId = projectId;
-    if (platform === "openai" && chatgptAccountId !== "") given.accountId = chatgptAccountId;
-    return Object.keys(given).length === 0 ? undefined : given;
-  };
-  const numberOrUndefined = (value: string) => (value.trim() === "" ? undefined : Number(value));
-  const cooldownsValue = (): AccountCooldowns | null => {
-    const entries = cooldownFields.flatMap((field) =>
-      cooldowns[field].trim() === "" ? [] : [[field, Number(cooldowns[field])] as const],
-    );
-    return entries.length === 0 ? null : Object.fromEntries(entries);
-  };
-  const modelList = models
-    .split(/[\n,]/)
-    .map((model) => model.trim())
-    .filter((model) => model !== "");
-  const modelMapValue = () => {
-    const rows = modelMap.filter((row) => row.from.trim() !== "" || row.to.trim() !== "");
-    return rows.length === 0 ? null : Object.fromEntries(rows.map((row) => [row.from.trim(), row.to.trim()]));
-  };
-
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    // Groups checked before the platform changed, which the form no longer shows, are not sent.
+    const shown = {
+      ...values,
+      groupIds: groupIds.filter((id) => usableGroups.some((group) => group.id === id)),
+    };
     const done = { onSuccess: onDone };
-    if (account) {
-      const patch: AccountPatch = {
-        name,
-        groupIds,
-        baseUrl: baseUrl.trim() === "" ? null : baseUrl.trim(),
-        models: modelList.length === 0 ? null : modelList,
-        modelMap: modelMapValue(),
-        cooldowns: cooldownsValue(),
-      };
-      const priorityValue = numberOrUndefined(priority);
-      const concurrencyValue = numberOrUndefined(concurrency);
-      if (priorityValue !== undefined) patch.priority = priorityValue;
-      if (concurrencyValue !== undefined) patch.concurrency = concurrencyValue;
-      const replaced = credentials();
-      if (replaced) patch.credentials = replaced;
-      update.mutate({ id: account.id, patch }, done);
-      return;
-    }
-    const input: AccountInput = { name, platform, type, credentials: credentials() ?? {}, groupIds };
-    const priorityValue = numberOrUndefined(priority);
-    const concurrencyValue = numberOrUndefined(concurrency);
-    if (priorityValue !== undefined) input.priority = priorityValue;
-    if (concurrencyValue !== undefined) input.concurrency = concurrencyValue;
-    if (baseUrl.trim() !== "") input.baseUrl = baseUrl.trim();
-    if (modelList.length > 0) input.models = modelList;
-    const map = modelMapValue();
-    if (map) input.modelMap = map;
-    const ownCooldowns = cooldownsValue();
-    if (ownCooldowns) input.cooldowns = ownCooldowns;
-    create.mutate(input, done);
+    if (account) update.mutate({ id: account.id, patch: accountPatchOf(shown) }, done);
+    else create.mutate(accountInputOf(shown), done);
   };
 
   const secretHint = account ? t("accountForm.credentialsKept") : undefined;
@@ -139,8 +71,8 @@ export function AccountForm({
           {(id) => (
             <input
               id={id}
-              value={name}
-              onChange={(event) => setName(event.target.value)}
+              value={values.name}
+              onChange={(event) => set("name", event.target.value)}
               required
               maxLength={200}
             />
@@ -150,8 +82,8 @@ export function AccountForm({
           {(id) => (
             <select
               id={id}
-              value={platform}
-              onChange={(event) => setPlatform(event.target.value)}
+              value={values.platform}
+              onChange={(event) => set("platform", event.target.value)}
               disabled={Boolean(account)}
             >
               {platforms.map((option) => (
@@ -166,8 +98,8 @@ export function AccountForm({
           {(id) => (
             <select
               id={id}
-              value={type}
-              onChange={(event) => setType(event.target.value as "apikey" | "oauth")}
+              value={values.type}
+              onChange={(event) => set("type", event.target.value as "apikey" | "oauth")}
               disabled={Boolean(account)}
             >
               <option value="apikey">{t("accountForm.typeApiKey")}</option>
@@ -189,8 +121,8 @@ export function AccountForm({
                 id={id}
                 type="password"
                 autoComplete="off"
-                value={apiKey}
-                onChange={(event) => setApiKey(event.target.value)}
+                value={values.apiKey}
+                onChange={(event) => set("apiKey", event.target.value)}
                 required={!account}
               />
             )}
@@ -203,8 +135,8 @@ export function AccountForm({
                   id={id}
                   type="password"
                   autoComplete="off"
-                  value={refreshToken}
-                  onChange={(event) => setRefreshToken(event.target.value)}
+                  value={values.refreshToken}
+                  onChange={(event) => set("refreshToken", event.target.value)}
                 />
               )}
             </Field>
@@ -214,8 +146,8 @@ export function AccountForm({
                   id={id}
                   type="password"
                   autoComplete="off"
-                  value={accessToken}
-                  onChange={(event) => setAccessToken(event.target.value)}
+                  value={values.accessToken}
+                  onChange={(event) => set("accessToken", event.target.value)}
                 />
               )}
             </Field>
@@ -224,15 +156,19 @@ export function AccountForm({
                 <input
                   id={id}
                   type="datetime-local"
-                  value={expiresAt}
-                  onChange={(event) => setExpiresAt(event.target.value)}
+                  value={values.expiresAt}
+                  onChange={(event) => set("expiresAt", event.target.value)}
                 />
               )}
             </Field>
             {platform === "gemini" ? (
               <Field label={t("accountForm.projectId")}>
                 {(id) => (
-                  <input id={id} value={projectId} onChange={(event) => setProjectId(event.target.value)} />
+                  <input
+                    id={id}
+                    value={values.projectId}
+                    onChange={(event) => set("projectId", event.target.value)}
+                  />
                 )}
               </Field>
             ) : null}
@@ -241,8 +177,8 @@ export function AccountForm({
                 {(id) => (
                   <input
                     id={id}
-                    value={chatgptAccountId}
-                    onChange={(event) => setChatgptAccountId(event.target.value)}
+                    value={values.chatgptAccountId}
+                    onChange={(event) => set("chatgptAccountId", event.target.value)}
                   />
                 )}
               </Field>
@@ -263,8 +199,11 @@ export function AccountForm({
                   type="checkbox"
                   checked={groupIds.includes(group.id)}
                   onChange={(event) =>
-                    setGroupIds((ids) =>
-                      event.target.checked ? [...ids, group.id] : ids.filter((id) => id !== group.id),
+                    set(
+                      "groupIds",
+                      event.target.checked
+                        ? [...groupIds, group.id]
+                        : groupIds.filter((id) => id !== group.id),
                     )
                   }
                 />
@@ -288,8 +227,8 @@ export function AccountForm({
               max={1_000_000}
               step={1}
               placeholder="50"
-              value={priority}
-              onChange={(event) => setPriority(event.target.value)}
+              value={values.priority}
+              onChange={(event) => set("priority", event.target.value)}
             />
           )}
         </Field>
@@ -302,8 +241,8 @@ export function AccountForm({
               max={100_000}
               step={1}
               placeholder="3"
-              value={concurrency}
-              onChange={(event) => setConcurrency(event.target.value)}
+              value={values.concurrency}
+              onChange={(event) => set("concurrency", event.target.value)}
             />
           )}
         </Field>
@@ -313,8 +252,8 @@ export function AccountForm({
               id={id}
               type="url"
               placeholder={t("accountForm.baseUrlPlaceholder")}
-              value={baseUrl}
-              onChange={(event) => setBaseUrl(event.target.value)}
+              value={values.baseUrl}
+              onChange={(event) => set("baseUrl", event.target.value)}
             />
           )}
         </Field>
@@ -326,8 +265,8 @@ export function AccountForm({
             id={id}
             rows={3}
             placeholder={t("accountForm.modelsPlaceholder")}
-            value={models}
-            onChange={(event) => setModels(event.target.value)}
+            value={values.models}
+            onChange={(event) => set("models", event.target.value)}
           />
         )}
       </Field>
@@ -343,7 +282,7 @@ export function AccountForm({
                   id={id}
                   value={row.from}
                   onChange={(event) =>
-                    setModelMap((rows) =>
+                    setRows((rows) =>
                       rows.map((each) => (each.id === row.id ? { ...each, from: event.target.value } : each)),
                     )
                   }
@@ -359,7 +298,7 @@ export function AccountForm({
                   id={id}
                   value={row.to}
                   onChange={(event) =>
-                    setModelMap((rows) =>
+                    setRows((rows) =>
                       rows.map((each) => (each.id === row.id ? { ...each, to: event.target.value } : each)),
                     )
                   }
@@ -368,7 +307,7 @@ export function AccountForm({
             </Field>
             <button
               type="button"
-              onClick={() => setModelMap((rows) => rows.filter((each) => each.id !== row.id))}
+              onClick={() => setRows((rows) => rows.filter((each) => each.id !== row.id))}
             >
               {t("accountForm.removeMapping", { n: index + 1 })}
             </button>
@@ -377,7 +316,7 @@ export function AccountForm({
         <button
           type="button"
           onClick={() => {
-            setModelMap((rows) => [...rows, { id: nextRowId, from: "", to: "" }]);
+            setRows((rows) => [...rows, { id: nextRowId, from: "", to: "" }]);
             setNextRowId((id) => id + 1);
           }}
         >
@@ -398,7 +337,7 @@ export function AccountForm({
                   min={field === "max" ? 1 : 0}
                   step={1}
                   value={cooldowns[field]}
-                  onChange={(event) => setCooldowns((values) => ({ ...values, [field]: event.target.value }))}
+                  onChange={(event) => set("cooldowns", { ...cooldowns, [field]: event.target.value })}
                 />
               )}
             </Field>

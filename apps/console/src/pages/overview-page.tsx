@@ -138,7 +138,13 @@ export function OverviewPage() {
               </thead>
               <tbody>
                 {attention.map(({ account, state }) => {
-                  const words = describeAccountState(state, t, format, now);
+                  // The reason has its own column here: the state says "error" without repeating it.
+                  const words = describeAccountState(
+                    { kind: state.kind, ...(state.until ? { until: state.until } : {}) },
+                    t,
+                    format,
+                    now,
+                  );
                   return (
                     <tr key={account.id}>
                       <th scope="row">

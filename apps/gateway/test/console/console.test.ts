@@ -225,7 +225,9 @@ describe("the console in a browser", () => {
       ["Usage", () => page.locator(".chart-canvas canvas").first().waitFor()],
     ];
     // The account in error, with the upstream's reason, on the overview's list of what needs attention.
-    await expect.poll(() => rowOf(page, "frank").locator(".state").textContent(), { timeout: 10_000 }).toMatch(/^error: .*disabled/i);
+    const frank = rowOf(page, "frank");
+    await expect.poll(() => frank.locator(".state").textContent(), { timeout: 10_000 }).toBe("error");
+    expect(await frank.locator("td").last().textContent()).toMatch(/organization has been disabled/);
     for (const [link, ready] of pages) {
       await page.getByRole("navigation").getByRole("link", { name: link }).click();
       await ready();
@@ -234,6 +236,7 @@ describe("the console in a browser", () => {
     }
 
     await page.getByRole("link", { name: "Accounts" }).click();
+    expect(await stateOf(page, "frank")).toMatch(/^error: 403 .*organization has been disabled/);
     await rowOf(page, "bob").getByRole("button", { name: "Edit" }).click();
     const edit = page.getByRole("dialog", { name: "Edit bob" });
     await edit.getByLabel("Name").waitFor();
