@@ -13,7 +13,7 @@ import type {
 } from "./admin-types";
 
 /** How often the pool's data is re-read (ms): the "polling every 5 s at most". */
-export const POOL_REFRESH_MS = 3_000;
+export const POOL_REFRESH_MS = 2_000;
 
 const AdminClientContext = createContext<AdminClient | null>(null);
 
