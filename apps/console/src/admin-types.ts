@@ -82,6 +82,7 @@ export type UsageGroupBy = "account" | "key" | "model";
 
 export interface UsageTotals {
   key: string | null;
+  name: string | null;
   requests: number;
   errors: number;
   inputTokens: number;
@@ -100,8 +101,10 @@ export interface UsageTotalsAnswer {
 export type UsageStep = "minute" | "hour" | "day";
 
 export interface UsageSeriesLine {
-  key: string;
-  name: string;
+  /** The account's or key's id, or the model; "total" without groupBy; null for requests that had none. */
+  key: string | null;
+  /** The account's or key's name (the model for models); null once it was deleted. */
+  name: string | null;
   requests: number[];
   errors: number[];
   inputTokens: number[];
@@ -114,7 +117,8 @@ export interface UsageSeries {
   from: number;
   to: number;
   step: UsageStep;
-  groupBy?: UsageGroupBy;
+  /** Null without groupBy (one series, "total"). */
+  groupBy: UsageGroupBy | null;
   /** Bucket starts, epoch ms. */
   buckets: number[];
   series: UsageSeriesLine[];

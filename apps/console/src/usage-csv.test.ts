@@ -4,7 +4,7 @@ import { usageCsv } from "./usage-csv";
 import { presetRange, stepFor } from "./usage-range";
 import { summariseSeries, tokensPerBucket } from "./usage-summary";
 
-const line = (key: string, name: string, requests: number[]): UsageSeriesLine => ({
+const line = (key: string | null, name: string | null, requests: number[]): UsageSeriesLine => ({
   key,
   name,
   requests,
@@ -31,6 +31,11 @@ describe("usageCsv", () => {
       "",
     ]);
   });
+
+  it("leaves the cells of a series without key or name empty (refused before an account was chosen, deleted)", () => {
+    const csv = usageCsv({ buckets: buckets.slice(0, 1), series: [line(null, null, [4])] });
+    expect(csv.split("\r\n")[1]).toBe("2026-01-01T00:00:00.000Z,,,4,1,40,8,1,0");
+  });
 });
 
 describe("summariseSeries", () => {
@@ -41,6 +46,16 @@ describe("summariseSeries", () => {
       ["alpha", 1, 0, 10 + 2 + 2],
     ]);
     expect(tokensPerBucket(line("a", "alpha", [1, 2]))).toEqual([13, 25]);
+    expect(
+      summariseSeries([line(null, null, [1]), line("k", null, [2])]).map((each) => [
+        each.index,
+        each.key,
+        each.name,
+      ]),
+    ).toEqual([
+      [1, "k", null],
+      [0, null, null],
+    ]);
   });
 });
 

@@ -2,8 +2,10 @@ import type { UsageSeriesLine } from "./admin-types";
 
 /** The sums of one series over its buckets. */
 export interface UsageLineTotals {
-  key: string;
-  name: string;
+  /** The series' place in the answer (its `key` may be null). */
+  index: number;
+  key: string | null;
+  name: string | null;
   requests: number;
   errors: number;
   inputTokens: number;
@@ -19,8 +21,9 @@ const sum = (values: readonly number[]) => values.reduce((total, value) => total
 /** Each series summed, most requests first. */
 export function summariseSeries(series: readonly UsageSeriesLine[]): UsageLineTotals[] {
   return series
-    .map((line) => {
+    .map((line, index) => {
       const totals = {
+        index,
         key: line.key,
         name: line.name,
         requests: sum(line.requests),
@@ -35,7 +38,7 @@ export function summariseSeries(series: readonly UsageSeriesLine[]): UsageLineTo
         tokens: totals.inputTokens + totals.outputTokens + totals.cacheReadTokens + totals.cacheWriteTokens,
       };
     })
-    .sort((a, b) => b.requests - a.requests || a.name.localeCompare(b.name));
+    .sort((a, b) => b.requests - a.requests || (a.name ?? "").localeCompare(b.name ?? ""));
 }
 
 /** Per-bucket token totals of a series (input + output + cache read + cache write). */

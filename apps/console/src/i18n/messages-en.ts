@@ -181,6 +181,8 @@ export const messagesEn = {
   "usage.outputTokens": "Output tokens",
   "usage.cacheReadTokens": "Cache read",
   "usage.cacheWriteTokens": "Cache write",
+  "usage.noKey": "none (refused before an account was chosen)",
+  "usage.deleted": "#{key} (deleted)",
   "usage.total": "All requests",
   "usage.exportCsv": "Export CSV",
   "usage.chartTitle": "{from} – {to}",

@@ -173,6 +173,8 @@ export const messagesZh: Record<MessageKey, string> = {
   "usage.outputTokens": "输出 Token",
   "usage.cacheReadTokens": "缓存读取",
   "usage.cacheWriteTokens": "缓存写入",
+  "usage.noKey": "无（在选定账号前被拒绝）",
+  "usage.deleted": "#{key}（已删除）",
   "usage.total": "全部请求",
   "usage.exportCsv": "导出 CSV",
   "usage.chartTitle": "{from} – {to}",

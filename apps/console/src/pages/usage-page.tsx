@@ -10,7 +10,7 @@ import { useI18n } from "../i18n/i18n";
 import type { MessageKey } from "../i18n/messages-en";
 import { usageCsv } from "../usage-csv";
 import { presetRange, rangePresets, stepFor, type RangePreset } from "../usage-range";
-import { summariseSeries, tokensPerBucket } from "../usage-summary";
+import { summariseSeries, tokensPerBucket, type UsageLineTotals } from "../usage-summary";
 
 type Range = { kind: "preset"; preset: RangePreset } | { kind: "custom"; from: number; to: number };
 type Split = UsageGroupBy | "none";
@@ -53,19 +53,27 @@ export function UsagePage() {
   );
 
   const totals = useMemo(() => summariseSeries(series.data?.series ?? []), [series.data]);
+  /** A series' name in words: the gateway's name, else why it has none. */
+  const labelOf = useCallback(
+    (line: UsageLineTotals) =>
+      split === "none"
+        ? t("usage.total")
+        : (line.name ?? (line.key === null ? t("usage.noKey") : t("usage.deleted", { key: line.key }))),
+    [split, t],
+  );
   const chart = useMemo(() => {
     const data = series.data;
     if (!data) return null;
     const drawn = totals
       .slice(0, MAX_LINES)
-      .map((line) => data.series.find((each) => each.key === line.key)!);
-    const lines: ChartSeries[] = drawn.map((line, index) => ({
-      label: split === "none" ? t(metric === "requests" ? "usage.requests" : "usage.tokens") : line.name,
+      .map((line) => ({ line: data.series[line.index]!, label: labelOf(line) }));
+    const lines: ChartSeries[] = drawn.map(({ line, label }, index) => ({
+      label: split === "none" ? t(metric === "requests" ? "usage.requests" : "usage.tokens") : label,
       values: metric === "requests" ? line.requests : tokensPerBucket(line),
       color: chartColors[index % chartColors.length]!,
     }));
     return { timestamps: data.buckets, lines };
-  }, [series.data, totals, metric, split, t]);
+  }, [series.data, totals, metric, split, t, labelOf]);
 
   const applyCustom = () => {
     const from = fromDateTimeLocal(customFrom);
@@ -231,10 +239,10 @@ export function UsagePage() {
               </thead>
               <tbody>
                 {totals.map((line) => (
-                  <tr key={line.key}>
+                  <tr key={line.index}>
                     <th scope="row">
-                      {split === "none" ? t("usage.total") : line.name}
-                      {split !== "none" && split !== "model" && line.name !== line.key ? (
+                      {labelOf(line)}
+                      {(split === "account" || split === "key") && line.name !== null && line.key !== null ? (
                         <span className="muted small"> ({line.key})</span>
                       ) : null}
                     </th>
