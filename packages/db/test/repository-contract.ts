@@ -77,6 +77,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         "admin_sessions",
         "api_keys",
         "groups",
+        "model_prices",
         "scheduler_outbox",
         "usage_logs",
       ]);
