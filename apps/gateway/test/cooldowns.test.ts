@@ -1,7 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backends, claudeReply, jsonFixture, ManualClock, startTestGateway, type TestGateway, schedulerSnapshotPushed } from "./harness";
+import { backends, claudeReply, jsonFixture, listedAccount, ManualClock, startTestGateway, type TestGateway, schedulerSnapshotPushed } from "./harness";
 
 const MODEL = "claude-opus-4-5";
 const hour = 3_600_000;
@@ -34,13 +34,7 @@ describe.each(backends)("cool-downs (%s)", (backend) => {
   afterAll(async () => harness?.close());
 
   const base = (prefix: string) => `${harness.upstream.url}/${prefix}`;
-  const accountOf = async (id: string) => {
-    const listed = await harness.admin<{ data: AccountRow[] }>("GET", "/admin/accounts");
-    expect(listed.status).toBe(200);
-    const found = listed.body.data.find((account) => account.id === id);
-    expect(found).toBeDefined();
-    return found!;
-  };
+  const accountOf = (id: string) => listedAccount<AccountRow>(harness, id);
   const snapshotPushed = (accountId: string, predicate: (snapshot: AccountSnapshot) => boolean) =>
     schedulerSnapshotPushed(harness.gateway, accountId, predicate);
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { vi } from "vitest";
+import { expect, vi } from "vitest";
 import type { AccountSnapshot } from "@subrelay/scheduler-cache";
 import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import type { UsageTotals } from "@subrelay/db";
@@ -57,6 +57,15 @@ export interface Seeded {
 }
 
 export type { UsageTotals } from "@subrelay/db";
+
+/** One account as `GET /admin/accounts` lists it (asserting the listing answered and holds it). */
+export async function listedAccount<T extends { id: string }>(harness: Pick<TestGateway, "admin">, id: string): Promise<T> {
+  const listed = await harness.admin<{ data: T[] }>("GET", "/admin/accounts");
+  expect(listed.status).toBe(200);
+  const found = listed.body.data.find((account) => account.id === id);
+  expect(found).toBeDefined();
+  return found!;
+}
 
 export interface SeedOptions {
   platform: "claude" | "openai" | "gemini";

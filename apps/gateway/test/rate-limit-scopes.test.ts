@@ -1,6 +1,6 @@
 import type { RecordedRequest } from "@subrelay/providers-core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backends, claudeReply, geminiReply, jsonFixture, ManualClock, schedulerSnapshotPushed, startTestGateway, type TestGateway } from "./harness";
+import { backends, claudeReply, geminiReply, jsonFixture, listedAccount, ManualClock, schedulerSnapshotPushed, startTestGateway, type TestGateway } from "./harness";
 
 const OPUS = "claude-opus-4-5";
 const SONNET = "claude-sonnet-4-5";
@@ -28,13 +28,7 @@ describe.each(backends)("rate-limit scopes (%s)", (backend) => {
   afterAll(async () => harness?.close());
 
   const base = (prefix: string) => `${harness.upstream.url}/${prefix}`;
-  const accountOf = async (id: string) => {
-    const listed = await harness.admin<{ data: AccountRow[] }>("GET", "/admin/accounts");
-    expect(listed.status).toBe(200);
-    const found = listed.body.data.find((account) => account.id === id);
-    expect(found).toBeDefined();
-    return found!;
-  };
+  const accountOf = (id: string) => listedAccount<AccountRow>(harness, id);
   const modelOf = (request: RecordedRequest) => request.json<{ model: string }>().model;
 
   /** An account whose weekly Opus window runs out (until `opusLimited` is false); Sonnet it serves. */

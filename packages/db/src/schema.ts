@@ -4,6 +4,7 @@ import {
   boolean,
   char,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -118,6 +119,8 @@ export const apiKeys = pgTable(
     expiresAt: timestamptz("expires_at"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     lastUsedAt: timestamptz("last_used_at"),
+    /** The key's limits (rates, concurrency, budgets, models, addresses); null: none. */
+    limits: jsonb("limits"),
   },
   (table) => [index("api_keys_group_idx").on(table.groupId)],
 );
@@ -137,13 +140,25 @@ export const usageLogs = pgTable(
     outputTokens: integer("output_tokens").notNull().default(0),
     cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
     cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    /** Of cacheWriteTokens, those written for 5 minutes and for 1 hour (priced apart). */
+    cacheWrite5mTokens: integer("cache_write_5m_tokens").notNull().default(0),
+    cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
+    /** The model the upstream was asked for (after the account's model map); null: the same as `model`. */
+    upstreamModel: text("upstream_model"),
+    /** What the request cost in USD at the prices in force when the row was written. */
+    costUsd: doublePrecision("cost_usd").notNull().default(0),
+    /** True when no price matched the model (the request counts as free). */
+    unpriced: boolean("unpriced").notNull().default(false),
     status: integer("status").notNull(),
     stream: boolean("stream").notNull().default(false),
     durationMs: integer("duration_ms").notNull(),
     ttfbMs: integer("ttfb_ms"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
   },
-  (table) => [index("usage_logs_created_at_idx").on(table.createdAt)],
+  (table) => [
+    index("usage_logs_created_at_idx").on(table.createdAt),
+    index("usage_logs_api_key_created_at_idx").on(table.apiKeyId, table.createdAt),
+  ],
 );
 
 /** Account and group changes for the scheduler-snapshot consumer, written in the same transaction as the change. */
@@ -161,4 +176,15 @@ export const adminSessions = pgTable("admin_sessions", {
   idHash: char("id_hash", { length: 64 }).primaryKey(),
   createdAt: timestamptz("created_at").notNull().defaultNow(),
   expiresAt: timestamptz("expires_at").notNull(),
+});
+
+/** The operator's price overrides (PUT /admin/pricing/:model), USD per million tokens; the shipped table fills the rest. */
+export const modelPrices = pgTable("model_prices", {
+  model: text("model").primaryKey(),
+  inputUsdPerMTok: doublePrecision("input_usd_per_mtok").notNull(),
+  outputUsdPerMTok: doublePrecision("output_usd_per_mtok").notNull(),
+  cacheReadUsdPerMTok: doublePrecision("cache_read_usd_per_mtok").notNull(),
+  cacheWrite5mUsdPerMTok: doublePrecision("cache_write_5m_usd_per_mtok").notNull(),
+  cacheWrite1hUsdPerMTok: doublePrecision("cache_write_1h_usd_per_mtok").notNull(),
+  updatedAt: timestamptz("updated_at").notNull().defaultNow(),
 });

@@ -16,6 +16,15 @@ export interface UsageRow {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** Of cacheWriteTokens, those cached for 5 minutes and for 1 hour; omitted: 0. */
+  cacheWrite5mTokens?: number;
+  cacheWrite1hTokens?: number;
+  /** The model the upstream was asked for, when the account's model map renamed it; omitted: null. */
+  upstreamModel?: string | null;
+  /** What the request cost in USD; omitted: 0. */
+  costUsd?: number;
+  /** True when no price matched the model; omitted: false. */
+  unpriced?: boolean;
   /** HTTP status returned to the client. */
   status: number;
   stream: boolean;
@@ -111,6 +120,11 @@ interface UsageValues {
   output_tokens: number;
   cache_read_tokens: number;
   cache_write_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  upstream_model: string | null;
+  cost_usd: number;
+  unpriced: boolean;
   status: number;
   stream: boolean;
   duration_ms: number;
@@ -130,6 +144,11 @@ const COLUMN_TYPES = {
   output_tokens: "integer",
   cache_read_tokens: "integer",
   cache_write_tokens: "integer",
+  cache_write_5m_tokens: "integer",
+  cache_write_1h_tokens: "integer",
+  upstream_model: "text",
+  cost_usd: "double precision",
+  unpriced: "boolean",
   status: "integer",
   stream: "boolean",
   duration_ms: "integer",
@@ -155,6 +174,11 @@ function storableText(value: string): string {
 /** A count or duration as an `integer` column takes it: rounded, and clamped into range (NaN: 0). */
 function storableInt(value: number): number {
   return Number.isFinite(value) ? Math.max(0, Math.min(INT_MAX, Math.round(value))) : 0;
+}
+
+/** A cost as the `double precision` column takes it: finite and not negative (else 0). */
+function storableCost(value: number): number {
+  return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
 function storableId(value: number | null): number | null {
@@ -200,6 +224,11 @@ export class UsageRepository {
         output_tokens: storableInt(row.outputTokens),
         cache_read_tokens: storableInt(row.cacheReadTokens),
         cache_write_tokens: storableInt(row.cacheWriteTokens),
+        cache_write_5m_tokens: storableInt(row.cacheWrite5mTokens ?? 0),
+        cache_write_1h_tokens: storableInt(row.cacheWrite1hTokens ?? 0),
+        upstream_model: row.upstreamModel == null ? null : storableText(row.upstreamModel),
+        cost_usd: storableCost(row.costUsd ?? 0),
+        unpriced: row.unpriced ?? false,
         status: storableInt(row.status),
         stream: row.stream,
         duration_ms: storableInt(row.durationMs),

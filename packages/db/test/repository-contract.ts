@@ -77,6 +77,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         "admin_sessions",
         "api_keys",
         "groups",
+        "model_prices",
         "scheduler_outbox",
         "usage_logs",
       ]);
@@ -1131,6 +1132,23 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         [null, 1],
       ]);
       await database.usage.insertMany([]);
+    });
+
+    it("usage: stores each row's cost, upstream model and cache-write split (and makes a bad cost storable)", async () => {
+      const base = { groupId: 1, apiKeyId: 7, accountId: "1", platform: "claude", model: "claude-sonnet-4-5", stream: false, durationMs: 1, ttfbMs: null, status: 200, inputTokens: 10, outputTokens: 2, cacheReadTokens: 0 };
+      await database.usage.insertMany([
+        { ...base, requestId: "cost-1", cacheWriteTokens: 30, cacheWrite5mTokens: 10, cacheWrite1hTokens: 20, upstreamModel: "claude-sonnet-4-5-20250929", costUsd: 0.000123456789, unpriced: false },
+        { ...base, requestId: "cost-2", cacheWriteTokens: 0, costUsd: Number.NaN, unpriced: true },
+        { ...base, requestId: "cost-3", cacheWriteTokens: 0 },
+      ]);
+      const rows = await raw<{ request_id: string; cache_write_5m_tokens: number; cache_write_1h_tokens: number; upstream_model: string | null; cost_usd: number; unpriced: boolean }>(
+        sql`select request_id, cache_write_5m_tokens, cache_write_1h_tokens, upstream_model, cost_usd, unpriced from usage_logs where request_id like 'cost-%' order by request_id`,
+      );
+      expect(rows.map((row) => ({ ...row, cost_usd: Number(row.cost_usd) }))).toEqual([
+        { request_id: "cost-1", cache_write_5m_tokens: 10, cache_write_1h_tokens: 20, upstream_model: "claude-sonnet-4-5-20250929", cost_usd: 0.000123456789, unpriced: false },
+        { request_id: "cost-2", cache_write_5m_tokens: 0, cache_write_1h_tokens: 0, upstream_model: null, cost_usd: 0, unpriced: true },
+        { request_id: "cost-3", cache_write_5m_tokens: 0, cache_write_1h_tokens: 0, upstream_model: null, cost_usd: 0, unpriced: false },
+      ]);
     });
 
     it("usage: series buckets rows by minute, hour or day in SQL, every bucket present, per account, key or model", async () => {
