@@ -91,8 +91,9 @@ const packages = {
       functions: [
         "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
         "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository", "AdminSessionRepository",
+        "ModelPriceRepository", "modelPriceInputProblems",
       ],
-      objects: ["schema", "embeddedPostgresSettings", "USAGE_STEP_MS"],
+      objects: ["schema", "embeddedPostgresSettings", "USAGE_STEP_MS", "modelPriceFields"],
     },
   },
 };

@@ -56,6 +56,8 @@ export interface UsageTotals {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** What the rows cost, USD (their `costUsd` summed; unpriced rows count 0). */
+  costUsd: number;
 }
 
 export type UsageStep = "minute" | "hour" | "day";
@@ -86,6 +88,8 @@ export interface UsageSeriesLine {
   outputTokens: number[];
   cacheReadTokens: number[];
   cacheWriteTokens: number[];
+  /** What the rows cost, USD (unpriced rows count 0). */
+  costUsd: number[];
 }
 
 export interface UsageSeries {
@@ -279,6 +283,7 @@ export class UsageRepository {
         outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
         cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
         cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
+        costUsd: sum(usageLogs.costUsd).mapWith(Number),
       })
       .from(usageLogs)
       .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
@@ -292,6 +297,7 @@ export class UsageRepository {
       outputTokens: row.outputTokens,
       cacheReadTokens: row.cacheReadTokens,
       cacheWriteTokens: row.cacheWriteTokens,
+      costUsd: row.costUsd,
     }));
   }
   /**
@@ -333,6 +339,7 @@ export class UsageRepository {
         outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
         cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
         cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
+        costUsd: sum(usageLogs.costUsd).mapWith(Number),
       })
       .from(usageLogs)
       .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
@@ -344,7 +351,7 @@ export class UsageRepository {
       const key = row.key === null ? null : String(row.key);
       let line = lines.get(key);
       if (!line) {
-        line = { key, requests: zeros(), errors: zeros(), inputTokens: zeros(), outputTokens: zeros(), cacheReadTokens: zeros(), cacheWriteTokens: zeros(), total: 0 };
+        line = { key, requests: zeros(), errors: zeros(), inputTokens: zeros(), outputTokens: zeros(), cacheReadTokens: zeros(), cacheWriteTokens: zeros(), costUsd: zeros(), total: 0 };
         lines.set(key, line);
       }
       const index = row.bucket;
@@ -355,6 +362,7 @@ export class UsageRepository {
       line.outputTokens[index] = row.outputTokens;
       line.cacheReadTokens[index] = row.cacheReadTokens;
       line.cacheWriteTokens[index] = row.cacheWriteTokens;
+      line.costUsd[index] = row.costUsd;
       line.total += row.requests;
     }
     const series = [...lines.values()]
