@@ -1,9 +1,19 @@
-import { apiKeyInputProblems, parseExpiresAt, USAGE_STEP_MS, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
+import {
+  apiKeyInputProblems,
+  modelPriceInputProblems,
+  parseExpiresAt,
+  USAGE_STEP_MS,
+  type AccountRecord,
+  type Database,
+  type InputProblem,
+  type ModelPriceInput,
+} from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
 import type { QueueingSlots } from "./concurrency-slots";
+import type { PriceBook } from "./price-book";
 import { accountQueue, groupQueue } from "./slot-wait-queue";
 import { GatewayError, invalidInput } from "./gateway-error";
 
@@ -46,6 +56,8 @@ export interface AdminServiceOptions {
   now?: () => number;
   /** Live load: slots held and waiters, shown on accounts and groups. Omitted (or failing): shown as null. */
   slots?: Pick<QueueingSlots, "countInFlight" | "countWaiting">;
+  /** The prices in memory: `PUT` / `DELETE /admin/pricing` apply to it at once. Omitted: none are listed. */
+  prices?: Pick<PriceBook, "entries" | "unpriced" | "override" | "removeOverride" | "overrideEntry">;
 }
 
 /** The live load of accounts and groups: null where it could not be read (Redis away). */
@@ -243,6 +255,20 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       const from = query.from?.getTime() ?? to - DAY_MS;
       const [totals, nameOf] = await Promise.all([database.usage.totals({ from, to, groupBy: query.groupBy }), namesOf(query.groupBy)]);
       return { from, to, groupBy: query.groupBy, data: totals.map((row) => ({ ...row, name: nameOf(row.key) })) };
+    },
+    listPrices() {
+      return Promise.resolve({ data: options.prices?.entries() ?? [], unpriced: options.prices?.unpriced() ?? [] });
+    },
+    async setPrice(model, body) {
+      refuseProblems(modelPriceInputProblems(model, body));
+      const stored = await database.modelPrices.upsert({ ...(body as Omit<ModelPriceInput, "model">), model });
+      options.prices?.override(stored);
+      return options.prices?.overrideEntry(stored) ?? { ...stored, source: "override", platform: null };
+    },
+    async deletePrice(model) {
+      const deleted = await database.modelPrices.delete(model);
+      if (deleted) options.prices?.removeOverride(model);
+      return deleted;
     },
     async usageSeries(query) {
       const to = query.to?.getTime() ?? now();
