@@ -1,7 +1,8 @@
-import { readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
+import { randomBytes } from "node:crypto";
+import { FakeUpstream, readFixture, type RecordedRequest } from "@subrelay/providers-core/testing";
 import type { UsageRow } from "@subrelay/db";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { backends, deferred, paths, splitSse, startTestGateway, type Seeded, type TestGateway } from "./harness";
+import { backends, createTestDatabase, deferred, paths, splitSse, startTestGateway, type Seeded, type TestGateway } from "./harness";
 
 const claudeFixtures = new URL("../../../packages/providers-claude/src/__fixtures__/", import.meta.url);
 const openaiFixtures = new URL("../../../packages/providers-openai/src/__fixtures__/", import.meta.url);
@@ -219,5 +220,65 @@ describe.each(backends)("cost per request (%s)", (backend) => {
     // Not without the admin token.
     const anonymous = await fetch(`${harness.adminUrl}/admin/pricing/some-model`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(good) });
     expect(anonymous.status).toBe(401);
+  });
+});
+
+describe("price overrides across 2 gateways on one database", () => {
+  const gateways: TestGateway[] = [];
+  let upstream: FakeUpstream;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    upstream = await FakeUpstream.start();
+    upstream.on("POST", paths.claudeMessages, { json: JSON.parse(readFixture(claudeFixtures, "message-cache-1h.json")) as unknown });
+    const database = await createTestDatabase();
+    drop = () => database.drop();
+    const env = { DATABASE_URL: database.url, SUBRELAY_SECRET_KEY: randomBytes(32).toString("hex"), REDIS_PREFIX: `test-${randomBytes(6).toString("hex")}:` };
+    // Re-reads only when told (refresh()), so the test says when "30 s later" is.
+    const overrides = { priceRefreshIntervalMs: 0 };
+    for (let index = 0; index < 2; index++) gateways.push(await startTestGateway({ backend: "postgres-redis", upstream, env, overrides }));
+  });
+  afterAll(async () => {
+    for (const gateway of gateways) await gateway.close();
+    await upstream?.close();
+    await drop?.();
+  });
+
+  it("a PUT on one replica prices its next request at once, the other's after its next re-read; DELETE likewise", async () => {
+    const [first, second] = gateways as [TestGateway, TestGateway];
+    const seeded = await first.seed({ platform: "claude", accounts: [{ type: "apikey", credentials: { apiKey: "sk-ant-replicas" } }] });
+    const send = async (harness: TestGateway): Promise<number> => {
+      const recorded = deferred<UsageRow>();
+      const usage = harness.gateway.usage;
+      const original = usage.record.bind(usage);
+      const spy = vi.spyOn(usage, "record").mockImplementation((row) => {
+        original(row);
+        spy.mockRestore();
+        recorded.resolve(row);
+      });
+      const response = await fetch(`${harness.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": seeded.key, "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+      return (await recorded.promise).costUsd!;
+    };
+    const shipped = expected["claude-sonnet-4-5-20250929"];
+    const price = { inputUsdPerMTok: 1_000, outputUsdPerMTok: 0, cacheReadUsdPerMTok: 0, cacheWrite5mUsdPerMTok: 0, cacheWrite1hUsdPerMTok: 0 };
+    expect((await first.admin("PUT", "/admin/pricing/claude-sonnet-4-5", price)).status).toBe(200);
+    expect(await send(first)).toBeCloseTo(usd(21, 1_000), 12);
+    expect(await send(second)).toBeCloseTo(shipped, 12);
+    await second.gateway.prices.refresh();
+    expect(await send(second)).toBeCloseTo(usd(21, 1_000), 12);
+    expect((await second.admin("GET", "/admin/pricing")).body).toMatchObject({
+      data: expect.arrayContaining([expect.objectContaining({ model: "claude-sonnet-4-5", source: "override" })]),
+    });
+
+    expect((await second.admin("DELETE", "/admin/pricing/claude-sonnet-4-5")).status).toBe(204);
+    expect(await send(second)).toBeCloseTo(shipped, 12);
+    await first.gateway.prices.refresh();
+    expect(await send(first)).toBeCloseTo(shipped, 12);
   });
 });
