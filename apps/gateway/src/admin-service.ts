@@ -259,13 +259,16 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
     listPrices() {
       return Promise.resolve({ data: options.prices?.entries() ?? [], unpriced: options.prices?.unpriced() ?? [] });
     },
-    async setPrice(model, body) {
-      refuseProblems(modelPriceInputProblems(model, body));
+    async setPrice(given, body) {
+      refuseProblems(modelPriceInputProblems(given, body));
+      // Matching is case-insensitive: one override per model whatever its spelling.
+      const model = given.toLowerCase();
       const stored = await database.modelPrices.upsert({ ...(body as Omit<ModelPriceInput, "model">), model });
       options.prices?.override(stored);
       return options.prices?.overrideEntry(stored) ?? { ...stored, source: "override", platform: null };
     },
-    async deletePrice(model) {
+    async deletePrice(given) {
+      const model = given.toLowerCase();
       const deleted = await database.modelPrices.delete(model);
       if (deleted) options.prices?.removeOverride(model);
       return deleted;

@@ -212,11 +212,11 @@ describe.each(backends)("cost per request (%s)", (backend) => {
     const tooLong = await harness.admin("PUT", `/admin/pricing/${"m".repeat(201)}`, good);
     expect(tooLong.status).toBe(400);
     expect((await harness.admin("GET", "/admin/pricing")).body).not.toMatchObject({ data: expect.arrayContaining([expect.objectContaining({ model: "some-model" })]) });
-    // A slash in a model name travels encoded.
-    const slashed = await harness.admin("PUT", `/admin/pricing/${encodeURIComponent("vendor/model-a")}`, good);
+    // A slash in a model name travels encoded; names are stored lower-case (matching ignores case).
+    const slashed = await harness.admin("PUT", `/admin/pricing/${encodeURIComponent("Vendor/Model-A")}`, good);
     expect(slashed.status).toBe(200);
     expect(slashed.body).toMatchObject({ model: "vendor/model-a" });
-    expect((await harness.admin("DELETE", `/admin/pricing/${encodeURIComponent("vendor/model-a")}`)).status).toBe(204);
+    expect((await harness.admin("DELETE", `/admin/pricing/${encodeURIComponent("VENDOR/model-a")}`)).status).toBe(204);
     // Not without the admin token.
     const anonymous = await fetch(`${harness.adminUrl}/admin/pricing/some-model`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(good) });
     expect(anonymous.status).toBe(401);
