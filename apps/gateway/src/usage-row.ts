@@ -76,13 +76,12 @@ export function usageRow(outcome: UsageOutcome, pricing?: RowPricing): UsageRow 
   };
 }
 
-function priceOf(pricing: RowPricing, ...models: Array<string | undefined>): ModelPrice | undefined {
-  for (const model of models) {
-    if (model === undefined || model === "") continue;
-    const price = pricing.price(model);
-    if (price !== undefined) return price;
-  }
-  return undefined;
+function priceOf(pricing: RowPricing, reported: string | undefined, sent: string | undefined, asked: string): ModelPrice | undefined {
+  return priceFor(pricing, reported) ?? priceFor(pricing, sent) ?? priceFor(pricing, asked);
+}
+
+function priceFor(pricing: RowPricing, model: string | undefined): ModelPrice | undefined {
+  return model === undefined || model === "" ? undefined : pricing.price(model);
 }
 
 function hasTokens(usage: Usage): boolean {

@@ -15,25 +15,40 @@ const BOUNDARIES = new Set(["-", "@", ":", "/"]);
  * `:` or `/`): `claude-sonnet-4-5-20250929` gets `claude-sonnet-4-5` rather than `claude-sonnet-4`, and
  * `gpt-4o` never gets `gpt-4` nor `gpt-4.1-mini` `gpt-4.1`'s price by accident of spelling. Matching is
  * case-insensitive and ignores a leading `models/` (Gemini's resource names). Cost: one map lookup per
- * boundary in the name, no scan of the prices.
+ * boundary in the name, no scan of the prices; a name already asked
+ * for (of the last 1,000 distinct ones) is one lookup.
  */
 export function createPriceIndex(prices: Iterable<ModelPrice>): PriceIndex {
   const byModel = new Map<string, ModelPrice>();
   for (const price of prices) byModel.set(normalised(price.model), price);
+  // Answers by the name as given: a request path prices the same few names over and over. Bounded, since
+  // names come from clients: emptied when full.
+  const answers = new Map<string, ModelPrice | null>();
+  const find = (model: string): ModelPrice | undefined => {
+    const name = normalised(model);
+    const exact = byModel.get(name);
+    if (exact !== undefined) return exact;
+    for (let end = name.length - 1; end > 0; end--) {
+      if (!BOUNDARIES.has(name.charAt(end))) continue;
+      const family = byModel.get(name.slice(0, end));
+      if (family !== undefined) return family;
+    }
+    return undefined;
+  };
   return {
     match(model) {
-      const name = normalised(model);
-      const exact = byModel.get(name);
-      if (exact !== undefined) return exact;
-      for (let end = name.length - 1; end > 0; end--) {
-        if (!BOUNDARIES.has(name[end]!)) continue;
-        const family = byModel.get(name.slice(0, end));
-        if (family !== undefined) return family;
-      }
-      return undefined;
+      const known = answers.get(model);
+      if (known !== undefined) return known ?? undefined;
+      const found = find(model);
+      if (answers.size >= MAX_REMEMBERED) answers.clear();
+      answers.set(model, found ?? null);
+      return found;
     },
   };
 }
+
+/** The most names an index remembers its answers for. */
+const MAX_REMEMBERED = 1_000;
 
 function normalised(model: string): string {
   const lower = model.toLowerCase();
