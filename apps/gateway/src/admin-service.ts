@@ -256,8 +256,12 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       const [totals, nameOf] = await Promise.all([database.usage.totals({ from, to, groupBy: query.groupBy }), namesOf(query.groupBy)]);
       return { from, to, groupBy: query.groupBy, data: totals.map((row) => ({ ...row, name: nameOf(row.key) })) };
     },
-    listPrices() {
-      return Promise.resolve({ data: options.prices?.entries() ?? [], unpriced: options.prices?.unpriced() ?? [] });
+    async listPrices() {
+      // Every replica's unpriced rows of the last day (its own of the last second are in memory).
+      const to = now();
+      const logged = await database.usage.unpricedModels({ from: to - DAY_MS, to: to + 1, limit: 100 }).catch(() => []);
+      const models = logged.map((row) => row.model);
+      return { data: options.prices?.entries() ?? [], unpriced: options.prices?.unpriced(models) ?? models };
     },
     async setPrice(given, body) {
       refuseProblems(modelPriceInputProblems(given, body));

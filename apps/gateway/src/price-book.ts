@@ -93,9 +93,13 @@ export class PriceBook {
     this.options.onUnpriced?.(name);
   }
 
-  /** Model names this replica served without a price since it started, that still have none. */
-  unpriced(): string[] {
-    return [...this.unpricedNames].filter((name) => this.index.match(name) === undefined).sort();
+  /**
+   * Model names served without a price that still have none: those this replica saw since it started, and
+   * `others` (the usage log's, from every replica).
+   */
+  unpriced(others: Iterable<string> = []): string[] {
+    const names = new Set([...this.unpricedNames, ...others]);
+    return [...names].filter((name) => this.index.match(name) === undefined).sort();
   }
 
   /** Every price: the shipped ones (overridden ones shown as overrides) and the overrides of other models, by model. */

@@ -184,6 +184,14 @@ describe.each(backends)("cost per request (%s)", (backend) => {
     const metrics = await (await fetch(`${harness.adminUrl}/metrics`, { headers: { authorization: `Bearer ${harness.gateway.adminToken}` } })).text();
     expect(metrics).toContain('subrelay_unpriced_requests_total{model="mystery-model-1"} 1');
 
+    // Listed from the usage log too: what another replica served (or this one before a restart).
+    await harness.gateway.usage.flush();
+    await harness.gateway.database.usage.insertMany([
+      { requestId: "elsewhere", apiKeyId: null, accountId: null, groupId: null, platform: "claude", model: "other-replica-model", inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, unpriced: true, status: 200, stream: false, durationMs: 1, ttfbMs: null },
+    ]);
+    expect((await harness.admin<{ unpriced: string[] }>("GET", "/admin/pricing")).body.unpriced).toEqual(["mystery-model-1", "other-replica-model"]);
+    expect((await harness.admin("PUT", "/admin/pricing/other-replica-model", { inputUsdPerMTok: 1, outputUsdPerMTok: 1, cacheReadUsdPerMTok: 1, cacheWrite5mUsdPerMTok: 1, cacheWrite1hUsdPerMTok: 1 })).status).toBe(200);
+
     // Priced by the operator: no longer listed as unpriced, and the next request costs what the override says.
     const price = { inputUsdPerMTok: 1_000, outputUsdPerMTok: 1_000, cacheReadUsdPerMTok: 0, cacheWrite5mUsdPerMTok: 0, cacheWrite1hUsdPerMTok: 0 };
     const put = await harness.admin("PUT", "/admin/pricing/mystery-model", price);

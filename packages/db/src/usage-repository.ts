@@ -1,4 +1,4 @@
-import { and, count, getTableName, gte, lt, sql, sum } from "drizzle-orm";
+import { and, count, eq, getTableName, gte, lt, sql, sum } from "drizzle-orm";
 import { DatabaseError } from "./database-error";
 import { usageLogs } from "./schema";
 import type { SqlExecutor } from "./sql-executor";
@@ -300,6 +300,21 @@ export class UsageRepository {
       costUsd: row.costUsd,
     }));
   }
+  /**
+   * The models of rows over [from, to) that had no price (`unpriced`), most requests first, at most `limit`
+   * (default 100). Reads the same rows as a `totals` over the range (the `created_at` index).
+   */
+  async unpricedModels(query: { from: number; to: number; limit?: number }): Promise<Array<{ model: string; requests: number }>> {
+    const rows = await this.#db
+      .select({ model: usageLogs.model, requests: count() })
+      .from(usageLogs)
+      .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to)), eq(usageLogs.unpriced, true)))
+      .groupBy(usageLogs.model)
+      .orderBy(sql`count(*) desc`, usageLogs.model)
+      .limit(Math.max(1, Math.min(query.limit ?? 100, 1_000)));
+    return rows;
+  }
+
   /**
    * Usage over [from, to) in buckets of one step, bucketed by the database. Throws DatabaseError
    * `invalid_input` for a range that is empty or spans more than `maxBuckets` buckets.

@@ -1179,6 +1179,22 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
       expect((await database.modelPrices.list()).map((row) => row.model)).toEqual(["a-test-model"]);
     });
 
+    it("usage: unpricedModels lists the models of unpriced rows in range, most requests first", async () => {
+      const base = { requestId: "u", groupId: 1, apiKeyId: 1, accountId: "1", platform: "claude", stream: false, durationMs: 1, ttfbMs: null, status: 200, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
+      await database.usage.insertMany([
+        { ...base, model: "mystery-a", unpriced: true, createdAt: T0 },
+        { ...base, model: "mystery-b", unpriced: true, createdAt: T0 + 1 },
+        { ...base, model: "mystery-b", unpriced: true, createdAt: T0 + 2 },
+        { ...base, model: "priced", costUsd: 1, createdAt: T0 + 3 },
+        { ...base, model: "mystery-old", unpriced: true, createdAt: T0 - 1 },
+      ]);
+      expect(await database.usage.unpricedModels({ from: T0, to: T0 + MINUTE })).toEqual([
+        { model: "mystery-b", requests: 2 },
+        { model: "mystery-a", requests: 1 },
+      ]);
+      expect(await database.usage.unpricedModels({ from: T0, to: T0 + MINUTE, limit: 1 })).toEqual([{ model: "mystery-b", requests: 2 }]);
+    });
+
     it("model prices: the input rules list every problem, one per field", () => {
       const price = { inputUsdPerMTok: 3, outputUsdPerMTok: 15, cacheReadUsdPerMTok: 0.3, cacheWrite5mUsdPerMTok: 3.75, cacheWrite1hUsdPerMTok: 6 };
       expect(modelPriceInputProblems("claude-sonnet-4-5", price)).toEqual([]);
