@@ -56,7 +56,7 @@ const packages = {
         "ProviderError", "createProviderRegistry", "createSseParser", "formatSseEvent", "createSseUsageTracker", "parseSseJson",
         "requestToken", "credentialsFromTokenResponse", "requireRefreshToken", "networkErrorCode", "isRecord",
         "forwardableHeaders", "mergeCommaList", "parseRetryAfter", "isBlockedHeader", "headerValue", "emptyUsage",
-        "returnableHeaders", "withQuery", "modelFamily", "scopeCovers",
+        "returnableHeaders", "withQuery", "modelFamily", "scopeCovers", "createPriceIndex", "costOf",
       ],
       absent: ["FakeUpstream", "describeProviderContract"],
       // The testing kit (FakeUpstream's HTTP server, the contract suite's TCP server and node:assert) is
@@ -69,21 +69,21 @@ const packages = {
   "providers-claude": {
     ".": {
       functions: ["createClaudeProvider", "ClaudeTokenRefresher", "buildClaudeRequest", "classifyClaudeResponse", "exhaustedWindow", "rateLimitEnd", "createClaudeUsageTracker"],
-      objects: ["defaultClaudeModels", "claudeModels", "claudeModelAliases", "claudeForwardedHeaders"],
+      objects: ["defaultClaudeModels", "claudeModels", "claudeModelAliases", "claudeForwardedHeaders", "claudePrices"],
       strings: ["defaultClaudeClientId", "claudeOAuthBeta", "defaultAnthropicVersion", "defaultClaudeBaseUrl", "defaultClaudeTokenUrl"],
     },
   },
   "providers-openai": {
     ".": {
       functions: ["createOpenAIProvider", "OpenAITokenRefresher", "createCodexResponseCollector", "chatToResponsesBody", "createResponsesToChatShaper", "responseToChatCompletion", "codexExhaustedWindow"],
-      objects: ["defaultOpenAIModels", "openaiModelAliases"],
+      objects: ["defaultOpenAIModels", "openaiModelAliases", "openaiPrices"],
       strings: ["codexClientId"],
     },
   },
   "providers-gemini": {
     ".": {
       functions: ["createGeminiProvider", "GeminiTokenRefresher", "setupCodeAssistProject"],
-      objects: ["defaultGeminiModels", "geminiModelAliases", "codeAssistClientMetadata", "geminiCliOAuthClient"],
+      objects: ["defaultGeminiModels", "geminiModelAliases", "codeAssistClientMetadata", "geminiCliOAuthClient", "geminiPrices"],
     },
   },
   db: {
@@ -91,8 +91,9 @@ const packages = {
       functions: [
         "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
         "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository", "AdminSessionRepository",
+        "ModelPriceRepository", "modelPriceInputProblems",
       ],
-      objects: ["schema", "embeddedPostgresSettings", "USAGE_STEP_MS"],
+      objects: ["schema", "embeddedPostgresSettings", "USAGE_STEP_MS", "modelPriceFields"],
     },
   },
 };

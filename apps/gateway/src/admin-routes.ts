@@ -96,6 +96,16 @@ export interface AdminService {
   usage(query: UsageQuery): Promise<object>;
   /** Usage per time bucket (a 400 for more than 2,000 buckets). */
   usageSeries(query: UsageSeriesQuery): Promise<object>;
+  /** `{data, unpriced}`: every price (shipped and overrides, by model) and the models served without one. */
+  listPrices(): Promise<object>;
+  /**
+   * Stores an override of `model`'s price; the price as listed. Checks the model (1 to 200 characters) and
+   * the body (exactly the five price fields, each a finite number from 0 to 1,000,000): a 400 listing
+   * every problem.
+   */
+  setPrice(model: string, body: unknown): Promise<object>;
+  /** Deletes `model`'s override (back to the shipped price); false when it had none. */
+  deletePrice(model: string): Promise<boolean>;
 }
 
 /** The console's session cookie. */
@@ -292,6 +302,20 @@ export function registerAdminRoutes(
           });
         },
       );
+      // Prices: the model is a path segment, URL-encoded (`%2F` for a slash); its length is checked by the
+      // service with the body, so one 400 lists every problem.
+      const modelParams = { type: "object", properties: { model: { type: "string" } }, required: ["model"] } as const;
+      admin_.get("/pricing", async () => admin.listPrices());
+      admin_.put("/pricing/:model", { schema: { params: modelParams, body: anyObject } }, async (request) => {
+        const { model } = request.params as { model: string };
+        return admin.setPrice(model, request.body);
+      });
+      admin_.delete("/pricing/:model", { schema: { params: modelParams } }, async (request, reply) => {
+        const { model } = request.params as { model: string };
+        if (!(await admin.deletePrice(model))) throw notFound("Price override");
+        return reply.code(204).send();
+      });
+
       admin_.get(
         "/usage/series",
         {

@@ -1,9 +1,19 @@
-import { apiKeyInputProblems, parseExpiresAt, USAGE_STEP_MS, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
+import {
+  apiKeyInputProblems,
+  modelPriceInputProblems,
+  parseExpiresAt,
+  USAGE_STEP_MS,
+  type AccountRecord,
+  type Database,
+  type InputProblem,
+  type ModelPriceInput,
+} from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
 import type { AdminService } from "./admin-routes";
 import type { QueueingSlots } from "./concurrency-slots";
+import type { PriceBook } from "./price-book";
 import { accountQueue, groupQueue } from "./slot-wait-queue";
 import { GatewayError, invalidInput } from "./gateway-error";
 
@@ -46,6 +56,8 @@ export interface AdminServiceOptions {
   now?: () => number;
   /** Live load: slots held and waiters, shown on accounts and groups. Omitted (or failing): shown as null. */
   slots?: Pick<QueueingSlots, "countInFlight" | "countWaiting">;
+  /** The prices in memory: `PUT` / `DELETE /admin/pricing` apply to it at once. Omitted: none are listed. */
+  prices?: Pick<PriceBook, "entries" | "unpriced" | "override" | "removeOverride" | "overrideEntry">;
 }
 
 /** The live load of accounts and groups: null where it could not be read (Redis away). */
@@ -243,6 +255,27 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
       const from = query.from?.getTime() ?? to - DAY_MS;
       const [totals, nameOf] = await Promise.all([database.usage.totals({ from, to, groupBy: query.groupBy }), namesOf(query.groupBy)]);
       return { from, to, groupBy: query.groupBy, data: totals.map((row) => ({ ...row, name: nameOf(row.key) })) };
+    },
+    async listPrices() {
+      // Every replica's unpriced rows of the last day (its own of the last second are in memory).
+      const to = now();
+      const logged = await database.usage.unpricedModels({ from: to - DAY_MS, to: to + 1, limit: 100 }).catch(() => []);
+      const models = logged.map((row) => row.model);
+      return { data: options.prices?.entries() ?? [], unpriced: options.prices?.unpriced(models) ?? models };
+    },
+    async setPrice(given, body) {
+      refuseProblems(modelPriceInputProblems(given, body));
+      // Matching is case-insensitive: one override per model whatever its spelling.
+      const model = given.toLowerCase();
+      const stored = await database.modelPrices.upsert({ ...(body as Omit<ModelPriceInput, "model">), model });
+      options.prices?.override(stored);
+      return options.prices?.overrideEntry(stored) ?? { ...stored, source: "override", platform: null };
+    },
+    async deletePrice(given) {
+      const model = given.toLowerCase();
+      const deleted = await database.modelPrices.delete(model);
+      if (deleted) options.prices?.removeOverride(model);
+      return deleted;
     },
     async usageSeries(query) {
       const to = query.to?.getTime() ?? now();

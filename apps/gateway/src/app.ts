@@ -127,6 +127,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       },
     },
     genReqId: () => randomUUID(),
+    // A path parameter (an admin price's model: 200 characters, URL-encoded up to 12 each) may be this long;
+    // Fastify's default of 100 would answer a long model name with a 414 before the 400 that names it.
+    maxParamLength: 2_400,
     // Every failed schema rule is reported (one problem each), not only the first.
     ajv: { customOptions: { allErrors: true } },
     // Not Fastify's two lines per request (incoming, completed): the one access line below, written on close.

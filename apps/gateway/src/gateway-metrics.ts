@@ -67,6 +67,12 @@ export class GatewayMetrics {
     help: "Usage rows dropped because the queue was full while the database was unreachable.",
     registers: [this.registry],
   });
+  readonly unpricedRequests = new Counter({
+    name: "subrelay_unpriced_requests_total",
+    help: "Requests with usage but no price for their model (costed at 0), by model: at most 50 names, then \"other\".",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
   readonly usagePending = new Gauge({
     name: "subrelay_usage_rows_pending",
     help: "Usage rows waiting to be written.",

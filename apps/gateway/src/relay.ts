@@ -30,7 +30,7 @@ import { accountQueue, groupQueue, type SlotWaitQueue } from "./slot-wait-queue"
 import { sessionKeyOf, type StickySessions } from "./sticky-sessions";
 import { headerValue, readText, type AnswerHeaders, type UpstreamAnswer, type UpstreamClient } from "./upstream-client";
 import type { UsageRow } from "./usage-recorder";
-import { usageRow } from "./usage-row";
+import { usageRow, type RowPricing } from "./usage-row";
 
 /** Accounts tried for one request: the first plus up to three switches. */
 export const MAX_ACCOUNTS = 4;
@@ -85,6 +85,8 @@ export interface RelayPorts {
   preferSoonestReset?: boolean;
   lastUsed: { touch(accountId: string, at: number): void };
   usage: { record(row: UsageRow): void };
+  /** Prices for each usage row's cost, in memory (the PriceBook). Omitted: rows cost 0 and are not flagged unpriced. */
+  prices?: RowPricing;
   events?: RelayEvents;
   logger: Logger;
   now?: () => number;
@@ -382,7 +384,7 @@ export class Relay {
         if (verdict.kind === "client" || verdict.kind === "ok") {
           // The account served this answer: its request id and rate-limit headers are the client's to see.
           this.relayRefusal(call, refusal, returnableHeaders(answer.headers, provider.responseHeaders ?? []));
-          this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status });
+          this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status, upstreamModel: renamed(call, input.request) });
           return { kind: "done" };
         }
         if (!isAccountLevel(verdict)) return this.refuse(call, snapshot, verdict, refusal, secrets);
@@ -439,6 +441,7 @@ export class Relay {
       status: delivery.status,
       ttfbMs: delivery.ttfbMs,
       usage: tracker.result(),
+      upstreamModel: renamed(call, input.request),
     });
   }
 
@@ -509,7 +512,7 @@ export class Relay {
 
   private recordUsage(
     call: RelayCall,
-    outcome: { accountId: string | null; platform: string; status: number; ttfbMs?: number | null; usage?: Usage },
+    outcome: { accountId: string | null; platform: string; status: number; ttfbMs?: number | null; usage?: Usage; upstreamModel?: string },
   ): void {
     this.ports.usage.record(
       usageRow({
@@ -525,9 +528,15 @@ export class Relay {
         endedAt: this.now(),
         ttfbMs: outcome.ttfbMs ?? null,
         usage: outcome.usage,
-      }),
+        ...(outcome.upstreamModel !== undefined ? { upstreamModel: outcome.upstreamModel } : {}),
+      }, this.ports.prices),
     );
   }
+}
+
+/** The model `sent` names when the account's model map renamed the client's; undefined otherwise. */
+function renamed(call: RelayCall, sent: ClientRequest): string | undefined {
+  return sent.model !== call.request.model && sent.model !== "" ? sent.model : undefined;
 }
 
 /** A verdict about the account rather than the request. */

@@ -17,6 +17,7 @@ interface Series {
     outputTokens: number[];
     cacheReadTokens: number[];
     cacheWriteTokens: number[];
+    costUsd: number[];
   }>;
 }
 
@@ -34,9 +35,9 @@ describe.each(backends)("usage series (%s)", (backend) => {
     seeded = await harness.seed({ platform: "claude", accounts: [{ name: "series-account", type: "apikey", credentials: { apiKey: "sk-ant-series" } }] });
     const base = { requestId: "r", groupId: seeded.groupId, platform: "claude", stream: false, durationMs: 5, ttfbMs: null, cacheReadTokens: 0, cacheWriteTokens: 0 };
     await harness.gateway.database.usage.insertMany([
-      { ...base, apiKeyId: seeded.keyId, accountId: seeded.accountIds[0]!, model: "m1", inputTokens: 10, outputTokens: 2, cacheReadTokens: 3, status: 200, createdAt: T0 + 1_000 },
+      { ...base, apiKeyId: seeded.keyId, accountId: seeded.accountIds[0]!, model: "m1", inputTokens: 10, outputTokens: 2, cacheReadTokens: 3, costUsd: 0.25, status: 200, createdAt: T0 + 1_000 },
       { ...base, apiKeyId: seeded.keyId, accountId: seeded.accountIds[0]!, model: "m2", inputTokens: 20, outputTokens: 4, status: 529, createdAt: T0 + 2 * MINUTE },
-      { ...base, apiKeyId: 999_999, accountId: "999999", model: "m2", inputTokens: 1, outputTokens: 1, cacheWriteTokens: 8, status: 200, createdAt: T0 + 2 * MINUTE + 5 },
+      { ...base, apiKeyId: 999_999, accountId: "999999", model: "m2", inputTokens: 1, outputTokens: 1, cacheWriteTokens: 8, costUsd: 0.5, status: 200, createdAt: T0 + 2 * MINUTE + 5 },
     ]);
   });
   afterAll(async () => harness?.close());
@@ -62,6 +63,7 @@ describe.each(backends)("usage series (%s)", (backend) => {
           outputTokens: [2, 0, 5],
           cacheReadTokens: [3, 0, 0],
           cacheWriteTokens: [0, 0, 8],
+          costUsd: [0.25, 0, 0.5],
         },
       ],
     });

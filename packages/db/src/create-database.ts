@@ -8,6 +8,7 @@ import { embeddedPostgresSettings, postgresSettingFlags } from "./embedded-postg
 import { GroupRepository } from "./group-repository";
 import { checkSecretKey } from "./key-check";
 import { migrationsFolder as defaultMigrationsFolder } from "./migrations-folder";
+import { ModelPriceRepository } from "./model-price-repository";
 import { OutboxRepository } from "./outbox-repository";
 import { shippedPgliteTemplate, unpackPgliteTemplate } from "./pglite-template";
 import { advisoryRefreshLocks, type RefreshLocks } from "./refresh-locks";
@@ -71,6 +72,8 @@ export interface Database {
   outbox: OutboxRepository;
   /** Console sessions (`POST /admin/session`). */
   adminSessions: AdminSessionRepository;
+  /** The operator's price overrides (`PUT /admin/pricing/{model}`). */
+  modelPrices: ModelPriceRepository;
 }
 
 // Same key in every process applying migrations against one server.
@@ -177,5 +180,6 @@ function assemble(
     usage: new UsageRepository(db, lifecycle.copy),
     outbox: new OutboxRepository(db),
     adminSessions: new AdminSessionRepository(db),
+    modelPrices: new ModelPriceRepository(db),
   };
 }

@@ -29,6 +29,14 @@ export {
 } from "./api-key-repository";
 export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions, type RateLimitInput } from "./input-rules";
 export { GroupRepository, type GroupDeletion, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
+export {
+  ModelPriceRepository,
+  modelPriceFields,
+  modelPriceInputProblems,
+  type ModelPriceField,
+  type ModelPriceInput,
+  type ModelPriceRecord,
+} from "./model-price-repository";
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {
   UsageRepository,

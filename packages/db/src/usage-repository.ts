@@ -1,4 +1,4 @@
-import { and, count, getTableName, gte, lt, sql, sum } from "drizzle-orm";
+import { and, count, eq, getTableName, gte, lt, sql, sum } from "drizzle-orm";
 import { DatabaseError } from "./database-error";
 import { usageLogs } from "./schema";
 import type { SqlExecutor } from "./sql-executor";
@@ -56,6 +56,8 @@ export interface UsageTotals {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** What the rows cost, USD (their `costUsd` summed; unpriced rows count 0). */
+  costUsd: number;
 }
 
 export type UsageStep = "minute" | "hour" | "day";
@@ -86,6 +88,8 @@ export interface UsageSeriesLine {
   outputTokens: number[];
   cacheReadTokens: number[];
   cacheWriteTokens: number[];
+  /** What the rows cost, USD (unpriced rows count 0). */
+  costUsd: number[];
 }
 
 export interface UsageSeries {
@@ -279,6 +283,7 @@ export class UsageRepository {
         outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
         cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
         cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
+        costUsd: sum(usageLogs.costUsd).mapWith(Number),
       })
       .from(usageLogs)
       .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
@@ -292,8 +297,24 @@ export class UsageRepository {
       outputTokens: row.outputTokens,
       cacheReadTokens: row.cacheReadTokens,
       cacheWriteTokens: row.cacheWriteTokens,
+      costUsd: row.costUsd,
     }));
   }
+  /**
+   * The models of rows over [from, to) that had no price (`unpriced`), most requests first, at most `limit`
+   * (default 100). Reads the same rows as a `totals` over the range (the `created_at` index).
+   */
+  async unpricedModels(query: { from: number; to: number; limit?: number }): Promise<Array<{ model: string; requests: number }>> {
+    const rows = await this.#db
+      .select({ model: usageLogs.model, requests: count() })
+      .from(usageLogs)
+      .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to)), eq(usageLogs.unpriced, true)))
+      .groupBy(usageLogs.model)
+      .orderBy(sql`count(*) desc`, usageLogs.model)
+      .limit(Math.max(1, Math.min(query.limit ?? 100, 1_000)));
+    return rows;
+  }
+
   /**
    * Usage over [from, to) in buckets of one step, bucketed by the database. Throws DatabaseError
    * `invalid_input` for a range that is empty or spans more than `maxBuckets` buckets.
@@ -333,6 +354,7 @@ export class UsageRepository {
         outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
         cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
         cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
+        costUsd: sum(usageLogs.costUsd).mapWith(Number),
       })
       .from(usageLogs)
       .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
@@ -344,7 +366,7 @@ export class UsageRepository {
       const key = row.key === null ? null : String(row.key);
       let line = lines.get(key);
       if (!line) {
-        line = { key, requests: zeros(), errors: zeros(), inputTokens: zeros(), outputTokens: zeros(), cacheReadTokens: zeros(), cacheWriteTokens: zeros(), total: 0 };
+        line = { key, requests: zeros(), errors: zeros(), inputTokens: zeros(), outputTokens: zeros(), cacheReadTokens: zeros(), cacheWriteTokens: zeros(), costUsd: zeros(), total: 0 };
         lines.set(key, line);
       }
       const index = row.bucket;
@@ -355,6 +377,7 @@ export class UsageRepository {
       line.outputTokens[index] = row.outputTokens;
       line.cacheReadTokens[index] = row.cacheReadTokens;
       line.cacheWriteTokens[index] = row.cacheWriteTokens;
+      line.costUsd[index] = row.costUsd;
       line.total += row.requests;
     }
     const series = [...lines.values()]

@@ -8,6 +8,7 @@ import { hashApiKey, isApiKeyShaped } from "../src/api-key-repository";
 import type { Database } from "../src/create-database";
 import { CredentialCipher, generateSecretKey } from "../src/credential-cipher";
 import { DatabaseError } from "../src/database-error";
+import { modelPriceInputProblems } from "../src/model-price-repository";
 import { queryRows } from "../src/sql-executor";
 
 /** A freshly created, migrated database and how to dispose of it. */
@@ -45,7 +46,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
     });
     beforeEach(async () => {
       await database.db.execute(
-        sql`truncate accounts, groups, account_groups, api_keys, usage_logs, scheduler_outbox, admin_sessions restart identity cascade`,
+        sql`truncate accounts, groups, account_groups, api_keys, usage_logs, scheduler_outbox, admin_sessions, model_prices restart identity cascade`,
       );
     });
 
@@ -1034,6 +1035,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           inputTokens: 10,
           outputTokens: 1,
           cacheReadTokens: 5,
+          costUsd: 0.25,
           status: 200,
           createdAt: T0,
         },
@@ -1055,6 +1057,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           inputTokens: 30,
           outputTokens: 3,
           cacheWriteTokens: 7,
+          costUsd: 0.5,
           status: 429,
           ttfbMs: 4,
           createdAt: T0 + 2,
@@ -1066,6 +1069,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           model: "m2",
           inputTokens: 1000,
           outputTokens: 1000,
+          costUsd: 100,
           status: 200,
           createdAt: T0 + MINUTE,
         },
@@ -1090,6 +1094,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           outputTokens: 3,
           cacheReadTokens: 5,
           cacheWriteTokens: 0,
+          costUsd: 0.25,
         },
         {
           key: "m2",
@@ -1099,6 +1104,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           outputTokens: 3,
           cacheReadTokens: 0,
           cacheWriteTokens: 7,
+          costUsd: 0.5,
         },
       ]);
       expect(await database.usage.totals({ ...window, groupBy: "account" })).toEqual([
@@ -1110,6 +1116,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           outputTokens: 5,
           cacheReadTokens: 0,
           cacheWriteTokens: 7,
+          costUsd: 0.5,
         },
         {
           key: "1",
@@ -1119,6 +1126,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           outputTokens: 1,
           cacheReadTokens: 5,
           cacheWriteTokens: 0,
+          costUsd: 0.25,
         },
       ]);
       expect(
@@ -1151,13 +1159,73 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
       ]);
     });
 
+    it("model prices: upsert replaces a model's override, list gives them all by model, delete says whether there was one", async () => {
+      const price = { inputUsdPerMTok: 3, outputUsdPerMTok: 15, cacheReadUsdPerMTok: 0.3, cacheWrite5mUsdPerMTok: 3.75, cacheWrite1hUsdPerMTok: 6 };
+      expect(await database.modelPrices.list()).toEqual([]);
+      const stored = await database.modelPrices.upsert({ model: "claude-sonnet-4-5", ...price });
+      expect(stored).toMatchObject({ model: "claude-sonnet-4-5", ...price });
+      expect(typeof stored.updatedAt).toBe("number");
+      await database.modelPrices.upsert({ model: "a-test-model", ...price, inputUsdPerMTok: 1_000_000, outputUsdPerMTok: 0.000001 });
+      const replaced = await database.modelPrices.upsert({ model: "claude-sonnet-4-5", ...price, inputUsdPerMTok: 2.5 });
+      expect(replaced.inputUsdPerMTok).toBe(2.5);
+      expect(replaced.updatedAt).toBeGreaterThanOrEqual(stored.updatedAt);
+      const listed = await database.modelPrices.list();
+      expect(listed.map(({ updatedAt: _at, ...row }) => row)).toEqual([
+        { model: "a-test-model", ...price, inputUsdPerMTok: 1_000_000, outputUsdPerMTok: 0.000001 },
+        { model: "claude-sonnet-4-5", ...price, inputUsdPerMTok: 2.5 },
+      ]);
+      expect(await database.modelPrices.delete("claude-sonnet-4-5")).toBe(true);
+      expect(await database.modelPrices.delete("claude-sonnet-4-5")).toBe(false);
+      expect((await database.modelPrices.list()).map((row) => row.model)).toEqual(["a-test-model"]);
+    });
+
+    it("usage: unpricedModels lists the models of unpriced rows in range, most requests first", async () => {
+      const base = { requestId: "u", groupId: 1, apiKeyId: 1, accountId: "1", platform: "claude", stream: false, durationMs: 1, ttfbMs: null, status: 200, inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
+      await database.usage.insertMany([
+        { ...base, model: "mystery-a", unpriced: true, createdAt: T0 },
+        { ...base, model: "mystery-b", unpriced: true, createdAt: T0 + 1 },
+        { ...base, model: "mystery-b", unpriced: true, createdAt: T0 + 2 },
+        { ...base, model: "priced", costUsd: 1, createdAt: T0 + 3 },
+        { ...base, model: "mystery-old", unpriced: true, createdAt: T0 - 1 },
+      ]);
+      expect(await database.usage.unpricedModels({ from: T0, to: T0 + MINUTE })).toEqual([
+        { model: "mystery-b", requests: 2 },
+        { model: "mystery-a", requests: 1 },
+      ]);
+      expect(await database.usage.unpricedModels({ from: T0, to: T0 + MINUTE, limit: 1 })).toEqual([{ model: "mystery-b", requests: 2 }]);
+    });
+
+    it("model prices: the input rules list every problem, one per field", () => {
+      const price = { inputUsdPerMTok: 3, outputUsdPerMTok: 15, cacheReadUsdPerMTok: 0.3, cacheWrite5mUsdPerMTok: 3.75, cacheWrite1hUsdPerMTok: 6 };
+      expect(modelPriceInputProblems("claude-sonnet-4-5", price)).toEqual([]);
+      expect(modelPriceInputProblems("m", { ...price, inputUsdPerMTok: 0, cacheReadUsdPerMTok: 1_000_000 })).toEqual([]);
+      const problems = modelPriceInputProblems("x".repeat(201), {
+        inputUsdPerMTok: -1,
+        outputUsdPerMTok: "15",
+        cacheReadUsdPerMTok: Number.POSITIVE_INFINITY,
+        cacheWrite5mUsdPerMTok: 1_000_001,
+        extra: 1,
+      });
+      expect(problems.map((problem) => problem.field)).toEqual([
+        "model",
+        "inputUsdPerMTok",
+        "outputUsdPerMTok",
+        "cacheReadUsdPerMTok",
+        "cacheWrite5mUsdPerMTok",
+        "cacheWrite1hUsdPerMTok",
+        "extra",
+      ]);
+      expect(modelPriceInputProblems("", null).map((problem) => problem.field)).toEqual(["model", "body"]);
+      expect(modelPriceInputProblems("  ", [])).toHaveLength(2);
+    });
+
     it("usage: series buckets rows by minute, hour or day in SQL, every bucket present, per account, key or model", async () => {
       const base = { requestId: "r", groupId: 1, platform: "claude", stream: false, durationMs: 1, ttfbMs: null, cacheReadTokens: 0, cacheWriteTokens: 0 };
       const HOUR = 60 * MINUTE;
       await database.usage.insertMany([
-        { ...base, apiKeyId: 1, accountId: "1", model: "m1", inputTokens: 10, outputTokens: 1, cacheReadTokens: 4, status: 200, createdAt: T0 + 5_000 },
+        { ...base, apiKeyId: 1, accountId: "1", model: "m1", inputTokens: 10, outputTokens: 1, cacheReadTokens: 4, costUsd: 0.125, status: 200, createdAt: T0 + 5_000 },
         { ...base, apiKeyId: 1, accountId: "2", model: "m1", inputTokens: 20, outputTokens: 2, status: 500, createdAt: T0 + MINUTE - 1 },
-        { ...base, apiKeyId: 2, accountId: "2", model: "m2", inputTokens: 30, outputTokens: 3, cacheWriteTokens: 6, status: 429, createdAt: T0 + 2 * MINUTE },
+        { ...base, apiKeyId: 2, accountId: "2", model: "m2", inputTokens: 30, outputTokens: 3, cacheWriteTokens: 6, costUsd: 0.5, status: 429, createdAt: T0 + 2 * MINUTE },
         { ...base, apiKeyId: null, accountId: null, model: "m2", inputTokens: 1, outputTokens: 1, status: 401, createdAt: T0 + 2 * MINUTE + 1 },
         // Outside [from, to): counted nowhere.
         { ...base, apiKeyId: 1, accountId: "1", model: "m1", inputTokens: 999, outputTokens: 999, status: 200, createdAt: T0 - 1 },
@@ -1175,6 +1243,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
             outputTokens: [3, 0, 4],
             cacheReadTokens: [4, 0, 0],
             cacheWriteTokens: [0, 0, 6],
+            costUsd: [0.125, 0, 0.5],
           },
         ],
       });

@@ -1,9 +1,10 @@
-import { networkErrorCode, type AccountType, type ModelInfo, type Operation, type Provider } from "@subrelay/providers-core";
+import { networkErrorCode, type AccountType, type ModelInfo, type Operation, type PriceTable, type Provider } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
 import { buildClaudeRequest, claudeResponseHeaders } from "./build-claude-request";
 import { classifyClaudeResponse } from "./classify-claude-response";
 import { defaultClaudeBaseUrl, defaultOverloadedCooldownMs, defaultRateLimitFallbackMs } from "./claude-defaults";
 import { claudeModelAliases, defaultClaudeModels } from "./claude-models";
+import { claudePrices } from "./claude-prices";
 import { ClaudeTokenRefresher } from "./claude-token-refresher";
 import { createClaudeUsageTracker } from "./claude-usage-tracker";
 
@@ -26,6 +27,8 @@ export interface ClaudeProviderOptions {
   overloadedCooldownMs?: number;
   /** The model list `models()` returns. Default: current Claude models (`defaultClaudeModels`). */
   models?: readonly ModelInfo[];
+  /** The list prices `prices` gives (cost per request). Default: Anthropic's list prices (`claudePrices`). */
+  prices?: PriceTable;
 }
 
 /**
@@ -52,6 +55,7 @@ export function createClaudeProvider(options: ClaudeProviderOptions = {}): Provi
     dialect: "anthropic",
     responseHeaders: claudeResponseHeaders,
     modelAliases: claudeModelAliases,
+    prices: options.prices ?? claudePrices,
     refresher,
     supports(operation: Operation, _type: AccountType) {
       return operation === "messages" || operation === "count_tokens";

@@ -16,6 +16,7 @@ const streamUsage: Usage = {
   outputTokens: 31,
   cacheReadTokens: 20480,
   cacheWriteTokens: 1024,
+  cacheWrite1hTokens: 0,
 };
 
 function track(chunks: Uint8Array[]): Usage {
@@ -28,7 +29,7 @@ describe("Claude usage", () => {
   it("reads a JSON message", () => {
     const tracker = provider.usageTracker({ ...messages, stream: false });
     tracker.json(JSON.parse(fixture("message.json")));
-    expect(tracker.result()).toEqual({ model: "claude-opus-4-1-20250805", inputTokens: 12, outputTokens: 11, cacheReadTokens: 4096, cacheWriteTokens: 300 });
+    expect(tracker.result()).toEqual({ model: "claude-opus-4-1-20250805", inputTokens: 12, outputTokens: 11, cacheReadTokens: 4096, cacheWriteTokens: 300, cacheWrite1hTokens: 0 });
   });
 
   it("reports nothing for count_tokens, which is free", () => {

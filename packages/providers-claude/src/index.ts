@@ -4,6 +4,7 @@ export { buildClaudeRequest, claudeForwardedHeaders } from "./build-claude-reque
 export { classifyClaudeResponse, exhaustedWindow, rateLimitEnd, type ClaudeClassifyOptions } from "./classify-claude-response";
 export { createClaudeUsageTracker } from "./claude-usage-tracker";
 export { defaultClaudeModels, claudeModels, claudeModelAliases } from "./claude-models";
+export { claudePrices } from "./claude-prices";
 export {
   claudeOAuthBeta,
   defaultAnthropicVersion,

@@ -1,6 +1,9 @@
 export type * from "./provider";
 export type { SseEvent } from "./sse";
 export { emptyUsage, type Usage } from "./usage";
+export type { LongContextPrice, ModelPrice, PriceTable, TokenPrices } from "./model-price";
+export { createPriceIndex, type PriceIndex } from "./price-index";
+export { costOf, type BillableUsage } from "./cost-of";
 export { createProviderRegistry } from "./provider-registry";
 export { ProviderError, type ProviderErrorCode, type ProviderErrorOptions } from "./provider-error";
 export { createSseParser, type SseParser } from "./sse-parser";

@@ -253,6 +253,25 @@ export function describeProviderContract(name: string, options: ProviderContract
       assert.deepEqual(provider.models(), snapshot);
     });
 
+    it("prices, when it ships them, are dated, sourced, unique per model, and sane numbers", () => {
+      const table = options.createProvider({ baseUrl: "http://127.0.0.1:9" }).prices;
+      if (table === undefined) return;
+      assert.match(table.asOf, /^\d{4}-\d{2}-\d{2}$/, "asOf is a YYYY-MM-DD date");
+      assert.match(table.source, /^https:\/\//, "source names the pricing page");
+      const models = table.prices.map((price) => price.model.toLowerCase());
+      assert.equal(new Set(models).size, models.length, "one price per model");
+      const fields = ["inputUsdPerMTok", "outputUsdPerMTok", "cacheReadUsdPerMTok", "cacheWrite5mUsdPerMTok", "cacheWrite1hUsdPerMTok"] as const;
+      for (const price of table.prices) {
+        for (const tier of price.longContext ? [price, price.longContext] : [price]) {
+          for (const field of fields) {
+            const value = tier[field];
+            assert.ok(Number.isFinite(value) && value >= 0 && value <= 1_000_000, `${price.model} ${field} = ${value}`);
+          }
+        }
+        if (price.longContext) assert.ok(price.longContext.aboveInputTokens > 0, `${price.model}: a long-context threshold`);
+      }
+    });
+
     const include = options.errorFixtures.include ?? ((file: string) => file.startsWith("error"));
     const files = readdirSync(options.errorFixtures.dir).filter(include);
     it("has error fixtures to classify", () => {

@@ -1,4 +1,5 @@
 import type { OAuthCredentials, TokenRefresher } from "@subrelay/token-cache";
+import type { PriceTable } from "./model-price";
 import type { SseEvent } from "./sse";
 import type { Usage } from "./usage";
 
@@ -248,6 +249,13 @@ export interface Provider {
    * `returnableHeaders`, which drops cookies and hop-by-hop headers whatever this says. Absent: none.
    */
   readonly responseHeaders?: readonly string[];
+  /**
+   * Optional. The platform's list prices of the models it serves (USD per million tokens by token class),
+   * for the gateway's cost per request: matched against the model that served a request with
+   * `createPriceIndex` (exact id, then the longest family prefix) and priced with `costOf`. The gateway's
+   * operator overrides them per model. Absent: the platform's requests are unpriced (cost 0, counted).
+   */
+  readonly prices?: PriceTable;
   /**
    * Optional. Completes an OAuth account's credentials with what the platform needs beyond its tokens,
    * asking the platform when they lack it (Gemini Code Assist: `projectId`, found or provisioned through

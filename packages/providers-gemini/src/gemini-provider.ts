@@ -4,6 +4,7 @@ import {
   type ModelInfo,
   type Operation,
   type PrepareCredentialsInput,
+  type PriceTable,
   type Provider,
 } from "@subrelay/providers-core";
 import type { OAuthCredentials } from "@subrelay/token-cache";
@@ -14,6 +15,7 @@ import { setupCodeAssistProject } from "./code-assist-setup";
 import { codeAssistResponseShaper } from "./code-assist-response-shaper";
 import { streamArrayShaper } from "./stream-array-shaper";
 import { defaultGeminiModels, geminiModelAliases } from "./gemini-models";
+import { geminiPrices } from "./gemini-prices";
 import { createGeminiUsageTracker } from "./gemini-usage-tracker";
 import { GeminiTokenRefresher } from "./gemini-token-refresher";
 
@@ -44,6 +46,8 @@ export interface GeminiProviderOptions {
   overloadedCooldownMs?: number;
   /** The models `models()` lists. Default `defaultGeminiModels`. */
   models?: readonly ModelInfo[];
+  /** The list prices `prices` gives (cost per request). Default: Google's list prices (`geminiPrices`). */
+  prices?: PriceTable;
 }
 
 /** The Gemini provider: a Provider whose `prepareCredentials` is always present. */
@@ -94,6 +98,7 @@ export function createGeminiProvider(options: GeminiProviderOptions = {}): Gemin
     dialect: "gemini",
     responseHeaders: geminiResponseHeaders,
     modelAliases: geminiModelAliases,
+    prices: options.prices ?? geminiPrices,
     refresher,
     supports(operation: Operation, type: AccountType) {
       return geminiOperations.has(operation) && (!embeddingOperations.has(operation) || type === "apikey");

@@ -1,4 +1,4 @@
-import type { AccountType, ModelInfo, Operation, Provider, ResponseShaper } from "@subrelay/providers-core";
+import type { AccountType, ModelInfo, Operation, PriceTable, Provider, ResponseShaper } from "@subrelay/providers-core";
 import type { Dispatcher } from "undici";
 import { buildOpenAIRequest, openaiResponseHeaders } from "./build-openai-request";
 import { createCodexResponseCollector } from "./codex-response-collector";
@@ -6,6 +6,7 @@ import { classifyOpenAIResponse } from "./classify-openai-response";
 import { classifyOpenAINetworkError } from "./classify-openai-network-error";
 import { createOpenAIUsageTracker } from "./openai-usage-tracker";
 import { defaultOpenAIModels, openaiModelAliases } from "./openai-models";
+import { openaiPrices } from "./openai-prices";
 import { OpenAITokenRefresher } from "./openai-token-refresher";
 import { createResponsesToChatShaper } from "./responses-to-chat";
 
@@ -30,6 +31,8 @@ export interface OpenAIProviderOptions {
   overloadedCooldownMs?: number;
   /** The models list (`GET /v1/models`). Default `defaultOpenAIModels`. */
   models?: readonly ModelInfo[];
+  /** The list prices `prices` gives (cost per request). Default: OpenAI's list prices (`openaiPrices`). */
+  prices?: PriceTable;
 }
 
 /**
@@ -59,6 +62,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   return {
     platform: "openai",
     modelAliases: openaiModelAliases,
+    prices: options.prices ?? openaiPrices,
     dialect: "openai",
     responseHeaders: openaiResponseHeaders,
     refresher,
