@@ -1,4 +1,4 @@
-import { apiKeyInputProblems, parseExpiresAt, USAGE_STEP_MS, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
+import { apiKeyInputProblems, apiKeyPatchProblems, parseExpiresAt, USAGE_STEP_MS, type AccountRecord, type Database, type InputProblem } from "@subrelay/db";
 import { ProviderError, type ProviderRegistry } from "@subrelay/providers-core";
 import type { SchedulerBucket, SchedulerCache } from "@subrelay/scheduler-cache";
 import { TokenRefreshError, type OAuthCredentials, type TokenManager } from "@subrelay/token-cache";
@@ -233,9 +233,13 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
         problems.push({ field: "groupId", message: `groupId: no group has the id ${input.groupId}.` });
       }
       refuseProblems(problems);
-      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt: parseExpiresAt(input.expiresAt) });
+      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt: parseExpiresAt(input.expiresAt), limits: input.limits ?? null });
     },
     listApiKeys: () => database.apiKeys.list(),
+    async updateApiKey(id, patch) {
+      refuseProblems(apiKeyPatchProblems(patch, { admin: true, now: now() }));
+      return database.apiKeys.update(Number(id), patch);
+    },
     deleteApiKey: (id) => database.apiKeys.delete(Number(id)),
 
     async usage(query) {

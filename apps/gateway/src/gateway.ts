@@ -184,6 +184,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         platform: found.group.platform,
         mode: found.group.mode,
         ...(found.group.defaultModel !== undefined ? { defaultModel: found.group.defaultModel } : {}),
+        name: found.name,
+        ...(found.limits ? { limits: found.limits } : {}),
         status: found.status,
         expiresAt: found.expiresAt,
       };

@@ -23,17 +23,31 @@ export {
   hashApiKey,
   isApiKeyShaped,
   type ApiKeyLookup,
+  type ApiKeyPatch,
   type ApiKeyRecord,
   type CreatedApiKey,
   type NewApiKey,
 } from "./api-key-repository";
-export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions, type RateLimitInput } from "./input-rules";
+export {
+  apiKeyBudgetFields,
+  apiKeyInputProblems,
+  apiKeyPatchProblems,
+  apiKeyRateFields,
+  parseExpiresAt,
+  type ApiKeyLimits,
+  type AccountCooldowns,
+  type InputProblem,
+  type InputRuleOptions,
+  type RateLimitInput,
+} from "./input-rules";
 export { GroupRepository, type GroupDeletion, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
 export { OutboxRepository, type NewOutboxRow, type OutboxEvent, type OutboxRow } from "./outbox-repository";
 export {
   UsageRepository,
   USAGE_STEP_MS,
   type CopyFromCsv,
+  type KeyUsage,
+  type KeyUsageQuery,
   type UsageGroupBy,
   type UsageRow,
   type UsageSeries,
