@@ -8,6 +8,8 @@ import { ProviderError, type Dialect, type ProviderRegistry } from "@subrelay/pr
 import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
+import { AddressList, clientAddress } from "./client-address";
+import { checkClientAddress } from "./key-access";
 import { NodeResponseSink } from "./client-response";
 import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute } from "./dialects";
 import { GatewayError, invalidInput } from "./gateway-error";
@@ -41,6 +43,8 @@ export interface AppDependencies {
   maxJsonDepth?: number;
   /** The longest model name a request may give (default 256). */
   maxModelLength?: number;
+  /** The proxies in front of the gateway (`TRUSTED_PROXIES`): a key's `allowedIps` then match the first untrusted X-Forwarded-For hop. */
+  trustedProxies?: readonly string[];
   /** Derive a session id from a request's system prompt and first user turn when it sends none (`STICKY_FROM_CONTENT`). */
   stickyFromContent?: boolean;
   /** Whether each backing service answers; null for one that is not configured. */
@@ -212,6 +216,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return reply.code(404).send(dialectOf(request).errorBody(error));
   });
 
+  const trustedProxies = deps.trustedProxies && deps.trustedProxies.length > 0 ? new AddressList(deps.trustedProxies) : undefined;
   const listener = deps.listener ?? "shared";
   if (listener === "admin") {
     registerHealthRoutes(app, deps);
@@ -228,6 +233,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query: request.query as Record<string, unknown> })).then(
       (grant) => {
         request.grant = grant;
+        try {
+          checkClientAddress(grant, clientAddress(request.raw.socket.remoteAddress, request.headers["x-forwarded-for"], trustedProxies));
+        } catch (error) {
+          if (!request.raw.complete) void reply.header("connection", "close");
+          done(error as Error);
+          return;
+        }
         done();
       },
       (error: Error) => {

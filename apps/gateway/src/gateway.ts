@@ -283,6 +283,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxJsonDepth: config.maxJsonDepth,
     maxModelLength: config.maxModelNameLength,
     stickyFromContent: config.stickyFromContent,
+    trustedProxies: config.trustedProxies,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
     clientDrainTimeoutMs: config.clientDrainTimeoutMs,

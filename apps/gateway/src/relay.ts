@@ -23,6 +23,7 @@ import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
+import { keyAllowsModel, modelNotAllowed } from "./key-access";
 import { maskCredentials, secretsOf } from "./mask-credentials";
 import { mappedRequest, ModelAliases, renamingShaper, withModel } from "./model-map";
 import { describeError } from "@subrelay/runtime";
@@ -187,10 +188,15 @@ export class Relay {
     }
     const { model } = call.request;
     // A request naming no model (a retrieval by id) may go to any account.
-    const serving = model === "" ? accounts : accounts.filter((account) => servesModel(account, model, this.aliases));
-    if (serving.length === 0) {
+    const served = model === "" ? accounts : accounts.filter((account) => servesModel(account, model, this.aliases));
+    if (served.length === 0) {
       throw new GatewayError("not_found", `The model "${model}" is not available for this key.`, { reason: "model_not_found" });
     }
+    // The key's own allow-list, after the default model and each account's mapping (a retrieval names no model).
+    const allowedModels = grant.limits?.models;
+    const serving =
+      allowedModels === undefined || model === "" ? served : served.filter((account) => keyAllowsModel(allowedModels, account, model, this.aliases));
+    if (serving.length === 0) throw modelNotAllowed(model);
     // Only accounts whose own platform's provider serves this operation: no request (and no credential)
     // ever goes to a platform that does not speak it.
     const eligible = serving.filter((account) => providers.supports(account.platform, operation, accountType(account)));
