@@ -38,7 +38,9 @@ import { Relay, type RelayEvents } from "./relay";
 import { MemoryStickySessions, RedisStickySessions, type StickySessions } from "./sticky-sessions";
 import { UpstreamAddressPolicy, type HostLookup } from "./upstream-address-policy";
 import { UndiciUpstreamClient } from "./upstream-client";
-import { UsageRecorder } from "./usage-recorder";
+import { UsageRecorder, type UsageRow } from "./usage-recorder";
+import { KeyLimits, type KeyUsageFigures } from "./key-limits";
+import type { BudgetWindows } from "./budget-windows";
 
 /** Everything a running gateway holds; `close()` shuts it down in order. */
 export interface Gateway {
@@ -78,6 +80,11 @@ export interface GatewayOverrides {
   providers?(built: ReadonlyMap<string, Provider>): ReadonlyMap<string, Provider>;
   /** Where log lines go (one JSON line per write); default stdout. */
   logStream?: { write(line: string): void };
+  /**
+   * What a usage row cost, USD, for the keys' budgets. Default: the row's `costUsd` (0 when absent). Tests inject
+   * a price per request here.
+   */
+  costOf?: (row: UsageRow) => number;
   /** Called after the app is built, e.g. to start the embedded refresh worker. */
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
 }
@@ -212,6 +219,11 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     write: (rows) => database.usage.insertMany(rows),
     onDropped: (count) => metrics.usageDropped.inc(count),
   });
+  const keyLimits = new KeyLimits({
+    timeZone: config.budgetTimeZone,
+    now,
+    usage: (apiKeyId, windows) => keyUsage(database, usage, Number(apiKeyId), windows),
+  });
   const buckets = new BucketAccounts({
     logger: log,
     now,
@@ -227,6 +239,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     accounts: directory,
     tokens: accessTokens,
     slots,
+    keyLimits,
+    costOf: overrides.costOf,
     waiting: {
       queue: waitQueue,
       stickyTimeoutMs: config.stickyWaitTimeoutMs ?? 45_000,
@@ -380,6 +394,36 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   };
   stopWorker = await overrides.onStart?.(gateway);
   return gateway;
+}
+
+/** A key's use in `windows`: the usage log's rows plus this process's rows not written yet. */
+async function keyUsage(
+  database: Database,
+  recorder: UsageRecorder,
+  apiKeyId: number,
+  windows: BudgetWindows,
+): Promise<KeyUsageFigures> {
+  const figures = await database.usage.keyUsage({ apiKeyId, ...windows });
+  for (const row of recorder.queued()) {
+    if (row.apiKeyId !== apiKeyId) continue;
+    const at = row.createdAt ?? windows.minuteStart;
+    const cost = row.costUsd ?? 0;
+    const spent = Number.isFinite(cost) && cost > 0 ? cost : 0;
+    const tokens = row.inputTokens + row.outputTokens + row.cacheReadTokens + row.cacheWriteTokens;
+    figures.totalUsd += spent;
+    if (at >= windows.monthStart) figures.monthUsd += spent;
+    if (at >= windows.weekStart) figures.weekUsd += spent;
+    if (at >= windows.dayStart) {
+      figures.dayUsd += spent;
+      figures.requestsDay += 1;
+      figures.tokensDay += tokens;
+    }
+    if (at >= windows.minuteStart) {
+      figures.requestsMinute += 1;
+      figures.tokensMinute += tokens;
+    }
+  }
+  return figures;
 }
 
 /** An account with decrypted credentials, as the relay sends requests for it. */

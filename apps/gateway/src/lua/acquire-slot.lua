@@ -1,6 +1,7 @@
 --[[
-  Releases the leases it is given, then takes a concurrency slot on the best of several candidate
-  accounts, in one round trip; optionally in turn behind the waiters of a queue.
+  Releases the leases it is given (charging their keys with what their requests used), then takes a
+  concurrency slot on the best of several candidate accounts, in one round trip; optionally in turn behind
+  the waiters of a queue, and optionally admitting a request of a key with counted limits.
 
   Candidates come in preference order (priority ascending, then least recently used). Within the first
   priority tier that has a free slot, the least loaded account (in-flight / concurrency) wins; ties keep
@@ -14,17 +15,28 @@
   one of them publishes the account's id for the waiters to try again. Waiters prove they are alive by a
   heartbeat (`slot-queue-heartbeat.lua`); one not heard of for the stale time (its gateway died) is dropped.
 
+  With an admission, the key's limits are checked before any slot is weighed: a budget whose window's spend
+  has reached it, or a rate whose sliding minute is full, refuses the request (and takes it out of the queue).
+  A request already admitted (a failover's or a re-send's acquisition) is not checked again. A slot taken
+  counts the request in the key's minute. The spend hash is rebuilt by the gateway from the usage log when
+  it is gone (no `ready` field): the script answers "cold" until an admission brings the seed. The windows
+  are the gateway's (its clock and BUDGET_TIMEZONE), not Redis's TIME.
+
   Safe to run twice: when a candidate already holds the lease id (ioredis re-sent the call after a
   reconnect, and the first run's answer was lost), the script answers that candidate and takes nothing.
-  Time is Redis's own (TIME), so replicas with skewed clocks agree on when a lease ends; a script that
-  calls TIME and then writes needs effects replication, the only mode since Redis 7 (the default since 5).
+  Time is Redis's own (TIME) for leases, so replicas with skewed clocks agree on when a lease ends; a script
+  that calls TIME and then writes needs effects replication, the only mode since Redis 7 (the default since 5).
 
   KEYS[1]            the wanted marks: a hash, account id -> until when a waiter wants it (epoch ms), and
                      field "#seq", the sequence that orders every queue
   KEYS[2], KEYS[3]   the queue: its order (sorted set, ticket by arrival number) and its heartbeats (ticket by
                      last sign of life); both only read when ARGV[4] is 1
   KEYS[4..3+n]       one sorted set of leases per candidate (member: lease id, score: expiry epoch ms)
-  KEYS[4+n..]        the sorted sets of the leases to release; all keys share one hash tag
+  then, with an admission (a = 1): the key's requests (sorted set, request id by epoch ms), tokens (hash,
+                     epoch second -> tokens) and spend (hash: ready, day, dayUsd, week, weekUsd, month,
+                     monthUsd, totalUsd)
+  then 2 keys per charge: the charged key's tokens and spend hashes
+  KEYS[..]           the sorted sets of the leases to release; all keys share one hash tag
   ARGV[1]            lease TTL, ms
   ARGV[2]            lease id
   ARGV[3]            n, the number of candidates
@@ -35,10 +47,19 @@
   ARGV[8]            a waiter unheard of for this long is dropped, ms; also how long a wanted mark lasts
   ARGV[9]            the channel releases publish on
   ARGV[10..9+3n]     per candidate i: ARGV[7+3i] account id, ARGV[8+3i] concurrency, ARGV[9+3i] priority
-  ARGV[10+3n..]      the lease id to release from each release key, then each one's account id
+  ARGV[10+3n]        a: 1 with an admission, 0 without
+  ARGV[11+3n]        c: the number of charges
+  then, when a = 1, 20 values: request id, now (epoch ms), requestsPerMinute, tokensPerMinute, costPerDayUsd,
+                     costPerWeekUsd, costPerMonthUsd, costTotalUsd (each "" for none), dayStart, dayEnd,
+                     weekStart, weekEnd, monthStart, monthEnd, 1 when seeded else 0, the seed's dayUsd,
+                     weekUsd, monthUsd, totalUsd, and how long the spend hash lives, ms
+  then 6 values per charge: tokens, USD, now (epoch ms), dayStart, weekStart, monthStart
+  then               the lease id to release from each release key, then each one's account id
 
   Returns the 1-based index of the chosen candidate; 0 when none was taken (queued, when asked to join);
-  -1 when the queue was full.
+  -1 when the queue was full; -2 when the key's spend counters are gone (send the seed); {-3, limit, retry
+  after ms (-1: never)} when a limit of the key is reached, limit 1-6: requestsPerMinute, tokensPerMinute,
+  costPerDayUsd, costPerWeekUsd, costPerMonthUsd, costTotalUsd.
 ]]
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -50,11 +71,43 @@ local ticket = ARGV[5]
 local staleMs = tonumber(ARGV[8])
 local channel = ARGV[9]
 local CANDIDATES = 3
-local m = #KEYS - CANDIDATES - n
-local releaseArgs = 9 + 3 * n
+local admitted = ARGV[10 + 3 * n] == "1"
+local c = tonumber(ARGV[11 + 3 * n])
+local admissionArgs = 11 + 3 * n
+local chargeArgs = admissionArgs + (admitted and 20 or 0)
+local admissionKeys = CANDIDATES + n
+local chargeKeys = admissionKeys + (admitted and 3 or 0)
+local releaseKeys = chargeKeys + 2 * c
+local m = #KEYS - releaseKeys
+local releaseArgs = chargeArgs + 6 * c
+local MINUTE = 60000
+
+-- What a finished request used: tokens in its second; cost in its windows, only while the spend is kept
+-- (when it is gone the usage log has the cost, and the rebuild reads it).
+for j = 1, c do
+  local base = chargeArgs + 6 * (j - 1)
+  local tokensKey = KEYS[chargeKeys + 2 * j - 1]
+  local spendKey = KEYS[chargeKeys + 2 * j]
+  local tokens = tonumber(ARGV[base + 1])
+  if tokens > 0 then
+    redis.call("HINCRBY", tokensKey, tostring(math.floor(tonumber(ARGV[base + 3]) / 1000)), tokens)
+    redis.call("PEXPIRE", tokensKey, 2 * MINUTE)
+  end
+  if tonumber(ARGV[base + 2]) > 0 and redis.call("HEXISTS", spendKey, "ready") == 1 then
+    local windows = { { "day", ARGV[base + 4] }, { "week", ARGV[base + 5] }, { "month", ARGV[base + 6] } }
+    for _, window in ipairs(windows) do
+      if redis.call("HGET", spendKey, window[1]) ~= window[2] then
+        redis.call("HSET", spendKey, window[1], window[2], window[1] .. "Usd", ARGV[base + 2])
+      else
+        redis.call("HINCRBYFLOAT", spendKey, window[1] .. "Usd", ARGV[base + 2])
+      end
+    end
+    redis.call("HINCRBYFLOAT", spendKey, "totalUsd", ARGV[base + 2])
+  end
+end
 
 for j = 1, m do
-  if redis.call("ZREM", KEYS[CANDIDATES + n + j], ARGV[releaseArgs + j]) == 1 then
+  if redis.call("ZREM", KEYS[releaseKeys + j], ARGV[releaseArgs + j]) == 1 then
     local accountId = ARGV[releaseArgs + m + j]
     local wanted = redis.call("HGET", KEYS[1], accountId)
     if wanted then
@@ -65,6 +118,62 @@ end
 for i = 1, n do
   local held = redis.call("ZSCORE", KEYS[CANDIDATES + i], leaseId)
   if held and tonumber(held) > now then return i end
+end
+
+local requestsKey, requestId, keyNow
+if admitted then
+  requestsKey = KEYS[admissionKeys + 1]
+  requestId = ARGV[admissionArgs + 1]
+  keyNow = tonumber(ARGV[admissionArgs + 2])
+end
+if admitted and not redis.call("ZSCORE", requestsKey, requestId) then
+  local tokensKey = KEYS[admissionKeys + 2]
+  local spendKey = KEYS[admissionKeys + 3]
+  local a = admissionArgs
+  local function refuse(limit, retryAfter)
+    if queued then
+      redis.call("ZREM", KEYS[2], ticket)
+      redis.call("ZREM", KEYS[3], ticket)
+    end
+    return { -3, limit, retryAfter }
+  end
+  if redis.call("HEXISTS", spendKey, "ready") == 0 then
+    if ARGV[a + 15] ~= "1" then return -2 end
+    redis.call("HSET", spendKey, "ready", "1", "day", ARGV[a + 9], "dayUsd", ARGV[a + 16], "week", ARGV[a + 11], "weekUsd", ARGV[a + 17],
+      "month", ARGV[a + 13], "monthUsd", ARGV[a + 18], "totalUsd", ARGV[a + 19])
+    redis.call("PEXPIRE", spendKey, tonumber(ARGV[a + 20]))
+  end
+  -- Budgets: the spend of the current window (a window begun since the last charge has spent nothing).
+  local budgets = { { 3, "day", ARGV[a + 5], ARGV[a + 9], ARGV[a + 10] }, { 4, "week", ARGV[a + 6], ARGV[a + 11], ARGV[a + 12] },
+    { 5, "month", ARGV[a + 7], ARGV[a + 13], ARGV[a + 14] } }
+  for _, budget in ipairs(budgets) do
+    if budget[3] ~= "" and redis.call("HGET", spendKey, budget[2]) == budget[4] then
+      local spent = tonumber(redis.call("HGET", spendKey, budget[2] .. "Usd") or "0")
+      if spent >= tonumber(budget[3]) then return refuse(budget[1], tonumber(budget[5]) - keyNow) end
+    end
+  end
+  if ARGV[a + 8] ~= "" and tonumber(redis.call("HGET", spendKey, "totalUsd") or "0") >= tonumber(ARGV[a + 8]) then return refuse(6, -1) end
+  -- Rates: the sliding minute.
+  redis.call("ZREMRANGEBYSCORE", requestsKey, "-inf", keyNow - MINUTE)
+  if ARGV[a + 3] ~= "" and redis.call("ZCARD", requestsKey) >= tonumber(ARGV[a + 3]) then
+    local oldest = redis.call("ZRANGE", requestsKey, 0, 0, "WITHSCORES")
+    return refuse(1, tonumber(oldest[2]) + MINUTE - keyNow)
+  end
+  if ARGV[a + 4] ~= "" then
+    local seconds = redis.call("HGETALL", tokensKey)
+    local used = 0
+    local oldestSecond = nil
+    for k = 1, #seconds, 2 do
+      local second = tonumber(seconds[k])
+      if second * 1000 <= keyNow - MINUTE then
+        redis.call("HDEL", tokensKey, seconds[k])
+      else
+        used = used + tonumber(seconds[k + 1])
+        if oldestSecond == nil or second < oldestSecond then oldestSecond = second end
+      end
+    end
+    if used >= tonumber(ARGV[a + 4]) then return refuse(2, oldestSecond * 1000 + MINUTE - keyNow) end
+  end
 end
 
 local inFlight = {}
@@ -109,6 +218,10 @@ end
 if best > 0 then
   redis.call("ZADD", KEYS[CANDIDATES + best], now + ttl, leaseId)
   redis.call("PEXPIRE", KEYS[CANDIDATES + best], ttl)
+  if admitted then
+    redis.call("ZADD", requestsKey, keyNow, requestId)
+    redis.call("PEXPIRE", requestsKey, 2 * MINUTE)
+  end
   if queued then
     redis.call("ZREM", KEYS[2], ticket)
     redis.call("ZREM", KEYS[3], ticket)
