@@ -10,6 +10,8 @@ import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
 import { AddressList, clientAddress } from "./client-address";
 import { checkClientAddress } from "./key-access";
+import type { KeyLimits } from "./key-limits";
+import { registerKeyUsageRoute } from "./key-usage-routes";
 import { NodeResponseSink } from "./client-response";
 import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute } from "./dialects";
 import { GatewayError, invalidInput } from "./gateway-error";
@@ -43,6 +45,8 @@ export interface AppDependencies {
   maxJsonDepth?: number;
   /** The longest model name a request may give (default 256). */
   maxModelLength?: number;
+  /** Rates and budgets per key, for `/v1/usage`; without it the route is not served. */
+  keyLimits?: KeyLimits;
   /** The proxies in front of the gateway (`TRUSTED_PROXIES`): a key's `allowedIps` then match the first untrusted X-Forwarded-For hop. */
   trustedProxies?: readonly string[];
   /** Derive a session id from a request's system prompt and first user turn when it sends none (`STICKY_FROM_CONTENT`). */
@@ -349,6 +353,18 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     },
     consoleAtRoot: listener === "shared",
   });
+  if (deps.keyLimits) {
+    registerKeyUsageRoute(app, {
+      authenticator: deps.authenticator,
+      keyLimits: deps.keyLimits,
+      addressOf: (request) => clientAddress(request.raw.socket.remoteAddress, request.headers["x-forwarded-for"], trustedProxies),
+      refused: (request, error) => {
+        const gatewayError = toGatewayError(error);
+        countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
+        return gatewayError;
+      },
+    });
+  }
   registerHealthRoutes(app, deps);
   if (listener === "shared") registerOperatorRoutes(app, deps);
   return app;

@@ -572,8 +572,24 @@ export class RedisConcurrencySlots implements QueueingSlots {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      void this.flush(this.takePending());
+      this.track(this.flush(this.takePending()));
     });
+  }
+
+  private readonly flushing = new Set<Promise<void>>();
+
+  private track(flush: Promise<void>): void {
+    this.flushing.add(flush);
+    void flush.finally(() => this.flushing.delete(flush));
+  }
+
+  /**
+   * Resolves once every release (and key charge) made so far has been sent and answered, or has failed:
+   * for a caller that must see them applied before it goes on (tests; a shutdown).
+   */
+  async settled(): Promise<void> {
+    this.track(this.flush(this.takePending()));
+    await Promise.all([...this.flushing]);
   }
 
   /** Everything waiting: new releases, and earlier ones that failed and have not yet expired. */

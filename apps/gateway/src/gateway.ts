@@ -61,6 +61,8 @@ export interface Gateway {
   adminTokenCreated: boolean;
   /** Listens on config.host:config.port (and the admin listener on config.adminHost:config.adminPort); resolves to the main address. */
   listen(): Promise<string>;
+  /** Resolves once the slot releases and key charges made so far have reached the shared slots (Redis), for tests. */
+  settleSlots(): Promise<void>;
   /** Writes the last-used times (accounts, API keys) noted since the last batch now, instead of at its interval. */
   flushLastUsed(): Promise<void>;
   /** Stops accepting, waits for in-flight requests (bounded by shutdownGraceMs), flushes usage, closes connections. */
@@ -298,6 +300,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxModelLength: config.maxModelNameLength,
     stickyFromContent: config.stickyFromContent,
     trustedProxies: config.trustedProxies,
+    keyLimits,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
     clientDrainTimeoutMs: config.clientDrainTimeoutMs,
@@ -373,6 +376,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         throw error;
       }
     },
+    settleSlots: () => (slots instanceof RedisConcurrencySlots ? slots.settled() : Promise.resolve()),
     flushLastUsed: async () => {
       await Promise.all([lastUsed.flush(), keysLastUsed.flush()]);
     },
@@ -381,7 +385,11 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       await Promise.race([Promise.all([app.close(), adminApp?.close()]), deadline]);
       if (stopWorker) await stopWorker().catch((error: unknown) => log.warn({ error: describeError(error) }, "worker stop failed"));
       waitQueue.close();
-      if (slots instanceof RedisConcurrencySlots) await slots.close();
+      if (slots instanceof RedisConcurrencySlots) {
+        // The last requests' releases and key charges, before the connection goes.
+        await slots.settled();
+        await slots.close();
+      }
       await lastUsed.close();
       await keysLastUsed.close();
       await usage.close();

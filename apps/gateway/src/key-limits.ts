@@ -51,6 +51,11 @@ export class KeyLimits {
     return budgetWindows(now, this.timeZone);
   }
 
+  /** A key's use now, from its usage log (its key holder's `/v1/usage`). */
+  usage(apiKeyId: string): Promise<KeyUsageFigures> {
+    return this.options.usage(apiKeyId, this.windows());
+  }
+
   /** The admission of a request of `grant`; undefined when its key has no rate or budget. */
   admission(grant: ApiKeyGrant, requestId: string): KeyAdmission | undefined {
     if (!hasCountedLimits(grant.limits)) return undefined;

@@ -1,7 +1,15 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeUpstream } from "@subrelay/providers-core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { budgetWindows } from "../src/budget-windows";
 import {
   backends,
   claudeReply,
+  createTestDatabase,
+  ManualClock,
   geminiReply,
   openaiChatReply,
   paths,
@@ -12,15 +20,16 @@ import {
 } from "./harness";
 
 /**
- * Limits per key (issue 17, item 3): limits set through the admin API travel with the key; a model outside the
- * key's list and an address outside its allowedIps are refused with a 403 in the caller's dialect.
+ * Limits per key (issue 17, items 3 and 4): limits set through the admin API travel with the key; a model outside
+ * the key's list and an address outside its allowedIps are refused with a 403 in the caller's dialect; rates and
+ * budgets with a 429 naming the limit, across replicas and restarts; a key holder reads its own use at /v1/usage.
  */
 type Dialect = "anthropic" | "openai" | "gemini";
 const dialects: readonly Dialect[] = ["anthropic", "openai", "gemini"];
 const platformOf = { anthropic: "claude", openai: "openai", gemini: "gemini" } as const;
 const modelOf = { anthropic: "claude-sonnet-4-5", openai: "gpt-4o", gemini: "gemini-2.5-flash" } as const;
 
-export function keyHeader(dialect: Dialect, key: string): Record<string, string> {
+function keyHeader(dialect: Dialect, key: string): Record<string, string> {
   return dialect === "anthropic"
     ? { "x-api-key": key, "anthropic-version": "2023-06-01" }
     : dialect === "openai"
@@ -29,7 +38,7 @@ export function keyHeader(dialect: Dialect, key: string): Record<string, string>
 }
 
 /** One generation in `dialect` for `model`; the status, headers and parsed body. */
-export async function generate(url: string, dialect: Dialect, key: string, model: string = modelOf[dialect], headers: Record<string, string> = {}) {
+async function generate(url: string, dialect: Dialect, key: string, model: string = modelOf[dialect], headers: Record<string, string> = {}) {
   const path = dialect === "anthropic" ? "/v1/messages" : dialect === "openai" ? "/v1/chat/completions" : `/v1beta/models/${model}:generateContent`;
   const body =
     dialect === "gemini" ? { contents: [{ role: "user", parts: [{ text: "hi" }] }] } : { model, max_tokens: 8, messages: [{ role: "user", content: "hi" }] };
@@ -42,7 +51,7 @@ export async function generate(url: string, dialect: Dialect, key: string, model
 }
 
 /** Error bodies of each dialect, by status: the shape and the dialect's own names. */
-export function expectRefusal(dialect: Dialect, answer: { status: number; body: Record<string, unknown> }, status: number, message: RegExp, kind?: string) {
+function expectRefusal(dialect: Dialect, answer: { status: number; body: Record<string, unknown> }, status: number, message: RegExp, kind?: string) {
   expect(answer.status).toBe(status);
   if (dialect === "anthropic") {
     expect(answer.body).toMatchObject({ type: "error", error: { type: status === 403 ? "permission_error" : "rate_limit_error", message: expect.stringMatching(message) } });
@@ -55,7 +64,7 @@ export function expectRefusal(dialect: Dialect, answer: { status: number; body: 
   }
 }
 
-export async function seedDialects(harness: TestGateway, limits: Record<string, unknown>): Promise<Record<Dialect, Seeded>> {
+async function seedDialects(harness: TestGateway, limits: Record<string, unknown>): Promise<Record<Dialect, Seeded>> {
   const seeded = {} as Record<Dialect, Seeded>;
   for (const dialect of dialects) {
     seeded[dialect] = await harness.seed({
@@ -68,7 +77,7 @@ export async function seedDialects(harness: TestGateway, limits: Record<string, 
   return seeded;
 }
 
-export function answerEveryPlatform(harness: TestGateway): void {
+function answerEveryPlatform(harness: TestGateway): void {
   harness.upstream
     .on("POST", paths.claudeMessages, claudeReply)
     .on("POST", paths.openaiChat, openaiChatReply)
@@ -143,3 +152,181 @@ for (const backend of backends) {
     });
   });
 }
+
+/** A test price: every answered request costs $0.018 (18 tokens at $1,000 / MTok), a refused one nothing. */
+const costOf = (row: { status: number }) => (row.status === 200 ? 0.018 : 0);
+
+async function usageOf(url: string, dialect: Dialect, key: string) {
+  const response = await fetch(`${url}/v1/usage`, { headers: keyHeader(dialect, key) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+for (const backend of backends) {
+  describe(`key limits: rates (${backend})`, () => {
+    let harness: TestGateway;
+    const clock = new ManualClock(Date.UTC(2026, 11, 9, 12, 0, 0));
+    beforeAll(async () => {
+      harness = await startTestGateway({ backend, overrides: { now: clock.now, costOf } });
+      answerEveryPlatform(harness);
+    });
+    afterAll(async () => harness?.close());
+
+    it("requestsPerMinute 5: the sixth request in a minute is refused with Retry-After in each dialect, and let through once the first leaves the minute", async () => {
+      const seeded = await seedDialects(harness, { requestsPerMinute: 5 });
+      const started = clock.now();
+      for (const dialect of dialects) {
+        for (let index = 0; index < 5; index++) {
+          expect((await generate(harness.url, dialect, seeded[dialect].key)).status, `${dialect} ${index}`).toBe(200);
+          clock.advance(1_000);
+        }
+        const refused = await generate(harness.url, dialect, seeded[dialect].key);
+        expectRefusal(dialect, refused, 429, /requestsPerMinute of 5 reached/, "rate_limit_exceeded");
+        // The first of the five was at `started + 6 s * index of the dialect`; it leaves the minute 60 s later.
+        const first = started + dialects.indexOf(dialect) * 5_000;
+        expect(Number(refused.headers.get("retry-after"))).toBe(Math.ceil((first + 60_000 - clock.now()) / 1000));
+      }
+      clock.advance(60_000);
+      for (const dialect of dialects) expect((await generate(harness.url, dialect, seeded[dialect].key)).status).toBe(200);
+    });
+
+    it("tokensPerMinute: refused once the minute's tokens reach the limit", async () => {
+      const seeded = await seedDialects(harness, { tokensPerMinute: 1 });
+      expect((await generate(harness.url, "anthropic", seeded.anthropic.key)).status).toBe(200);
+      await harness.gateway.settleSlots();
+      expectRefusal("anthropic", await generate(harness.url, "anthropic", seeded.anthropic.key), 429, /tokensPerMinute of 1 reached/);
+      clock.advance(61_000);
+      expect((await generate(harness.url, "anthropic", seeded.anthropic.key)).status).toBe(200);
+    });
+
+    it("GET /v1/usage answers the key holder's own use, with the key in any dialect's header, and nothing of other keys", async () => {
+      const seeded = await seedDialects(harness, { costPerDayUsd: 5 });
+      const other = await seedDialects(harness, {});
+      for (let index = 0; index < 2; index++) expect((await generate(harness.url, "openai", seeded.openai.key)).status).toBe(200);
+      expect((await generate(harness.url, "openai", other.openai.key)).status).toBe(200);
+      await harness.gateway.usage.flush();
+      expect((await generate(harness.url, "openai", seeded.openai.key)).status).toBe(200);
+      for (const dialect of dialects) {
+        const answer = await usageOf(harness.url, dialect, seeded.openai.key);
+        expect(answer.status, dialect).toBe(200);
+        // Two rows written, one still queued: all three counted.
+        expect(answer.body).toEqual({
+          name: "test",
+          limits: { costPerDayUsd: 5 },
+          spend: { todayUsd: expect.closeTo(0.054, 9), weekUsd: expect.closeTo(0.054, 9), monthUsd: expect.closeTo(0.054, 9), totalUsd: expect.closeTo(0.054, 9) },
+          requests: { today: 3, minute: 3 },
+          tokens: { today: expect.any(Number) },
+        });
+      }
+      const byQuery = await fetch(`${harness.url}/v1/usage?key=${other.openai.key}`);
+      expect(await byQuery.json()).toMatchObject({ limits: {}, requests: { today: 1 } });
+      const anonymous = await fetch(`${harness.url}/v1/usage`, { headers: { "x-api-key": "sr-wrong", "anthropic-version": "2023-06-01" } });
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+    });
+  });
+}
+
+describe("key limits: a $0.05 daily budget across 3 gateways on one Redis, and after restarts", () => {
+  const gateways: TestGateway[] = [];
+  let upstream: FakeUpstream;
+  let drop: () => Promise<void>;
+  let env: Record<string, string>;
+  let seeded: Record<Dialect, Seeded>;
+  const start = async () => {
+    const started = await startTestGateway({ backend: "postgres-redis", upstream, env, overrides: { costOf } });
+    gateways.push(started);
+    return started;
+  };
+  const closeAll = async () => {
+    for (const gateway of gateways.splice(0)) await gateway.close();
+  };
+
+  beforeAll(async () => {
+    upstream = await FakeUpstream.start();
+    const database = await createTestDatabase();
+    drop = () => database.drop();
+    env = { DATABASE_URL: database.url, SUBRELAY_SECRET_KEY: randomBytes(32).toString("hex"), REDIS_PREFIX: `test-${randomBytes(6).toString("hex")}:` };
+    for (let index = 0; index < 3; index++) answerEveryPlatform(await start());
+    seeded = await seedDialects(gateways[0]!, { costPerDayUsd: 0.05 });
+  });
+  afterAll(async () => {
+    await closeAll();
+    await upstream?.close();
+    await drop?.();
+  });
+
+  /** A request through each gateway in turn, each one's charge landed before the next is sent. */
+  const through = async (index: number, dialect: Dialect) => {
+    const gateway = gateways[index % gateways.length]!;
+    const answer = await generate(gateway.url, dialect, seeded[dialect].key);
+    await gateway.gateway.settleSlots();
+    return answer;
+  };
+
+  it("three $0.018 requests pass (the third crosses the budget and is billed), the fourth is refused in each dialect, on any gateway", async () => {
+    const dayEnd = budgetWindows(Date.now(), "UTC").dayEnd;
+    for (const dialect of dialects) {
+      for (let index = 0; index < 3; index++) expect((await through(index, dialect)).status, `${dialect} ${index}`).toBe(200);
+      for (let index = 3; index < 6; index++) {
+        const refused = await through(index, dialect);
+        expectRefusal(dialect, refused, 429, /costPerDayUsd of \$0\.05 reached/, "insufficient_quota");
+        const retryAfter = Number(refused.headers.get("retry-after"));
+        expect(Math.abs(retryAfter - Math.ceil((dayEnd - Date.now()) / 1000))).toBeLessThanOrEqual(2);
+      }
+      // Rows still queued in other gateways are theirs to count: written, every gateway sees them.
+      await Promise.all(gateways.map((gateway) => gateway.gateway.usage.flush()));
+      expect((await usageOf(gateways[1]!.url, dialect, seeded[dialect].key)).body).toMatchObject({ spend: { todayUsd: expect.closeTo(0.054, 9) } });
+    }
+  });
+
+  it("after a restart of every gateway (same database and Redis prefix) the spend still counts", async () => {
+    await closeAll();
+    for (let index = 0; index < 3; index++) answerEveryPlatform(await start());
+    for (const dialect of dialects) expectRefusal(dialect, await through(0, dialect), 429, /costPerDayUsd/, "insufficient_quota");
+  });
+
+  it("with the key counters gone from Redis, the spend is rebuilt from the usage log", async () => {
+    const redis = gateways[0]!.gateway.redis!;
+    const keys = await redis.keys(`{${env.REDIS_PREFIX}slots}:key:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await redis.del(...keys);
+    for (const dialect of dialects) expectRefusal(dialect, await through(1, dialect), 429, /costPerDayUsd/, "insufficient_quota");
+    // A key under its budget is rebuilt too, and keeps counting from what the log says.
+    const fresh = await seedDialects(gateways[0]!, { costPerDayUsd: 0.05 });
+    expect((await generate(gateways[0]!.url, "gemini", fresh.gemini.key)).status).toBe(200);
+    await gateways[0]!.gateway.settleSlots();
+    await gateways[0]!.gateway.usage.flush();
+    await redis.del(...(await redis.keys(`{${env.REDIS_PREFIX}slots}:key:*`)));
+    for (let index = 0; index < 2; index++) expect((await generate(gateways[2]!.url, "gemini", fresh.gemini.key)).status).toBe(200);
+    await gateways[2]!.gateway.settleSlots();
+    expectRefusal("gemini", await generate(gateways[1]!.url, "gemini", fresh.gemini.key), 429, /costPerDayUsd/);
+  });
+});
+
+describe("key limits: a budget on the embedded default survives a restart (rebuilt from the usage log)", () => {
+  it("refuses the fourth request again after the process restarts on the same data directory", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "subrelay-key-limits-"));
+    try {
+      const first = await startTestGateway({ env: { DATA_DIR: dataDir }, overrides: { costOf } });
+      answerEveryPlatform(first);
+      let seeded: Record<Dialect, Seeded>;
+      try {
+        seeded = await seedDialects(first, { costPerDayUsd: 0.05 });
+        for (let index = 0; index < 3; index++) expect((await generate(first.url, "anthropic", seeded.anthropic.key)).status).toBe(200);
+        expectRefusal("anthropic", await generate(first.url, "anthropic", seeded.anthropic.key), 429, /costPerDayUsd of \$0\.05/, "insufficient_quota");
+      } finally {
+        await first.close();
+      }
+      const second = await startTestGateway({ env: { DATA_DIR: dataDir }, overrides: { costOf } });
+      try {
+        answerEveryPlatform(second);
+        expectRefusal("anthropic", await generate(second.url, "anthropic", seeded.anthropic.key), 429, /costPerDayUsd/);
+        expect((await generate(second.url, "openai", seeded.openai.key)).status).toBe(200);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
