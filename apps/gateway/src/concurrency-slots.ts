@@ -476,7 +476,9 @@ export class RedisConcurrencySlots implements QueueingSlots {
   private pendingCharge(admission: KeyAdmission, charge: KeyCharge): PendingCharge {
     const [, tokens, spend] = this.keyCounterKeys(admission.apiKeyId);
     const { windows } = admission;
-    return { keys: [tokens, spend], args: [charge.tokens, charge.costUsd, charge.at, windows.dayStart, windows.weekStart, windows.monthStart] };
+    // Tokens are kept only for a key with a token rate.
+    const tokensUsed = admission.limits.tokensPerMinute === undefined ? 0 : charge.tokens;
+    return { keys: [tokens, spend], args: [tokensUsed, charge.costUsd, charge.at, windows.dayStart, windows.weekStart, windows.monthStart] };
   }
 
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {

@@ -145,13 +145,14 @@ export class MemoryKeyCounters {
 
   /** The admitted request took a slot: it counts in its key's request window. */
   count(admission: KeyAdmission): void {
-    this.state(admission.apiKeyId).requests.set(admission.requestId, admission.now);
+    // Only a key with a request rate keeps its requests (as on Redis).
+    if (admission.limits.requestsPerMinute !== undefined) this.state(admission.apiKeyId).requests.set(admission.requestId, admission.now);
   }
 
   /** What an admitted request used, at its end (tokens) and in its admission's calendar windows (cost). */
   charge(admission: KeyAdmission, charge: KeyCharge): void {
     const state = this.state(admission.apiKeyId);
-    if (charge.tokens > 0) {
+    if (charge.tokens > 0 && admission.limits.tokensPerMinute !== undefined) {
       const second = Math.floor(charge.at / 1000);
       state.tokens.set(second, (state.tokens.get(second) ?? 0) + charge.tokens);
     }

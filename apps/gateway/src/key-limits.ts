@@ -6,6 +6,8 @@ import { GatewayError } from "./gateway-error";
 import { hasCountedLimits, type KeyAdmission, type KeyCharge, type KeyRefusal, type SpendSeed } from "./key-counters";
 import type { UsageRow } from "./usage-recorder";
 
+const MINUTE_MS = 60_000;
+
 /** A key's use from its usage log: spend per window and over its life, requests and tokens. */
 export interface KeyUsageFigures {
   totalUsd: number;
@@ -38,6 +40,7 @@ export class KeyLimits {
   private readonly now: () => number;
   private readonly seedTtlMs: number;
   private readonly seeds = new Group<SpendSeed>();
+  private calendar: BudgetWindows | undefined;
   private readonly recentSeeds = new Map<string, { seed: SpendSeed; at: number; windows: BudgetWindows }>();
 
   constructor(private readonly options: KeyLimitsOptions) {
@@ -46,9 +49,12 @@ export class KeyLimits {
     this.seedTtlMs = options.seedTtlMs ?? 5_000;
   }
 
-  /** The windows now. */
+  /** The windows now. The calendar ones change at midnight only: reused until then (Intl's time-zone math is not free). */
   windows(now = this.now()): BudgetWindows {
-    return budgetWindows(now, this.timeZone);
+    const cached = this.calendar;
+    if (cached && now >= cached.dayStart && now < cached.dayEnd) return { ...cached, minuteStart: now - MINUTE_MS };
+    this.calendar = budgetWindows(now, this.timeZone);
+    return this.calendar;
   }
 
   /** A key's use now, from its usage log (its key holder's `/v1/usage`). */

@@ -17,8 +17,9 @@
 
   With an admission, the key's limits are checked before any slot is weighed: a budget whose window's spend
   has reached it, or a rate whose sliding minute is full, refuses the request (and takes it out of the queue).
-  A request already admitted (a failover's or a re-send's acquisition) is not checked again. A slot taken
-  counts the request in the key's minute. The spend hash is rebuilt by the gateway from the usage log when
+  A request already admitted (a failover's or a re-send's acquisition) is not checked again (a key without a
+  request rate keeps no requests: its later acquisitions check the budgets again). A slot taken counts the
+  request in the key's minute. The spend hash is rebuilt by the gateway from the usage log when
   it is gone (no `ready` field): the script answers "cold" until an admission brings the seed. The windows
   are the gateway's (its clock and BUDGET_TIMEZONE), not Redis's TIME.
 
@@ -218,7 +219,8 @@ end
 if best > 0 then
   redis.call("ZADD", KEYS[CANDIDATES + best], now + ttl, leaseId)
   redis.call("PEXPIRE", KEYS[CANDIDATES + best], ttl)
-  if admitted then
+  -- Only a key with a request rate keeps its requests (a set of a minute of requests is not free at high rates).
+  if admitted and ARGV[admissionArgs + 3] ~= "" then
     redis.call("ZADD", requestsKey, keyNow, requestId)
     redis.call("PEXPIRE", requestsKey, 2 * MINUTE)
   end
