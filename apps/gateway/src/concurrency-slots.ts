@@ -3,7 +3,7 @@ import acquireSlotScript from "./lua/acquire-slot.lua";
 import releaseSlotsScript from "./lua/release-slots.lua";
 import queueLeaveScript from "./lua/slot-queue-leave.lua";
 import { withTimeout, type WarnLimiter } from "@subrelay/runtime";
-import { COUNTED_LIMITS, MemoryKeyCounters, type KeyAdmission, type KeyCharge, type KeyVerdict } from "./key-counters";
+import { COUNTED_LIMITS, keyLeaseHolder, MemoryKeyCounters, type KeyAdmission, type KeyCharge, type KeyVerdict } from "./key-counters";
 
 /** A candidate for a slot, in preference order. */
 export interface SlotCandidate {
@@ -36,6 +36,11 @@ export interface ConcurrencySlots {
    * when a limit of the key is reached (or its counters are gone: `"cold"`); a slot taken counts the request.
    */
   acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict>;
+  /**
+   * Ends a lease by its holder and id, for a lease the caller holds without a SlotLease: a key's request in flight
+   * (`keyLeaseHolder`, the request id), taken by an admission along with an account's slot. Never throws.
+   */
+  releaseLease(holder: string, leaseId: string): Promise<void>;
 }
 
 /** A place in a wait queue: first come, first served among the requests that go by the same queue. */
@@ -126,7 +131,7 @@ export class MemoryConcurrencySlots implements QueueingSlots {
   acquire(candidates: readonly SlotCandidate[], leaseId: string, admission?: KeyAdmission): Promise<SlotLease | null | KeyVerdict> {
     const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
     if (held) return Promise.resolve(this.take(held, leaseId, admission));
-    const verdict = admission ? this.keys.admit(admission) : null;
+    const verdict = admission ? (this.keys.admit(admission) ?? this.keyBusy(admission)) : null;
     if (verdict) return Promise.resolve(verdict);
     const chosen = candidates[pick(candidates, (id) => this.inFlight(id))];
     return Promise.resolve(chosen ? this.take(chosen, leaseId, admission) : null);
@@ -142,7 +147,7 @@ export class MemoryConcurrencySlots implements QueueingSlots {
   acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn, admission?: KeyAdmission): Promise<TurnOutcome | KeyVerdict> {
     const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
     if (held) return Promise.resolve(this.take(held, leaseId, admission));
-    const verdict = admission ? this.keys.admit(admission) : null;
+    const verdict = admission ? (this.keys.admit(admission) ?? this.keyBusy(admission)) : null;
     if (verdict) {
       this.dropTicket(turn.queue, turn.ticket);
       return Promise.resolve(verdict);
@@ -166,6 +171,24 @@ export class MemoryConcurrencySlots implements QueueingSlots {
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {
     for (const { queue, ticket } of places) this.dropTicket(queue, ticket);
     return Promise.resolve();
+  }
+
+  releaseLease(holder: string, leaseId: string): Promise<void> {
+    const leases = this.leases.get(holder);
+    if (leases?.delete(leaseId)) {
+      if (leases.size === 0) this.leases.delete(holder);
+      if (this.queues.size > 0) for (const listener of this.listeners) listener(holder);
+    }
+    return Promise.resolve();
+  }
+
+  /** "busy" when the admission's key has as many requests in flight as its concurrency (its own not among them). */
+  private keyBusy(admission: KeyAdmission): "busy" | null {
+    const concurrency = admission.limits.concurrency;
+    if (concurrency === undefined) return null;
+    const holder = keyLeaseHolder(admission.apiKeyId);
+    if (this.leases.get(holder)?.has(admission.requestId)) return null;
+    return this.inFlight(holder) >= concurrency ? "busy" : null;
   }
 
   heartbeat(): Promise<void> {
@@ -194,7 +217,15 @@ export class MemoryConcurrencySlots implements QueueingSlots {
     const leases = this.leases.get(chosen.id) ?? new Set<string>();
     leases.add(leaseId);
     this.leases.set(chosen.id, leases);
-    if (admission) this.keys.count(admission);
+    if (admission) {
+      this.keys.count(admission);
+      if (admission.limits.concurrency !== undefined) {
+        const holder = keyLeaseHolder(admission.apiKeyId);
+        const held = this.leases.get(holder) ?? new Set<string>();
+        held.add(admission.requestId);
+        this.leases.set(holder, held);
+      }
+    }
     return {
       accountId: chosen.id,
       release: (charge) => {
@@ -382,7 +413,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
     for (const candidate of candidates) args.push(candidate.id, candidate.concurrency, candidate.priority);
     args.push(admission ? 1 : 0, charged.length);
     if (admission) {
-      keys.push(...this.keyCounterKeys(admission.apiKeyId));
+      keys.push(...this.keyCounterKeys(admission.apiKeyId), this.key(keyLeaseHolder(admission.apiKeyId)));
       args.push(...this.admissionArgs(admission));
     }
     for (const release of charged) {
@@ -424,6 +455,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
     }
     const chosen = answer;
     if (chosen === -2) return "cold";
+    if (chosen === -4) return "busy";
     if (chosen === -1) return "full";
     const candidate = candidates[chosen - 1];
     if (!candidate) return "queued";
@@ -445,7 +477,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
     };
   }
 
-  /** The 20 admission values of the acquire script. */
+  /** The 21 admission values of the acquire script. */
   private admissionArgs(admission: KeyAdmission): (string | number)[] {
     const { limits, windows, seed } = admission;
     const limit = (value: number | undefined) => (value === undefined ? "" : value);
@@ -470,7 +502,12 @@ export class RedisConcurrencySlots implements QueueingSlots {
       seed?.monthUsd ?? 0,
       seed?.totalUsd ?? 0,
       this.spendTtlMs,
+      limit(limits.concurrency),
     ];
+  }
+
+  releaseLease(holder: string, leaseId: string): Promise<void> {
+    return new Promise<void>((done) => this.queue({ key: this.key(holder), accountId: holder, leaseId, releasedAt: this.now(), done }));
   }
 
   private pendingCharge(admission: KeyAdmission, charge: KeyCharge): PendingCharge {

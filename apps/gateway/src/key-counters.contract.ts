@@ -2,7 +2,7 @@ import type { ApiKeyLimits } from "@subrelay/db";
 import { describe, expect, it } from "vitest";
 import { budgetWindows } from "./budget-windows";
 import type { QueueingSlots, SlotCandidate, SlotLease } from "./concurrency-slots";
-import type { KeyAdmission, KeyVerdict } from "./key-counters";
+import { keyLeaseHolder, type KeyAdmission, type KeyVerdict } from "./key-counters";
 
 export interface KeyCountersFixture {
   slots: QueueingSlots;
@@ -131,6 +131,20 @@ export function describeKeyCountersContract(name: string, create: () => Promise<
         expect(await slots.acquireInTurn(busy, "w:1", turn, admission("w", { requestsPerMinute: 1 }))).toMatchObject({ limit: "requestsPerMinute" });
         expect((await slots.countWaiting(["group:9"])).get("group:9")).toBe(0);
         await Promise.all([holder.release(), other.release()]);
+      }));
+
+    it("concurrency: a key's requests in flight beyond it are busy until one ends; a request's own lease holds across its acquisitions", () =>
+      withFixture(async ({ slots }) => {
+        const limits = { concurrency: 1 };
+        const first = lease(await slots.acquire(roomy, "k1:1", admission("k1", limits)));
+        expect(await slots.acquire(roomy, "k2:1", admission("k2", limits))).toBe("busy");
+        // The same request failing over to another account keeps its place.
+        await first.release();
+        const again = lease(await slots.acquire(roomy, "k1:2", admission("k1", limits)));
+        await again.release();
+        expect(await slots.acquire(roomy, "k2:2", admission("k2", limits))).toBe("busy");
+        await slots.releaseLease(keyLeaseHolder("7"), "k1");
+        expect(lease(await slots.acquire(roomy, "k2:3", admission("k2", limits))).accountId).toBe("acct");
       }));
 
     if (options.shared) {

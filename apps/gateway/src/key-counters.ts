@@ -43,8 +43,17 @@ export interface KeyRefusal {
   retryAfterMs: number | null;
 }
 
-/** Why an admission took no slot: a limit reached, or the key's spend counters are gone (rebuild and ask again with a seed). */
-export type KeyVerdict = KeyRefusal | "cold";
+/**
+ * Why an admission took no slot: a limit reached, the key's spend counters are gone (rebuild and ask again with a
+ * seed), or the key has as many requests in flight as its `concurrency` (`"busy"`: wait for one of its leases,
+ * `keyLeaseHolder`, then ask again).
+ */
+export type KeyVerdict = KeyRefusal | "cold" | "busy";
+
+/** The pseudo-account whose leases are a key's requests in flight (its `concurrency`); lease ids are request ids. */
+export function keyLeaseHolder(apiKeyId: string): string {
+  return `apikey:${apiKeyId}`;
+}
 
 /** What a finished request used, charged to its key when its slot is released. */
 export interface KeyCharge {
@@ -57,12 +66,12 @@ export interface KeyCharge {
 
 /** Whether a slot outcome is a key's verdict rather than a slot (or the lack of one). */
 export function isKeyVerdict(outcome: unknown): outcome is KeyVerdict {
-  return outcome === "cold" || (typeof outcome === "object" && outcome !== null && "limit" in outcome);
+  return outcome === "cold" || outcome === "busy" || (typeof outcome === "object" && outcome !== null && "limit" in outcome);
 }
 
-/** Whether `limits` has anything counted (rates or budgets); models and addresses need no counters. */
+/** Whether `limits` has anything counted (rates, budgets, concurrency); models and addresses need no counters. */
 export function hasCountedLimits(limits: ApiKeyLimits | undefined): limits is ApiKeyLimits {
-  return limits !== undefined && COUNTED_LIMITS.some((limit) => limits[limit] !== undefined);
+  return limits !== undefined && (limits.concurrency !== undefined || COUNTED_LIMITS.some((limit) => limits[limit] !== undefined));
 }
 
 const MINUTE_MS = 60_000;

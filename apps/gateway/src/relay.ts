@@ -24,7 +24,7 @@ import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
 import { keyAllowsModel, modelNotAllowed } from "./key-access";
-import { isKeyVerdict, type KeyAdmission, type KeyVerdict } from "./key-counters";
+import { isKeyVerdict, keyLeaseHolder, type KeyAdmission, type KeyVerdict } from "./key-counters";
 import type { KeyLimits } from "./key-limits";
 import { maskCredentials, secretsOf } from "./mask-credentials";
 import { mappedRequest, ModelAliases, renamingShaper, withModel } from "./model-map";
@@ -78,7 +78,11 @@ export interface RelayPorts {
    * Per-account concurrency: picks the least loaded of the best candidates and holds a slot; with a key's
    * admission, checks and counts the key's rates and budgets in the same step.
    */
-  slots: { acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict> };
+  slots: {
+    acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict>;
+    /** Ends a key's lease on a request in flight (its `concurrency`); absent: keys' concurrency is not enforced. */
+    releaseLease?(holder: string, leaseId: string): Promise<void>;
+  };
   /** Rates and budgets per key; without it no key's rates or budgets are enforced. */
   keyLimits?: KeyLimits;
   /**
@@ -173,16 +177,21 @@ export class Relay {
   }
 
   async handle(call: RelayCall): Promise<RelayResult> {
+    // One admission per request, whatever the number of acquisitions: it is counted once.
+    const admission = SLOTLESS_OPERATIONS.has(call.request.operation) ? undefined : this.ports.keyLimits?.admission(call.grant, call.requestId);
     try {
-      return await this.route(call);
+      return await this.route(call, admission);
     } catch (error) {
       if (!GatewayError.isInstance(error)) throw error;
       call.sink.sendError(error);
       return { platform: call.grant.platform, accountId: null };
+    } finally {
+      // The key's lease on this request in flight, when its concurrency is limited (a no-op when none was taken).
+      if (admission?.limits.concurrency !== undefined) void this.ports.slots.releaseLease?.(keyLeaseHolder(admission.apiKeyId), admission.requestId);
     }
   }
 
-  private async route(call: RelayCall): Promise<RelayResult> {
+  private async route(call: RelayCall, admission: KeyAdmission | undefined): Promise<RelayResult> {
     const { grant } = call;
     const { operation } = call.request;
     const { providers } = this.ports;
@@ -232,8 +241,6 @@ export class Relay {
     let lastPlatform = grant.platform;
     let lastAccountId: string | null = null;
 
-    // One admission per request, whatever the number of acquisitions: it is counted once.
-    const admission = SLOTLESS_OPERATIONS.has(operation) ? undefined : this.ports.keyLimits?.admission(grant, call.requestId);
     const admitting = { admission };
     // One lease id per acquisition: a late undo of an earlier attempt's lease must not end a later one's.
     let acquisitions = 0;
@@ -307,17 +314,53 @@ export class Relay {
     leaseId: string,
     admitting: { admission: KeyAdmission | undefined },
   ): Promise<SlotLease | GatewayError | "gone"> {
-    // The key's counters gone (a flushed Redis, a restart): rebuilt from the usage log once, then asked again.
-    for (let rebuilt = false; ; rebuilt = true) {
+    let rebuilt = false;
+    let keyWaited = false;
+    for (;;) {
       const outcome = await this.takeSlotOnce(call, candidates, leaseId, admitting.admission);
+      // The key's counters gone (a flushed Redis, a restart): rebuilt from the usage log once, then asked again.
       if (outcome === "cold" && !rebuilt && admitting.admission && this.ports.keyLimits) {
+        rebuilt = true;
         admitting.admission = await this.ports.keyLimits.seeded(admitting.admission);
         continue;
       }
       if (outcome === "cold") return new GatewayError("unavailable", "This key's limits could not be checked; retry shortly.");
+      // The key at its concurrency: wait for one of its requests to end (its lease then held), then ask again.
+      if (outcome === "busy" && !keyWaited && admitting.admission) {
+        keyWaited = true;
+        const waited = await this.waitForKey(call, admitting.admission);
+        if (waited === true) continue;
+        return waited;
+      }
+      if (outcome === "busy") return this.keyBusy(call.grant.limits?.concurrency ?? 0);
       if (isKeyVerdict(outcome)) return this.ports.keyLimits!.refusal(outcome, call.grant.limits ?? {});
       return outcome;
     }
+  }
+
+  /** Waits (WAIT_TIMEOUT, in the key's own queue) for a lease on one of the key's requests in flight. */
+  private async waitForKey(call: RelayCall, admission: KeyAdmission): Promise<true | GatewayError | "gone"> {
+    const concurrency = admission.limits.concurrency ?? 0;
+    const waiting = this.ports.waiting;
+    if (!waiting || waiting.timeoutMs <= 0) return this.keyBusy(concurrency);
+    const holder = keyLeaseHolder(admission.apiKeyId);
+    const pings = keepAlives(call, waiting);
+    try {
+      const plan = { queue: holder, limit: waiting.limit, timeoutMs: waiting.timeoutMs };
+      const outcome = await waiting.queue.take([{ id: holder, concurrency, priority: 0 }], admission.requestId, plan, call.clientGone, pings.start);
+      if ("lease" in outcome) return true;
+      if ("refused" in outcome && outcome.refused === "gone") return "gone";
+      return this.keyBusy(concurrency);
+    } finally {
+      pings.stop();
+    }
+  }
+
+  private keyBusy(concurrency: number): GatewayError {
+    return new GatewayError("rate_limited", `This API key's concurrency of ${concurrency} is in use; retry shortly.`, {
+      reason: "rate_limit_exceeded",
+      retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+    });
   }
 
   private async takeSlotOnce(

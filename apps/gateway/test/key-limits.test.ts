@@ -9,6 +9,7 @@ import {
   backends,
   claudeReply,
   createTestDatabase,
+  deferred,
   ManualClock,
   geminiReply,
   openaiChatReply,
@@ -330,3 +331,39 @@ describe("key limits: a budget on the embedded default survives a restart (rebui
     }
   });
 });
+
+for (const backend of backends) {
+  describe(`key limits: concurrency (${backend})`, () => {
+    it("a key's requests beyond its concurrency wait for one to end (WAIT_TIMEOUT), then get a 429 naming the limit", async () => {
+      const harness = await startTestGateway({ backend, env: { WAIT_TIMEOUT: "300ms" } });
+      try {
+        const seeded = await seedDialects(harness, { concurrency: 1 });
+        const held = deferred();
+        const path = "/held/v1/messages";
+        const inFlight = { now: 0, max: 0 };
+        harness.upstream.on("POST", path, async (request) => {
+          inFlight.max = Math.max(inFlight.max, ++inFlight.now);
+          await held.promise;
+          inFlight.now -= 1;
+          return claudeReply(request);
+        });
+        const account = await harness.admin("PATCH", `/admin/accounts/${seeded.anthropic.accountIds[0]}`, { baseUrl: `${harness.upstream.url}/held` });
+        expect(account.status).toBe(200);
+        const first = generate(harness.url, "anthropic", seeded.anthropic.key);
+        await harness.upstream.waitForRequests(1, path);
+        // The account has room (concurrency 100), the key has not: the second waits, and its wait runs out.
+        expectRefusal("anthropic", await generate(harness.url, "anthropic", seeded.anthropic.key), 429, /concurrency of 1 is in use/);
+        const second = generate(harness.url, "anthropic", seeded.anthropic.key);
+        const third = generate(harness.url, "anthropic", seeded.anthropic.key);
+        held.resolve();
+        // Woken by the first one's end (not refused): each in turn.
+        expect((await first).status).toBe(200);
+        expect((await Promise.all([second, third])).map((answer) => answer.status)).toEqual([200, 200]);
+        expect(harness.upstream.requestsTo(path)).toHaveLength(3);
+        expect(inFlight.max).toBe(1);
+      } finally {
+        await harness.close();
+      }
+    });
+  });
+}

@@ -34,8 +34,8 @@
                      last sign of life); both only read when ARGV[4] is 1
   KEYS[4..3+n]       one sorted set of leases per candidate (member: lease id, score: expiry epoch ms)
   then, with an admission (a = 1): the key's requests (sorted set, request id by epoch ms), tokens (hash,
-                     epoch second -> tokens) and spend (hash: ready, day, dayUsd, week, weekUsd, month,
-                     monthUsd, totalUsd)
+                     epoch second -> tokens), spend (hash: ready, day, dayUsd, week, weekUsd, month,
+                     monthUsd, totalUsd) and leases (sorted set, request id by expiry: its concurrency)
   then 2 keys per charge: the charged key's tokens and spend hashes
   KEYS[..]           the sorted sets of the leases to release; all keys share one hash tag
   ARGV[1]            lease TTL, ms
@@ -50,15 +50,16 @@
   ARGV[10..9+3n]     per candidate i: ARGV[7+3i] account id, ARGV[8+3i] concurrency, ARGV[9+3i] priority
   ARGV[10+3n]        a: 1 with an admission, 0 without
   ARGV[11+3n]        c: the number of charges
-  then, when a = 1, 20 values: request id, now (epoch ms), requestsPerMinute, tokensPerMinute, costPerDayUsd,
+  then, when a = 1, 21 values: request id, now (epoch ms), requestsPerMinute, tokensPerMinute, costPerDayUsd,
                      costPerWeekUsd, costPerMonthUsd, costTotalUsd (each "" for none), dayStart, dayEnd,
                      weekStart, weekEnd, monthStart, monthEnd, 1 when seeded else 0, the seed's dayUsd,
-                     weekUsd, monthUsd, totalUsd, and how long the spend hash lives, ms
+                     weekUsd, monthUsd, totalUsd, how long the spend hash lives (ms), the key's concurrency ("")
   then 6 values per charge: tokens, USD, now (epoch ms), dayStart, weekStart, monthStart
   then               the lease id to release from each release key, then each one's account id
 
   Returns the 1-based index of the chosen candidate; 0 when none was taken (queued, when asked to join);
-  -1 when the queue was full; -2 when the key's spend counters are gone (send the seed); {-3, limit, retry
+  -1 when the queue was full; -2 when the key's spend counters are gone (send the seed); -4 when the key has
+  as many requests in flight as its concurrency (the request leaves the queue: it waits for the key); {-3, limit, retry
   after ms (-1: never)} when a limit of the key is reached, limit 1-6: requestsPerMinute, tokensPerMinute,
   costPerDayUsd, costPerWeekUsd, costPerMonthUsd, costTotalUsd.
 ]]
@@ -75,9 +76,9 @@ local CANDIDATES = 3
 local admitted = ARGV[10 + 3 * n] == "1"
 local c = tonumber(ARGV[11 + 3 * n])
 local admissionArgs = 11 + 3 * n
-local chargeArgs = admissionArgs + (admitted and 20 or 0)
+local chargeArgs = admissionArgs + (admitted and 21 or 0)
 local admissionKeys = CANDIDATES + n
-local chargeKeys = admissionKeys + (admitted and 3 or 0)
+local chargeKeys = admissionKeys + (admitted and 4 or 0)
 local releaseKeys = chargeKeys + 2 * c
 local m = #KEYS - releaseKeys
 local releaseArgs = chargeArgs + 6 * c
@@ -177,6 +178,24 @@ if admitted and not redis.call("ZSCORE", requestsKey, requestId) then
   end
 end
 
+-- The key's own concurrency: one lease per request (its id), held across its acquisitions.
+local keyLeases = nil
+if admitted and ARGV[admissionArgs + 21] ~= "" then
+  local leases = KEYS[admissionKeys + 4]
+  local held = redis.call("ZSCORE", leases, requestId)
+  if not held or tonumber(held) <= now then
+    redis.call("ZREMRANGEBYSCORE", leases, "-inf", now)
+    if redis.call("ZCARD", leases) >= tonumber(ARGV[admissionArgs + 21]) then
+      if queued then
+        redis.call("ZREM", KEYS[2], ticket)
+        redis.call("ZREM", KEYS[3], ticket)
+      end
+      return -4
+    end
+    keyLeases = leases
+  end
+end
+
 local inFlight = {}
 local free = 0
 for i = 1, n do
@@ -223,6 +242,10 @@ if best > 0 then
   if admitted and ARGV[admissionArgs + 3] ~= "" then
     redis.call("ZADD", requestsKey, keyNow, requestId)
     redis.call("PEXPIRE", requestsKey, 2 * MINUTE)
+  end
+  if keyLeases then
+    redis.call("ZADD", keyLeases, now + ttl, requestId)
+    redis.call("PEXPIRE", keyLeases, ttl)
   end
   if queued then
     redis.call("ZREM", KEYS[2], ticket)
