@@ -29,10 +29,8 @@ export {
   type NewApiKey,
 } from "./api-key-repository";
 export {
-  apiKeyBudgetFields,
   apiKeyInputProblems,
   apiKeyPatchProblems,
-  apiKeyRateFields,
   parseExpiresAt,
   type ApiKeyLimits,
   type AccountCooldowns,

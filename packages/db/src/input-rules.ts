@@ -105,9 +105,9 @@ export interface ApiKeyLimits {
 }
 
 /** The integer limits of ApiKeyLimits. */
-export const apiKeyRateFields = ["requestsPerMinute", "tokensPerMinute", "concurrency"] as const;
+const apiKeyRateFields = ["requestsPerMinute", "tokensPerMinute", "concurrency"] as const;
 /** The USD budgets of ApiKeyLimits. */
-export const apiKeyBudgetFields = ["costPerDayUsd", "costPerWeekUsd", "costPerMonthUsd", "costTotalUsd"] as const;
+const apiKeyBudgetFields = ["costPerDayUsd", "costPerWeekUsd", "costPerMonthUsd", "costTotalUsd"] as const;
 const apiKeyLimitFields = [...apiKeyRateFields, ...apiKeyBudgetFields, "models", "allowedIps"] as const;
 const maxAllowedIps = 1000;
 const maxRate = 1_000_000_000;
