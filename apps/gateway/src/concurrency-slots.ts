@@ -477,7 +477,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
     };
   }
 
-  /** The 21 admission values of the acquire script. */
+  /** The 22 admission values of the acquire script. */
   private admissionArgs(admission: KeyAdmission): (string | number)[] {
     const { limits, windows, seed } = admission;
     const limit = (value: number | undefined) => (value === undefined ? "" : value);
@@ -503,6 +503,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
       seed?.totalUsd ?? 0,
       this.spendTtlMs,
       limit(limits.concurrency),
+      admission.admitted ? 1 : 0,
     ];
   }
 

@@ -50,6 +50,10 @@ export function describeKeyCountersContract(name: string, create: () => Promise<
         expect(await slots.acquire(roomy, "r5:1", admission("r5", limits, T0 + 30_000))).toEqual({ limit: "requestsPerMinute", retryAfterMs: 30_000 });
         // The first request (T0) leaves the minute at T0 + 60 s.
         expect(lease(await slots.acquire(roomy, "r6:1", admission("r6", limits, T0 + 60_001))).accountId).toBe("acct");
+        // Idle for minutes: the window starts afresh, and fills again.
+        const later = T0 + 10 * 60_000;
+        for (let index = 0; index < 5; index++) lease(await slots.acquire(roomy, `l${index}:1`, admission(`l${index}`, limits, later + index)));
+        expect(await slots.acquire(roomy, "l5:1", admission("l5", limits, later + 10))).toMatchObject({ limit: "requestsPerMinute" });
       }));
 
     it("counts a request once, however many acquisitions it makes (failovers, re-sends)", () =>
@@ -57,7 +61,8 @@ export function describeKeyCountersContract(name: string, create: () => Promise<
         const limits = { requestsPerMinute: 2 };
         const once = admission("same", limits);
         const first = lease(await slots.acquire(roomy, "same:1", once));
-        const second = lease(await slots.acquire(roomy, "same:2", once));
+        // The caller flags a later acquisition of the same request (a failover's).
+        const second = lease(await slots.acquire(roomy, "same:2", { ...once, admitted: true }));
         await Promise.all([first.release(), second.release()]);
         expect(lease(await slots.acquire(roomy, "other:1", admission("other", limits))).accountId).toBe("acct");
         expect(await slots.acquire(roomy, "third:1", admission("third", limits))).toMatchObject({ limit: "requestsPerMinute" });

@@ -35,6 +35,8 @@ export interface KeyAdmission {
   windows: BudgetWindows;
   /** Spend rebuilt from the usage log, given once the counters were found gone ("cold"). */
   seed?: SpendSeed;
+  /** An earlier acquisition of this request took a slot (a failover's): its limits are neither checked nor counted again. */
+  admitted?: boolean;
 }
 
 /** A request refused for a limit of its key; `retryAfterMs` until the window lets it through (null: never, a lifetime budget). */
@@ -106,7 +108,7 @@ export class MemoryKeyCounters {
   /** Null when the request may take a slot (or was already admitted), else why not. */
   admit(admission: KeyAdmission): KeyVerdict | null {
     const state = this.state(admission.apiKeyId);
-    if (state.requests.has(admission.requestId)) return null;
+    if (admission.admitted || state.requests.has(admission.requestId)) return null;
     const { now, windows, limits } = admission;
     if (!state.spend) {
       if (!admission.seed) return "cold";

@@ -262,6 +262,10 @@ export class Relay {
         lastRefusal = lease.reason === "insufficient_quota" || lease.reason === "rate_limit_exceeded" ? lease : (lastRefusal ?? lease);
         break;
       }
+      // Counted once: a failover's acquisition is not checked again.
+      if (admitting.admission && !admitting.admission.admitted && !SLOTLESS_OPERATIONS.has(operation)) {
+        admitting.admission = { ...admitting.admission, admitted: true };
+      }
       const snapshot = ranked.find((account) => account.id === lease.accountId)!;
       lastPlatform = snapshot.platform;
       lastAccountId = snapshot.id;

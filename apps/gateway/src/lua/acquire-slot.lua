@@ -17,9 +17,8 @@
 
   With an admission, the key's limits are checked before any slot is weighed: a budget whose window's spend
   has reached it, or a rate whose sliding minute is full, refuses the request (and takes it out of the queue).
-  A request already admitted (a failover's or a re-send's acquisition) is not checked again (a key without a
-  request rate keeps no requests: its later acquisitions check the budgets again). A slot taken counts the
-  request in the key's minute. The spend hash is rebuilt by the gateway from the usage log when
+  A request already admitted (a failover's acquisition, flagged by the caller; a re-send finds its lease held) is
+  not checked nor counted again. A slot taken counts the request in the key's minute (a key with a request rate). The spend hash is rebuilt by the gateway from the usage log when
   it is gone (no `ready` field): the script answers "cold" until an admission brings the seed. The windows
   are the gateway's (its clock and BUDGET_TIMEZONE), not Redis's TIME.
 
@@ -33,8 +32,8 @@
   KEYS[2], KEYS[3]   the queue: its order (sorted set, ticket by arrival number) and its heartbeats (ticket by
                      last sign of life); both only read when ARGV[4] is 1
   KEYS[4..3+n]       one sorted set of leases per candidate (member: lease id, score: expiry epoch ms)
-  then, with an admission (a = 1): the key's requests (sorted set, request id by epoch ms), tokens (hash,
-                     epoch second -> tokens), spend (hash: ready, day, dayUsd, week, weekUsd, month,
+  then, with an admission (a = 1): the key's requests and tokens (hashes of a sliding minute: epoch second ->
+                     amount, "sum", "from"), spend (hash: ready, day, dayUsd, week, weekUsd, month,
                      monthUsd, totalUsd) and leases (sorted set, request id by expiry: its concurrency)
   then 2 keys per charge: the charged key's tokens and spend hashes
   KEYS[..]           the sorted sets of the leases to release; all keys share one hash tag
@@ -50,10 +49,11 @@
   ARGV[10..9+3n]     per candidate i: ARGV[7+3i] account id, ARGV[8+3i] concurrency, ARGV[9+3i] priority
   ARGV[10+3n]        a: 1 with an admission, 0 without
   ARGV[11+3n]        c: the number of charges
-  then, when a = 1, 21 values: request id, now (epoch ms), requestsPerMinute, tokensPerMinute, costPerDayUsd,
+  then, when a = 1, 22 values: request id, now (epoch ms), requestsPerMinute, tokensPerMinute, costPerDayUsd,
                      costPerWeekUsd, costPerMonthUsd, costTotalUsd (each "" for none), dayStart, dayEnd,
                      weekStart, weekEnd, monthStart, monthEnd, 1 when seeded else 0, the seed's dayUsd,
-                     weekUsd, monthUsd, totalUsd, how long the spend hash lives (ms), the key's concurrency ("")
+                     weekUsd, monthUsd, totalUsd, how long the spend hash lives (ms), the key's concurrency (""), 1 when
+                     an earlier acquisition of the request took a slot (not checked, nor counted, again) else 0
   then 6 values per charge: tokens, USD, now (epoch ms), dayStart, weekStart, monthStart
   then               the lease id to release from each release key, then each one's account id
 
@@ -76,13 +76,66 @@ local CANDIDATES = 3
 local admitted = ARGV[10 + 3 * n] == "1"
 local c = tonumber(ARGV[11 + 3 * n])
 local admissionArgs = 11 + 3 * n
-local chargeArgs = admissionArgs + (admitted and 21 or 0)
+local chargeArgs = admissionArgs + (admitted and 22 or 0)
 local admissionKeys = CANDIDATES + n
 local chargeKeys = admissionKeys + (admitted and 4 or 0)
 local releaseKeys = chargeKeys + 2 * c
 local m = #KEYS - releaseKeys
 local releaseArgs = chargeArgs + 6 * c
 local MINUTE = 60000
+
+-- A sliding minute kept per second: fields <epoch second> -> amount, "sum" (of the seconds kept) and "from" (the
+-- oldest second kept). The window moves a second at a time, so each request prunes the few seconds it passed.
+local function slideTo(key, cutoff)
+  local from = tonumber(redis.call("HGET", key, "from") or "")
+  if from == nil then return 0, cutoff + 1 end
+  local sum = tonumber(redis.call("HGET", key, "sum") or "0")
+  if from <= cutoff then
+    if cutoff - from > 120 then
+      -- Idle for long: one read of the whole (small) hash.
+      local fields = redis.call("HGETALL", key)
+      sum = 0
+      for k = 1, #fields, 2 do
+        local second = tonumber(fields[k])
+        if second then
+          if second <= cutoff then redis.call("HDEL", key, fields[k]) else sum = sum + tonumber(fields[k + 1]) end
+        end
+      end
+    else
+      for second = from, cutoff do
+        local amount = redis.call("HGET", key, tostring(second))
+        if amount then
+          sum = sum - tonumber(amount)
+          redis.call("HDEL", key, tostring(second))
+        end
+      end
+    end
+    redis.call("HSET", key, "sum", sum, "from", cutoff + 1)
+    from = cutoff + 1
+  end
+  return sum, from
+end
+
+local function addTo(key, second, amount)
+  local from = tonumber(redis.call("HGET", key, "from") or "")
+  if from == nil then
+    redis.call("HSET", key, "from", second)
+    from = second
+  end
+  if second >= from then
+    redis.call("HINCRBY", key, tostring(second), amount)
+    redis.call("HINCRBY", key, "sum", amount)
+  end
+  redis.call("PEXPIRE", key, 2 * 60000)
+end
+
+-- The first second still holding an amount: when the window lets the next one through.
+local function oldestKept(key, from)
+  for second = from, from + 61 do
+    if redis.call("HEXISTS", key, tostring(second)) == 1 then return second end
+  end
+  return from
+end
 
 -- What a finished request used: tokens in its second; cost in its windows, only while the spend is kept
 -- (when it is gone the usage log has the cost, and the rebuild reads it).
@@ -91,10 +144,7 @@ for j = 1, c do
   local tokensKey = KEYS[chargeKeys + 2 * j - 1]
   local spendKey = KEYS[chargeKeys + 2 * j]
   local tokens = tonumber(ARGV[base + 1])
-  if tokens > 0 then
-    redis.call("HINCRBY", tokensKey, tostring(math.floor(tonumber(ARGV[base + 3]) / 1000)), tokens)
-    redis.call("PEXPIRE", tokensKey, 2 * MINUTE)
-  end
+  if tokens > 0 then addTo(tokensKey, math.floor(tonumber(ARGV[base + 3]) / 1000), tokens) end
   if tonumber(ARGV[base + 2]) > 0 and redis.call("HEXISTS", spendKey, "ready") == 1 then
     local windows = { { "day", ARGV[base + 4] }, { "week", ARGV[base + 5] }, { "month", ARGV[base + 6] } }
     for _, window in ipairs(windows) do
@@ -128,7 +178,7 @@ if admitted then
   requestId = ARGV[admissionArgs + 1]
   keyNow = tonumber(ARGV[admissionArgs + 2])
 end
-if admitted and not redis.call("ZSCORE", requestsKey, requestId) then
+if admitted and ARGV[admissionArgs + 22] ~= "1" then
   local tokensKey = KEYS[admissionKeys + 2]
   local spendKey = KEYS[admissionKeys + 3]
   local a = admissionArgs
@@ -155,26 +205,15 @@ if admitted and not redis.call("ZSCORE", requestsKey, requestId) then
     end
   end
   if ARGV[a + 8] ~= "" and tonumber(redis.call("HGET", spendKey, "totalUsd") or "0") >= tonumber(ARGV[a + 8]) then return refuse(6, -1) end
-  -- Rates: the sliding minute.
-  redis.call("ZREMRANGEBYSCORE", requestsKey, "-inf", keyNow - MINUTE)
-  if ARGV[a + 3] ~= "" and redis.call("ZCARD", requestsKey) >= tonumber(ARGV[a + 3]) then
-    local oldest = redis.call("ZRANGE", requestsKey, 0, 0, "WITHSCORES")
-    return refuse(1, tonumber(oldest[2]) + MINUTE - keyNow)
+  -- Rates: the sliding minute, by the second.
+  local cutoff = math.floor((keyNow - MINUTE) / 1000)
+  if ARGV[a + 3] ~= "" then
+    local sent, from = slideTo(requestsKey, cutoff)
+    if sent >= tonumber(ARGV[a + 3]) then return refuse(1, math.max(1, oldestKept(requestsKey, from) * 1000 + MINUTE - keyNow)) end
   end
   if ARGV[a + 4] ~= "" then
-    local seconds = redis.call("HGETALL", tokensKey)
-    local used = 0
-    local oldestSecond = nil
-    for k = 1, #seconds, 2 do
-      local second = tonumber(seconds[k])
-      if second * 1000 <= keyNow - MINUTE then
-        redis.call("HDEL", tokensKey, seconds[k])
-      else
-        used = used + tonumber(seconds[k + 1])
-        if oldestSecond == nil or second < oldestSecond then oldestSecond = second end
-      end
-    end
-    if used >= tonumber(ARGV[a + 4]) then return refuse(2, oldestSecond * 1000 + MINUTE - keyNow) end
+    local used, from = slideTo(tokensKey, cutoff)
+    if used >= tonumber(ARGV[a + 4]) then return refuse(2, math.max(1, oldestKept(tokensKey, from) * 1000 + MINUTE - keyNow)) end
   end
 end
 
@@ -239,9 +278,8 @@ if best > 0 then
   redis.call("ZADD", KEYS[CANDIDATES + best], now + ttl, leaseId)
   redis.call("PEXPIRE", KEYS[CANDIDATES + best], ttl)
   -- Only a key with a request rate keeps its requests (a set of a minute of requests is not free at high rates).
-  if admitted and ARGV[admissionArgs + 3] ~= "" then
-    redis.call("ZADD", requestsKey, keyNow, requestId)
-    redis.call("PEXPIRE", requestsKey, 2 * MINUTE)
+  if admitted and ARGV[admissionArgs + 3] ~= "" and ARGV[admissionArgs + 22] ~= "1" then
+    addTo(requestsKey, math.floor(keyNow / 1000), 1)
   end
   if keyLeases then
     redis.call("ZADD", keyLeases, now + ttl, requestId)
