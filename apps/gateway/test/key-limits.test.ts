@@ -10,6 +10,7 @@ import {
   claudeReply,
   createTestDatabase,
   deferred,
+  jsonFixture,
   ManualClock,
   geminiReply,
   openaiChatReply,
@@ -188,6 +189,26 @@ for (const backend of backends) {
       }
       clock.advance(60_000);
       for (const dialect of dialects) expect((await generate(harness.url, dialect, seeded[dialect].key)).status).toBe(200);
+    });
+
+    it("a request that fails over is counted once: requestsPerMinute 1 lets its second account serve it", async () => {
+      const tag = randomBytes(3).toString("hex");
+      const seeded = await harness.seed({
+        platform: "claude",
+        accounts: [
+          { type: "apikey", credentials: { apiKey: "sk-ant-failing" }, baseUrl: `${harness.upstream.url}/fail-${tag}`, priority: 1 },
+          { type: "apikey", credentials: { apiKey: "sk-ant-serving" }, baseUrl: `${harness.upstream.url}/serve-${tag}`, priority: 2 },
+        ],
+      });
+      harness.upstream
+        .on("POST", `/fail-${tag}/v1/messages`, { status: 529, json: jsonFixture("claude", "error-overloaded.json") })
+        .on("POST", `/serve-${tag}/v1/messages`, claudeReply);
+      expect((await harness.admin("PATCH", `/admin/api-keys/${seeded.keyId}`, { limits: { requestsPerMinute: 1 } })).status).toBe(200);
+      expect((await generate(harness.url, "anthropic", seeded.key)).status).toBe(200);
+      expect(harness.upstream.requestsTo(`/fail-${tag}/v1/messages`)).toHaveLength(1);
+      expect(harness.upstream.requestsTo(`/serve-${tag}/v1/messages`)).toHaveLength(1);
+      expectRefusal("anthropic", await generate(harness.url, "anthropic", seeded.key), 429, /requestsPerMinute of 1/);
+      clock.advance(61_000);
     });
 
     it("tokensPerMinute: refused once the minute's tokens reach the limit", async () => {
