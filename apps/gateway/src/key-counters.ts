@@ -95,6 +95,8 @@ interface KeyState {
   tokens: Map<number, number>;
   /** Absent until seeded from the usage log (after a start). */
   spend?: KeySpend;
+  /** The time the last request was counted at: `requests` holds nondecreasing times. */
+  lastCountedAt?: number;
 }
 
 /**
@@ -134,9 +136,14 @@ export class MemoryKeyCounters {
       const budget = limits[limit];
       if (budget !== undefined && spent >= budget) return { limit, retryAfterMs: end === null ? null : end - now };
     }
-    for (const [id, at] of state.requests) if (at <= now - MINUTE_MS) state.requests.delete(id);
+    // Oldest first (a Map keeps insertion order and `count` inserts nondecreasing times): only the requests that
+    // left the minute are visited, not the whole minute's, which a high limit makes large.
+    for (const [id, at] of state.requests) {
+      if (at > now - MINUTE_MS) break;
+      state.requests.delete(id);
+    }
     if (limits.requestsPerMinute !== undefined && state.requests.size >= limits.requestsPerMinute) {
-      const oldest = Math.min(...state.requests.values());
+      const oldest = state.requests.values().next().value ?? now;
       return { limit: "requestsPerMinute", retryAfterMs: oldest + MINUTE_MS - now };
     }
     let tokens = 0;
@@ -157,7 +164,11 @@ export class MemoryKeyCounters {
   /** The admitted request took a slot: it counts in its key's request window. */
   count(admission: KeyAdmission): void {
     // Only a key with a request rate keeps its requests (as on Redis).
-    if (admission.limits.requestsPerMinute !== undefined) this.state(admission.apiKeyId).requests.set(admission.requestId, admission.now);
+    if (admission.limits.requestsPerMinute === undefined) return;
+    const state = this.state(admission.apiKeyId);
+    // Never earlier than the last one counted (an admission may be counted after a later one's): oldest first.
+    state.lastCountedAt = Math.max(state.lastCountedAt ?? 0, admission.now);
+    state.requests.set(admission.requestId, state.lastCountedAt);
   }
 
   /** What an admitted request used, at its end (tokens) and in its admission's calendar windows (cost). */
