@@ -285,7 +285,7 @@ describe("the console in a browser", () => {
     expect(file.suggestedFilename()).toMatch(/^subrelay-usage-.*-key\.csv$/);
     const path = await file.path();
     const csv = (await readFile(path, "utf8")).split("\r\n");
-    expect(csv[0]).toBe("bucket,key,name,requests,errors,inputTokens,outputTokens,cacheReadTokens,cacheWriteTokens");
+    expect(csv[0]).toBe("bucket,key,name,requests,errors,inputTokens,outputTokens,cacheReadTokens,cacheWriteTokens,costUsd");
     const ciRequests = csv.filter((row) => row.split(",")[2] === "ci").reduce((sum, row) => sum + Number(row.split(",")[3]), 0);
     expect(ciRequests).toBe(6);
 
