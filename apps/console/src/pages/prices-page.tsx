@@ -158,7 +158,7 @@ function PriceRow({
   const tier = entry.longContext;
   return (
     <tr>
-      <th scope="row" className="mono">
+      <th scope="row" className="mono nowrap">
         {entry.model}
       </th>
       <td>{entry.platform ?? "—"}</td>
