@@ -90,7 +90,7 @@ const packages = {
     ".": {
       functions: [
         "createDatabase", "migrationsFolder", "CredentialCipher", "generateSecretKey", "parseSecretKey", "DatabaseError",
-        "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository", "AdminSessionRepository",
+        "AccountRepository", "ApiKeyRepository", "hashApiKey", "isApiKeyShaped", "apiKeyInputProblems", "apiKeyPatchProblems", "parseExpiresAt", "GroupRepository", "OutboxRepository", "UsageRepository", "AdminSessionRepository",
         "ModelPriceRepository", "modelPriceInputProblems",
       ],
       objects: ["schema", "embeddedPostgresSettings", "USAGE_STEP_MS", "modelPriceFields"],

@@ -3,7 +3,7 @@
 // (closed loop) and at fixed offered rates over 16 connections (open loop), on the embedded default and on
 // Postgres + Redis (when DATABASE_URL and REDIS_URL are set: run it through scripts/test-env.mjs), plus the
 // Redis commands each request costs in steady state.
-// Knobs: BENCH_DURATION (s per row), BENCH_CONNECTIONS, BENCH_RATES, BENCH_MODES, BENCH_BACKENDS, BENCH_PROFILE,
+// Knobs: BENCH_KEY_LIMITS (the bench key's limits, JSON), BENCH_DURATION (s per row), BENCH_CONNECTIONS, BENCH_RATES, BENCH_MODES, BENCH_BACKENDS, BENCH_PROFILE,
 // BENCH_GATEWAY_NODE_OPTIONS (Node flags for the gateway process only, e.g. `--require` a probe or GC settings).
 // BENCH_BASELINE=<another build's apps/gateway/dist/main.js> compares this build with that one instead: both run
 // side by side on each backend and take turns, case by case, for BENCH_ROUNDS rounds (default 3; the order flips
@@ -136,7 +136,10 @@ async function startGateway(upstream: string, backend: "embedded" | "postgres-re
       concurrency: 1000,
     });
   }
-  const { key } = (await admin(url, "/admin/api-keys", { name: "bench", groupId: 1 })) as { key: string };
+  // BENCH_KEY_LIMITS (JSON, e.g. {"requestsPerMinute":100000000,"costPerDayUsd":1000000}): the bench key's limits,
+  // to measure the limit checks on the request path (set high enough never to refuse).
+  const limits = process.env.BENCH_KEY_LIMITS ? (JSON.parse(process.env.BENCH_KEY_LIMITS) as object) : undefined;
+  const { key } = (await admin(url, "/admin/api-keys", { name: "bench", groupId: 1, limits })) as { key: string };
   return { url, key };
 }
 

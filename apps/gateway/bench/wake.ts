@@ -23,7 +23,7 @@ const waitOnB = new SlotWaitQueue(b, { pollMs: 3_600_000 });
 const solo = [{ id: "account", concurrency: 1, priority: 1 }];
 const plan = { queue: groupQueue(1), limit: 1_000, timeoutMs: 60_000 };
 
-const lease = (value: SlotLease | null | { lease: SlotLease } | { refused: string }): SlotLease => {
+const lease = (value: SlotLease | null | { lease: SlotLease } | { refused: string } | { verdict: unknown }): SlotLease => {
   if (value && "accountId" in value) return value;
   if (value && "lease" in value) return value.lease;
   throw new Error(`no slot: ${JSON.stringify(value)}`);

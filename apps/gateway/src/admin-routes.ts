@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { AccountCooldowns } from "@subrelay/db";
+import type { AccountCooldowns, ApiKeyLimits } from "@subrelay/db";
 import type { AdminSessions } from "./admin-sessions";
 import type { ApiKeyAuthenticator } from "./api-key-authenticator";
 import { GatewayError } from "./gateway-error";
@@ -57,6 +57,15 @@ export interface ApiKeyInput {
   groupId: number;
   /** Epoch ms (a number) or an ISO 8601 date-time string; in the future; omitted or null: never. */
   expiresAt?: string | number | null;
+  /** What the key may do (`ApiKeyLimits` of @subrelay/db); omitted or null: no limits. */
+  limits?: ApiKeyLimits | null;
+}
+
+/** A change to a key: omitted fields are left alone; null clears `expiresAt` and `limits`. */
+export interface ApiKeyPatch {
+  name?: string;
+  expiresAt?: string | number | null;
+  limits?: ApiKeyLimits | null;
 }
 
 export interface UsageQuery {
@@ -92,6 +101,8 @@ export interface AdminService {
   resetAccount(id: string): Promise<object | null>;
   createApiKey(input: ApiKeyInput): Promise<object>;
   listApiKeys(): Promise<object[]>;
+  /** Null when no key has the id; a 400 listing every problem of the patch. */
+  updateApiKey(id: string, patch: ApiKeyPatch): Promise<object | null>;
   deleteApiKey(id: string): Promise<boolean>;
   usage(query: UsageQuery): Promise<object>;
   /** Usage per time bucket (a 400 for more than 2,000 buckets). */
@@ -272,6 +283,14 @@ export function registerAdminRoutes(
         reply.code(201).send(await admin.createApiKey(request.body as ApiKeyInput)),
       );
       admin_.get("/api-keys", async () => ({ data: await admin.listApiKeys() }));
+      admin_.patch("/api-keys/:id", { schema: { params: idParams, body: anyObject } }, async (request) => {
+        const { id } = request.params as { id: string };
+        const updated = await admin.updateApiKey(id, request.body as ApiKeyPatch);
+        if (!updated) throw notFound("API key");
+        // Limits travel with the cached grant: this replica sees the change at once, the others within the cache TTL.
+        options.authenticator.clear();
+        return updated;
+      });
       admin_.delete("/api-keys/:id", { schema: { params: idParams } }, async (request, reply) => {
         const { id } = request.params as { id: string };
         if (!(await admin.deleteApiKey(id))) throw notFound("API key");

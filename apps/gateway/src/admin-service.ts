@@ -1,5 +1,6 @@
 import {
   apiKeyInputProblems,
+  apiKeyPatchProblems,
   modelPriceInputProblems,
   parseExpiresAt,
   USAGE_STEP_MS,
@@ -245,9 +246,13 @@ export function createAdminService(options: AdminServiceOptions): AdminService {
         problems.push({ field: "groupId", message: `groupId: no group has the id ${input.groupId}.` });
       }
       refuseProblems(problems);
-      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt: parseExpiresAt(input.expiresAt) });
+      return database.apiKeys.create({ name: input.name, groupId: input.groupId, expiresAt: parseExpiresAt(input.expiresAt), limits: input.limits ?? null });
     },
     listApiKeys: () => database.apiKeys.list(),
+    async updateApiKey(id, patch) {
+      refuseProblems(apiKeyPatchProblems(patch, { admin: true, now: now() }));
+      return database.apiKeys.update(Number(id), patch);
+    },
     deleteApiKey: (id) => database.apiKeys.delete(Number(id)),
 
     async usage(query) {

@@ -26,6 +26,21 @@ function madeUp(index: number): string {
 }
 
 describe("ApiKeyAuthenticator", () => {
+  it("hands out the key's name and limits with its grant, cached together", async () => {
+    const limits = { requestsPerMinute: 5, allowedIps: ["10.0.0.0/8"] };
+    let lookups = 0;
+    const authenticator = new ApiKeyAuthenticator({
+      now: () => 0,
+      lookup: () => {
+        lookups += 1;
+        return Promise.resolve({ ...stored, name: "ci", limits });
+      },
+    });
+    expect(await authenticator.authenticate(REAL)).toEqual({ apiKeyId: "1", groupId: 1, platform: "claude", mode: "single", name: "ci", limits });
+    expect((await authenticator.authenticate(REAL)).limits).toBe(limits);
+    expect(lookups).toBe(1);
+  });
+
   it("refuses a 15 KB string without hashing, caching or looking it up", async () => {
     const { authenticator, asked } = counted();
     const huge = `sr-${"x".repeat(15 * 1024)}`;

@@ -1,4 +1,4 @@
-import { hashApiKey, isApiKeyShaped } from "@subrelay/db";
+import { hashApiKey, isApiKeyShaped, type ApiKeyLimits } from "@subrelay/db";
 import { Group } from "@subrelay/singleflight";
 import type { SchedulerMode } from "@subrelay/scheduler-cache";
 import { GatewayError } from "./gateway-error";
@@ -11,6 +11,10 @@ export interface ApiKeyGrant {
   mode: SchedulerMode;
   /** The group's default model, for requests that name none the group serves; absent: none. */
   defaultModel?: string;
+  /** The key's name, for the key holder's own `/v1/usage`; absent in grants built by hand. */
+  name?: string;
+  /** The key's limits (`limits` of the admin API), cached with the grant; absent: none. */
+  limits?: ApiKeyLimits;
 }
 
 /** A stored key as the database returns it, looked up by the SHA-256 hex of the key. */
@@ -84,6 +88,8 @@ export class ApiKeyAuthenticator {
     }
     const grant: ApiKeyGrant = { apiKeyId: stored.apiKeyId, groupId: stored.groupId, platform: stored.platform, mode: stored.mode };
     if (stored.defaultModel) grant.defaultModel = stored.defaultModel;
+    if (stored.name !== undefined) grant.name = stored.name;
+    if (stored.limits) grant.limits = stored.limits;
     this.options.onAuthenticated?.(grant, now);
     return grant;
   }

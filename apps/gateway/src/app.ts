@@ -8,6 +8,10 @@ import { ProviderError, type Dialect, type ProviderRegistry } from "@subrelay/pr
 import { serializeError } from "@subrelay/runtime";
 import type { ApiKeyAuthenticator, ApiKeyGrant } from "./api-key-authenticator";
 import { Cancellation } from "./cancellation";
+import { AddressList, clientAddress } from "./client-address";
+import { checkClientAddress } from "./key-access";
+import type { KeyLimits } from "./key-limits";
+import { registerKeyUsageRoute } from "./key-usage-routes";
 import { NodeResponseSink } from "./client-response";
 import { dialectNamed, dialectOf, dialects, forwardedQueryOf, type ClientDialect, type DialectRequest, type DialectRoute } from "./dialects";
 import { GatewayError, invalidInput } from "./gateway-error";
@@ -41,6 +45,10 @@ export interface AppDependencies {
   maxJsonDepth?: number;
   /** The longest model name a request may give (default 256). */
   maxModelLength?: number;
+  /** Rates and budgets per key, for `/v1/usage`; without it the route is not served. */
+  keyLimits?: KeyLimits;
+  /** The proxies in front of the gateway (`TRUSTED_PROXIES`): a key's `allowedIps` then match the first untrusted X-Forwarded-For hop. */
+  trustedProxies?: readonly string[];
   /** Derive a session id from a request's system prompt and first user turn when it sends none (`STICKY_FROM_CONTENT`). */
   stickyFromContent?: boolean;
   /** Whether each backing service answers; null for one that is not configured. */
@@ -215,6 +223,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     return reply.code(404).send(dialectOf(request).errorBody(error));
   });
 
+  const trustedProxies = deps.trustedProxies && deps.trustedProxies.length > 0 ? new AddressList(deps.trustedProxies) : undefined;
   const listener = deps.listener ?? "shared";
   if (listener === "admin") {
     registerHealthRoutes(app, deps);
@@ -231,6 +240,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     deps.authenticator.authenticate(dialect.apiKey({ url: request.url, headers: request.headers, query: request.query as Record<string, unknown> })).then(
       (grant) => {
         request.grant = grant;
+        try {
+          checkClientAddress(grant, clientAddress(request.raw.socket.remoteAddress, request.headers["x-forwarded-for"], trustedProxies));
+        } catch (error) {
+          if (!request.raw.complete) void reply.header("connection", "close");
+          done(error as Error);
+          return;
+        }
         done();
       },
       (error: Error) => {
@@ -340,6 +356,18 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     },
     consoleAtRoot: listener === "shared",
   });
+  if (deps.keyLimits) {
+    registerKeyUsageRoute(app, {
+      authenticator: deps.authenticator,
+      keyLimits: deps.keyLimits,
+      addressOf: (request) => clientAddress(request.raw.socket.remoteAddress, request.headers["x-forwarded-for"], trustedProxies),
+      refused: (request, error) => {
+        const gatewayError = toGatewayError(error);
+        countRequest(deps.metrics, request, gatewayError.status, UNKNOWN_PLATFORM);
+        return gatewayError;
+      },
+    });
+  }
   registerHealthRoutes(app, deps);
   if (listener === "shared") registerOperatorRoutes(app, deps);
   return app;

@@ -3,6 +3,7 @@ import acquireSlotScript from "./lua/acquire-slot.lua";
 import releaseSlotsScript from "./lua/release-slots.lua";
 import queueLeaveScript from "./lua/slot-queue-leave.lua";
 import { withTimeout, type WarnLimiter } from "@subrelay/runtime";
+import { COUNTED_LIMITS, keyLeaseHolder, MemoryKeyCounters, type KeyAdmission, type KeyCharge, type KeyVerdict } from "./key-counters";
 
 /** A candidate for a slot, in preference order. */
 export interface SlotCandidate {
@@ -11,10 +12,13 @@ export interface SlotCandidate {
   concurrency: number;
 }
 
-/** A slot held on an account; release it when the upstream request is over (release never throws). */
+/**
+ * A slot held on an account; release it when the upstream request is over (release never throws). A lease
+ * taken with a key's admission charges the key with what the request used, given to `release`.
+ */
 export interface SlotLease {
   accountId: string;
-  release(): Promise<void>;
+  release(charge?: KeyCharge): Promise<void>;
 }
 
 /**
@@ -27,6 +31,16 @@ export interface ConcurrencySlots {
    * call; a call repeated with the same id (a re-send) answers the account it took and takes no second slot.
    */
   acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null>;
+  /**
+   * The same, for a request of a key with counted limits, in the same atomic step: a verdict instead of a slot
+   * when a limit of the key is reached (or its counters are gone: `"cold"`); a slot taken counts the request.
+   */
+  acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict>;
+  /**
+   * Ends a lease by its holder and id, for a lease the caller holds without a SlotLease: a key's request in flight
+   * (`keyLeaseHolder`, the request id), taken by an admission along with an account's slot. Never throws.
+   */
+  releaseLease(holder: string, leaseId: string): Promise<void>;
 }
 
 /** A place in a wait queue: first come, first served among the requests that go by the same queue. */
@@ -50,6 +64,13 @@ export type TurnOutcome = SlotLease | "queued" | "full";
  */
 export interface QueueingSlots extends ConcurrencySlots {
   acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome>;
+  /** With a key's admission, as `acquire`. */
+  acquireInTurn(
+    candidates: readonly SlotCandidate[],
+    leaseId: string,
+    turn: SlotTurn,
+    admission: KeyAdmission | undefined,
+  ): Promise<TurnOutcome | KeyVerdict>;
   /** Takes tickets out of their queues (a waiter whose client left, or whose wait ended). Never throws. */
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void>;
   /**
@@ -103,16 +124,34 @@ export class MemoryConcurrencySlots implements QueueingSlots {
   /** The tickets of each queue, in arrival order. */
   private readonly queues = new Map<string, string[]>();
   private readonly listeners = new Set<(accountId: string) => void>();
+  private readonly keys = new MemoryKeyCounters();
 
-  acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
+  acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null>;
+  acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict>;
+  acquire(candidates: readonly SlotCandidate[], leaseId: string, admission?: KeyAdmission): Promise<SlotLease | null | KeyVerdict> {
     const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
-    const chosen = held ?? candidates[pick(candidates, (id) => this.inFlight(id))];
-    return Promise.resolve(chosen ? this.take(chosen, leaseId) : null);
+    if (held) return Promise.resolve(this.take(held, leaseId, admission));
+    const verdict = admission ? (this.keys.admit(admission) ?? this.keyBusy(admission)) : null;
+    if (verdict) return Promise.resolve(verdict);
+    const chosen = candidates[pick(candidates, (id) => this.inFlight(id))];
+    return Promise.resolve(chosen ? this.take(chosen, leaseId, admission) : null);
   }
 
-  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome> {
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome>;
+  acquireInTurn(
+    candidates: readonly SlotCandidate[],
+    leaseId: string,
+    turn: SlotTurn,
+    admission: KeyAdmission | undefined,
+  ): Promise<TurnOutcome | KeyVerdict>;
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn, admission?: KeyAdmission): Promise<TurnOutcome | KeyVerdict> {
     const held = candidates.find((candidate) => this.leases.get(candidate.id)?.has(leaseId));
-    if (held) return Promise.resolve(this.take(held, leaseId));
+    if (held) return Promise.resolve(this.take(held, leaseId, admission));
+    const verdict = admission ? (this.keys.admit(admission) ?? this.keyBusy(admission)) : null;
+    if (verdict) {
+      this.dropTicket(turn.queue, turn.ticket);
+      return Promise.resolve(verdict);
+    }
     const queue = this.queues.get(turn.queue) ?? [];
     const place = queue.indexOf(turn.ticket);
     const ahead = place === -1 ? queue.length : place;
@@ -120,7 +159,7 @@ export class MemoryConcurrencySlots implements QueueingSlots {
     const chosen = ahead < freeSlots(candidates, inFlight) ? candidates[pick(candidates, inFlight)] : undefined;
     if (chosen) {
       if (place !== -1) this.dropTicket(turn.queue, turn.ticket);
-      return Promise.resolve(this.take(chosen, leaseId));
+      return Promise.resolve(this.take(chosen, leaseId, admission));
     }
     if (!turn.join || place !== -1) return Promise.resolve("queued");
     if (queue.length >= turn.limit) return Promise.resolve("full");
@@ -132,6 +171,24 @@ export class MemoryConcurrencySlots implements QueueingSlots {
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {
     for (const { queue, ticket } of places) this.dropTicket(queue, ticket);
     return Promise.resolve();
+  }
+
+  releaseLease(holder: string, leaseId: string): Promise<void> {
+    const leases = this.leases.get(holder);
+    if (leases?.delete(leaseId)) {
+      if (leases.size === 0) this.leases.delete(holder);
+      if (this.queues.size > 0) for (const listener of this.listeners) listener(holder);
+    }
+    return Promise.resolve();
+  }
+
+  /** "busy" when the admission's key has as many requests in flight as its concurrency (its own not among them). */
+  private keyBusy(admission: KeyAdmission): "busy" | null {
+    const concurrency = admission.limits.concurrency;
+    if (concurrency === undefined) return null;
+    const holder = keyLeaseHolder(admission.apiKeyId);
+    if (this.leases.get(holder)?.has(admission.requestId)) return null;
+    return this.inFlight(holder) >= concurrency ? "busy" : null;
   }
 
   heartbeat(): Promise<void> {
@@ -156,14 +213,24 @@ export class MemoryConcurrencySlots implements QueueingSlots {
     return Promise.resolve(new Map(queues.map((queue) => [queue, this.queues.get(queue)?.length ?? 0])));
   }
 
-  private take(chosen: SlotCandidate, leaseId: string): SlotLease {
+  private take(chosen: SlotCandidate, leaseId: string, admission: KeyAdmission | undefined): SlotLease {
     const leases = this.leases.get(chosen.id) ?? new Set<string>();
     leases.add(leaseId);
     this.leases.set(chosen.id, leases);
+    if (admission) {
+      this.keys.count(admission);
+      if (admission.limits.concurrency !== undefined) {
+        const holder = keyLeaseHolder(admission.apiKeyId);
+        const held = this.leases.get(holder) ?? new Set<string>();
+        held.add(admission.requestId);
+        this.leases.set(holder, held);
+      }
+    }
     return {
       accountId: chosen.id,
-      release: () => {
+      release: (charge) => {
         if (leases.delete(leaseId)) {
+          if (admission && charge) this.keys.charge(admission, charge);
           if (leases.size === 0 && this.leases.get(chosen.id) === leases) this.leases.delete(chosen.id);
           if (this.queues.size > 0) for (const listener of this.listeners) listener(chosen.id);
         }
@@ -187,8 +254,8 @@ export class MemoryConcurrencySlots implements QueueingSlots {
 }
 
 type SlotRedis = (Redis | Cluster) & {
-  subrelayAcquireSlotV4(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
-  subrelayReleaseSlotsV3(numberOfKeys: number, ...args: string[]): Promise<number>;
+  subrelayAcquireSlotV5(numberOfKeys: number, ...args: (string | number)[]): Promise<number | [number, number, number]>;
+  subrelayReleaseSlotsV4(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
   subrelaySlotQueueV1(numberOfKeys: number, ...args: string[]): Promise<number>;
 };
 
@@ -203,7 +270,18 @@ export interface RedisConcurrencySlotsOptions {
    * Leases start and end on Redis's clock, so gateways with skewed clocks agree on them.
    */
   now?: () => number;
+  /**
+   * How long a key's spend counters live after their last admission, ms; once gone they are rebuilt from the
+   * usage log. Default 35 days (the longest window, a month, and then some).
+   */
+  spendTtlMs?: number;
   warn: WarnLimiter;
+}
+
+/** A key's charge as the scripts take it: its tokens and spend hashes, and the 6 values of the charge. */
+interface PendingCharge {
+  keys: [string, string];
+  args: (string | number)[];
 }
 
 /** A release not yet sent, and whoever waits for it. */
@@ -211,6 +289,8 @@ interface PendingRelease {
   key: string;
   accountId: string;
   leaseId: string;
+  /** What the request used, for its key; dropped when a call carrying it fails (a charge is never sent twice). */
+  charge?: PendingCharge;
   /** When the lease was released (epoch ms); past the lease TTL the release is moot and dropped. */
   releasedAt: number;
   done: () => void;
@@ -242,6 +322,7 @@ export class RedisConcurrencySlots implements QueueingSlots {
   private readonly leaseTtlMs: number;
   private readonly commandTimeoutMs: number;
   private readonly now: () => number;
+  private readonly spendTtlMs: number;
   private readonly warn: WarnLimiter;
   private pending: PendingRelease[] = [];
   /** Releases whose call failed: they ride on later calls until they get through or their lease has expired. */
@@ -252,14 +333,15 @@ export class RedisConcurrencySlots implements QueueingSlots {
   private subscribed: Promise<void> | undefined;
 
   constructor(redis: Redis | Cluster, options: RedisConcurrencySlotsOptions) {
-    redis.defineCommand("subrelayAcquireSlotV4", { lua: acquireSlotScript });
-    redis.defineCommand("subrelayReleaseSlotsV3", { lua: releaseSlotsScript });
+    redis.defineCommand("subrelayAcquireSlotV5", { lua: acquireSlotScript });
+    redis.defineCommand("subrelayReleaseSlotsV4", { lua: releaseSlotsScript });
     redis.defineCommand("subrelaySlotQueueV1", { lua: queueLeaveScript });
     this.redis = redis as SlotRedis;
     this.prefix = options.prefix ?? "subrelay:";
     this.leaseTtlMs = options.leaseTtlMs ?? 15 * 60_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
     this.now = options.now ?? Date.now;
+    this.spendTtlMs = options.spendTtlMs ?? 35 * 86_400_000;
     this.warn = options.warn;
   }
 
@@ -281,17 +363,40 @@ export class RedisConcurrencySlots implements QueueingSlots {
     return [`{${this.prefix}slots}:queue:${queue}`, `{${this.prefix}slots}:alive:${queue}`];
   }
 
-  acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> {
-    return this.run(candidates, leaseId, undefined).then((outcome) => (typeof outcome === "string" ? null : outcome));
+  /** A key's counters: its admitted requests, its tokens per second and its spend; beside the slots (same hash tag). */
+  keyCounterKeys(apiKeyId: string): [requests: string, tokens: string, spend: string] {
+    const base = `{${this.prefix}slots}:key:${apiKeyId}`;
+    return [`${base}:requests`, `${base}:tokens`, `${base}:spend`];
   }
 
-  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome> {
-    return this.run(candidates, leaseId, turn);
+  acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null>;
+  acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict>;
+  acquire(candidates: readonly SlotCandidate[], leaseId: string, admission?: KeyAdmission): Promise<SlotLease | null | KeyVerdict> {
+    return this.run(candidates, leaseId, undefined, admission).then((outcome) =>
+      outcome === "queued" || outcome === "full" ? null : outcome,
+    );
   }
 
-  private async run(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn | undefined): Promise<TurnOutcome> {
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn): Promise<TurnOutcome>;
+  acquireInTurn(
+    candidates: readonly SlotCandidate[],
+    leaseId: string,
+    turn: SlotTurn,
+    admission: KeyAdmission | undefined,
+  ): Promise<TurnOutcome | KeyVerdict>;
+  acquireInTurn(candidates: readonly SlotCandidate[], leaseId: string, turn: SlotTurn, admission?: KeyAdmission): Promise<TurnOutcome | KeyVerdict> {
+    return this.run(candidates, leaseId, turn, admission);
+  }
+
+  private async run(
+    candidates: readonly SlotCandidate[],
+    leaseId: string,
+    turn: SlotTurn | undefined,
+    admission: KeyAdmission | undefined,
+  ): Promise<TurnOutcome | KeyVerdict> {
     if (candidates.length === 0) return "queued";
     const releases = this.takePending();
+    const charged = releases.filter((release) => release.charge !== undefined);
     const [queueKey, aliveKey] = turn ? this.queueKeys(turn.queue) : [this.wantedKey(), this.wantedKey()];
     const keys: string[] = [this.wantedKey(), queueKey, aliveKey, ...candidates.map((candidate) => this.key(candidate.id))];
     const args: (string | number)[] = [
@@ -306,14 +411,23 @@ export class RedisConcurrencySlots implements QueueingSlots {
       this.channel,
     ];
     for (const candidate of candidates) args.push(candidate.id, candidate.concurrency, candidate.priority);
+    args.push(admission ? 1 : 0, charged.length);
+    if (admission) {
+      keys.push(...this.keyCounterKeys(admission.apiKeyId), this.key(keyLeaseHolder(admission.apiKeyId)));
+      args.push(...this.admissionArgs(admission));
+    }
+    for (const release of charged) {
+      keys.push(...release.charge!.keys);
+      args.push(...release.charge!.args);
+    }
     for (const release of releases) {
       keys.push(release.key);
       args.push(release.leaseId);
     }
     for (const release of releases) args.push(release.accountId);
-    let chosen: number;
+    let answer: number | [number, number, number];
     try {
-      chosen = await withTimeout(this.redis.subrelayAcquireSlotV4(keys.length, ...keys, ...args), this.commandTimeoutMs);
+      answer = await withTimeout(this.redis.subrelayAcquireSlotV5(keys.length, ...keys, ...args), this.commandTimeoutMs);
       for (const release of releases) release.done();
     } catch (error) {
       // The releases may or may not have been applied; removing a lease twice is harmless, so they
@@ -335,6 +449,13 @@ export class RedisConcurrencySlots implements QueueingSlots {
       const first = candidates[0]!;
       return { accountId: first.id, release: () => undone };
     }
+    if (Array.isArray(answer)) {
+      const [, limit, retryAfterMs] = answer;
+      return { limit: COUNTED_LIMITS[limit - 1]!, retryAfterMs: retryAfterMs < 0 ? null : retryAfterMs };
+    }
+    const chosen = answer;
+    if (chosen === -2) return "cold";
+    if (chosen === -4) return "busy";
     if (chosen === -1) return "full";
     const candidate = candidates[chosen - 1];
     if (!candidate) return "queued";
@@ -342,11 +463,60 @@ export class RedisConcurrencySlots implements QueueingSlots {
     let released: Promise<void> | undefined;
     return {
       accountId: candidate.id,
-      release: () =>
+      release: (charge) =>
         (released ??= new Promise<void>((done) =>
-          this.queue({ key, accountId: candidate.id, leaseId, releasedAt: this.now(), done }),
+          this.queue({
+            key,
+            accountId: candidate.id,
+            leaseId,
+            releasedAt: this.now(),
+            done,
+            ...(admission && charge ? { charge: this.pendingCharge(admission, charge) } : {}),
+          }),
         )),
     };
+  }
+
+  /** The 22 admission values of the acquire script. */
+  private admissionArgs(admission: KeyAdmission): (string | number)[] {
+    const { limits, windows, seed } = admission;
+    const limit = (value: number | undefined) => (value === undefined ? "" : value);
+    return [
+      admission.requestId,
+      admission.now,
+      limit(limits.requestsPerMinute),
+      limit(limits.tokensPerMinute),
+      limit(limits.costPerDayUsd),
+      limit(limits.costPerWeekUsd),
+      limit(limits.costPerMonthUsd),
+      limit(limits.costTotalUsd),
+      windows.dayStart,
+      windows.dayEnd,
+      windows.weekStart,
+      windows.weekEnd,
+      windows.monthStart,
+      windows.monthEnd,
+      seed ? 1 : 0,
+      seed?.dayUsd ?? 0,
+      seed?.weekUsd ?? 0,
+      seed?.monthUsd ?? 0,
+      seed?.totalUsd ?? 0,
+      this.spendTtlMs,
+      limit(limits.concurrency),
+      admission.admitted ? 1 : 0,
+    ];
+  }
+
+  releaseLease(holder: string, leaseId: string): Promise<void> {
+    return new Promise<void>((done) => this.queue({ key: this.key(holder), accountId: holder, leaseId, releasedAt: this.now(), done }));
+  }
+
+  private pendingCharge(admission: KeyAdmission, charge: KeyCharge): PendingCharge {
+    const [, tokens, spend] = this.keyCounterKeys(admission.apiKeyId);
+    const { windows } = admission;
+    // Tokens are kept only for a key with a token rate.
+    const tokensUsed = admission.limits.tokensPerMinute === undefined ? 0 : charge.tokens;
+    return { keys: [tokens, spend], args: [tokensUsed, charge.costUsd, charge.at, windows.dayStart, windows.weekStart, windows.monthStart] };
   }
 
   leave(places: readonly { queue: string; ticket: string }[]): Promise<void> {
@@ -442,8 +612,24 @@ export class RedisConcurrencySlots implements QueueingSlots {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      void this.flush(this.takePending());
+      this.track(this.flush(this.takePending()));
     });
+  }
+
+  private readonly flushing = new Set<Promise<void>>();
+
+  private track(flush: Promise<void>): void {
+    this.flushing.add(flush);
+    void flush.finally(() => this.flushing.delete(flush));
+  }
+
+  /**
+   * Resolves once every release (and key charge) made so far has been sent and answered, or has failed:
+   * for a caller that must see them applied before it goes on (tests; a shutdown).
+   */
+  async settled(): Promise<void> {
+    this.track(this.flush(this.takePending()));
+    await Promise.all([...this.flushing]);
   }
 
   /** Everything waiting: new releases, and earlier ones that failed and have not yet expired. */
@@ -458,13 +644,17 @@ export class RedisConcurrencySlots implements QueueingSlots {
   /** Sends releases in one call. */
   private async flush(releases: PendingRelease[]): Promise<void> {
     if (releases.length === 0) return;
+    const charges = releases.flatMap((release) => (release.charge ? [release.charge] : []));
     try {
       await withTimeout(
-        this.redis.subrelayReleaseSlotsV3(
-          releases.length + 1,
+        this.redis.subrelayReleaseSlotsV4(
+          1 + 2 * charges.length + releases.length,
           this.wantedKey(),
+          ...charges.flatMap((charge) => charge.keys),
           ...releases.map((release) => release.key),
           this.channel,
+          charges.length,
+          ...charges.flatMap((charge) => charge.args),
           ...releases.map((release) => release.leaseId),
           ...releases.map((release) => release.accountId),
         ),
@@ -485,7 +675,8 @@ export class RedisConcurrencySlots implements QueueingSlots {
    */
   private failed(releases: PendingRelease[], error: unknown): void {
     for (const release of releases) release.done();
-    this.retries.push(...releases);
+    // A charge may have been applied: sent again it could count twice (the usage log keeps it either way).
+    this.retries.push(...releases.map(({ charge: _charge, ...release }) => release));
     if (this.retries.length > RETRY_LIMIT) this.retries.splice(0, this.retries.length - RETRY_LIMIT);
     this.warn("concurrency slot release failed; it will be retried with the next call", error);
   }

@@ -39,7 +39,9 @@ import { Relay, type RelayEvents } from "./relay";
 import { MemoryStickySessions, RedisStickySessions, type StickySessions } from "./sticky-sessions";
 import { UpstreamAddressPolicy, type HostLookup } from "./upstream-address-policy";
 import { UndiciUpstreamClient } from "./upstream-client";
-import { UsageRecorder } from "./usage-recorder";
+import { UsageRecorder, type UsageRow } from "./usage-recorder";
+import { KeyLimits, type KeyUsageFigures } from "./key-limits";
+import type { BudgetWindows } from "./budget-windows";
 
 /** Everything a running gateway holds; `close()` shuts it down in order. */
 export interface Gateway {
@@ -62,6 +64,8 @@ export interface Gateway {
   adminTokenCreated: boolean;
   /** Listens on config.host:config.port (and the admin listener on config.adminHost:config.adminPort); resolves to the main address. */
   listen(): Promise<string>;
+  /** Resolves once the slot releases and key charges made so far have reached the shared slots (Redis), for tests. */
+  settleSlots(): Promise<void>;
   /** Writes the last-used times (accounts, API keys) noted since the last batch now, instead of at its interval. */
   flushLastUsed(): Promise<void>;
   /** Stops accepting, waits for in-flight requests (bounded by shutdownGraceMs), flushes usage, closes connections. */
@@ -83,6 +87,11 @@ export interface GatewayOverrides {
   logStream?: { write(line: string): void };
   /** How often price overrides made on other replicas are read, ms (default 30,000). */
   priceRefreshIntervalMs?: number;
+  /**
+   * What a usage row cost, USD, for the keys' budgets. Default: the row's `costUsd` (0 when absent). Tests inject
+   * a price per request here.
+   */
+  costOf?: (row: UsageRow) => number;
   /** Called after the app is built, e.g. to start the embedded refresh worker. */
   onStart?(gateway: Gateway): Promise<(() => Promise<void>) | void>;
 }
@@ -189,6 +198,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         platform: found.group.platform,
         mode: found.group.mode,
         ...(found.group.defaultModel !== undefined ? { defaultModel: found.group.defaultModel } : {}),
+        name: found.name,
+        ...(found.limits ? { limits: found.limits } : {}),
         status: found.status,
         expiresAt: found.expiresAt,
       };
@@ -215,6 +226,11 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     write: (rows) => database.usage.insertMany(rows),
     onDropped: (count) => metrics.usageDropped.inc(count),
   });
+  const keyLimits = new KeyLimits({
+    timeZone: config.budgetTimeZone,
+    now,
+    usage: (apiKeyId, windows) => keyUsage(database, usage, Number(apiKeyId), windows),
+  });
   const buckets = new BucketAccounts({
     logger: log,
     now,
@@ -239,6 +255,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     accounts: directory,
     tokens: accessTokens,
     slots,
+    keyLimits,
+    costOf: overrides.costOf,
     waiting: {
       queue: waitQueue,
       stickyTimeoutMs: config.stickyWaitTimeoutMs ?? 45_000,
@@ -296,6 +314,8 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
     maxJsonDepth: config.maxJsonDepth,
     maxModelLength: config.maxModelNameLength,
     stickyFromContent: config.stickyFromContent,
+    trustedProxies: config.trustedProxies,
+    keyLimits,
     requestTimeoutMs: config.requestTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
     clientDrainTimeoutMs: config.clientDrainTimeoutMs,
@@ -373,6 +393,7 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
         throw error;
       }
     },
+    settleSlots: () => (slots instanceof RedisConcurrencySlots ? slots.settled() : Promise.resolve()),
     flushLastUsed: async () => {
       await Promise.all([lastUsed.flush(), keysLastUsed.flush()]);
     },
@@ -382,7 +403,11 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
       if (stopWorker) await stopWorker().catch((error: unknown) => log.warn({ error: describeError(error) }, "worker stop failed"));
       waitQueue.close();
       prices.close();
-      if (slots instanceof RedisConcurrencySlots) await slots.close();
+      if (slots instanceof RedisConcurrencySlots) {
+        // The last requests' releases and key charges, before the connection goes.
+        await slots.settled();
+        await slots.close();
+      }
       await lastUsed.close();
       await keysLastUsed.close();
       await usage.close();
@@ -395,6 +420,36 @@ export async function createGateway(config: GatewayConfig, overrides: GatewayOve
   };
   stopWorker = await overrides.onStart?.(gateway);
   return gateway;
+}
+
+/** A key's use in `windows`: the usage log's rows plus this process's rows not written yet. */
+async function keyUsage(
+  database: Database,
+  recorder: UsageRecorder,
+  apiKeyId: number,
+  windows: BudgetWindows,
+): Promise<KeyUsageFigures> {
+  const figures = await database.usage.keyUsage({ apiKeyId, ...windows });
+  for (const row of recorder.queued()) {
+    if (row.apiKeyId !== apiKeyId) continue;
+    const at = row.createdAt ?? windows.minuteStart;
+    const cost = row.costUsd ?? 0;
+    const spent = Number.isFinite(cost) && cost > 0 ? cost : 0;
+    const tokens = row.inputTokens + row.outputTokens + row.cacheReadTokens + row.cacheWriteTokens;
+    figures.totalUsd += spent;
+    if (at >= windows.monthStart) figures.monthUsd += spent;
+    if (at >= windows.weekStart) figures.weekUsd += spent;
+    if (at >= windows.dayStart) {
+      figures.dayUsd += spent;
+      figures.requestsDay += 1;
+      figures.tokensDay += tokens;
+    }
+    if (at >= windows.minuteStart) {
+      figures.requestsMinute += 1;
+      figures.tokensMinute += tokens;
+    }
+  }
+  return figures;
 }
 
 /** An account with decrypted credentials, as the relay sends requests for it. */

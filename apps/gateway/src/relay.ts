@@ -23,6 +23,9 @@ import type { ResponseSink } from "./client-response";
 import type { SlotCandidate, SlotLease } from "./concurrency-slots";
 import type { ClientDialect } from "./dialects";
 import { GatewayError, codeOfStatus } from "./gateway-error";
+import { keyAllowsModel, modelNotAllowed } from "./key-access";
+import { isKeyVerdict, keyLeaseHolder, type KeyAdmission, type KeyVerdict } from "./key-counters";
+import type { KeyLimits } from "./key-limits";
 import { maskCredentials, secretsOf } from "./mask-credentials";
 import { mappedRequest, ModelAliases, renamingShaper, withModel } from "./model-map";
 import { describeError } from "@subrelay/runtime";
@@ -71,8 +74,22 @@ export interface RelayPorts {
     /** The upstream accepted the account's token (an answer other than a 401). */
     accepted(account: UpstreamAccount): void;
   };
-  /** Per-account concurrency: picks the least loaded of the best candidates and holds a slot. */
-  slots: { acquire(candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | null> };
+  /**
+   * Per-account concurrency: picks the least loaded of the best candidates and holds a slot; with a key's
+   * admission, checks and counts the key's rates and budgets in the same step.
+   */
+  slots: {
+    acquire(candidates: readonly SlotCandidate[], leaseId: string, admission: KeyAdmission | undefined): Promise<SlotLease | null | KeyVerdict>;
+    /** Ends a key's lease on a request in flight (its `concurrency`); absent: keys' concurrency is not enforced. */
+    releaseLease?(holder: string, leaseId: string): Promise<void>;
+  };
+  /** Rates and budgets per key; without it no key's rates or budgets are enforced. */
+  keyLimits?: KeyLimits;
+  /**
+   * Sets a usage row's `costUsd` (USD) when it is built, before it is recorded and charged to its key. Absent:
+   * the row keeps the cost it was built with (none: 0). Tests inject a price per request here.
+   */
+  costOf?: (row: UsageRow) => number;
   /** Waiting for a slot when every candidate is busy; without it a busy pool answers 429 at once. */
   waiting?: SlotWaiting;
   sticky: StickySessions;
@@ -162,16 +179,21 @@ export class Relay {
   }
 
   async handle(call: RelayCall): Promise<RelayResult> {
+    // One admission per request, whatever the number of acquisitions: it is counted once.
+    const admission = SLOTLESS_OPERATIONS.has(call.request.operation) ? undefined : this.ports.keyLimits?.admission(call.grant, call.requestId);
     try {
-      return await this.route(call);
+      return await this.route(call, admission);
     } catch (error) {
       if (!GatewayError.isInstance(error)) throw error;
       call.sink.sendError(error);
       return { platform: call.grant.platform, accountId: null };
+    } finally {
+      // The key's lease on this request in flight, when its concurrency is limited (a no-op when none was taken).
+      if (admission?.limits.concurrency !== undefined) void this.ports.slots.releaseLease?.(keyLeaseHolder(admission.apiKeyId), admission.requestId);
     }
   }
 
-  private async route(call: RelayCall): Promise<RelayResult> {
+  private async route(call: RelayCall, admission: KeyAdmission | undefined): Promise<RelayResult> {
     const { grant } = call;
     const { operation } = call.request;
     const { providers } = this.ports;
@@ -189,10 +211,15 @@ export class Relay {
     }
     const { model } = call.request;
     // A request naming no model (a retrieval by id) may go to any account.
-    const serving = model === "" ? accounts : accounts.filter((account) => servesModel(account, model, this.aliases));
-    if (serving.length === 0) {
+    const served = model === "" ? accounts : accounts.filter((account) => servesModel(account, model, this.aliases));
+    if (served.length === 0) {
       throw new GatewayError("not_found", `The model "${model}" is not available for this key.`, { reason: "model_not_found" });
     }
+    // The key's own allow-list, after the default model and each account's mapping (a retrieval names no model).
+    const allowedModels = grant.limits?.models;
+    const serving =
+      allowedModels === undefined || model === "" ? served : served.filter((account) => keyAllowsModel(allowedModels, account, model, this.aliases));
+    if (serving.length === 0) throw modelNotAllowed(model);
     // Only accounts whose own platform's provider serves this operation: no request (and no credential)
     // ever goes to a platform that does not speak it.
     const eligible = serving.filter((account) => providers.supports(account.platform, operation, accountType(account)));
@@ -216,6 +243,7 @@ export class Relay {
     let lastPlatform = grant.platform;
     let lastAccountId: string | null = null;
 
+    const admitting = { admission };
     // One lease id per acquisition: a late undo of an earlier attempt's lease must not end a later one's.
     let acquisitions = 0;
     for (let tried = 0; tried < MAX_ACCOUNTS; ) {
@@ -225,20 +253,25 @@ export class Relay {
       const candidates = slotCandidates(ranked, stickyAccountId);
       const lease = SLOTLESS_OPERATIONS.has(operation)
         ? slotlessLease(candidates)
-        : await this.takeSlot(call, candidates, `${call.requestId}:${acquisitions}`);
+        : await this.takeSlot(call, candidates, `${call.requestId}:${acquisitions}`, admitting);
       if (lease === "gone") {
         // The client left while waiting: nobody to answer.
         this.recordUsage(call, { accountId: null, platform: lastPlatform, status: CLIENT_CLOSED });
         return { platform: lastPlatform, accountId: lastAccountId };
       }
       if (GatewayError.isInstance(lease)) {
-        lastRefusal ??= lease;
+        // A limit of the key is the answer, whatever an earlier account said.
+        lastRefusal = lease.reason === "insufficient_quota" || lease.reason === "rate_limit_exceeded" ? lease : (lastRefusal ?? lease);
         break;
+      }
+      // Counted once: a failover's acquisition is not checked again.
+      if (admitting.admission && !admitting.admission.admitted && !SLOTLESS_OPERATIONS.has(operation)) {
+        admitting.admission = { ...admitting.admission, admitted: true };
       }
       const snapshot = ranked.find((account) => account.id === lease.accountId)!;
       lastPlatform = snapshot.platform;
       lastAccountId = snapshot.id;
-      const outcome = await this.attempt(call, snapshot, lease, authRetried);
+      const outcome = await this.attempt(call, snapshot, lease, authRetried, admitting.admission !== undefined);
       if (outcome.kind === "done") {
         if (sessionKey && stickyAccountId !== snapshot.id) void this.ports.sticky.set(sessionKey, snapshot.id);
         return { platform: snapshot.platform, accountId: snapshot.id };
@@ -281,23 +314,88 @@ export class Relay {
    * A slot on one of `candidates`. With waiting set up, a request whose sticky account is busy waits for it
    * first (unless its queue is full), then for any candidate; a streaming one gets keep-alives meanwhile.
    */
-  private async takeSlot(call: RelayCall, candidates: readonly SlotCandidate[], leaseId: string): Promise<SlotLease | GatewayError | "gone"> {
+  private async takeSlot(
+    call: RelayCall,
+    candidates: readonly SlotCandidate[],
+    leaseId: string,
+    admitting: { admission: KeyAdmission | undefined },
+  ): Promise<SlotLease | GatewayError | "gone"> {
+    let rebuilt = false;
+    let keyWaited = false;
+    for (;;) {
+      const outcome = await this.takeSlotOnce(call, candidates, leaseId, admitting.admission);
+      // The key's counters gone (a flushed Redis, a restart): rebuilt from the usage log once, then asked again.
+      if (outcome === "cold" && !rebuilt && admitting.admission && this.ports.keyLimits) {
+        rebuilt = true;
+        admitting.admission = await this.ports.keyLimits.seeded(admitting.admission);
+        continue;
+      }
+      if (outcome === "cold") return new GatewayError("unavailable", "This key's limits could not be checked; retry shortly.");
+      // The key at its concurrency: wait for one of its requests to end (its lease then held), then ask again.
+      if (outcome === "busy" && !keyWaited && admitting.admission) {
+        keyWaited = true;
+        const waited = await this.waitForKey(call, admitting.admission);
+        if (waited === true) continue;
+        return waited;
+      }
+      if (outcome === "busy") return this.keyBusy(call.grant.limits?.concurrency ?? 0);
+      if (isKeyVerdict(outcome)) return this.ports.keyLimits!.refusal(outcome, call.grant.limits ?? {});
+      return outcome;
+    }
+  }
+
+  /** Waits (WAIT_TIMEOUT, in the key's own queue) for a lease on one of the key's requests in flight. */
+  private async waitForKey(call: RelayCall, admission: KeyAdmission): Promise<true | GatewayError | "gone"> {
+    const concurrency = admission.limits.concurrency ?? 0;
+    const waiting = this.ports.waiting;
+    if (!waiting || waiting.timeoutMs <= 0) return this.keyBusy(concurrency);
+    const holder = keyLeaseHolder(admission.apiKeyId);
+    const pings = keepAlives(call, waiting);
+    try {
+      const plan = { queue: holder, limit: waiting.limit, timeoutMs: waiting.timeoutMs };
+      const outcome = await waiting.queue.take([{ id: holder, concurrency, priority: 0 }], admission.requestId, plan, call.clientGone, pings.start);
+      if ("lease" in outcome) return true;
+      if ("refused" in outcome && outcome.refused === "gone") return "gone";
+      return this.keyBusy(concurrency);
+    } finally {
+      pings.stop();
+    }
+  }
+
+  private keyBusy(concurrency: number): GatewayError {
+    return new GatewayError("rate_limited", `This API key's concurrency of ${concurrency} is in use; retry shortly.`, {
+      reason: "rate_limit_exceeded",
+      retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+    });
+  }
+
+  private async takeSlotOnce(
+    call: RelayCall,
+    candidates: readonly SlotCandidate[],
+    leaseId: string,
+    admission: KeyAdmission | undefined,
+  ): Promise<SlotLease | GatewayError | "gone" | KeyVerdict> {
     const waiting = this.ports.waiting;
     if (!waiting) {
-      return (await this.ports.slots.acquire(candidates, leaseId)) ?? new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.");
+      return (
+        (await this.ports.slots.acquire(candidates, leaseId, admission)) ??
+        new GatewayError("rate_limited", "Every upstream account is busy; retry shortly.")
+      );
     }
     const pings = keepAlives(call, waiting);
     try {
       const sticky = candidates[0]!.priority === STICKY_PRIORITY ? candidates[0]! : undefined;
       if (sticky && waiting.stickyTimeoutMs > 0) {
         const plan = { queue: accountQueue(sticky.id), limit: waiting.stickyLimit, timeoutMs: waiting.stickyTimeoutMs };
-        const outcome = await waiting.queue.take([sticky], leaseId, plan, call.clientGone, pings.start);
+        const outcome = await waiting.queue.take([sticky], leaseId, plan, call.clientGone, pings.start, admission);
         if ("lease" in outcome) return outcome.lease;
+        if ("verdict" in outcome) return outcome.verdict;
         if (outcome.refused === "gone") return "gone";
       }
       const plan = { queue: groupQueue(call.grant.groupId), limit: waiting.limit, timeoutMs: waiting.timeoutMs };
-      const outcome = await waiting.queue.take(candidates, leaseId, plan, call.clientGone, pings.start);
+      const outcome = await waiting.queue.take(candidates, leaseId, plan, call.clientGone, pings.start, admission);
       if ("lease" in outcome) return outcome.lease;
+      if ("verdict" in outcome) return outcome.verdict;
       if (outcome.refused === "gone") return "gone";
       const message =
         outcome.refused === "full"
@@ -310,8 +408,10 @@ export class Relay {
   }
 
   /** Tries one account. Everything up to the first byte sent can still fail over. */
-  private async attempt(call: RelayCall, snapshot: AccountSnapshot, lease: SlotLease, authRetried: Set<string>): Promise<Attempt> {
+  private async attempt(call: RelayCall, snapshot: AccountSnapshot, lease: SlotLease, authRetried: Set<string>, charged: boolean): Promise<Attempt> {
     let stopFollowingClient = () => {};
+    // The usage row of the answer this account gave, charged to a limited key when the slot is released.
+    let row: UsageRow | undefined;
     try {
       const account = await this.ports.accounts.get(snapshot.id);
       if (!account) return { kind: "failover", reason: "gone", refusal: new GatewayError("unavailable", "Account removed.") };
@@ -384,7 +484,7 @@ export class Relay {
         if (verdict.kind === "client" || verdict.kind === "ok") {
           // The account served this answer: its request id and rate-limit headers are the client's to see.
           this.relayRefusal(call, refusal, returnableHeaders(answer.headers, provider.responseHeaders ?? []));
-          this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status, upstreamModel: renamed(call, input.request) });
+          row = this.recordUsage(call, { accountId: account.id, platform: account.platform, status: answer.status, upstreamModel: renamed(call, input.request) });
           return { kind: "done" };
         }
         if (!isAccountLevel(verdict)) return this.refuse(call, snapshot, verdict, refusal, secrets);
@@ -404,11 +504,11 @@ export class Relay {
       }
       this.ports.lastUsed.touch(account.id, this.now());
       stopFollowingClient();
-      await this.deliver(call, provider, input, answer, sentAt);
+      row = await this.deliver(call, provider, input, answer, sentAt);
       return { kind: "done" };
     } finally {
       stopFollowingClient();
-      void lease.release();
+      void lease.release(charged && row && this.ports.keyLimits ? this.ports.keyLimits.charge(row) : undefined);
     }
   }
 
@@ -419,7 +519,7 @@ export class Relay {
     input: { account: UpstreamAccount; accessToken?: string; request: ClientRequest },
     answer: UpstreamAnswer,
     sentAt: number,
-  ): Promise<void> {
+  ): Promise<UsageRow> {
     const tracker = provider.usageTracker(call.request);
     const shaper = provider.responseShaper(input);
     const delivery = await call.sink.deliver(answer, {
@@ -435,7 +535,7 @@ export class Relay {
       this.ports.logger.warn({ requestId: call.requestId, error: describeError(delivery.streamFailure) }, "upstream stream failed mid-way");
     }
     if (delivery.streamed && delivery.ttfbMs !== null) this.ports.events?.firstByte?.(input.account.platform, delivery.ttfbMs / 1000);
-    this.recordUsage(call, {
+    return this.recordUsage(call, {
       accountId: input.account.id,
       platform: input.account.platform,
       status: delivery.status,
@@ -513,9 +613,8 @@ export class Relay {
   private recordUsage(
     call: RelayCall,
     outcome: { accountId: string | null; platform: string; status: number; ttfbMs?: number | null; usage?: Usage; upstreamModel?: string },
-  ): void {
-    this.ports.usage.record(
-      usageRow({
+  ): UsageRow {
+    const row = usageRow({
         requestId: call.requestId,
         apiKeyId: call.grant.apiKeyId,
         groupId: call.grant.groupId,
@@ -529,8 +628,10 @@ export class Relay {
         ttfbMs: outcome.ttfbMs ?? null,
         usage: outcome.usage,
         ...(outcome.upstreamModel !== undefined ? { upstreamModel: outcome.upstreamModel } : {}),
-      }, this.ports.prices),
-    );
+      }, this.ports.prices);
+    if (this.ports.costOf) row.costUsd = this.ports.costOf(row);
+    this.ports.usage.record(row);
+    return row;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Cancellation } from "./cancellation";
 import type { QueueingSlots, SlotCandidate, SlotLease } from "./concurrency-slots";
+import { isKeyVerdict, type KeyAdmission, type KeyVerdict } from "./key-counters";
 
 /** Where and how long a request may wait for a slot. */
 export interface WaitPlan {
@@ -11,8 +12,11 @@ export interface WaitPlan {
   timeoutMs: number;
 }
 
-/** A slot, or why none: the queue was `full`, the wait reached its `timeout`, or the client is `gone`. */
-export type WaitOutcome = { lease: SlotLease } | { refused: "full" | "timeout" | "gone" };
+/**
+ * A slot, or why none: the queue was `full`, the wait reached its `timeout`, or the client is `gone`; or, for a
+ * request with a key's admission, the key's verdict (a limit reached, or its counters gone).
+ */
+export type WaitOutcome = { lease: SlotLease } | { refused: "full" | "timeout" | "gone" } | { verdict: KeyVerdict };
 
 export interface SlotWaitQueueOptions {
   /**
@@ -63,7 +67,8 @@ export class SlotWaitQueue {
 
   /**
    * Takes a slot on one of `candidates` (in preference order), in turn behind the queue's waiters, waiting
-   * up to the plan's timeout. `onWaiting` is called once if the request has to wait.
+   * up to the plan's timeout. `onWaiting` is called once if the request has to wait. With `admission`, every
+   * attempt checks the key's limits too (a waiter is refused once a limit is reached meanwhile).
    */
   async take(
     candidates: readonly SlotCandidate[],
@@ -71,9 +76,11 @@ export class SlotWaitQueue {
     plan: WaitPlan,
     clientGone: Cancellation,
     onWaiting?: () => void,
+    admission?: KeyAdmission,
   ): Promise<WaitOutcome> {
     const turn = { queue: plan.queue, ticket: leaseId, join: plan.timeoutMs > 0, limit: plan.limit };
-    const first = await this.slots.acquireInTurn(candidates, leaseId, turn);
+    const first = await this.slots.acquireInTurn(candidates, leaseId, turn, admission);
+    if (isKeyVerdict(first)) return { verdict: first };
     if (typeof first !== "string") return { lease: first };
     if (first === "full" || !turn.join) return { refused: first === "full" ? "full" : "timeout" };
     if (clientGone.aborted) {
@@ -107,7 +114,8 @@ export class SlotWaitQueue {
         waiter.woken = false;
         signal = deferred();
         if (clientGone.aborted) signal.resolve("gone");
-        const outcome = await this.slots.acquireInTurn(candidates, leaseId, turn);
+        const outcome = await this.slots.acquireInTurn(candidates, leaseId, turn, admission);
+        if (isKeyVerdict(outcome)) return { verdict: outcome };
         if (typeof outcome !== "string") return { lease: outcome };
         // Dropped meanwhile (its heartbeats late) and the queue filled up behind it.
         if (outcome === "full") return { refused: "full" };

@@ -48,6 +48,11 @@ export class UsageRecorder {
     return this.queue.length;
   }
 
+  /** The rows not written yet, oldest first (a key's spend rebuilt from the log adds them). */
+  queued(): readonly UsageRow[] {
+    return this.queue;
+  }
+
   record(row: UsageRow): void {
     this.queue.push(row);
     if (this.queue.length > this.limit) {

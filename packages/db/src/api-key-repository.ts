@@ -3,7 +3,7 @@ import { createHash, randomInt } from "node:crypto";
 import { asc, eq, sql } from "drizzle-orm";
 import { translateConstraintError } from "./database-error";
 import { fromEpochMs, toEpochMs } from "./epoch-ms";
-import { apiKeyInputProblems, parseExpiresAt, problemsError } from "./input-rules";
+import { apiKeyInputProblems, apiKeyPatchProblems, parseExpiresAt, problemsError, type ApiKeyLimits } from "./input-rules";
 import { apiKeys, groups } from "./schema";
 import type { SqlExecutor } from "./sql-executor";
 
@@ -21,6 +21,8 @@ export interface ApiKeyRecord {
   createdAt: number;
   /** Epoch ms; null until `touchLastUsed` records a use. */
   lastUsedAt: number | null;
+  /** What the key may do; null: no limits. */
+  limits: ApiKeyLimits | null;
 }
 
 /** The result of `create`: the record plus the key itself — the only time the key is available. */
@@ -35,6 +37,8 @@ export interface ApiKeyLookup {
   groupId: number;
   status: "active" | "revoked";
   expiresAt: number | null;
+  /** What the key may do; null: no limits. */
+  limits: ApiKeyLimits | null;
   /** The key's group, i.e. its scheduling bucket. */
   group: {
     platform: string;
@@ -50,6 +54,15 @@ export interface NewApiKey {
   groupId: number;
   /** Epoch ms (or an ISO 8601 date-time string); omitted or null: never expires. */
   expiresAt?: number | string | null;
+  /** Omitted or null: none. */
+  limits?: ApiKeyLimits | null;
+}
+
+/** A change to a key: omitted fields are left alone; `null` clears `expiresAt` (never expires) and `limits` (none). */
+export interface ApiKeyPatch {
+  name?: string;
+  expiresAt?: number | string | null;
+  limits?: ApiKeyLimits | null;
 }
 
 const KEY_PREFIX = "sr-";
@@ -100,6 +113,7 @@ export class ApiKeyRepository {
           keyPrefix: key.slice(0, DISPLAY_PREFIX_LENGTH),
           groupId: input.groupId,
           expiresAt: fromEpochMs(parseExpiresAt(input.expiresAt)),
+          limits: input.limits ?? null,
         })
         .returning();
       if (!row) throw new Error("insert returned no row");
@@ -123,6 +137,7 @@ export class ApiKeyRepository {
         groupId: apiKeys.groupId,
         status: apiKeys.status,
         expiresAt: apiKeys.expiresAt,
+        limits: apiKeys.limits,
         platform: groups.platform,
         mode: groups.mode,
         defaultModel: groups.defaultModel,
@@ -137,6 +152,7 @@ export class ApiKeyRepository {
       groupId: row.groupId,
       status: row.status,
       expiresAt: toEpochMs(row.expiresAt),
+      limits: (row.limits as ApiKeyLimits | null) ?? null,
       group: row.defaultModel ? { platform: row.platform, mode: row.mode, defaultModel: row.defaultModel } : { platform: row.platform, mode: row.mode },
     };
   }
@@ -149,6 +165,20 @@ export class ApiKeyRepository {
   async get(id: number): Promise<ApiKeyRecord | null> {
     if (!Number.isSafeInteger(id)) return null;
     const [row] = await this.#db.select().from(apiKeys).where(eq(apiKeys.id, id));
+    return row ? toApiKeyRecord(row) : null;
+  }
+
+  /** Changes a key's name, expiry or limits; null when no such key. Throws DatabaseError `invalid_input` for a wrong field. */
+  async update(id: number, patch: ApiKeyPatch): Promise<ApiKeyRecord | null> {
+    const problems = apiKeyPatchProblems(patch);
+    if (problems.length > 0) throw problemsError("API key", problems);
+    if (!Number.isSafeInteger(id)) return null;
+    const changes: Partial<typeof apiKeys.$inferInsert> = {};
+    if (patch.name !== undefined) changes.name = patch.name;
+    if (patch.expiresAt !== undefined) changes.expiresAt = fromEpochMs(parseExpiresAt(patch.expiresAt));
+    if (patch.limits !== undefined) changes.limits = patch.limits;
+    if (Object.keys(changes).length === 0) return this.get(id);
+    const [row] = await this.#db.update(apiKeys).set(changes).where(eq(apiKeys.id, id)).returning();
     return row ? toApiKeyRecord(row) : null;
   }
 
@@ -198,5 +228,6 @@ function toApiKeyRecord(row: typeof apiKeys.$inferSelect): ApiKeyRecord {
     expiresAt: toEpochMs(row.expiresAt),
     createdAt: row.createdAt.getTime(),
     lastUsedAt: toEpochMs(row.lastUsedAt),
+    limits: (row.limits as ApiKeyLimits | null) ?? null,
   };
 }

@@ -23,11 +23,21 @@ export {
   hashApiKey,
   isApiKeyShaped,
   type ApiKeyLookup,
+  type ApiKeyPatch,
   type ApiKeyRecord,
   type CreatedApiKey,
   type NewApiKey,
 } from "./api-key-repository";
-export { apiKeyInputProblems, parseExpiresAt, type AccountCooldowns, type InputProblem, type InputRuleOptions, type RateLimitInput } from "./input-rules";
+export {
+  apiKeyInputProblems,
+  apiKeyPatchProblems,
+  parseExpiresAt,
+  type ApiKeyLimits,
+  type AccountCooldowns,
+  type InputProblem,
+  type InputRuleOptions,
+  type RateLimitInput,
+} from "./input-rules";
 export { GroupRepository, type GroupDeletion, type GroupPatch, type GroupRecord, type NewGroup } from "./group-repository";
 export {
   ModelPriceRepository,
@@ -42,6 +52,8 @@ export {
   UsageRepository,
   USAGE_STEP_MS,
   type CopyFromCsv,
+  type KeyUsage,
+  type KeyUsageQuery,
   type UsageGroupBy,
   type UsageRow,
   type UsageSeries,

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { DatabaseError } from "./database-error";
 
 /**
@@ -79,7 +80,38 @@ export interface AccountCooldowns {
 
 /** The fields of AccountCooldowns. */
 export const cooldownFields = ["overloaded", "serverError", "timeout", "rateLimit", "max"] as const;
-const apiKeyFields = ["name", "groupId", "expiresAt"];
+const apiKeyFields = ["name", "groupId", "expiresAt", "limits"];
+const apiKeyPatchFields = ["name", "expiresAt", "limits"];
+
+/**
+ * What one API key may do, each limit optional (absent: no such limit). Rates are per sliding minute; budgets are
+ * USD per calendar day, week (from Monday) and month in the gateway's `BUDGET_TIMEZONE`, and over the key's life.
+ */
+export interface ApiKeyLimits {
+  /** Requests per sliding minute, an integer >= 1. */
+  requestsPerMinute?: number;
+  /** Tokens (input + output + cache) per sliding minute, an integer >= 1. */
+  tokensPerMinute?: number;
+  /** Requests in flight at once, an integer >= 1; more wait (`WAIT_TIMEOUT`). */
+  concurrency?: number;
+  costPerDayUsd?: number;
+  costPerWeekUsd?: number;
+  costPerMonthUsd?: number;
+  costTotalUsd?: number;
+  /** The only models the key may ask for (the client's name or the name an account maps it to). */
+  models?: string[];
+  /** The only client addresses the key may be used from: addresses or CIDR ranges, IPv4 or IPv6. */
+  allowedIps?: string[];
+}
+
+/** The integer limits of ApiKeyLimits. */
+const apiKeyRateFields = ["requestsPerMinute", "tokensPerMinute", "concurrency"] as const;
+/** The USD budgets of ApiKeyLimits. */
+const apiKeyBudgetFields = ["costPerDayUsd", "costPerWeekUsd", "costPerMonthUsd", "costTotalUsd"] as const;
+const apiKeyLimitFields = [...apiKeyRateFields, ...apiKeyBudgetFields, "models", "allowedIps"] as const;
+const maxAllowedIps = 1000;
+const maxRate = 1_000_000_000;
+const maxBudgetUsd = 1_000_000_000;
 const statuses = ["active", "error", "disabled"];
 const adminStatuses = ["active", "disabled"];
 
@@ -154,12 +186,84 @@ export function apiKeyInputProblems(input: unknown, options: InputRuleOptions = 
   } else if (!isId(input.groupId)) {
     problems.push({ field: "groupId", message: `groupId must be a group id (an integer from 1 to ${inputLimits.maxId}).` });
   }
-  const expiresAt = expiryOf(input.expiresAt);
+  expiryProblems(input.expiresAt, options, problems);
+  if (input.limits !== undefined && input.limits !== null) apiKeyLimitsProblems(input.limits, problems);
+  return problems;
+}
+
+/** The problems of a patch to an API key (`name`, `expiresAt`, `limits`); omitted fields are left alone, `null` clears `expiresAt` and `limits`. */
+export function apiKeyPatchProblems(patch: unknown, options: InputRuleOptions = {}): InputProblem[] {
+  const problems: InputProblem[] = [];
+  if (!isObject(patch)) return [{ field: "(body)", message: "The patch must be a JSON object." }];
+  if (options.admin) unknownFields(patch, apiKeyPatchFields, problems);
+  if (patch.name !== undefined) nameProblems(patch.name, true, problems);
+  expiryProblems(patch.expiresAt, options, problems);
+  if (patch.limits !== undefined && patch.limits !== null) apiKeyLimitsProblems(patch.limits, problems);
+  return problems;
+}
+
+function expiryProblems(value: unknown, options: InputRuleOptions, problems: InputProblem[]): void {
+  const expiresAt = expiryOf(value);
   if (typeof expiresAt === "string") problems.push({ field: "expiresAt", message: expiresAt });
   else if (options.admin && expiresAt !== null && expiresAt <= (options.now ?? Date.now())) {
     problems.push({ field: "expiresAt", message: `expiresAt is in the past (${new Date(expiresAt).toISOString()}): a key must expire later than now.` });
   }
-  return problems;
+}
+
+/** A key's limits, one problem per wrong field (`limits.requestsPerMinute`, `limits.allowedIps[1]`). */
+function apiKeyLimitsProblems(limits: unknown, problems: InputProblem[]): void {
+  if (!isObject(limits)) {
+    problems.push({ field: "limits", message: `limits must be an object (${apiKeyLimitFields.join(", ")}), or null for none.` });
+    return;
+  }
+  unknownFields(limits, apiKeyLimitFields, problems, "limits.");
+  for (const field of apiKeyRateFields) {
+    const value = limits[field];
+    if (value !== undefined && !isIntegerIn(value, 1, maxRate)) {
+      problems.push({ field: `limits.${field}`, message: `limits.${field} must be an integer from 1 to ${maxRate}; omit it for no limit.` });
+    }
+  }
+  for (const field of apiKeyBudgetFields) {
+    const value = limits[field];
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= maxBudgetUsd)) {
+      problems.push({ field: `limits.${field}`, message: `limits.${field} must be a number of US dollars from 0 to ${maxBudgetUsd}; omit it for no budget.` });
+    }
+  }
+  const { models, allowedIps } = limits;
+  if (models !== undefined) {
+    if (!Array.isArray(models) || models.length > inputLimits.maxModels) {
+      problems.push({ field: "limits.models", message: `limits.models must be a list of at most ${inputLimits.maxModels} model names; omit it for any.` });
+    } else {
+      models.forEach((model: unknown, index) => {
+        if (typeof model !== "string" || model.trim() === "" || model.length > inputLimits.maxModelLength) {
+          problems.push({ field: `limits.models[${index}]`, message: `limits.models[${index}] must be a model name of 1 to ${inputLimits.maxModelLength} characters.` });
+        }
+      });
+    }
+  }
+  if (allowedIps !== undefined) {
+    if (!Array.isArray(allowedIps) || allowedIps.length > maxAllowedIps) {
+      problems.push({ field: "limits.allowedIps", message: `limits.allowedIps must be a list of at most ${maxAllowedIps} addresses or CIDR ranges; omit it for any.` });
+    } else {
+      allowedIps.forEach((entry: unknown, index) => {
+        if (typeof entry !== "string" || !isAddressOrRange(entry)) {
+          problems.push({
+            field: `limits.allowedIps[${index}]`,
+            message: `limits.allowedIps[${index}] must be an IP address or CIDR range (203.0.113.7, 10.0.0.0/8, 2001:db8::/32).`,
+          });
+        }
+      });
+    }
+  }
+}
+
+/** An IPv4 or IPv6 address, with an optional `/prefix` of at most its width. */
+function isAddressOrRange(entry: string): boolean {
+  const [address = "", prefix, ...rest] = entry.trim().split("/");
+  if (rest.length > 0) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
 /**

@@ -60,6 +60,27 @@ export interface UsageTotals {
   costUsd: number;
 }
 
+/** The starts of the windows a key's use is summed over (epoch ms, each inclusive; every one ends now). */
+export interface KeyUsageQuery {
+  apiKeyId: number;
+  minuteStart: number;
+  dayStart: number;
+  weekStart: number;
+  monthStart: number;
+}
+
+/** One key's use from its usage rows: cost in USD per window and over its life, requests and tokens (every class). */
+export interface KeyUsage {
+  totalUsd: number;
+  monthUsd: number;
+  weekUsd: number;
+  dayUsd: number;
+  requestsDay: number;
+  requestsMinute: number;
+  tokensDay: number;
+  tokensMinute: number;
+}
+
 export type UsageStep = "minute" | "hour" | "day";
 
 /** The length of each step, ms. Days are UTC days. */
@@ -300,6 +321,28 @@ export class UsageRepository {
       costUsd: row.costUsd,
     }));
   }
+  /** One key's use (`KeyUsageQuery`): one statement over the key's rows, by the (api_key_id, created_at) index. */
+  async keyUsage(query: KeyUsageQuery): Promise<KeyUsage> {
+    const since = (start: number) => sql`${usageLogs.createdAt} >= ${new Date(start).toISOString()}::timestamptz`;
+    const tokens = sql`(${usageLogs.inputTokens} + ${usageLogs.outputTokens} + ${usageLogs.cacheReadTokens} + ${usageLogs.cacheWriteTokens})`;
+    const [row] = await this.#db
+      .select({
+        totalUsd: sql<number>`coalesce(sum(${usageLogs.costUsd}), 0)`.mapWith(Number),
+        monthUsd: sql<number>`coalesce(sum(${usageLogs.costUsd}) filter (where ${since(query.monthStart)}), 0)`.mapWith(Number),
+        weekUsd: sql<number>`coalesce(sum(${usageLogs.costUsd}) filter (where ${since(query.weekStart)}), 0)`.mapWith(Number),
+        dayUsd: sql<number>`coalesce(sum(${usageLogs.costUsd}) filter (where ${since(query.dayStart)}), 0)`.mapWith(Number),
+        requestsDay: sql<number>`count(*) filter (where ${since(query.dayStart)})`.mapWith(Number),
+        requestsMinute: sql<number>`count(*) filter (where ${since(query.minuteStart)})`.mapWith(Number),
+        tokensDay: sql<number>`coalesce(sum(${tokens}) filter (where ${since(query.dayStart)}), 0)`.mapWith(Number),
+        tokensMinute: sql<number>`coalesce(sum(${tokens}) filter (where ${since(query.minuteStart)}), 0)`.mapWith(Number),
+      })
+      .from(usageLogs)
+      .where(sql`${usageLogs.apiKeyId} = ${query.apiKeyId}`);
+    return (
+      row ?? { totalUsd: 0, monthUsd: 0, weekUsd: 0, dayUsd: 0, requestsDay: 0, requestsMinute: 0, tokensDay: 0, tokensMinute: 0 }
+    );
+  }
+
   /**
    * The models of rows over [from, to) that had no price (`unpriced`), most requests first, at most `limit`
    * (default 100). Reads the same rows as a `totals` over the range (the `created_at` index).

@@ -932,6 +932,7 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
           groupId: group.id,
           status: "active",
           expiresAt: T0,
+          limits: null,
           group: { platform: "gemini", mode: "single" },
         });
         expect(await database.apiKeys.findByKey(`${created.key}x`)).toBeNull();
@@ -956,6 +957,45 @@ export function repositoryContract(driver: string, open: () => Promise<OpenedDat
         await expect(database.apiKeys.create({ name: "x", groupId: 999 })).rejects.toMatchObject({
           code: "invalid_reference",
         });
+      });
+
+      it("stores limits on create and patch (name, expiry, limits; null clears), refusing bad ones one field at a time", async () => {
+        const group = await database.groups.create({ name: "g", platform: "claude" });
+        const limits = { requestsPerMinute: 5, costPerDayUsd: 0.05, models: ["claude-sonnet-4-5"], allowedIps: ["10.0.0.0/8", "2001:db8::1"] };
+        const created = await database.apiKeys.create({ name: "k", groupId: group.id, limits });
+        expect(created.limits).toEqual(limits);
+        expect((await database.apiKeys.findByKey(created.key))?.limits).toEqual(limits);
+        const patched = await database.apiKeys.update(created.id, { name: "renamed", expiresAt: T0, limits: { costTotalUsd: 1 } });
+        expect(patched).toMatchObject({ name: "renamed", expiresAt: T0, limits: { costTotalUsd: 1 } });
+        expect((await database.apiKeys.update(created.id, { limits: null, expiresAt: null }))!).toMatchObject({ name: "renamed", expiresAt: null, limits: null });
+        expect(await database.apiKeys.update(999_999, { name: "x" })).toBeNull();
+        await expect(
+          database.apiKeys.update(created.id, { limits: { requestsPerMinute: 0, costPerDayUsd: -1, allowedIps: ["10.0.0.1", "10.0.0.0/33", "nope"], models: [""] } }),
+        ).rejects.toMatchObject({
+          code: "invalid_input",
+          problems: [
+            { field: "limits.requestsPerMinute" },
+            { field: "limits.costPerDayUsd" },
+            { field: "limits.models[0]" },
+            { field: "limits.allowedIps[1]" },
+            { field: "limits.allowedIps[2]" },
+          ],
+        });
+      });
+
+      it("sums one key's cost, requests and tokens per window from its usage rows", async () => {
+        const base = { groupId: 1, accountId: "1", platform: "claude", model: "m", stream: false, durationMs: 1, ttfbMs: null, status: 200, inputTokens: 10, outputTokens: 5, cacheReadTokens: 2, cacheWriteTokens: 1 };
+        const DAY = 1_440 * MINUTE;
+        await database.usage.insertMany([
+          { ...base, requestId: "k-1", apiKeyId: 41, costUsd: 1, createdAt: T0 - 40 * DAY },
+          { ...base, requestId: "k-2", apiKeyId: 41, costUsd: 0.5, createdAt: T0 - 3 * DAY },
+          { ...base, requestId: "k-3", apiKeyId: 41, costUsd: 0.25, createdAt: T0 - 5 * MINUTE },
+          { ...base, requestId: "k-4", apiKeyId: 41, costUsd: 0.125, createdAt: T0 - 1_000 },
+          { ...base, requestId: "k-5", apiKeyId: 42, costUsd: 100, createdAt: T0 - 1_000 },
+        ]);
+        const usage = await database.usage.keyUsage({ apiKeyId: 41, minuteStart: T0 - MINUTE, dayStart: T0 - DAY, weekStart: T0 - 7 * DAY, monthStart: T0 - 30 * DAY });
+        expect(usage).toEqual({ totalUsd: 1.875, monthUsd: 0.875, weekUsd: 0.875, dayUsd: 0.375, requestsDay: 2, requestsMinute: 1, tokensDay: 36, tokensMinute: 18 });
+        expect((await database.usage.keyUsage({ apiKeyId: 43, minuteStart: T0, dayStart: T0, weekStart: T0, monthStart: T0 })).totalUsd).toBe(0);
       });
 
       it("generates distinct keys", async () => {

@@ -169,6 +169,17 @@ describe("loadConfig: sticky sessions", () => {
     expect(() => loadConfig({ ADMIN_SESSION_TTL: "half a day" })).toThrow(/ADMIN_SESSION_TTL/);
   });
 
+  it("reads TRUSTED_PROXIES as addresses and ranges (default empty) and BUDGET_TIMEZONE as an IANA zone (default UTC)", () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(loadConfig({ TRUSTED_PROXIES: " 10.0.0.0/8, 127.0.0.1 ,fd00::/8," }).trustedProxies).toEqual(["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);
+    for (const entry of ["proxy.internal", "10.0.0.0/33", "10.0.0.1/8/1"]) {
+      expect(() => loadConfig({ TRUSTED_PROXIES: entry }), entry).toThrow(/TRUSTED_PROXIES/);
+    }
+    expect(loadConfig({}).budgetTimeZone).toBe("UTC");
+    expect(loadConfig({ BUDGET_TIMEZONE: "Europe/Paris" }).budgetTimeZone).toBe("Europe/Paris");
+    expect(() => loadConfig({ BUDGET_TIMEZONE: "Mars/Olympus" })).toThrow(/BUDGET_TIMEZONE/);
+  });
+
   it("reads ADMIN_ALLOWED_ORIGINS as a list of origins and CONSOLE_DIR as a path", () => {
     expect(loadConfig({}).adminAllowedOrigins).toEqual([]);
     expect(loadConfig({ ADMIN_ALLOWED_ORIGINS: "https://ops.example.com, http://localhost:5173" }).adminAllowedOrigins).toEqual([

@@ -152,6 +152,14 @@ export interface GatewayConfig {
    * base URL must be https to a public address. The platforms' base URLs set here are trusted regardless.
    */
   upstreamAllowlist?: string[];
+  /**
+   * The proxies in front of the gateway (`TRUSTED_PROXIES`, comma-separated addresses and CIDR ranges). Default
+   * empty: a key's `allowedIps` is matched against the peer address as the listener sees it. With proxies named,
+   * a request from one of them is matched against the first address of `X-Forwarded-For` from the right that is not one.
+   */
+  trustedProxies?: string[];
+  /** The IANA time zone of the keys' daily, weekly (from Monday) and monthly budgets (`BUDGET_TIMEZONE`). Default "UTC". */
+  budgetTimeZone?: string;
   /** Embedded PGlite's Postgres `shared_buffers` (`PGLITE_SHARED_BUFFERS`, e.g. "16MB"). Default "16MB". */
   pgliteSharedBuffers?: string;
   /**
@@ -297,6 +305,15 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       problems.push(`UPSTREAM_ALLOWLIST entries must be host names, IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), got "${entry}"`);
     }
   }
+  const trustedProxies = (text("TRUSTED_PROXIES") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of trustedProxies) {
+    if (!isAddressOrRange(entry)) problems.push(`TRUSTED_PROXIES entries must be IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8), got "${entry}"`);
+  }
+  const budgetTimeZone = text("BUDGET_TIMEZONE") ?? "UTC";
+  if (!isTimeZone(budgetTimeZone)) problems.push(`BUDGET_TIMEZONE must be an IANA time zone such as UTC or Europe/Paris, got "${budgetTimeZone}"`);
   const adminAllowedOrigins = (text("ADMIN_ALLOWED_ORIGINS") ?? "")
     .split(",")
     .map((entry) => entry.trim())
@@ -362,6 +379,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     streamPingIntervalMs: duration("STREAM_PING_INTERVAL", 2_000),
     redisStartTimeoutMs: duration("REDIS_START_TIMEOUT", 10_000),
     upstreamAllowlist,
+    trustedProxies,
+    budgetTimeZone,
     pgliteSharedBuffers: size("PGLITE_SHARED_BUFFERS", "16MB"),
     pgliteOptimizeWasm: boolean("PGLITE_OPTIMIZE_WASM", false),
     cooldowns: {
@@ -382,6 +401,23 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** An IP address (IPv6 with or without brackets), or one with a `/prefix`; no host names. */
+function isAddressOrRange(entry: string): boolean {
+  const address = entry.split("/")[0]!;
+  const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  return isIP(bare) !== 0 && isHostOrRange(entry);
+}
+
+/** Whether Intl knows `zone` as a time zone. */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A host name, an IP address (IPv6 with or without brackets), or an address with a `/prefix`. */
