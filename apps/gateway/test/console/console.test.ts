@@ -292,6 +292,51 @@ describe("the console in a browser", () => {
     await page.context().close();
   });
 
+  it("creates a key with limits from the UI, shows its spend against its daily budget, and edits and clears its limits", async () => {
+    const page = await newConsolePage(browser, pageErrors);
+    await signIn(page, harness.url);
+    await page.getByRole("navigation").getByRole("link", { name: "Keys" }).click();
+    await page.getByLabel("Name").first().fill("budgeted");
+    await page.getByLabel("Group").selectOption({ label: "team-a (claude)" });
+    await page.getByText("Limits (optional)").click();
+    await page.getByLabel("Budget per day (USD)").fill("5");
+    await page.getByLabel("Requests per minute").fill("60");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const shown = page.getByRole("dialog", { name: "Your new key" });
+    const key = await shown.getByLabel("Key").inputValue();
+    await shown.getByRole("button", { name: "Done" }).click();
+    const row = rowOf(page, "budgeted");
+    await row.waitFor();
+    expect(await row.locator(".budget-words").allTextContents()).toEqual(["today: $0.00 of $5.00"]);
+    expect(await row.textContent()).toContain("60 requests/min");
+    const listed = async () =>
+      (await harness.admin<{ data: Array<{ name: string; limits: unknown }> }>("GET", "/admin/api-keys")).body.data.find((each) => each.name === "budgeted")?.limits;
+    expect(await listed()).toEqual({ costPerDayUsd: 5, requestsPerMinute: 60 });
+
+    // Its request's cost (the fixture's usage at claude-opus-4-1's shipped price), against the budget of today.
+    expect(await ask(key)).toBe(200);
+    const cost = (12 * 15 + 11 * 75 + 4096 * 1.5 + 300 * 18.75) / 1e6;
+    await expect.poll(() => row.locator(".budget-words").textContent(), { timeout: 5_000 }).toBe(`today: $${cost} of $5.00`);
+
+    // Edit: a budget below the spend is shown reached; emptied, the limits are cleared (limits: null).
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit key budgeted" });
+    expect(await edit.getByLabel("Budget per day (USD)").inputValue()).toBe("5");
+    await edit.getByLabel("Budget per day (USD)").fill("0.01");
+    expect({ page: "edit key", violations: await seriousViolations(page) }).toEqual({ page: "edit key", violations: [] });
+    await edit.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => row.locator(".budget-words").textContent()).toBe(`today: $${cost} of $0.01 — reached`);
+    expect(await listed()).toEqual({ costPerDayUsd: 0.01, requestsPerMinute: 60 });
+    await row.getByRole("button", { name: "Edit" }).click();
+    await edit.getByLabel("Budget per day (USD)").fill("");
+    await edit.getByLabel("Requests per minute").fill("");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => row.locator("td").nth(3).textContent()).toBe("no budget");
+    expect(await listed()).toBeNull();
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  });
+
   it("has no serious or critical accessibility violations on any page (axe-core), in English and Chinese", async () => {
     await seedShowcase(harness);
     const page = await newConsolePage(browser, pageErrors);
@@ -405,7 +450,11 @@ async function seedShowcase(harness: TestGateway): Promise<void> {
   const dave = await account("dave");
   await call("PATCH", `/admin/accounts/${dave.id}`, { rateLimits: [{ scope: "account", window: "5h", until: Date.now() + 40 * 60_000 }] });
   await account("erin", { priority: 20 });
-  const key = await call<{ key: string }>("POST", "/admin/api-keys", { name: "ci", groupId: group.id });
+  const key = await call<{ key: string }>("POST", "/admin/api-keys", {
+    name: "ci",
+    groupId: group.id,
+    limits: { costPerDayUsd: 0.5, costPerMonthUsd: 20, requestsPerMinute: 60, models: ["claude-sonnet-4-5"] },
+  });
   // An account its upstream refuses for good (organization disabled): the gateway marks it in error, with the reason.
   const refused = await call<{ id: number }>("POST", "/admin/groups", { name: "team-c", platform: "claude" });
   await call("POST", "/admin/accounts", {
