@@ -58,9 +58,10 @@ describe("createAdminClient", () => {
 
   it("formats US dollars with the digits a small amount needs", () => {
     const format = createFormatter("en", "UTC");
-    expect([format.usd(0), format.usd(0.000054), format.usd(0.3), format.usd(12.345), format.usd(1234)]).toEqual([
+    expect([format.usd(0), format.usd(0.0000543), format.usd(0.012774), format.usd(0.3), format.usd(12.345), format.usd(1234)]).toEqual([
       "$0.00",
-      "$0.000054",
+      "$0.0000543",
+      "$0.0128",
       "$0.30",
       "$12.35",
       "$1,234.00",

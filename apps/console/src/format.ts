@@ -16,8 +16,8 @@ export interface Formatter {
   /** A ratio as a percentage ("12.5%"). */
   percent: (ratio: number) => string;
   /**
-   * US dollars in the viewer's language: cents from $1 up ("$12.34"), and below it as many digits as a small
-   * amount needs, up to millionths ("$0.000054", a request's cost), so a cheap request never reads "$0.00".
+   * US dollars in the viewer's language: cents from $1 up ("$12.34"), up to 4 decimals from a cent ("$0.0128"),
+   * and 3 significant digits below ("$0.000054", a cheap request's cost), so a cheap request never reads "$0.00".
    */
   usd: (value: number) => string;
 }
@@ -61,7 +61,8 @@ export function createFormatter(locale: string, timeZone?: string): Formatter {
   const compact = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
   const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
   const dollars = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  const cents = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 6 });
+  const cents = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
+  const fractions = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", maximumSignificantDigits: 3 });
   return {
     time: (at, now) => (day.format(at) === day.format(now) ? clock.format(at) : dayAndClock.format(at)),
     tick: (at, spanMs) => (spanMs <= 86_400_000 ? clock.format(at) : shortDayAndClock.format(at)),
@@ -69,7 +70,10 @@ export function createFormatter(locale: string, timeZone?: string): Formatter {
     number: (value) => integer.format(value),
     compact: (value) => compact.format(value),
     percent: (ratio) => percent.format(ratio),
-    usd: (value) => (Math.abs(value) >= 1 ? dollars.format(value) : cents.format(value)),
+    usd: (value) => {
+      const size = Math.abs(value);
+      return size >= 1 ? dollars.format(value) : size >= 0.01 || size === 0 ? cents.format(value) : fractions.format(value);
+    },
   };
 }
 

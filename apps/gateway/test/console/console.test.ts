@@ -264,7 +264,7 @@ describe("the console in a browser", () => {
     await page.getByLabel("Split by").selectOption("key");
     const keyRow = rowOf(page, new RegExp(`\\(${priced.keyId}\\)$`));
     await expect.poll(() => keyRow.count(), { timeout: 5_000 }).toBe(1);
-    expect(Number((await keyRow.locator("td").last().textContent())!.replace(/[$,]/g, ""))).toBeCloseTo(cost, 6);
+    expect(Number((await keyRow.locator("td").last().textContent())!.replace(/[$,]/g, ""))).toBeCloseTo(cost, 4);
     await page.getByLabel("Chart").selectOption("cost");
     expect(await page.getByLabel("Chart").inputValue()).toBe("cost");
     await page.locator(".chart-canvas canvas").first().waitFor();
@@ -315,8 +315,9 @@ describe("the console in a browser", () => {
 
     // Its request's cost (the fixture's usage at claude-opus-4-1's shipped price), against the budget of today.
     expect(await ask(key)).toBe(200);
-    const cost = (12 * 15 + 11 * 75 + 4096 * 1.5 + 300 * 18.75) / 1e6;
-    await expect.poll(() => row.locator(".budget-words").textContent(), { timeout: 5_000 }).toBe(`today: $${cost} of $5.00`);
+    // $0.012774: shown to 4 decimals.
+    expect((12 * 15 + 11 * 75 + 4096 * 1.5 + 300 * 18.75) / 1e6).toBeCloseTo(0.012774, 9);
+    await expect.poll(() => row.locator(".budget-words").textContent(), { timeout: 5_000 }).toBe("today: $0.0128 of $5.00");
 
     // Edit: a budget below the spend is shown reached; emptied, the limits are cleared (limits: null).
     await row.getByRole("button", { name: "Edit" }).click();
@@ -325,7 +326,7 @@ describe("the console in a browser", () => {
     await edit.getByLabel("Budget per day (USD)").fill("0.01");
     expect({ page: "edit key", violations: await seriousViolations(page) }).toEqual({ page: "edit key", violations: [] });
     await edit.getByRole("button", { name: "Save" }).click();
-    await expect.poll(() => row.locator(".budget-words").textContent()).toBe(`today: $${cost} of $0.01 — reached`);
+    await expect.poll(() => row.locator(".budget-words").textContent()).toBe("today: $0.0128 of $0.01 — reached");
     expect(await listed()).toEqual({ costPerDayUsd: 0.01, requestsPerMinute: 60 });
     await row.getByRole("button", { name: "Edit" }).click();
     await edit.getByLabel("Budget per day (USD)").fill("");
