@@ -15,7 +15,10 @@ export const BUDGET_TIME_ZONE_STORAGE_KEY = "subrelay.console.budgetTimeZone";
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function wallClock(at: number, timeZone: string): { year: number; month: number; day: number; offset: number } {
+function wallClock(
+  at: number,
+  timeZone: string,
+): { year: number; month: number; day: number; offset: number } {
   let format = formatters.get(timeZone);
   if (!format) {
     format = new Intl.DateTimeFormat("en-US", {
@@ -31,9 +34,15 @@ function wallClock(at: number, timeZone: string): { year: number; month: number;
     formatters.set(timeZone, format);
   }
   const parts: Record<string, number> = {};
-  for (const part of format.formatToParts(at)) if (part.type !== "literal") parts[part.type] = Number(part.value);
+  for (const part of format.formatToParts(at))
+    if (part.type !== "literal") parts[part.type] = Number(part.value);
   const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second);
-  return { year: parts.year!, month: parts.month!, day: parts.day!, offset: wall - Math.floor(at / 1000) * 1000 };
+  return {
+    year: parts.year!,
+    month: parts.month!,
+    day: parts.day!,
+    offset: wall - Math.floor(at / 1000) * 1000,
+  };
 }
 
 /** The instant `timeZone`'s clock reads 00:00 on that date (day and month may overflow, as in Date.UTC). */

@@ -6,14 +6,30 @@ describe("the key limits form", () => {
     const empty = keyLimitsValuesOf(null);
     expect(keyLimitsOf(empty)).toBeNull();
     expect(
-      keyLimitsOf({ ...empty, costPerDayUsd: " 5 ", requestsPerMinute: "60", models: "claude-sonnet-4-5\n\n gpt-4o ", allowedIps: "10.0.0.0/8, ::1" }),
-    ).toEqual({ costPerDayUsd: 5, requestsPerMinute: 60, models: ["claude-sonnet-4-5", "gpt-4o"], allowedIps: ["10.0.0.0/8", "::1"] });
+      keyLimitsOf({
+        ...empty,
+        costPerDayUsd: " 5 ",
+        requestsPerMinute: "60",
+        models: "claude-sonnet-4-5\n\n gpt-4o ",
+        allowedIps: "10.0.0.0/8, ::1",
+      }),
+    ).toEqual({
+      costPerDayUsd: 5,
+      requestsPerMinute: 60,
+      models: ["claude-sonnet-4-5", "gpt-4o"],
+      allowedIps: ["10.0.0.0/8", "::1"],
+    });
   });
 
   it("shows stored limits back as they are", () => {
     const limits = { concurrency: 2, costTotalUsd: 0.05, models: ["a", "b"] };
     const values = keyLimitsValuesOf(limits);
-    expect(values).toMatchObject({ concurrency: "2", costTotalUsd: "0.05", models: "a\nb", costPerDayUsd: "" });
+    expect(values).toMatchObject({
+      concurrency: "2",
+      costTotalUsd: "0.05",
+      models: "a\nb",
+      costPerDayUsd: "",
+    });
     expect(keyLimitsOf(values)).toEqual(limits);
   });
 });

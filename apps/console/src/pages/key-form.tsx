@@ -32,7 +32,13 @@ export function KeyForm({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void
       <div className="form-grid">
         <Field label={t("keys.name")}>
           {(id) => (
-            <input id={id} value={name} onChange={(event) => setName(event.target.value)} required maxLength={200} />
+            <input
+              id={id}
+              value={name}
+              onChange={(event) => setName(event.target.value)}
+              required
+              maxLength={200}
+            />
           )}
         </Field>
         <Field label={t("keys.expiresAtOptional")}>

@@ -99,43 +99,43 @@ export function KeysPage() {
         ) : (
           <form className="form" onSubmit={submit}>
             <div className="inline-form">
-            <Field label={t("keys.name")}>
-              {(id) => (
-                <input
-                  id={id}
-                  value={name}
-                  onChange={(event) => setName(event.target.value)}
-                  required
-                  maxLength={200}
-                />
-              )}
-            </Field>
-            <Field label={t("accounts.group")}>
-              {(id) => (
-                <select
-                  id={id}
-                  value={chosenGroup}
-                  onChange={(event) => setGroupId(event.target.value)}
-                  required
-                >
-                  {(groups.data ?? []).map((group) => (
-                    <option key={group.id} value={String(group.id)}>
-                      {group.name} ({group.platform})
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-            <Field label={t("keys.expiresAtOptional")}>
-              {(id) => (
-                <input
-                  id={id}
-                  type="datetime-local"
-                  value={expiresAt}
-                  onChange={(event) => setExpiresAt(event.target.value)}
-                />
-              )}
-            </Field>
+              <Field label={t("keys.name")}>
+                {(id) => (
+                  <input
+                    id={id}
+                    value={name}
+                    onChange={(event) => setName(event.target.value)}
+                    required
+                    maxLength={200}
+                  />
+                )}
+              </Field>
+              <Field label={t("accounts.group")}>
+                {(id) => (
+                  <select
+                    id={id}
+                    value={chosenGroup}
+                    onChange={(event) => setGroupId(event.target.value)}
+                    required
+                  >
+                    {(groups.data ?? []).map((group) => (
+                      <option key={group.id} value={String(group.id)}>
+                        {group.name} ({group.platform})
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              <Field label={t("keys.expiresAtOptional")}>
+                {(id) => (
+                  <input
+                    id={id}
+                    type="datetime-local"
+                    value={expiresAt}
+                    onChange={(event) => setExpiresAt(event.target.value)}
+                  />
+                )}
+              </Field>
               <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
                 {t("keys.create")}
               </button>

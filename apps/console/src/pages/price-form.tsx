@@ -37,7 +37,9 @@ export function PriceForm({
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const prices = Object.fromEntries(tokenPriceFields.map((field) => [field, Number(values[field])])) as unknown as TokenPrices;
+    const prices = Object.fromEntries(
+      tokenPriceFields.map((field) => [field, Number(values[field])]),
+    ) as unknown as TokenPrices;
     setPrice.mutate({ model: name.trim(), prices }, { onSuccess: onDone });
   };
 

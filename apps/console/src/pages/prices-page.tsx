@@ -22,7 +22,8 @@ export function PricesPage() {
   const rows = useMemo(() => {
     const needle = search.trim().toLowerCase();
     return (pricing.data?.data ?? []).filter((entry) => {
-      if (platform === "none" ? entry.platform !== null : platform !== "" && entry.platform !== platform) return false;
+      if (platform === "none" ? entry.platform !== null : platform !== "" && entry.platform !== platform)
+        return false;
       return needle === "" || entry.model.toLowerCase().includes(needle);
     });
   }, [pricing.data, platform, search]);
@@ -186,7 +187,11 @@ function PriceRow({
       </td>
       <td className="actions">
         <div className="row-actions">
-          <button type="button" onClick={onOverride} aria-label={t("prices.overrideFor", { model: entry.model })}>
+          <button
+            type="button"
+            onClick={onOverride}
+            aria-label={t("prices.overrideFor", { model: entry.model })}
+          >
             {t("prices.override")}
           </button>
           {entry.source === "override" ? (
