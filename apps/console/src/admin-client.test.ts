@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AdminApiError } from "./admin-api-error";
 import { createAdminClient } from "./admin-client";
-import { formatCountdown, fromDateTimeLocal, toDateTimeLocal } from "./format";
+import { createFormatter, formatCountdown, fromDateTimeLocal, toDateTimeLocal } from "./format";
 
 interface Call {
   url: string;
@@ -38,6 +38,35 @@ describe("createAdminClient", () => {
     await expect(client.listGroups()).resolves.toEqual([{ id: 1 }]);
     await client.usageSeries({ from: 10, to: 20, step: "minute", groupBy: "model" });
     expect(calls[1]?.url).toBe("/admin/usage/series?from=10&to=20&step=minute&groupBy=model");
+  });
+
+  it("URL-encodes a model in the pricing paths and sends exactly the five prices", async () => {
+    const { calls, fetch } = fakeFetch(200, { model: "x" });
+    const client = createAdminClient({ fetch });
+    const prices = { inputUsdPerMTok: 1, outputUsdPerMTok: 2, cacheReadUsdPerMTok: 0.1, cacheWrite5mUsdPerMTok: 1.25, cacheWrite1hUsdPerMTok: 2 };
+    await client.setPrice("models/gemini-2.5-pro", prices);
+    await client.deletePrice("a b");
+    await client.updateApiKey(4, { limits: null });
+    expect(calls.map((call) => [call.init?.method, call.url])).toEqual([
+      ["PUT", "/admin/pricing/models%2Fgemini-2.5-pro"],
+      ["DELETE", "/admin/pricing/a%20b"],
+      ["PATCH", "/admin/api-keys/4"],
+    ]);
+    expect(calls[0]?.init?.body).toBe(JSON.stringify(prices));
+    expect(calls[2]?.init?.body).toBe('{"limits":null}');
+  });
+
+  it("formats US dollars with the digits a small amount needs", () => {
+    const format = createFormatter("en", "UTC");
+    expect([format.usd(0), format.usd(0.0000543), format.usd(0.012774), format.usd(0.3), format.usd(12.345), format.usd(1234)]).toEqual([
+      "$0.00",
+      "$0.0000543",
+      "$0.0128",
+      "$0.30",
+      "$12.35",
+      "$1,234.00",
+    ]);
+    expect(createFormatter("zh-CN", "UTC").usd(3.75)).toBe("US$3.75");
   });
 
   it("resolves a 204 to nothing", async () => {

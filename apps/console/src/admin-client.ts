@@ -5,11 +5,15 @@ import type {
   AccountPatch,
   ApiKey,
   ApiKeyInput,
+  ApiKeyPatch,
   CreatedApiKey,
   Group,
   GroupInput,
   GroupPatch,
+  PriceEntry,
+  PricingAnswer,
   Session,
+  TokenPrices,
   UsageGroupBy,
   UsageSeries,
   UsageStep,
@@ -46,7 +50,13 @@ export interface AdminClient {
   resetAccount(id: string): Promise<Account>;
   listApiKeys(): Promise<ApiKey[]>;
   createApiKey(input: ApiKeyInput): Promise<CreatedApiKey>;
+  updateApiKey(id: number, patch: ApiKeyPatch): Promise<ApiKey>;
   deleteApiKey(id: number): Promise<void>;
+  listPrices(): Promise<PricingAnswer>;
+  /** Overrides `model`'s price (the gateway stores it lower-cased); the price as listed. */
+  setPrice(model: string, prices: TokenPrices): Promise<PriceEntry>;
+  /** Drops `model`'s override: back to the shipped price (a 404 when it had none). */
+  deletePrice(model: string): Promise<void>;
   usage(query: { from: number; to: number; groupBy: UsageGroupBy }): Promise<UsageTotalsAnswer>;
   usageSeries(query: UsageSeriesQuery): Promise<UsageSeries>;
 }
@@ -111,7 +121,11 @@ export function createAdminClient(options: AdminClientOptions = {}): AdminClient
     resetAccount: (id) => call("POST", `/admin/accounts/${encodeURIComponent(id)}/reset`),
     listApiKeys: () => list("/admin/api-keys"),
     createApiKey: (input) => call("POST", "/admin/api-keys", input),
+    updateApiKey: (id, patch) => call("PATCH", `/admin/api-keys/${id}`, patch),
     deleteApiKey: (id) => call("DELETE", `/admin/api-keys/${id}`),
+    listPrices: () => call("GET", "/admin/pricing"),
+    setPrice: (model, prices) => call("PUT", `/admin/pricing/${encodeURIComponent(model)}`, prices),
+    deletePrice: (model) => call("DELETE", `/admin/pricing/${encodeURIComponent(model)}`),
     usage: (values) => call("GET", `/admin/usage?${query(values)}`),
     usageSeries: (values) => call("GET", `/admin/usage/series?${query({ ...values })}`),
   };

@@ -6,9 +6,11 @@ import type {
   AccountInput,
   AccountPatch,
   ApiKeyInput,
+  ApiKeyPatch,
   GroupInput,
   GroupPatch,
   Session,
+  TokenPrices,
   UsageGroupBy,
 } from "./admin-types";
 
@@ -34,6 +36,7 @@ export const queryKeys = {
   apiKeys: ["api-keys"] as const,
   usage: ["usage"] as const,
   usageSeries: ["usage-series"] as const,
+  pricing: ["pricing"] as const,
 };
 
 /**
@@ -106,13 +109,20 @@ export function useApiKeys() {
 }
 
 /** Totals by account, key or model since `from` (epoch ms) up to the time of each fetch. */
-export function useUsageTotals(from: number, groupBy: UsageGroupBy) {
+export function useUsageTotals(from: number, groupBy: UsageGroupBy, options: { enabled?: boolean } = {}) {
   const client = useAdminClient();
   return useQuery({
     queryKey: [...queryKeys.usage, from, groupBy],
     queryFn: () => client.usage({ from, to: Date.now(), groupBy }),
+    enabled: options.enabled ?? true,
     ...live,
   });
+}
+
+/** Prices change by hand: re-read every 30 s (and at once after this console's own changes). */
+export function usePricing() {
+  const client = useAdminClient();
+  return useQuery({ queryKey: queryKeys.pricing, queryFn: () => client.listPrices(), refetchInterval: 30_000, retry: 1 });
 }
 
 /**
@@ -191,6 +201,27 @@ export function useResetAccount() {
 export function useCreateApiKey() {
   const client = useAdminClient();
   return useInvalidating((input: ApiKeyInput) => client.createApiKey(input), [queryKeys.apiKeys]);
+}
+
+export function useUpdateApiKey() {
+  const client = useAdminClient();
+  return useInvalidating(
+    ({ id, patch }: { id: number; patch: ApiKeyPatch }) => client.updateApiKey(id, patch),
+    [queryKeys.apiKeys],
+  );
+}
+
+export function useSetPrice() {
+  const client = useAdminClient();
+  return useInvalidating(
+    ({ model, prices }: { model: string; prices: TokenPrices }) => client.setPrice(model, prices),
+    [queryKeys.pricing],
+  );
+}
+
+export function useDeletePrice() {
+  const client = useAdminClient();
+  return useInvalidating((model: string) => client.deletePrice(model), [queryKeys.pricing]);
 }
 
 export function useDeleteApiKey() {

@@ -62,6 +62,29 @@ export interface Group {
   waiters: number | null;
 }
 
+/**
+ * What one key may do (gateway README "Limits per key"), each limit optional: absent, no such limit. Rates are
+ * per sliding minute; budgets are USD per calendar day, week (from Monday) and month in the gateway's
+ * `BUDGET_TIMEZONE`, and over the key's life.
+ */
+export interface ApiKeyLimits {
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  concurrency?: number;
+  costPerDayUsd?: number;
+  costPerWeekUsd?: number;
+  costPerMonthUsd?: number;
+  costTotalUsd?: number;
+  /** The only models the key may ask for. */
+  models?: string[];
+  /** The only client addresses it may be used from: addresses or CIDR ranges. */
+  allowedIps?: string[];
+}
+export const apiKeyRateFields = ["requestsPerMinute", "tokensPerMinute", "concurrency"] as const;
+export const apiKeyBudgetFields = ["costPerDayUsd", "costPerWeekUsd", "costPerMonthUsd", "costTotalUsd"] as const;
+export type ApiKeyRateField = (typeof apiKeyRateFields)[number];
+export type ApiKeyBudgetField = (typeof apiKeyBudgetFields)[number];
+
 export interface ApiKey {
   id: number;
   name: string;
@@ -71,6 +94,8 @@ export interface ApiKey {
   expiresAt: number | null;
   createdAt: number;
   lastUsedAt: number | null;
+  /** Null (or absent, from a gateway before limits): none. */
+  limits?: ApiKeyLimits | null;
 }
 
 /** `POST /admin/api-keys`: the only answer that carries the key. */
@@ -89,6 +114,8 @@ export interface UsageTotals {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** What the rows cost, USD (unpriced rows count 0). */
+  costUsd: number;
 }
 
 export interface UsageTotalsAnswer {
@@ -111,6 +138,8 @@ export interface UsageSeriesLine {
   outputTokens: number[];
   cacheReadTokens: number[];
   cacheWriteTokens: number[];
+  /** USD per bucket. */
+  costUsd: number[];
 }
 
 export interface UsageSeries {
@@ -173,4 +202,51 @@ export interface ApiKeyInput {
   name: string;
   groupId: number;
   expiresAt?: number | null;
+  limits?: ApiKeyLimits | null;
+}
+
+/** `PATCH /admin/api-keys/:id`: omitted fields are left alone; null clears `expiresAt` and `limits`. */
+export interface ApiKeyPatch {
+  name?: string;
+  expiresAt?: number | null;
+  limits?: ApiKeyLimits | null;
+}
+
+/** USD per million tokens, by token class: exactly the body of `PUT /admin/pricing/:model`. */
+export interface TokenPrices {
+  inputUsdPerMTok: number;
+  outputUsdPerMTok: number;
+  cacheReadUsdPerMTok: number;
+  cacheWrite5mUsdPerMTok: number;
+  cacheWrite1hUsdPerMTok: number;
+}
+export const tokenPriceFields = [
+  "inputUsdPerMTok",
+  "outputUsdPerMTok",
+  "cacheReadUsdPerMTok",
+  "cacheWrite5mUsdPerMTok",
+  "cacheWrite1hUsdPerMTok",
+] as const;
+
+/** A platform's long-context tier: a prompt above `aboveInputTokens` has all its tokens billed at these prices. */
+export interface LongContextPrice extends TokenPrices {
+  aboveInputTokens: number;
+}
+
+/** One price of `GET /admin/pricing`: a shipped list price or an operator's override. */
+export interface PriceEntry extends TokenPrices {
+  /** A model id or a family prefix (`claude-sonnet-4-5` prices its dated ids too). */
+  model: string;
+  longContext?: LongContextPrice;
+  source: "shipped" | "override";
+  /** The platform whose list has the model or its family; null for an override matching none. */
+  platform: string | null;
+  /** For an override of a shipped model: the price `DELETE` returns to. */
+  shipped?: TokenPrices & { longContext?: LongContextPrice };
+}
+
+export interface PricingAnswer {
+  data: PriceEntry[];
+  /** Models served without a price (the last day's, every replica): they cost 0 until priced. */
+  unpriced: string[];
 }

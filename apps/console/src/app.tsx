@@ -8,6 +8,7 @@ import { AccountsPage } from "./pages/accounts-page";
 import { GroupsPage } from "./pages/groups-page";
 import { KeysPage } from "./pages/keys-page";
 import { OverviewPage } from "./pages/overview-page";
+import { PricesPage } from "./pages/prices-page";
 import { SignInPage } from "./pages/sign-in-page";
 import { UsagePage } from "./pages/usage-page";
 
@@ -20,6 +21,7 @@ const navigation: ReadonlyArray<{ href: string; label: MessageKey }> = [
   { href: "/groups", label: "nav.groups" },
   { href: "/keys", label: "nav.keys" },
   { href: "/usage", label: "nav.usage" },
+  { href: "/prices", label: "nav.prices" },
 ];
 
 export function App() {
@@ -58,6 +60,7 @@ function Shell() {
           <Route path="/groups" component={GroupsPage} />
           <Route path="/keys" component={KeysPage} />
           <Route path="/usage" component={UsagePage} />
+          <Route path="/prices" component={PricesPage} />
           <Route>
             <h1>{t("common.notFound")}</h1>
             <p>

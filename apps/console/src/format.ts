@@ -15,6 +15,11 @@ export interface Formatter {
   compact: (value: number) => string;
   /** A ratio as a percentage ("12.5%"). */
   percent: (ratio: number) => string;
+  /**
+   * US dollars in the viewer's language: cents from $1 up ("$12.34"), up to 4 decimals from a cent ("$0.0128"),
+   * and 3 significant digits below ("$0.000054", a cheap request's cost), so a cheap request never reads "$0.00".
+   */
+  usd: (value: number) => string;
 }
 
 export function createFormatter(locale: string, timeZone?: string): Formatter {
@@ -55,6 +60,9 @@ export function createFormatter(locale: string, timeZone?: string): Formatter {
   const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   const compact = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
   const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 });
+  const dollars = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const cents = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4 });
+  const fractions = new Intl.NumberFormat(locale, { style: "currency", currency: "USD", maximumSignificantDigits: 3 });
   return {
     time: (at, now) => (day.format(at) === day.format(now) ? clock.format(at) : dayAndClock.format(at)),
     tick: (at, spanMs) => (spanMs <= 86_400_000 ? clock.format(at) : shortDayAndClock.format(at)),
@@ -62,6 +70,10 @@ export function createFormatter(locale: string, timeZone?: string): Formatter {
     number: (value) => integer.format(value),
     compact: (value) => compact.format(value),
     percent: (ratio) => percent.format(ratio),
+    usd: (value) => {
+      const size = Math.abs(value);
+      return size >= 1 ? dollars.format(value) : size >= 0.01 || size === 0 ? cents.format(value) : fractions.format(value);
+    },
   };
 }
 

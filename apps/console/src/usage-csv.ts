@@ -10,6 +10,7 @@ const columns = [
   "outputTokens",
   "cacheReadTokens",
   "cacheWriteTokens",
+  "costUsd",
 ] as const;
 
 /** A CSV cell: quoted when it holds a comma, quote or line break; a leading = + - @ is defused for spreadsheets. */
@@ -36,6 +37,7 @@ export function usageCsv(usage: Pick<UsageSeries, "buckets" | "series">): string
           line.outputTokens[index] ?? 0,
           line.cacheReadTokens[index] ?? 0,
           line.cacheWriteTokens[index] ?? 0,
+          line.costUsd[index] ?? 0,
         ]
           .map(cell)
           .join(","),

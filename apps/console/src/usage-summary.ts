@@ -12,6 +12,8 @@ export interface UsageLineTotals {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** USD. */
+  costUsd: number;
   /** Input + output + cache read + cache write. */
   tokens: number;
 }
@@ -32,6 +34,7 @@ export function summariseSeries(series: readonly UsageSeriesLine[]): UsageLineTo
         outputTokens: sum(line.outputTokens),
         cacheReadTokens: sum(line.cacheReadTokens),
         cacheWriteTokens: sum(line.cacheWriteTokens),
+        costUsd: sum(line.costUsd),
       };
       return {
         ...totals,

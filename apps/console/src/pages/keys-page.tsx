@@ -1,13 +1,46 @@
-import { useRef, useState, type FormEvent } from "react";
-import { useApiKeys, useCreateApiKey, useDeleteApiKey, useGroups } from "../admin-queries";
-import type { ApiKey, CreatedApiKey } from "../admin-types";
+import { useMemo, useRef, useState, type FormEvent } from "react";
+import { useApiKeys, useCreateApiKey, useDeleteApiKey, useGroups, useUsageTotals } from "../admin-queries";
+import type { ApiKey, ApiKeyBudgetField, CreatedApiKey } from "../admin-types";
+import { budgetWindowStarts, isTimeZone } from "../budget-windows";
+import { BudgetBars, type KeySpend } from "../components/budget-bars";
 import { ConfirmDialog } from "../components/confirm-dialog";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
+import { KeyLimitsFields } from "../components/key-limits-fields";
 import { ModalDialog } from "../components/modal-dialog";
 import { fromDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
+import { keyLimitsOf, keyLimitsValuesOf } from "../key-limits-values";
+import { keyLimitWords } from "../key-limits-words";
+import { useBudgetTimeZone } from "../use-budget-time-zone";
 import { useNow } from "../use-now";
+import { KeyForm } from "./key-form";
+
+/**
+ * Each key's spend in its budgets' windows, from `GET /admin/usage?groupBy=key` since each window's start in
+ * `timeZone` (only the windows some key has a budget for are asked).
+ */
+function useKeySpend(keys: readonly ApiKey[], now: number, timeZone: string): Map<string, KeySpend> {
+  const starts = budgetWindowStarts(now, timeZone);
+  const has = (field: ApiKeyBudgetField) => keys.some((key) => key.limits?.[field] !== undefined);
+  const day = useUsageTotals(starts.day, "key", { enabled: has("costPerDayUsd") });
+  const week = useUsageTotals(starts.week, "key", { enabled: has("costPerWeekUsd") });
+  const month = useUsageTotals(starts.month, "key", { enabled: has("costPerMonthUsd") });
+  const total = useUsageTotals(0, "key", { enabled: has("costTotalUsd") });
+  return useMemo(() => {
+    const spend = new Map<string, KeySpend>();
+    const add = (field: ApiKeyBudgetField, rows: ReadonlyArray<{ key: string | null; costUsd: number }> | undefined) => {
+      if (!rows) return;
+      for (const key of keys) spend.set(String(key.id), { ...spend.get(String(key.id)), [field]: 0 });
+      for (const row of rows) if (row.key !== null) spend.set(row.key, { ...spend.get(row.key), [field]: row.costUsd });
+    };
+    add("costPerDayUsd", day.data?.data);
+    add("costPerWeekUsd", week.data?.data);
+    add("costPerMonthUsd", month.data?.data);
+    add("costTotalUsd", total.data?.data);
+    return spend;
+  }, [keys, day.data, week.data, month.data, total.data]);
+}
 
 export function KeysPage() {
   const { t, format } = useI18n();
@@ -19,21 +52,33 @@ export function KeysPage() {
   const [name, setName] = useState("");
   const [groupId, setGroupId] = useState("");
   const [expiresAt, setExpiresAt] = useState("");
+  const [limits, setLimits] = useState(() => keyLimitsValuesOf(null));
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
+  const [editing, setEditing] = useState<ApiKey | null>(null);
+  const [timeZone, setTimeZone] = useBudgetTimeZone();
+  const [zoneText, setZoneText] = useState(timeZone);
+  const spend = useKeySpend(keys.data ?? [], now, timeZone);
   const groupNames = new Map((groups.data ?? []).map((group) => [group.id, group.name]));
   const chosenGroup = groupId !== "" ? groupId : String(groups.data?.[0]?.id ?? "");
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const expiry = fromDateTimeLocal(expiresAt);
+    const chosenLimits = keyLimitsOf(limits);
     create.mutate(
-      { name, groupId: Number(chosenGroup), ...(expiry === undefined ? {} : { expiresAt: expiry }) },
+      {
+        name,
+        groupId: Number(chosenGroup),
+        ...(expiry === undefined ? {} : { expiresAt: expiry }),
+        ...(chosenLimits === null ? {} : { limits: chosenLimits }),
+      },
       {
         onSuccess: (key) => {
           setCreated(key);
           setName("");
           setExpiresAt("");
+          setLimits(keyLimitsValuesOf(null));
         },
       },
     );
@@ -52,47 +97,53 @@ export function KeysPage() {
         {groups.isSuccess && groups.data.length === 0 ? (
           <p className="empty">{t("keys.needGroup")}</p>
         ) : (
-          <form className="inline-form" onSubmit={submit}>
-            <Field label={t("keys.name")}>
-              {(id) => (
-                <input
-                  id={id}
-                  value={name}
-                  onChange={(event) => setName(event.target.value)}
-                  required
-                  maxLength={200}
-                />
-              )}
-            </Field>
-            <Field label={t("accounts.group")}>
-              {(id) => (
-                <select
-                  id={id}
-                  value={chosenGroup}
-                  onChange={(event) => setGroupId(event.target.value)}
-                  required
-                >
-                  {(groups.data ?? []).map((group) => (
-                    <option key={group.id} value={String(group.id)}>
-                      {group.name} ({group.platform})
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-            <Field label={t("keys.expiresAtOptional")}>
-              {(id) => (
-                <input
-                  id={id}
-                  type="datetime-local"
-                  value={expiresAt}
-                  onChange={(event) => setExpiresAt(event.target.value)}
-                />
-              )}
-            </Field>
-            <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
-              {t("keys.create")}
-            </button>
+          <form className="form" onSubmit={submit}>
+            <div className="inline-form">
+              <Field label={t("keys.name")}>
+                {(id) => (
+                  <input
+                    id={id}
+                    value={name}
+                    onChange={(event) => setName(event.target.value)}
+                    required
+                    maxLength={200}
+                  />
+                )}
+              </Field>
+              <Field label={t("accounts.group")}>
+                {(id) => (
+                  <select
+                    id={id}
+                    value={chosenGroup}
+                    onChange={(event) => setGroupId(event.target.value)}
+                    required
+                  >
+                    {(groups.data ?? []).map((group) => (
+                      <option key={group.id} value={String(group.id)}>
+                        {group.name} ({group.platform})
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              <Field label={t("keys.expiresAtOptional")}>
+                {(id) => (
+                  <input
+                    id={id}
+                    type="datetime-local"
+                    value={expiresAt}
+                    onChange={(event) => setExpiresAt(event.target.value)}
+                  />
+                )}
+              </Field>
+              <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
+                {t("keys.create")}
+              </button>
+            </div>
+            <details className="details">
+              <summary>{t("limits.optional")}</summary>
+              <KeyLimitsFields values={limits} onChange={setLimits} />
+            </details>
           </form>
         )}
         <ErrorMessage error={create.error} />
@@ -110,6 +161,8 @@ export function KeysPage() {
                 <th scope="col">{t("keys.prefix")}</th>
                 <th scope="col">{t("accounts.group")}</th>
                 <th scope="col">{t("keys.status")}</th>
+                <th scope="col">{t("limits.budgets")}</th>
+                <th scope="col">{t("limits.title")}</th>
                 <th scope="col">{t("keys.expires")}</th>
                 <th scope="col">{t("keys.created")}</th>
                 <th scope="col">{t("accounts.lastUsed")}</th>
@@ -134,12 +187,25 @@ export function KeysPage() {
                           : t("keys.active")}
                     </td>
                     <td>
+                      <BudgetBars limits={key.limits} spend={spend.get(String(key.id)) ?? {}} />
+                    </td>
+                    <td className="small">
+                      {keyLimitWords(key.limits, t, format).map((words) => (
+                        <div key={words}>{words}</div>
+                      ))}
+                    </td>
+                    <td>
                       {key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}
                     </td>
                     <td>{format.dateTime(key.createdAt)}</td>
                     <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
                     <td className="actions">
                       <div className="row-actions">
+                        {key.status === "active" ? (
+                          <button type="button" onClick={() => setEditing(key)}>
+                            {t("common.edit")}
+                          </button>
+                        ) : null}
                         {key.status === "active" ? (
                           <button
                             type="button"
@@ -161,6 +227,29 @@ export function KeysPage() {
           </table>
         </div>
       )}
+
+      <div className="filters">
+        <Field label={t("limits.timeZone")} className="field-inline">
+          {(id) => (
+            <input
+              id={id}
+              value={zoneText}
+              aria-describedby="budget-zone-hint"
+              onChange={(event) => {
+                setZoneText(event.target.value);
+                if (isTimeZone(event.target.value)) setTimeZone(event.target.value);
+              }}
+            />
+          )}
+        </Field>
+        <p className="muted small" id="budget-zone-hint">
+          {isTimeZone(zoneText) ? t("limits.timeZoneHint", { zone: timeZone }) : t("limits.timeZoneInvalid")}
+        </p>
+      </div>
+
+      <ModalDialog open={editing !== null} title={t("keys.editTitle", { name: editing?.name ?? "" })} wide onClose={() => setEditing(null)}>
+        {editing ? <KeyForm apiKey={editing} onDone={() => setEditing(null)} /> : null}
+      </ModalDialog>
 
       <ModalDialog open={created !== null} title={t("keys.createdTitle")} onClose={closeCreated}>
         {created ? <CreatedKey created={created} onDone={closeCreated} /> : null}

@@ -37,6 +37,7 @@ export function OverviewPage() {
       tokens: add((row) => row.inputTokens + row.outputTokens + row.cacheReadTokens + row.cacheWriteTokens),
       inputTokens: add((row) => row.inputTokens),
       outputTokens: add((row) => row.outputTokens),
+      costUsd: add((row) => row.costUsd),
     };
   }, [totals.data]);
 
@@ -86,6 +87,11 @@ export function OverviewPage() {
           label={t("overview.errorsToday")}
           value={format.number(sums.errors)}
           detail={sums.requests > 0 ? format.percent(sums.errors / sums.requests) : undefined}
+        />
+        <Stat
+          label={t("overview.costToday")}
+          value={format.usd(sums.costUsd)}
+          detail={sums.requests > 0 ? t("overview.costPerRequest", { cost: format.usd(sums.costUsd / sums.requests) }) : undefined}
         />
         <Stat label={t("overview.accounts")} value={format.number(states.length)} />
       </section>

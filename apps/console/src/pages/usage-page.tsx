@@ -14,7 +14,12 @@ import { summariseSeries, tokensPerBucket, type UsageLineTotals } from "../usage
 
 type Range = { kind: "preset"; preset: RangePreset } | { kind: "custom"; from: number; to: number };
 type Split = UsageGroupBy | "none";
-type Metric = "requests" | "tokens";
+type Metric = "requests" | "tokens" | "cost";
+const metricLabels: Record<Metric, MessageKey> = {
+  requests: "usage.requests",
+  tokens: "usage.tokens",
+  cost: "usage.cost",
+};
 
 const presetLabels: Record<RangePreset, MessageKey> = {
   "1h": "usage.lastHour",
@@ -68,8 +73,8 @@ export function UsagePage() {
       .slice(0, MAX_LINES)
       .map((line) => ({ line: data.series[line.index]!, label: labelOf(line) }));
     const lines: ChartSeries[] = drawn.map(({ line, label }, index) => ({
-      label: split === "none" ? t(metric === "requests" ? "usage.requests" : "usage.tokens") : label,
-      values: metric === "requests" ? line.requests : tokensPerBucket(line),
+      label: split === "none" ? t(metricLabels[metric]) : label,
+      values: metric === "requests" ? line.requests : metric === "cost" ? line.costUsd : tokensPerBucket(line),
       color: chartColors[index % chartColors.length]!,
     }));
     return { timestamps: data.buckets, lines };
@@ -164,8 +169,11 @@ export function UsagePage() {
         <Field label={t("usage.metric")} className="field-inline">
           {(id) => (
             <select id={id} value={metric} onChange={(event) => setMetric(event.target.value as Metric)}>
-              <option value="requests">{t("usage.requests")}</option>
-              <option value="tokens">{t("usage.tokens")}</option>
+              {(Object.keys(metricLabels) as Metric[]).map((option) => (
+                <option key={option} value={option}>
+                  {t(metricLabels[option])}
+                </option>
+              ))}
             </select>
           )}
         </Field>
@@ -191,7 +199,7 @@ export function UsagePage() {
             timestamps={chart.timestamps}
             series={chart.lines}
             label={t("usage.chartLabel")}
-            formatLeft={format.compact}
+            formatLeft={metric === "cost" ? format.usd : format.compact}
             formatTime={formatTick}
           />
         ) : (
@@ -235,6 +243,9 @@ export function UsagePage() {
                   <th scope="col" className="number">
                     {t("usage.tokens")}
                   </th>
+                  <th scope="col" className="number">
+                    {t("usage.cost")}
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -253,6 +264,7 @@ export function UsagePage() {
                     <td className="number">{format.number(line.cacheReadTokens)}</td>
                     <td className="number">{format.number(line.cacheWriteTokens)}</td>
                     <td className="number">{format.number(line.tokens)}</td>
+                    <td className="number">{format.usd(line.costUsd)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -3,7 +3,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, claudeReply, jsonFixture, startTestGateway, type TestGateway } from "../harness";
+import { ADMIN_TOKEN, claudeMessage, claudeReply, jsonFixture, startTestGateway, type TestGateway } from "../harness";
 import { launchChromium, newConsolePage, requireBuiltConsole, screenshot, seriousViolations, signIn } from "./console-browser";
 
 /**
@@ -33,11 +33,11 @@ describe("the console in a browser", () => {
     await harness?.close();
   });
 
-  const ask = async (key: string) => {
+  const ask = async (key: string, model = "claude-sonnet-4-5") => {
     const response = await fetch(`${harness.url}/v1/messages`, {
       method: "POST",
       headers: { "x-api-key": key, "anthropic-version": "2023-06-01", "content-type": "application/json" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+      body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
     });
     await response.arrayBuffer();
     return response.status;
@@ -62,7 +62,7 @@ describe("the console in a browser", () => {
     await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("navigation").waitFor();
-    for (const name of ["Overview", "Accounts", "Groups", "Keys", "Usage"]) {
+    for (const name of ["Overview", "Accounts", "Groups", "Keys", "Usage", "Prices"]) {
       expect(await page.getByRole("navigation").getByRole("link", { name, exact: true }).count()).toBe(1);
     }
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Overview");
@@ -208,6 +208,136 @@ describe("the console in a browser", () => {
     await page.context().close();
   });
 
+  it("lists shipped prices, sets an override from the UI and resets it to the shipped price; a request's cost shows in Usage; unpriced models are flagged", async () => {
+    // An account whose upstream serves a model no price list has: its requests cost 0 and are flagged.
+    harness.upstream.on("POST", "/unpriced/v1/messages", () => ({ json: { ...claudeMessage(), model: "claude-experimental-x" } }));
+    const unpriced = await harness.seed({
+      platform: "claude",
+      accounts: [{ name: "experimental", type: "apikey", credentials: { apiKey: "sk-ant-experimental" }, baseUrl: `${harness.upstream.url}/unpriced` }],
+    });
+    expect(await ask(unpriced.key, "claude-experimental-x")).toBe(200);
+    const page = await newConsolePage(browser, pageErrors);
+    await signIn(page, harness.url);
+    await page.getByRole("navigation").getByRole("link", { name: "Prices", exact: true }).click();
+    // The fixture's upstream model, claude-opus-4-1-20250805, is priced by the shipped family claude-opus-4-1.
+    const opus = rowOf(page, "claude-opus-4-1");
+    await opus.waitFor();
+    expect(await opus.locator(".source").textContent()).toBe("shipped");
+    expect(await opus.locator("td").nth(1).textContent()).toBe("$15.00");
+    await expect.poll(() => page.getByRole("region", { name: /Models without a price/ }).textContent(), { timeout: 5_000 }).toContain("claude-experimental-x");
+
+    // Filters: by platform and by a search.
+    await page.getByLabel("Search").fill("opus-4-1");
+    expect(await page.locator("tbody tr").count()).toBeGreaterThan(0);
+    expect(await page.locator("tbody th").allTextContents()).toEqual(expect.arrayContaining(["claude-opus-4-1"]));
+    expect((await page.locator("tbody th").allTextContents()).every((model) => model.includes("opus-4-1"))).toBe(true);
+    await page.getByLabel("Platform").selectOption("openai");
+    await expect.poll(() => page.getByText("No price matches").count()).toBe(1);
+    await page.getByLabel("Platform").selectOption("claude");
+    await page.getByLabel("Search").fill("");
+
+    // An override, from the UI: shown as "override" beside the shipped price, and what the API lists.
+    await opus.getByRole("button", { name: /^Override/ }).click();
+    const form = page.getByRole("dialog", { name: "Price of claude-opus-4-1" });
+    expect(await form.getByLabel("Input ($/MTok)").inputValue()).toBe("15");
+    const override = { input: "1000", output: "2000", cacheRead: "100", cacheWrite5m: "1250", cacheWrite1h: "2000" };
+    await form.getByLabel("Input ($/MTok)").fill(override.input);
+    await form.getByLabel("Output ($/MTok)").fill(override.output);
+    await form.getByLabel("Cache read ($/MTok)").fill(override.cacheRead);
+    await form.getByLabel("Cache write 5 min ($/MTok)").fill(override.cacheWrite5m);
+    await form.getByLabel("Cache write 1 h ($/MTok)").fill(override.cacheWrite1h);
+    await form.getByRole("button", { name: "Save override" }).click();
+    await expect.poll(() => opus.locator(".source").textContent()).toBe("override");
+    expect(await opus.locator("td").nth(1).textContent()).toBe("$1,000.00shipped $15.00");
+    const listed = await harness.admin<{ data: Array<{ model: string; source: string; inputUsdPerMTok: number }> }>("GET", "/admin/pricing");
+    expect(listed.body.data.find((entry) => entry.model === "claude-opus-4-1")).toMatchObject({ source: "override", inputUsdPerMTok: 1000 });
+
+    // A request at the override's price: its cost in Usage's table, as the admin API counts it.
+    const priced = await harness.seed({ platform: "claude", accounts: [{ name: "priced", type: "apikey", credentials: { apiKey: "sk-ant-priced" } }] });
+    expect(await ask(priced.key)).toBe(200);
+    await harness.gateway.usage.flush();
+    const usage = await harness.admin<{ data: Array<{ key: string; costUsd: number }> }>("GET", "/admin/usage?groupBy=key");
+    const cost = usage.body.data.find((row) => row.key === String(priced.keyId))?.costUsd ?? 0;
+    // 12 input, 11 output, 4,096 cache read and 300 cache write 5 min tokens at the override's prices.
+    expect(cost).toBeCloseTo((12 * 1000 + 11 * 2000 + 4096 * 100 + 300 * 1250) / 1e6, 9);
+    await page.getByRole("navigation").getByRole("link", { name: "Usage" }).click();
+    await page.getByLabel("Split by").selectOption("key");
+    const keyRow = rowOf(page, new RegExp(`\\(${priced.keyId}\\)$`));
+    await expect.poll(() => keyRow.count(), { timeout: 5_000 }).toBe(1);
+    expect(Number((await keyRow.locator("td").last().textContent())!.replace(/[$,]/g, ""))).toBeCloseTo(cost, 4);
+    await page.getByLabel("Chart").selectOption("cost");
+    expect(await page.getByLabel("Chart").inputValue()).toBe("cost");
+    await page.locator(".chart-canvas canvas").first().waitFor();
+    await page.getByRole("navigation").getByRole("link", { name: "Overview" }).click();
+    const costToday = page.locator(".card", { hasText: "Cost today" }).locator(".card-value");
+    await expect.poll(() => costToday.textContent()).toMatch(/^\$\d/);
+    expect(Number((await costToday.textContent())!.replace(/[$,]/g, ""))).toBeGreaterThanOrEqual(cost - 0.005);
+
+    // Reset to shipped price: DELETE, and the row is the shipped price again.
+    await page.getByRole("navigation").getByRole("link", { name: "Prices", exact: true }).click();
+    await opus.getByRole("button", { name: /^Reset to shipped price/ }).click();
+    await expect.poll(() => opus.locator(".source").textContent()).toBe("shipped");
+    expect(await opus.locator("td").nth(1).textContent()).toBe("$15.00");
+    const after = await harness.admin<{ data: Array<{ model: string; source: string }> }>("GET", "/admin/pricing");
+    expect(after.body.data.find((entry) => entry.model === "claude-opus-4-1")?.source).toBe("shipped");
+
+    // The unpriced model's button opens the override form for it.
+    await page.getByRole("button", { name: "Set a price for claude-experimental-x" }).click();
+    const unpricedForm = page.getByRole("dialog", { name: "Price of claude-experimental-x" });
+    expect(await unpricedForm.getByLabel("Model").inputValue()).toBe("claude-experimental-x");
+    expect({ page: "price form", violations: await seriousViolations(page) }).toEqual({ page: "price form", violations: [] });
+    await unpricedForm.getByRole("button", { name: "Cancel" }).click();
+    await expect.poll(() => page.getByRole("dialog").count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("creates a key with limits from the UI, shows its spend against its daily budget, and edits and clears its limits", async () => {
+    const page = await newConsolePage(browser, pageErrors);
+    await signIn(page, harness.url);
+    await page.getByRole("navigation").getByRole("link", { name: "Keys" }).click();
+    await page.getByLabel("Name").first().fill("budgeted");
+    await page.getByLabel("Group").selectOption({ label: "team-a (claude)" });
+    await page.getByText("Limits (optional)").click();
+    await page.getByLabel("Budget per day (USD)").fill("5");
+    await page.getByLabel("Requests per minute").fill("60");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const shown = page.getByRole("dialog", { name: "Your new key" });
+    const key = await shown.getByLabel("Key").inputValue();
+    await shown.getByRole("button", { name: "Done" }).click();
+    const row = rowOf(page, "budgeted");
+    await row.waitFor();
+    expect(await row.locator(".budget-words").allTextContents()).toEqual(["today: $0.00 of $5.00"]);
+    expect(await row.textContent()).toContain("60 requests/min");
+    const listed = async () =>
+      (await harness.admin<{ data: Array<{ name: string; limits: unknown }> }>("GET", "/admin/api-keys")).body.data.find((each) => each.name === "budgeted")?.limits;
+    expect(await listed()).toEqual({ costPerDayUsd: 5, requestsPerMinute: 60 });
+
+    // Its request's cost (the fixture's usage at claude-opus-4-1's shipped price), against the budget of today.
+    expect(await ask(key)).toBe(200);
+    // $0.012774: shown to 4 decimals.
+    expect((12 * 15 + 11 * 75 + 4096 * 1.5 + 300 * 18.75) / 1e6).toBeCloseTo(0.012774, 9);
+    await expect.poll(() => row.locator(".budget-words").textContent(), { timeout: 5_000 }).toBe("today: $0.0128 of $5.00");
+
+    // Edit: a budget below the spend is shown reached; emptied, the limits are cleared (limits: null).
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = page.getByRole("dialog", { name: "Edit key budgeted" });
+    expect(await edit.getByLabel("Budget per day (USD)").inputValue()).toBe("5");
+    await edit.getByLabel("Budget per day (USD)").fill("0.01");
+    expect({ page: "edit key", violations: await seriousViolations(page) }).toEqual({ page: "edit key", violations: [] });
+    await edit.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => row.locator(".budget-words").textContent()).toBe("today: $0.0128 of $0.01 — reached");
+    expect(await listed()).toEqual({ costPerDayUsd: 0.01, requestsPerMinute: 60 });
+    await row.getByRole("button", { name: "Edit" }).click();
+    await edit.getByLabel("Budget per day (USD)").fill("");
+    await edit.getByLabel("Requests per minute").fill("");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => row.locator("td").nth(3).textContent()).toBe("no budget");
+    expect(await listed()).toBeNull();
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  });
+
   it("has no serious or critical accessibility violations on any page (axe-core), in English and Chinese", async () => {
     await seedShowcase(harness);
     const page = await newConsolePage(browser, pageErrors);
@@ -223,6 +353,7 @@ describe("the console in a browser", () => {
       ["Groups", () => rowOf(page, "team-b").waitFor()],
       ["Keys", () => rowOf(page, "ci").waitFor()],
       ["Usage", () => page.locator(".chart-canvas canvas").first().waitFor()],
+      ["Prices", () => rowOf(page, "claude-sonnet-4-5").waitFor()],
     ];
     // The account in error, with the upstream's reason, on the overview's list of what needs attention.
     const frank = rowOf(page, "frank");
@@ -285,7 +416,7 @@ describe("the console in a browser", () => {
     expect(file.suggestedFilename()).toMatch(/^subrelay-usage-.*-key\.csv$/);
     const path = await file.path();
     const csv = (await readFile(path, "utf8")).split("\r\n");
-    expect(csv[0]).toBe("bucket,key,name,requests,errors,inputTokens,outputTokens,cacheReadTokens,cacheWriteTokens");
+    expect(csv[0]).toBe("bucket,key,name,requests,errors,inputTokens,outputTokens,cacheReadTokens,cacheWriteTokens,costUsd");
     const ciRequests = csv.filter((row) => row.split(",")[2] === "ci").reduce((sum, row) => sum + Number(row.split(",")[3]), 0);
     expect(ciRequests).toBe(6);
 
@@ -320,7 +451,11 @@ async function seedShowcase(harness: TestGateway): Promise<void> {
   const dave = await account("dave");
   await call("PATCH", `/admin/accounts/${dave.id}`, { rateLimits: [{ scope: "account", window: "5h", until: Date.now() + 40 * 60_000 }] });
   await account("erin", { priority: 20 });
-  const key = await call<{ key: string }>("POST", "/admin/api-keys", { name: "ci", groupId: group.id });
+  const key = await call<{ key: string }>("POST", "/admin/api-keys", {
+    name: "ci",
+    groupId: group.id,
+    limits: { costPerDayUsd: 0.5, costPerMonthUsd: 20, requestsPerMinute: 60, models: ["claude-sonnet-4-5"] },
+  });
   // An account its upstream refuses for good (organization disabled): the gateway marks it in error, with the reason.
   const refused = await call<{ id: number }>("POST", "/admin/groups", { name: "team-c", platform: "claude" });
   await call("POST", "/admin/accounts", {
