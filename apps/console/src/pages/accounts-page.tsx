@@ -11,7 +11,7 @@ import {
 } from "../admin-queries";
 import type { Account } from "../admin-types";
 import { platforms } from "../admin-types";
-import { ConfirmDialog } from "../components/confirm-dialog";
+import { ConfirmItemDialog } from "../components/confirm-item-dialog";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { ModalDialog } from "../components/modal-dialog";
@@ -278,15 +278,13 @@ export function AccountsPage() {
         ) : null}
       </ModalDialog>
 
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmItemDialog
+        item={deleting}
         title={t("accounts.deleteTitle")}
-        message={t("accounts.deleteMessage", { name: deleting?.name ?? "" })}
+        message={(name) => t("accounts.deleteMessage", { name })}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
+        mutation={remove}
+        onClose={() => setDeleting(null)}
       />
     </>
   );

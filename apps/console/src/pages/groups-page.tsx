@@ -9,9 +9,10 @@ import {
 } from "../admin-queries";
 import type { Group } from "../admin-types";
 import { platforms } from "../admin-types";
-import { ConfirmDialog } from "../components/confirm-dialog";
+import { ConfirmItemDialog } from "../components/confirm-item-dialog";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
+import { FormActions } from "../components/form-actions";
 import { ModalDialog } from "../components/modal-dialog";
 import { useI18n } from "../i18n/i18n";
 
@@ -183,15 +184,13 @@ export function GroupsPage() {
         {editing ? <GroupEditForm key={editing.id} group={editing} onDone={() => setEditing(null)} /> : null}
       </ModalDialog>
 
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmItemDialog
+        item={deleting}
         title={t("groups.deleteTitle")}
-        message={t("groups.deleteMessage", { name: deleting?.name ?? "" })}
+        message={(name) => t("groups.deleteMessage", { name })}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
+        mutation={remove}
+        onClose={() => setDeleting(null)}
       />
     </>
   );
@@ -238,15 +237,7 @@ function GroupEditForm({ group, onDone }: { group: Group; onDone: () => void }) 
           />
         )}
       </Field>
-      <ErrorMessage error={update.error} />
-      <div className="dialog-actions">
-        <button type="button" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" className="primary" disabled={update.isPending}>
-          {t("common.save")}
-        </button>
-      </div>
+      <FormActions error={update.error} busy={update.isPending} submitLabel={t("common.save")} onCancel={onDone} />
     </form>
   );
 }

@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useUpdateApiKey } from "../admin-queries";
 import type { ApiKey, ApiKeyPatch } from "../admin-types";
-import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
+import { FormActions } from "../components/form-actions";
 import { KeyLimitsFields } from "../components/key-limits-fields";
 import { fromDateTimeLocal, toDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
@@ -53,15 +53,7 @@ export function KeyForm({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void
         </Field>
       </div>
       <KeyLimitsFields values={limits} onChange={setLimits} />
-      <ErrorMessage error={update.error} />
-      <div className="dialog-actions">
-        <button type="button" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" className="primary" disabled={update.isPending}>
-          {t("common.save")}
-        </button>
-      </div>
+      <FormActions error={update.error} busy={update.isPending} submitLabel={t("common.save")} onCancel={onDone} />
     </form>
   );
 }

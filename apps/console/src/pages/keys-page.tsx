@@ -3,7 +3,7 @@ import { useApiKeys, useCreateApiKey, useDeleteApiKey, useGroups, useUsageTotals
 import type { ApiKey, ApiKeyBudgetField, CreatedApiKey } from "../admin-types";
 import { budgetWindowStarts, isTimeZone } from "../budget-windows";
 import { BudgetBars, type KeySpend } from "../components/budget-bars";
-import { ConfirmDialog } from "../components/confirm-dialog";
+import { ConfirmItemDialog } from "../components/confirm-item-dialog";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { KeyLimitsFields } from "../components/key-limits-fields";
@@ -255,15 +255,13 @@ export function KeysPage() {
         {created ? <CreatedKey created={created} onDone={closeCreated} /> : null}
       </ModalDialog>
 
-      <ConfirmDialog
-        open={revoking !== null}
+      <ConfirmItemDialog
+        item={revoking}
         title={t("keys.revokeTitle")}
-        message={t("keys.revokeMessage", { name: revoking?.name ?? "" })}
+        message={(name) => t("keys.revokeMessage", { name })}
         confirmLabel={t("keys.revoke")}
-        busy={revoke.isPending}
-        error={revoke.error}
-        onCancel={() => setRevoking(null)}
-        onConfirm={() => revoking && revoke.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}
+        mutation={revoke}
+        onClose={() => setRevoking(null)}
       />
     </>
   );
