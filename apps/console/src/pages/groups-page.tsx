@@ -14,6 +14,7 @@ import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { FormActions } from "../components/form-actions";
 import { ModalDialog } from "../components/modal-dialog";
+import { TextField } from "../components/text-field";
 import { useI18n } from "../i18n/i18n";
 
 export function GroupsPage() {
@@ -49,17 +50,7 @@ export function GroupsPage() {
       <section className="panel" aria-labelledby="new-group-heading">
         <h2 id="new-group-heading">{t("groups.create")}</h2>
         <form className="inline-form" onSubmit={submit}>
-          <Field label={t("groups.name")}>
-            {(id) => (
-              <input
-                id={id}
-                value={name}
-                onChange={(event) => setName(event.target.value)}
-                required
-                maxLength={200}
-              />
-            )}
-          </Field>
+          <TextField label={t("groups.name")} value={name} onChange={setName} required maxLength={200} />
           <Field label={t("accounts.platform")}>
             {(id) => (
               <select id={id} value={platform} onChange={(event) => setPlatform(event.target.value)}>
@@ -83,16 +74,12 @@ export function GroupsPage() {
               </select>
             )}
           </Field>
-          <Field label={t("groups.defaultModel")}>
-            {(id) => (
-              <input
-                id={id}
-                value={defaultModel}
-                onChange={(event) => setDefaultModel(event.target.value)}
-                placeholder={t("groups.defaultModelNone")}
-              />
-            )}
-          </Field>
+          <TextField
+            label={t("groups.defaultModel")}
+            value={defaultModel}
+            onChange={setDefaultModel}
+            placeholder={t("groups.defaultModelNone")}
+          />
           <button type="submit" className="primary" disabled={create.isPending}>
             {t("groups.createButton")}
           </button>
@@ -216,27 +203,13 @@ function GroupEditForm({ group, onDone }: { group: Group; onDone: () => void }) 
         );
       }}
     >
-      <Field label={t("groups.name")}>
-        {(id) => (
-          <input
-            id={id}
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-            required
-            maxLength={200}
-          />
-        )}
-      </Field>
-      <Field label={t("groups.defaultModel")}>
-        {(id) => (
-          <input
-            id={id}
-            value={defaultModel}
-            onChange={(event) => setDefaultModel(event.target.value)}
-            placeholder={t("groups.defaultModelNone")}
-          />
-        )}
-      </Field>
+      <TextField label={t("groups.name")} value={name} onChange={setName} required maxLength={200} />
+      <TextField
+        label={t("groups.defaultModel")}
+        value={defaultModel}
+        onChange={setDefaultModel}
+        placeholder={t("groups.defaultModelNone")}
+      />
       <FormActions error={update.error} busy={update.isPending} submitLabel={t("common.save")} onCancel={onDone} />
     </form>
   );

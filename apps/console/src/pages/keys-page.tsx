@@ -8,6 +8,7 @@ import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { KeyLimitsFields } from "../components/key-limits-fields";
 import { ModalDialog } from "../components/modal-dialog";
+import { TextField } from "../components/text-field";
 import { fromDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
 import { keyLimitsOf, keyLimitsValuesOf } from "../key-limits-values";
@@ -99,17 +100,7 @@ export function KeysPage() {
         ) : (
           <form className="form" onSubmit={submit}>
             <div className="inline-form">
-              <Field label={t("keys.name")}>
-                {(id) => (
-                  <input
-                    id={id}
-                    value={name}
-                    onChange={(event) => setName(event.target.value)}
-                    required
-                    maxLength={200}
-                  />
-                )}
-              </Field>
+              <TextField label={t("keys.name")} value={name} onChange={setName} required maxLength={200} />
               <Field label={t("accounts.group")}>
                 {(id) => (
                   <select
@@ -126,16 +117,7 @@ export function KeysPage() {
                   </select>
                 )}
               </Field>
-              <Field label={t("keys.expiresAtOptional")}>
-                {(id) => (
-                  <input
-                    id={id}
-                    type="datetime-local"
-                    value={expiresAt}
-                    onChange={(event) => setExpiresAt(event.target.value)}
-                  />
-                )}
-              </Field>
+              <TextField label={t("keys.expiresAtOptional")} type="datetime-local" value={expiresAt} onChange={setExpiresAt} />
               <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
                 {t("keys.create")}
               </button>
