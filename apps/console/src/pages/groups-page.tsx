@@ -10,6 +10,7 @@ import {
 import type { Group } from "../admin-types";
 import { platforms } from "../admin-types";
 import { ConfirmItemDialog } from "../components/confirm-item-dialog";
+import { DataTable } from "../components/data-table";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { FormActions } from "../components/form-actions";
@@ -91,76 +92,65 @@ export function GroupsPage() {
       {groups.isSuccess && groups.data.length === 0 ? (
         <p className="empty">{t("groups.empty")}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">{t("groups.name")}</th>
-                <th scope="col">{t("accounts.platform")}</th>
-                <th scope="col">{t("groups.mode")}</th>
-                <th scope="col">{t("groups.defaultModel")}</th>
-                <th scope="col">{t("groups.members")}</th>
-                <th scope="col" className="number">
-                  {t("groups.keys")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.inFlight")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.waiters")}
-                </th>
-                <th scope="col">{t("common.actions")}</th>
+        <DataTable
+          columns={[
+            { label: t("groups.name") },
+            { label: t("accounts.platform") },
+            { label: t("groups.mode") },
+            { label: t("groups.defaultModel") },
+            { label: t("groups.members") },
+            { label: t("groups.keys"), number: true },
+            { label: t("accounts.inFlight"), number: true },
+            { label: t("accounts.waiters"), number: true },
+            { label: t("common.actions") },
+          ]}
+        >
+          {(groups.data ?? []).map((group) => {
+            const members = (accounts.data ?? []).filter((account) =>
+              account.groupIds.includes(group.id),
+            );
+            const keyCount = (keys.data ?? []).filter(
+              (key) => key.groupId === group.id && key.status === "active",
+            ).length;
+            return (
+              <tr key={group.id}>
+                <th scope="row">{group.name}</th>
+                <td>{group.platform}</td>
+                <td>{group.mode === "mixed" ? t("groups.modeMixed") : t("groups.modeSingle")}</td>
+                <td>{group.defaultModel ?? "—"}</td>
+                <td>
+                  {members.length === 0 ? (
+                    <span className="muted">{t("groups.noMembers")}</span>
+                  ) : (
+                    members.map((account) => account.name).join(", ")
+                  )}
+                </td>
+                <td className="number">{format.number(keyCount)}</td>
+                <td className="number">
+                  {group.inFlight === null ? "?" : format.number(group.inFlight)}
+                </td>
+                <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
+                <td className="actions">
+                  <div className="row-actions">
+                    <button type="button" onClick={() => setEditing(group)}>
+                      {t("common.edit")}
+                    </button>
+                    <button
+                      type="button"
+                      className="danger"
+                      onClick={() => {
+                        remove.reset();
+                        setDeleting(group);
+                      }}
+                    >
+                      {t("common.delete")}
+                    </button>
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {(groups.data ?? []).map((group) => {
-                const members = (accounts.data ?? []).filter((account) =>
-                  account.groupIds.includes(group.id),
-                );
-                const keyCount = (keys.data ?? []).filter(
-                  (key) => key.groupId === group.id && key.status === "active",
-                ).length;
-                return (
-                  <tr key={group.id}>
-                    <th scope="row">{group.name}</th>
-                    <td>{group.platform}</td>
-                    <td>{group.mode === "mixed" ? t("groups.modeMixed") : t("groups.modeSingle")}</td>
-                    <td>{group.defaultModel ?? "—"}</td>
-                    <td>
-                      {members.length === 0 ? (
-                        <span className="muted">{t("groups.noMembers")}</span>
-                      ) : (
-                        members.map((account) => account.name).join(", ")
-                      )}
-                    </td>
-                    <td className="number">{format.number(keyCount)}</td>
-                    <td className="number">
-                      {group.inFlight === null ? "?" : format.number(group.inFlight)}
-                    </td>
-                    <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
-                    <td className="actions">
-                      <div className="row-actions">
-                        <button type="button" onClick={() => setEditing(group)}>
-                          {t("common.edit")}
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => {
-                            remove.reset();
-                            setDeleting(group);
-                          }}
-                        >
-                          {t("common.delete")}
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
 
       <ModalDialog

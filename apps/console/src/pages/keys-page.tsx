@@ -4,6 +4,7 @@ import type { ApiKey, ApiKeyBudgetField, CreatedApiKey } from "../admin-types";
 import { budgetWindowStarts, isTimeZone } from "../budget-windows";
 import { BudgetBars, type KeySpend } from "../components/budget-bars";
 import { ConfirmItemDialog } from "../components/confirm-item-dialog";
+import { DataTable } from "../components/data-table";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { KeyLimitsFields } from "../components/key-limits-fields";
@@ -135,79 +136,74 @@ export function KeysPage() {
       {keys.isSuccess && keys.data.length === 0 ? (
         <p className="empty">{t("keys.empty")}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">{t("keys.name")}</th>
-                <th scope="col">{t("keys.prefix")}</th>
-                <th scope="col">{t("accounts.group")}</th>
-                <th scope="col">{t("keys.status")}</th>
-                <th scope="col">{t("limits.budgets")}</th>
-                <th scope="col">{t("limits.title")}</th>
-                <th scope="col">{t("keys.expires")}</th>
-                <th scope="col">{t("keys.created")}</th>
-                <th scope="col">{t("accounts.lastUsed")}</th>
-                <th scope="col">{t("common.actions")}</th>
+        <DataTable
+          columns={[
+            { label: t("keys.name") },
+            { label: t("keys.prefix") },
+            { label: t("accounts.group") },
+            { label: t("keys.status") },
+            { label: t("limits.budgets") },
+            { label: t("limits.title") },
+            { label: t("keys.expires") },
+            { label: t("keys.created") },
+            { label: t("accounts.lastUsed") },
+            { label: t("common.actions") },
+          ]}
+        >
+          {(keys.data ?? []).map((key) => {
+            const expired = key.expiresAt !== null && key.expiresAt <= now;
+            return (
+              <tr key={key.id}>
+                <th scope="row">{key.name}</th>
+                <td>
+                  <code>{key.prefix}…</code>
+                </td>
+                <td>{groupNames.get(key.groupId) ?? `#${key.groupId}`}</td>
+                <td>
+                  {key.status === "revoked"
+                    ? t("keys.revoked")
+                    : expired
+                      ? t("keys.expired")
+                      : t("keys.active")}
+                </td>
+                <td>
+                  <BudgetBars limits={key.limits} spend={spend.get(String(key.id)) ?? {}} />
+                </td>
+                <td className="small">
+                  {keyLimitWords(key.limits, t, format).map((words) => (
+                    <div key={words}>{words}</div>
+                  ))}
+                </td>
+                <td>
+                  {key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}
+                </td>
+                <td>{format.dateTime(key.createdAt)}</td>
+                <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
+                <td className="actions">
+                  <div className="row-actions">
+                    {key.status === "active" ? (
+                      <button type="button" onClick={() => setEditing(key)}>
+                        {t("common.edit")}
+                      </button>
+                    ) : null}
+                    {key.status === "active" ? (
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          revoke.reset();
+                          setRevoking(key);
+                        }}
+                      >
+                        {t("keys.revoke")}
+                      </button>
+                    ) : null}
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {(keys.data ?? []).map((key) => {
-                const expired = key.expiresAt !== null && key.expiresAt <= now;
-                return (
-                  <tr key={key.id}>
-                    <th scope="row">{key.name}</th>
-                    <td>
-                      <code>{key.prefix}…</code>
-                    </td>
-                    <td>{groupNames.get(key.groupId) ?? `#${key.groupId}`}</td>
-                    <td>
-                      {key.status === "revoked"
-                        ? t("keys.revoked")
-                        : expired
-                          ? t("keys.expired")
-                          : t("keys.active")}
-                    </td>
-                    <td>
-                      <BudgetBars limits={key.limits} spend={spend.get(String(key.id)) ?? {}} />
-                    </td>
-                    <td className="small">
-                      {keyLimitWords(key.limits, t, format).map((words) => (
-                        <div key={words}>{words}</div>
-                      ))}
-                    </td>
-                    <td>
-                      {key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}
-                    </td>
-                    <td>{format.dateTime(key.createdAt)}</td>
-                    <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
-                    <td className="actions">
-                      <div className="row-actions">
-                        {key.status === "active" ? (
-                          <button type="button" onClick={() => setEditing(key)}>
-                            {t("common.edit")}
-                          </button>
-                        ) : null}
-                        {key.status === "active" ? (
-                          <button
-                            type="button"
-                            className="danger"
-                            onClick={() => {
-                              revoke.reset();
-                              setRevoking(key);
-                            }}
-                          >
-                            {t("keys.revoke")}
-                          </button>
-                        ) : null}
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
 
       <div className="filters">
