@@ -13,6 +13,7 @@ import type { Account } from "../admin-types";
 import { platforms } from "../admin-types";
 import { ConfirmItemDialog } from "../components/confirm-item-dialog";
 import { DataTable } from "../components/data-table";
+import { EditDeleteButtons } from "../components/edit-delete-buttons";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { ModalDialog } from "../components/modal-dialog";
@@ -223,19 +224,14 @@ export function AccountsPage() {
                     >
                       {enabled ? t("accounts.disable") : t("accounts.enable")}
                     </button>
-                    <button type="button" onClick={() => setEditing({ kind: "edit", account })}>
-                      {t("common.edit")}
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      onClick={() => {
+                    <EditDeleteButtons
+                      deleteLabel={t("common.delete")}
+                      onEdit={() => setEditing({ kind: "edit", account })}
+                      onDelete={() => {
                         remove.reset();
                         setDeleting(account);
                       }}
-                    >
-                      {t("common.delete")}
-                    </button>
+                    />
                   </div>
                 </td>
               </tr>

@@ -11,6 +11,7 @@ import type { Group } from "../admin-types";
 import { platforms } from "../admin-types";
 import { ConfirmItemDialog } from "../components/confirm-item-dialog";
 import { DataTable } from "../components/data-table";
+import { EditDeleteButtons } from "../components/edit-delete-buttons";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { FormActions } from "../components/form-actions";
@@ -132,19 +133,14 @@ export function GroupsPage() {
                 <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
                 <td className="actions">
                   <div className="row-actions">
-                    <button type="button" onClick={() => setEditing(group)}>
-                      {t("common.edit")}
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      onClick={() => {
+                    <EditDeleteButtons
+                      deleteLabel={t("common.delete")}
+                      onEdit={() => setEditing(group)}
+                      onDelete={() => {
                         remove.reset();
                         setDeleting(group);
                       }}
-                    >
-                      {t("common.delete")}
-                    </button>
+                    />
                   </div>
                 </td>
               </tr>

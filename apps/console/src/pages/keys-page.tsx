@@ -5,6 +5,7 @@ import { budgetWindowStarts, isTimeZone } from "../budget-windows";
 import { BudgetBars, type KeySpend } from "../components/budget-bars";
 import { ConfirmItemDialog } from "../components/confirm-item-dialog";
 import { DataTable } from "../components/data-table";
+import { EditDeleteButtons } from "../components/edit-delete-buttons";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { KeyLimitsFields } from "../components/key-limits-fields";
@@ -182,21 +183,14 @@ export function KeysPage() {
                 <td className="actions">
                   <div className="row-actions">
                     {key.status === "active" ? (
-                      <button type="button" onClick={() => setEditing(key)}>
-                        {t("common.edit")}
-                      </button>
-                    ) : null}
-                    {key.status === "active" ? (
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => {
+                      <EditDeleteButtons
+                        deleteLabel={t("keys.revoke")}
+                        onEdit={() => setEditing(key)}
+                        onDelete={() => {
                           revoke.reset();
                           setRevoking(key);
                         }}
-                      >
-                        {t("keys.revoke")}
-                      </button>
+                      />
                     ) : null}
                   </div>
                 </td>
