@@ -10,8 +10,8 @@ import {
 import type { Account, Group } from "../admin-types";
 import { cooldownFields, platforms } from "../admin-types";
 import { useCreateAccount, useUpdateAccount } from "../admin-queries";
-import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
+import { FormActions } from "../components/form-actions";
 import { useI18n } from "../i18n/i18n";
 import type { MessageKey } from "../i18n/messages-en";
 
@@ -345,15 +345,7 @@ export function AccountForm({
         </div>
       </fieldset>
 
-      <ErrorMessage error={mutation.error} />
-      <div className="dialog-actions">
-        <button type="button" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" className="primary" disabled={mutation.isPending}>
-          {t("common.save")}
-        </button>
-      </div>
+      <FormActions error={mutation.error} busy={mutation.isPending} submitLabel={t("common.save")} onCancel={onDone} />
     </form>
   );
 }

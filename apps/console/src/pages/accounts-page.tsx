@@ -11,7 +11,9 @@ import {
 } from "../admin-queries";
 import type { Account } from "../admin-types";
 import { platforms } from "../admin-types";
-import { ConfirmDialog } from "../components/confirm-dialog";
+import { ConfirmItemDialog } from "../components/confirm-item-dialog";
+import { DataTable } from "../components/data-table";
+import { EditDeleteButtons } from "../components/edit-delete-buttons";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { ModalDialog } from "../components/modal-dialog";
@@ -118,144 +120,124 @@ export function AccountsPage() {
       ) : accounts.isSuccess && rows.length === 0 ? (
         <p className="empty">{t("accounts.noneMatch")}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">{t("accounts.name")}</th>
-                <th scope="col">{t("accounts.platform")}</th>
-                <th scope="col">{t("accounts.type")}</th>
-                <th scope="col">{t("accounts.groups")}</th>
-                <th scope="col">{t("accounts.state")}</th>
-                <th scope="col">{t("accounts.rateLimits")}</th>
-                <th scope="col" className="number">
-                  {t("accounts.inFlight")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.waiters")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.priority")}
-                </th>
-                <th scope="col">{t("accounts.lastUsed")}</th>
-                <th scope="col" className="number">
-                  {t("accounts.requestsToday")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.tokensToday")}
-                </th>
-                <th scope="col">{t("common.actions")}</th>
+        <DataTable
+          columns={[
+            { label: t("accounts.name") },
+            { label: t("accounts.platform") },
+            { label: t("accounts.type") },
+            { label: t("accounts.groups") },
+            { label: t("accounts.state") },
+            { label: t("accounts.rateLimits") },
+            { label: t("accounts.inFlight"), number: true },
+            { label: t("accounts.waiters"), number: true },
+            { label: t("accounts.priority"), number: true },
+            { label: t("accounts.lastUsed") },
+            { label: t("accounts.requestsToday"), number: true },
+            { label: t("accounts.tokensToday"), number: true },
+            { label: t("common.actions") },
+          ]}
+        >
+          {rows.map(({ account, state }) => {
+            const words = describeAccountState(state, t, format, now);
+            const usage = usageByAccount.get(account.id);
+            const scoped = scopedRateLimits(account, now);
+            const enabled = account.status !== "disabled" && account.schedulable;
+            return (
+              <tr key={account.id} data-account-id={account.id}>
+                <th scope="row">{account.name}</th>
+                <td>{account.platform}</td>
+                <td className="nowrap">
+                  {account.type === "apikey" ? t("accountForm.typeApiKey") : t("accountForm.typeOAuth")}
+                </td>
+                <td>{account.groupIds.map((id) => groupNames.get(id) ?? `#${id}`).join(", ") || "—"}</td>
+                <td>
+                  <span className={`state state-${state.kind}`}>{words.text}</span>
+                  {words.countdown ? (
+                    <span className="countdown" title={t("accounts.countdownTitle")}>
+                      {" "}
+                      ({words.countdown})
+                    </span>
+                  ) : null}
+                  {state.reason && state.kind !== "error" ? (
+                    <div className="muted small">{state.reason}</div>
+                  ) : null}
+                </td>
+                <td>
+                  {scoped.length === 0 ? (
+                    "—"
+                  ) : (
+                    <ul className="plain-list">
+                      {scoped.map((limit) => (
+                        <li key={`${limit.scope}:${limit.window ?? ""}`} title={limit.window}>
+                          {t("accounts.scopeUntil", {
+                            scope: limit.scope,
+                            time: format.time(limit.until, now),
+                          })}{" "}
+                          <span className="countdown">({formatCountdown(limit.until - now)})</span>
+                        </li>
+                      ))}
+                    </ul>
+                  )}
+                </td>
+                <td className="number">
+                  {account.inFlight === null ? "?" : format.number(account.inFlight)} /{" "}
+                  {format.number(account.concurrency)}
+                </td>
+                <td className="number">
+                  {account.waiters === null ? "?" : format.number(account.waiters)}
+                </td>
+                <td className="number">{format.number(account.priority)}</td>
+                <td>
+                  {account.lastUsedAt === null ? t("common.never") : format.time(account.lastUsedAt, now)}
+                </td>
+                <td className="number">{format.number(usage?.requests ?? 0)}</td>
+                <td className="number">
+                  {format.compact(
+                    usage
+                      ? usage.inputTokens +
+                          usage.outputTokens +
+                          usage.cacheReadTokens +
+                          usage.cacheWriteTokens
+                      : 0,
+                  )}
+                </td>
+                <td className="actions">
+                  <div className="row-actions">
+                    <button
+                      type="button"
+                      onClick={() => reset.mutate(account.id)}
+                      disabled={reset.isPending}
+                    >
+                      {t("accounts.reset")}
+                    </button>
+                    <button
+                      type="button"
+                      onClick={() =>
+                        update.mutate({
+                          id: account.id,
+                          patch: enabled
+                            ? { status: "disabled" }
+                            : { status: "active", schedulable: true },
+                        })
+                      }
+                      disabled={update.isPending}
+                    >
+                      {enabled ? t("accounts.disable") : t("accounts.enable")}
+                    </button>
+                    <EditDeleteButtons
+                      deleteLabel={t("common.delete")}
+                      onEdit={() => setEditing({ kind: "edit", account })}
+                      onDelete={() => {
+                        remove.reset();
+                        setDeleting(account);
+                      }}
+                    />
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map(({ account, state }) => {
-                const words = describeAccountState(state, t, format, now);
-                const usage = usageByAccount.get(account.id);
-                const scoped = scopedRateLimits(account, now);
-                const enabled = account.status !== "disabled" && account.schedulable;
-                return (
-                  <tr key={account.id} data-account-id={account.id}>
-                    <th scope="row">{account.name}</th>
-                    <td>{account.platform}</td>
-                    <td className="nowrap">
-                      {account.type === "apikey" ? t("accountForm.typeApiKey") : t("accountForm.typeOAuth")}
-                    </td>
-                    <td>{account.groupIds.map((id) => groupNames.get(id) ?? `#${id}`).join(", ") || "—"}</td>
-                    <td>
-                      <span className={`state state-${state.kind}`}>{words.text}</span>
-                      {words.countdown ? (
-                        <span className="countdown" title={t("accounts.countdownTitle")}>
-                          {" "}
-                          ({words.countdown})
-                        </span>
-                      ) : null}
-                      {state.reason && state.kind !== "error" ? (
-                        <div className="muted small">{state.reason}</div>
-                      ) : null}
-                    </td>
-                    <td>
-                      {scoped.length === 0 ? (
-                        "—"
-                      ) : (
-                        <ul className="plain-list">
-                          {scoped.map((limit) => (
-                            <li key={`${limit.scope}:${limit.window ?? ""}`} title={limit.window}>
-                              {t("accounts.scopeUntil", {
-                                scope: limit.scope,
-                                time: format.time(limit.until, now),
-                              })}{" "}
-                              <span className="countdown">({formatCountdown(limit.until - now)})</span>
-                            </li>
-                          ))}
-                        </ul>
-                      )}
-                    </td>
-                    <td className="number">
-                      {account.inFlight === null ? "?" : format.number(account.inFlight)} /{" "}
-                      {format.number(account.concurrency)}
-                    </td>
-                    <td className="number">
-                      {account.waiters === null ? "?" : format.number(account.waiters)}
-                    </td>
-                    <td className="number">{format.number(account.priority)}</td>
-                    <td>
-                      {account.lastUsedAt === null ? t("common.never") : format.time(account.lastUsedAt, now)}
-                    </td>
-                    <td className="number">{format.number(usage?.requests ?? 0)}</td>
-                    <td className="number">
-                      {format.compact(
-                        usage
-                          ? usage.inputTokens +
-                              usage.outputTokens +
-                              usage.cacheReadTokens +
-                              usage.cacheWriteTokens
-                          : 0,
-                      )}
-                    </td>
-                    <td className="actions">
-                      <div className="row-actions">
-                        <button
-                          type="button"
-                          onClick={() => reset.mutate(account.id)}
-                          disabled={reset.isPending}
-                        >
-                          {t("accounts.reset")}
-                        </button>
-                        <button
-                          type="button"
-                          onClick={() =>
-                            update.mutate({
-                              id: account.id,
-                              patch: enabled
-                                ? { status: "disabled" }
-                                : { status: "active", schedulable: true },
-                            })
-                          }
-                          disabled={update.isPending}
-                        >
-                          {enabled ? t("accounts.disable") : t("accounts.enable")}
-                        </button>
-                        <button type="button" onClick={() => setEditing({ kind: "edit", account })}>
-                          {t("common.edit")}
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => {
-                            remove.reset();
-                            setDeleting(account);
-                          }}
-                        >
-                          {t("common.delete")}
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
 
       <ModalDialog
@@ -278,15 +260,13 @@ export function AccountsPage() {
         ) : null}
       </ModalDialog>
 
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmItemDialog
+        item={deleting}
         title={t("accounts.deleteTitle")}
-        message={t("accounts.deleteMessage", { name: deleting?.name ?? "" })}
+        message={(name) => t("accounts.deleteMessage", { name })}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
+        mutation={remove}
+        onClose={() => setDeleting(null)}
       />
     </>
   );

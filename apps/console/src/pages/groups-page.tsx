@@ -9,10 +9,14 @@ import {
 } from "../admin-queries";
 import type { Group } from "../admin-types";
 import { platforms } from "../admin-types";
-import { ConfirmDialog } from "../components/confirm-dialog";
+import { ConfirmItemDialog } from "../components/confirm-item-dialog";
+import { DataTable } from "../components/data-table";
+import { EditDeleteButtons } from "../components/edit-delete-buttons";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
+import { FormActions } from "../components/form-actions";
 import { ModalDialog } from "../components/modal-dialog";
+import { TextField } from "../components/text-field";
 import { useI18n } from "../i18n/i18n";
 
 export function GroupsPage() {
@@ -48,17 +52,7 @@ export function GroupsPage() {
       <section className="panel" aria-labelledby="new-group-heading">
         <h2 id="new-group-heading">{t("groups.create")}</h2>
         <form className="inline-form" onSubmit={submit}>
-          <Field label={t("groups.name")}>
-            {(id) => (
-              <input
-                id={id}
-                value={name}
-                onChange={(event) => setName(event.target.value)}
-                required
-                maxLength={200}
-              />
-            )}
-          </Field>
+          <TextField label={t("groups.name")} value={name} onChange={setName} required maxLength={200} />
           <Field label={t("accounts.platform")}>
             {(id) => (
               <select id={id} value={platform} onChange={(event) => setPlatform(event.target.value)}>
@@ -82,16 +76,12 @@ export function GroupsPage() {
               </select>
             )}
           </Field>
-          <Field label={t("groups.defaultModel")}>
-            {(id) => (
-              <input
-                id={id}
-                value={defaultModel}
-                onChange={(event) => setDefaultModel(event.target.value)}
-                placeholder={t("groups.defaultModelNone")}
-              />
-            )}
-          </Field>
+          <TextField
+            label={t("groups.defaultModel")}
+            value={defaultModel}
+            onChange={setDefaultModel}
+            placeholder={t("groups.defaultModelNone")}
+          />
           <button type="submit" className="primary" disabled={create.isPending}>
             {t("groups.createButton")}
           </button>
@@ -103,76 +93,60 @@ export function GroupsPage() {
       {groups.isSuccess && groups.data.length === 0 ? (
         <p className="empty">{t("groups.empty")}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">{t("groups.name")}</th>
-                <th scope="col">{t("accounts.platform")}</th>
-                <th scope="col">{t("groups.mode")}</th>
-                <th scope="col">{t("groups.defaultModel")}</th>
-                <th scope="col">{t("groups.members")}</th>
-                <th scope="col" className="number">
-                  {t("groups.keys")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.inFlight")}
-                </th>
-                <th scope="col" className="number">
-                  {t("accounts.waiters")}
-                </th>
-                <th scope="col">{t("common.actions")}</th>
+        <DataTable
+          columns={[
+            { label: t("groups.name") },
+            { label: t("accounts.platform") },
+            { label: t("groups.mode") },
+            { label: t("groups.defaultModel") },
+            { label: t("groups.members") },
+            { label: t("groups.keys"), number: true },
+            { label: t("accounts.inFlight"), number: true },
+            { label: t("accounts.waiters"), number: true },
+            { label: t("common.actions") },
+          ]}
+        >
+          {(groups.data ?? []).map((group) => {
+            const members = (accounts.data ?? []).filter((account) =>
+              account.groupIds.includes(group.id),
+            );
+            const keyCount = (keys.data ?? []).filter(
+              (key) => key.groupId === group.id && key.status === "active",
+            ).length;
+            return (
+              <tr key={group.id}>
+                <th scope="row">{group.name}</th>
+                <td>{group.platform}</td>
+                <td>{group.mode === "mixed" ? t("groups.modeMixed") : t("groups.modeSingle")}</td>
+                <td>{group.defaultModel ?? "—"}</td>
+                <td>
+                  {members.length === 0 ? (
+                    <span className="muted">{t("groups.noMembers")}</span>
+                  ) : (
+                    members.map((account) => account.name).join(", ")
+                  )}
+                </td>
+                <td className="number">{format.number(keyCount)}</td>
+                <td className="number">
+                  {group.inFlight === null ? "?" : format.number(group.inFlight)}
+                </td>
+                <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
+                <td className="actions">
+                  <div className="row-actions">
+                    <EditDeleteButtons
+                      deleteLabel={t("common.delete")}
+                      onEdit={() => setEditing(group)}
+                      onDelete={() => {
+                        remove.reset();
+                        setDeleting(group);
+                      }}
+                    />
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {(groups.data ?? []).map((group) => {
-                const members = (accounts.data ?? []).filter((account) =>
-                  account.groupIds.includes(group.id),
-                );
-                const keyCount = (keys.data ?? []).filter(
-                  (key) => key.groupId === group.id && key.status === "active",
-                ).length;
-                return (
-                  <tr key={group.id}>
-                    <th scope="row">{group.name}</th>
-                    <td>{group.platform}</td>
-                    <td>{group.mode === "mixed" ? t("groups.modeMixed") : t("groups.modeSingle")}</td>
-                    <td>{group.defaultModel ?? "—"}</td>
-                    <td>
-                      {members.length === 0 ? (
-                        <span className="muted">{t("groups.noMembers")}</span>
-                      ) : (
-                        members.map((account) => account.name).join(", ")
-                      )}
-                    </td>
-                    <td className="number">{format.number(keyCount)}</td>
-                    <td className="number">
-                      {group.inFlight === null ? "?" : format.number(group.inFlight)}
-                    </td>
-                    <td className="number">{group.waiters === null ? "?" : format.number(group.waiters)}</td>
-                    <td className="actions">
-                      <div className="row-actions">
-                        <button type="button" onClick={() => setEditing(group)}>
-                          {t("common.edit")}
-                        </button>
-                        <button
-                          type="button"
-                          className="danger"
-                          onClick={() => {
-                            remove.reset();
-                            setDeleting(group);
-                          }}
-                        >
-                          {t("common.delete")}
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
 
       <ModalDialog
@@ -183,15 +157,13 @@ export function GroupsPage() {
         {editing ? <GroupEditForm key={editing.id} group={editing} onDone={() => setEditing(null)} /> : null}
       </ModalDialog>
 
-      <ConfirmDialog
-        open={deleting !== null}
+      <ConfirmItemDialog
+        item={deleting}
         title={t("groups.deleteTitle")}
-        message={t("groups.deleteMessage", { name: deleting?.name ?? "" })}
+        message={(name) => t("groups.deleteMessage", { name })}
         confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
+        mutation={remove}
+        onClose={() => setDeleting(null)}
       />
     </>
   );
@@ -217,36 +189,14 @@ function GroupEditForm({ group, onDone }: { group: Group; onDone: () => void }) 
         );
       }}
     >
-      <Field label={t("groups.name")}>
-        {(id) => (
-          <input
-            id={id}
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-            required
-            maxLength={200}
-          />
-        )}
-      </Field>
-      <Field label={t("groups.defaultModel")}>
-        {(id) => (
-          <input
-            id={id}
-            value={defaultModel}
-            onChange={(event) => setDefaultModel(event.target.value)}
-            placeholder={t("groups.defaultModelNone")}
-          />
-        )}
-      </Field>
-      <ErrorMessage error={update.error} />
-      <div className="dialog-actions">
-        <button type="button" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" className="primary" disabled={update.isPending}>
-          {t("common.save")}
-        </button>
-      </div>
+      <TextField label={t("groups.name")} value={name} onChange={setName} required maxLength={200} />
+      <TextField
+        label={t("groups.defaultModel")}
+        value={defaultModel}
+        onChange={setDefaultModel}
+        placeholder={t("groups.defaultModelNone")}
+      />
+      <FormActions error={update.error} busy={update.isPending} submitLabel={t("common.save")} onCancel={onDone} />
     </form>
   );
 }

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { useUpdateApiKey } from "../admin-queries";
 import type { ApiKey, ApiKeyPatch } from "../admin-types";
-import { ErrorMessage } from "../components/error-message";
-import { Field } from "../components/field";
+import { FormActions } from "../components/form-actions";
 import { KeyLimitsFields } from "../components/key-limits-fields";
+import { TextField } from "../components/text-field";
 import { fromDateTimeLocal, toDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
 import { keyLimitsOf, keyLimitsValuesOf } from "../key-limits-values";
@@ -30,38 +30,11 @@ export function KeyForm({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void
   return (
     <form className="form" onSubmit={submit}>
       <div className="form-grid">
-        <Field label={t("keys.name")}>
-          {(id) => (
-            <input
-              id={id}
-              value={name}
-              onChange={(event) => setName(event.target.value)}
-              required
-              maxLength={200}
-            />
-          )}
-        </Field>
-        <Field label={t("keys.expiresAtOptional")}>
-          {(id) => (
-            <input
-              id={id}
-              type="datetime-local"
-              value={expiresAt}
-              onChange={(event) => setExpiresAt(event.target.value)}
-            />
-          )}
-        </Field>
+        <TextField label={t("keys.name")} value={name} onChange={setName} required maxLength={200} />
+        <TextField label={t("keys.expiresAtOptional")} type="datetime-local" value={expiresAt} onChange={setExpiresAt} />
       </div>
       <KeyLimitsFields values={limits} onChange={setLimits} />
-      <ErrorMessage error={update.error} />
-      <div className="dialog-actions">
-        <button type="button" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" className="primary" disabled={update.isPending}>
-          {t("common.save")}
-        </button>
-      </div>
+      <FormActions error={update.error} busy={update.isPending} submitLabel={t("common.save")} onCancel={onDone} />
     </form>
   );
 }

@@ -3,11 +3,14 @@ import { useApiKeys, useCreateApiKey, useDeleteApiKey, useGroups, useUsageTotals
 import type { ApiKey, ApiKeyBudgetField, CreatedApiKey } from "../admin-types";
 import { budgetWindowStarts, isTimeZone } from "../budget-windows";
 import { BudgetBars, type KeySpend } from "../components/budget-bars";
-import { ConfirmDialog } from "../components/confirm-dialog";
+import { ConfirmItemDialog } from "../components/confirm-item-dialog";
+import { DataTable } from "../components/data-table";
+import { EditDeleteButtons } from "../components/edit-delete-buttons";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { KeyLimitsFields } from "../components/key-limits-fields";
 import { ModalDialog } from "../components/modal-dialog";
+import { TextField } from "../components/text-field";
 import { fromDateTimeLocal } from "../format";
 import { useI18n } from "../i18n/i18n";
 import { keyLimitsOf, keyLimitsValuesOf } from "../key-limits-values";
@@ -99,17 +102,7 @@ export function KeysPage() {
         ) : (
           <form className="form" onSubmit={submit}>
             <div className="inline-form">
-              <Field label={t("keys.name")}>
-                {(id) => (
-                  <input
-                    id={id}
-                    value={name}
-                    onChange={(event) => setName(event.target.value)}
-                    required
-                    maxLength={200}
-                  />
-                )}
-              </Field>
+              <TextField label={t("keys.name")} value={name} onChange={setName} required maxLength={200} />
               <Field label={t("accounts.group")}>
                 {(id) => (
                   <select
@@ -126,16 +119,7 @@ export function KeysPage() {
                   </select>
                 )}
               </Field>
-              <Field label={t("keys.expiresAtOptional")}>
-                {(id) => (
-                  <input
-                    id={id}
-                    type="datetime-local"
-                    value={expiresAt}
-                    onChange={(event) => setExpiresAt(event.target.value)}
-                  />
-                )}
-              </Field>
+              <TextField label={t("keys.expiresAtOptional")} type="datetime-local" value={expiresAt} onChange={setExpiresAt} />
               <button type="submit" className="primary" disabled={create.isPending || chosenGroup === ""}>
                 {t("keys.create")}
               </button>
@@ -153,79 +137,67 @@ export function KeysPage() {
       {keys.isSuccess && keys.data.length === 0 ? (
         <p className="empty">{t("keys.empty")}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">{t("keys.name")}</th>
-                <th scope="col">{t("keys.prefix")}</th>
-                <th scope="col">{t("accounts.group")}</th>
-                <th scope="col">{t("keys.status")}</th>
-                <th scope="col">{t("limits.budgets")}</th>
-                <th scope="col">{t("limits.title")}</th>
-                <th scope="col">{t("keys.expires")}</th>
-                <th scope="col">{t("keys.created")}</th>
-                <th scope="col">{t("accounts.lastUsed")}</th>
-                <th scope="col">{t("common.actions")}</th>
+        <DataTable
+          columns={[
+            { label: t("keys.name") },
+            { label: t("keys.prefix") },
+            { label: t("accounts.group") },
+            { label: t("keys.status") },
+            { label: t("limits.budgets") },
+            { label: t("limits.title") },
+            { label: t("keys.expires") },
+            { label: t("keys.created") },
+            { label: t("accounts.lastUsed") },
+            { label: t("common.actions") },
+          ]}
+        >
+          {(keys.data ?? []).map((key) => {
+            const expired = key.expiresAt !== null && key.expiresAt <= now;
+            return (
+              <tr key={key.id}>
+                <th scope="row">{key.name}</th>
+                <td>
+                  <code>{key.prefix}…</code>
+                </td>
+                <td>{groupNames.get(key.groupId) ?? `#${key.groupId}`}</td>
+                <td>
+                  {key.status === "revoked"
+                    ? t("keys.revoked")
+                    : expired
+                      ? t("keys.expired")
+                      : t("keys.active")}
+                </td>
+                <td>
+                  <BudgetBars limits={key.limits} spend={spend.get(String(key.id)) ?? {}} />
+                </td>
+                <td className="small">
+                  {keyLimitWords(key.limits, t, format).map((words) => (
+                    <div key={words}>{words}</div>
+                  ))}
+                </td>
+                <td>
+                  {key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}
+                </td>
+                <td>{format.dateTime(key.createdAt)}</td>
+                <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
+                <td className="actions">
+                  <div className="row-actions">
+                    {key.status === "active" ? (
+                      <EditDeleteButtons
+                        deleteLabel={t("keys.revoke")}
+                        onEdit={() => setEditing(key)}
+                        onDelete={() => {
+                          revoke.reset();
+                          setRevoking(key);
+                        }}
+                      />
+                    ) : null}
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {(keys.data ?? []).map((key) => {
-                const expired = key.expiresAt !== null && key.expiresAt <= now;
-                return (
-                  <tr key={key.id}>
-                    <th scope="row">{key.name}</th>
-                    <td>
-                      <code>{key.prefix}…</code>
-                    </td>
-                    <td>{groupNames.get(key.groupId) ?? `#${key.groupId}`}</td>
-                    <td>
-                      {key.status === "revoked"
-                        ? t("keys.revoked")
-                        : expired
-                          ? t("keys.expired")
-                          : t("keys.active")}
-                    </td>
-                    <td>
-                      <BudgetBars limits={key.limits} spend={spend.get(String(key.id)) ?? {}} />
-                    </td>
-                    <td className="small">
-                      {keyLimitWords(key.limits, t, format).map((words) => (
-                        <div key={words}>{words}</div>
-                      ))}
-                    </td>
-                    <td>
-                      {key.expiresAt === null ? t("keys.neverExpires") : format.dateTime(key.expiresAt)}
-                    </td>
-                    <td>{format.dateTime(key.createdAt)}</td>
-                    <td>{key.lastUsedAt === null ? t("common.never") : format.dateTime(key.lastUsedAt)}</td>
-                    <td className="actions">
-                      <div className="row-actions">
-                        {key.status === "active" ? (
-                          <button type="button" onClick={() => setEditing(key)}>
-                            {t("common.edit")}
-                          </button>
-                        ) : null}
-                        {key.status === "active" ? (
-                          <button
-                            type="button"
-                            className="danger"
-                            onClick={() => {
-                              revoke.reset();
-                              setRevoking(key);
-                            }}
-                          >
-                            {t("keys.revoke")}
-                          </button>
-                        ) : null}
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       )}
 
       <div className="filters">
@@ -255,15 +227,13 @@ export function KeysPage() {
         {created ? <CreatedKey created={created} onDone={closeCreated} /> : null}
       </ModalDialog>
 
-      <ConfirmDialog
-        open={revoking !== null}
+      <ConfirmItemDialog
+        item={revoking}
         title={t("keys.revokeTitle")}
-        message={t("keys.revokeMessage", { name: revoking?.name ?? "" })}
+        message={(name) => t("keys.revokeMessage", { name })}
         confirmLabel={t("keys.revoke")}
-        busy={revoke.isPending}
-        error={revoke.error}
-        onCancel={() => setRevoking(null)}
-        onConfirm={() => revoking && revoke.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}
+        mutation={revoke}
+        onClose={() => setRevoking(null)}
       />
     </>
   );

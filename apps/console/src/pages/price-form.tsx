@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useSetPrice } from "../admin-queries";
 import { tokenPriceFields, type TokenPrices } from "../admin-types";
-import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
+import { FormActions } from "../components/form-actions";
 import { useI18n } from "../i18n/i18n";
 import type { MessageKey } from "../i18n/messages-en";
 
@@ -78,15 +78,7 @@ export function PriceForm({
           </Field>
         ))}
       </div>
-      <ErrorMessage error={setPrice.error} />
-      <div className="dialog-actions">
-        <button type="button" onClick={onDone}>
-          {t("common.cancel")}
-        </button>
-        <button type="submit" className="primary" disabled={setPrice.isPending}>
-          {t("prices.saveOverride")}
-        </button>
-      </div>
+      <FormActions error={setPrice.error} busy={setPrice.isPending} submitLabel={t("prices.saveOverride")} onCancel={onDone} />
     </form>
   );
 }

@@ -2,6 +2,7 @@ import { useCallback, useMemo, useState } from "react";
 import { Link } from "wouter";
 import { useUsageSeries } from "../admin-queries";
 import type { UsageGroupBy } from "../admin-types";
+import { DataTable } from "../components/data-table";
 import { ErrorMessage } from "../components/error-message";
 import { Field } from "../components/field";
 import { chartColors, UsageChart, type ChartSeries } from "../components/usage-chart";
@@ -217,59 +218,38 @@ export function UsagePage() {
             {t("usage.empty")} <Link href="/keys">{t("nav.keys")}</Link>
           </p>
         ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">{t(splitLabels[split])}</th>
-                  <th scope="col" className="number">
-                    {t("usage.requests")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.errors")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.inputTokens")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.outputTokens")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.cacheReadTokens")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.cacheWriteTokens")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.tokens")}
-                  </th>
-                  <th scope="col" className="number">
-                    {t("usage.cost")}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {totals.map((line) => (
-                  <tr key={line.index}>
-                    <th scope="row">
-                      {labelOf(line)}
-                      {(split === "account" || split === "key") && line.name !== null && line.key !== null ? (
-                        <span className="muted small"> ({line.key})</span>
-                      ) : null}
-                    </th>
-                    <td className="number">{format.number(line.requests)}</td>
-                    <td className="number">{format.number(line.errors)}</td>
-                    <td className="number">{format.number(line.inputTokens)}</td>
-                    <td className="number">{format.number(line.outputTokens)}</td>
-                    <td className="number">{format.number(line.cacheReadTokens)}</td>
-                    <td className="number">{format.number(line.cacheWriteTokens)}</td>
-                    <td className="number">{format.number(line.tokens)}</td>
-                    <td className="number">{format.usd(line.costUsd)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            columns={[
+              { label: t(splitLabels[split]) },
+              { label: t("usage.requests"), number: true },
+              { label: t("usage.errors"), number: true },
+              { label: t("usage.inputTokens"), number: true },
+              { label: t("usage.outputTokens"), number: true },
+              { label: t("usage.cacheReadTokens"), number: true },
+              { label: t("usage.cacheWriteTokens"), number: true },
+              { label: t("usage.tokens"), number: true },
+              { label: t("usage.cost"), number: true },
+            ]}
+          >
+            {totals.map((line) => (
+              <tr key={line.index}>
+                <th scope="row">
+                  {labelOf(line)}
+                  {(split === "account" || split === "key") && line.name !== null && line.key !== null ? (
+                    <span className="muted small"> ({line.key})</span>
+                  ) : null}
+                </th>
+                <td className="number">{format.number(line.requests)}</td>
+                <td className="number">{format.number(line.errors)}</td>
+                <td className="number">{format.number(line.inputTokens)}</td>
+                <td className="number">{format.number(line.outputTokens)}</td>
+                <td className="number">{format.number(line.cacheReadTokens)}</td>
+                <td className="number">{format.number(line.cacheWriteTokens)}</td>
+                <td className="number">{format.number(line.tokens)}</td>
+                <td className="number">{format.usd(line.costUsd)}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
     </>
