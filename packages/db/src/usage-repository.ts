@@ -216,6 +216,30 @@ function csvField(value: string | number | boolean | null): string {
   return String(value);
 }
 
+/** What a totals entry and a series bucket sum up, over the rows they cover. */
+const USAGE_SUMS = {
+  requests: count(),
+  errors: sql<number>`count(*) filter (where ${usageLogs.status} >= 400)`.mapWith(Number),
+  inputTokens: sum(usageLogs.inputTokens).mapWith(Number),
+  outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
+  cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
+  cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
+  costUsd: sum(usageLogs.costUsd).mapWith(Number),
+};
+
+/** The column rows are grouped by; anything else (a caller past the types) throws `invalid_input`. */
+function groupColumn(groupBy: UsageGroupBy) {
+  const column =
+    groupBy === "account" ? usageLogs.accountId : groupBy === "key" ? usageLogs.apiKeyId : groupBy === "model" ? usageLogs.model : undefined;
+  if (column === undefined) throw new DatabaseError("Usage groupBy must be account, key or model", { code: "invalid_input" });
+  return column;
+}
+
+/** Rows written in [from, to), epoch ms. */
+function inRange(from: number, to: number) {
+  return and(gte(usageLogs.createdAt, new Date(from)), lt(usageLogs.createdAt, new Date(to)));
+}
+
 export class UsageRepository {
   readonly #db: SqlExecutor;
   readonly #copy: CopyFromCsv | undefined;
@@ -285,29 +309,11 @@ export class UsageRepository {
 
   /** Totals over [from, to), one entry per account, key or model, largest request count first. */
   async totals(query: UsageTotalsQuery): Promise<UsageTotals[]> {
-    const column =
-      query.groupBy === "account"
-        ? usageLogs.accountId
-        : query.groupBy === "key"
-          ? usageLogs.apiKeyId
-          : query.groupBy === "model"
-            ? usageLogs.model
-            : undefined;
-    if (column === undefined)
-      throw new DatabaseError("Usage groupBy must be account, key or model", { code: "invalid_input" });
+    const column = groupColumn(query.groupBy);
     const rows = await this.#db
-      .select({
-        key: column,
-        requests: count(),
-        errors: sql<number>`count(*) filter (where ${usageLogs.status} >= 400)`.mapWith(Number),
-        inputTokens: sum(usageLogs.inputTokens).mapWith(Number),
-        outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
-        cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
-        cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
-        costUsd: sum(usageLogs.costUsd).mapWith(Number),
-      })
+      .select({ key: column, ...USAGE_SUMS })
       .from(usageLogs)
-      .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
+      .where(inRange(query.from, query.to))
       .groupBy(column)
       .orderBy(sql`count(*) desc`, column);
     return rows.map((row) => ({
@@ -351,7 +357,7 @@ export class UsageRepository {
     const rows = await this.#db
       .select({ model: usageLogs.model, requests: count() })
       .from(usageLogs)
-      .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to)), eq(usageLogs.unpriced, true)))
+      .where(and(inRange(query.from, query.to), eq(usageLogs.unpriced, true)))
       .groupBy(usageLogs.model)
       .orderBy(sql`count(*) desc`, usageLogs.model)
       .limit(Math.max(1, Math.min(query.limit ?? 100, 1_000)));
@@ -374,33 +380,17 @@ export class UsageRepository {
         code: "invalid_input",
       });
     }
-    const column =
-      query.groupBy === undefined
-        ? sql<string>`'total'`
-        : query.groupBy === "account"
-          ? usageLogs.accountId
-          : query.groupBy === "key"
-            ? usageLogs.apiKeyId
-            : query.groupBy === "model"
-              ? usageLogs.model
-              : undefined;
-    if (column === undefined) throw new DatabaseError("Usage groupBy must be account, key or model", { code: "invalid_input" });
+    const column = query.groupBy === undefined ? sql<string>`'total'` : groupColumn(query.groupBy);
     // The bucket's index from `first`, computed in SQL on the epoch (no time-zone rules: a step is fixed ms).
     const bucket = sql<number>`floor((extract(epoch from ${usageLogs.createdAt}) * 1000 - ${first}) / ${stepMs})::integer`.mapWith(Number);
     const rows = await this.#db
       .select({
         bucket,
         key: column,
-        requests: count(),
-        errors: sql<number>`count(*) filter (where ${usageLogs.status} >= 400)`.mapWith(Number),
-        inputTokens: sum(usageLogs.inputTokens).mapWith(Number),
-        outputTokens: sum(usageLogs.outputTokens).mapWith(Number),
-        cacheReadTokens: sum(usageLogs.cacheReadTokens).mapWith(Number),
-        cacheWriteTokens: sum(usageLogs.cacheWriteTokens).mapWith(Number),
-        costUsd: sum(usageLogs.costUsd).mapWith(Number),
+        ...USAGE_SUMS,
       })
       .from(usageLogs)
-      .where(and(gte(usageLogs.createdAt, new Date(query.from)), lt(usageLogs.createdAt, new Date(query.to))))
+      .where(inRange(query.from, query.to))
       .groupBy(sql`1`, sql`2`);
     const buckets = Array.from({ length: bucketCount }, (_, index) => first + index * stepMs);
     const lines = new Map<string | null, UsageSeriesLine & { total: number }>();
